@@ -1,0 +1,9 @@
+//! The shared library behind `update-yarn-hash`, `precache-package` and `nix-hooks`.
+//!
+//! Binaries hold CLI and presentation only; everything that has to agree with Nix
+//! byte for byte lives here, one concept per module.
+
+pub mod atomic_write;
+pub mod nar;
+pub mod nix_base32;
+pub mod nix_hash;
