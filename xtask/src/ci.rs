@@ -1,0 +1,11 @@
+//! `cargo xtask ci`: the checks CI runs, in the order that fails fastest.
+
+use anyhow::Result;
+use xshell::{cmd, Shell};
+
+pub fn run(sh: &Shell) -> Result<()> {
+    cmd!(sh, "cargo fmt --all -- --check").run()?;
+    cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?;
+    cmd!(sh, "cargo test --workspace --locked").run()?;
+    Ok(())
+}
