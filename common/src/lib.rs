@@ -4,6 +4,7 @@
 //! byte for byte lives here, one concept per module.
 
 pub mod atomic_write;
+pub mod hash_record;
 pub mod nar;
 pub mod nix_base32;
 pub mod nix_hash;

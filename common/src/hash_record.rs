@@ -1,0 +1,247 @@
+//! The hash record: `.nix/yarn-deps.toml`, where `update-yarn-hash` writes and the Nix
+//! code (`builtins.fromTOML`) reads each lockfile's fetchYarnDeps hash.
+//!
+//! `lock-sha256` is the SHA-256 of the lockfile bytes the hash was computed from, so
+//! staleness is a hash comparison (milliseconds, no network) rather than a recompute.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::nix_hash::Sha256Hash;
+
+/// Where the record lives, relative to the repository root, unless configured.
+pub const DEFAULT_RECORD_PATH: &str = ".nix/yarn-deps.toml";
+
+const HEADER: &str = "# Written by update-yarn-hash; read by the Nix code. Do not edit by hand.\n";
+
+/// One table: the lockfile it describes is its key, a path relative to the repo root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordEntry {
+    /// Lowercase hex SHA-256 of the lockfile bytes.
+    pub lock_sha256: String,
+    pub hash: Sha256Hash,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HashRecord {
+    pub entries: BTreeMap<String, RecordEntry>,
+}
+
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}\nfix: regenerate it with `update-yarn-hash` (it is written by the tool, not by hand)")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    #[serde(rename = "lock-sha256")]
+    lock_sha256: String,
+    hash: String,
+}
+
+/// Is a lockfile's recorded hash still the one for its current bytes?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    /// The lockfile changed since its hash was recorded.
+    Stale { recorded: String, actual: String },
+    /// The record has no table for this lockfile.
+    Missing,
+}
+
+impl HashRecord {
+    /// Reads the record; `Ok(None)` when the file does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, RecordError> {
+        match fs::read(path) {
+            Ok(bytes) => Self::parse(&bytes, path).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(RecordError::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses record bytes; `path` only names the file in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, RecordError> {
+        let invalid = |message: String| RecordError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
+        let raw: BTreeMap<String, RawEntry> =
+            toml::from_str(text).map_err(|e| invalid(toml_error_message(text, &e)))?;
+        let mut entries = BTreeMap::new();
+        for (lockfile, raw) in raw {
+            if !is_lower_hex_sha256(&raw.lock_sha256) {
+                return Err(invalid(format!(
+                    "[\"{lockfile}\"] lock-sha256 = {:?} is not 64 lowercase hex digits",
+                    raw.lock_sha256
+                )));
+            }
+            let hash = parse_sri(&raw.hash).ok_or_else(|| {
+                invalid(format!(
+                    "[\"{lockfile}\"] hash = {:?} is not an SRI sha256 hash (sha256-<base64>)",
+                    raw.hash
+                ))
+            })?;
+            entries.insert(
+                lockfile,
+                RecordEntry {
+                    lock_sha256: raw.lock_sha256,
+                    hash,
+                },
+            );
+        }
+        Ok(Self { entries })
+    }
+
+    /// The record's text: a fixed header, then one table per lockfile, sorted.
+    pub fn render(&self) -> String {
+        let mut out = String::from(HEADER);
+        for (lockfile, entry) in &self.entries {
+            let _ = write!(
+                out,
+                "\n[{}]\nlock-sha256 = \"{}\"\nhash = \"{}\"\n",
+                toml_basic_string(lockfile),
+                entry.lock_sha256,
+                entry.hash.to_sri()
+            );
+        }
+        out
+    }
+
+    pub fn freshness(&self, lockfile: &str, lock_bytes: &[u8]) -> Freshness {
+        match self.entries.get(lockfile) {
+            None => Freshness::Missing,
+            Some(entry) => {
+                let actual = lock_sha256(lock_bytes);
+                if actual == entry.lock_sha256 {
+                    Freshness::Fresh
+                } else {
+                    Freshness::Stale {
+                        recorded: entry.lock_sha256.clone(),
+                        actual,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of lockfile bytes, as stored in `lock-sha256`.
+pub fn lock_sha256(bytes: &[u8]) -> String {
+    Sha256Hash::of(bytes).to_hex()
+}
+
+fn parse_sri(s: &str) -> Option<Sha256Hash> {
+    s.starts_with("sha256-").then(|| s.parse().ok()).flatten()
+}
+
+fn is_lower_hex_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
+}
+
+fn toml_basic_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_with(lockfile: &str, lock: &[u8]) -> HashRecord {
+        let mut r = HashRecord::default();
+        r.entries.insert(
+            lockfile.to_owned(),
+            RecordEntry {
+                lock_sha256: lock_sha256(lock),
+                hash: Sha256Hash::of(b"nar"),
+            },
+        );
+        r
+    }
+
+    #[test]
+    fn render_has_the_documented_shape_and_parses_back() {
+        let r = record_with("example/yarn.lock", b"lock");
+        let text = r.render();
+        assert_eq!(
+            text,
+            format!(
+                "{HEADER}\n[\"example/yarn.lock\"]\nlock-sha256 = \"{}\"\nhash = \"{}\"\n",
+                lock_sha256(b"lock"),
+                Sha256Hash::of(b"nar").to_sri()
+            )
+        );
+        assert_eq!(HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(), r);
+    }
+
+    #[test]
+    fn odd_lockfile_paths_survive_a_round_trip() {
+        let r = record_with("we\"ird\\dir/yarn.lock", b"x");
+        assert_eq!(
+            HashRecord::parse(r.render().as_bytes(), Path::new("r")).unwrap(),
+            r
+        );
+    }
+
+    #[test]
+    fn freshness_compares_lockfile_bytes() {
+        let r = record_with("yarn.lock", b"v1");
+        assert_eq!(r.freshness("yarn.lock", b"v1"), Freshness::Fresh);
+        assert!(matches!(r.freshness("yarn.lock", b"v2"), Freshness::Stale { .. }));
+        assert_eq!(r.freshness("other/yarn.lock", b"v1"), Freshness::Missing);
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_file_and_line() {
+        let err = HashRecord::parse(b"[\"a\"]\nlock-sha256 = \n", Path::new(".nix/yarn-deps.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(".nix/yarn-deps.toml: line 2:"), "{err}");
+        let err = HashRecord::parse(
+            b"[\"a\"]\nlock-sha256 = \"00\"\nhash = \"sha256-x\"\n",
+            Path::new("r.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lock-sha256"), "{err}");
+        let err = HashRecord::parse(b"[\"a\"]\nsurprise = 1\n", Path::new("r.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("surprise"), "{err}");
+    }
+}
