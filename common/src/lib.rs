@@ -8,3 +8,4 @@ pub mod hash_record;
 pub mod nar;
 pub mod nix_base32;
 pub mod nix_hash;
+pub mod yarn_lock;

@@ -1,0 +1,543 @@
+//! yarn.lock v1, parsed exactly as `@yarnpkg/lockfile` 1.1.0 parses it.
+//!
+//! nixpkgs' prefetch-yarn-deps vendors that package, so its quirks decide which
+//! entries fetchYarnDeps downloads: tokens are produced lazily (an odd indent after the
+//! point where the parser stops is never seen), an indented line at the top level ends
+//! the parse silently, `key: value` on one line is an error, and a later duplicate key
+//! replaces the earlier value but keeps its position. We follow all of that, and turn
+//! the inputs on which upstream hangs (an unterminated string, a final comment without
+//! newline) into errors.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use thiserror::Error;
+
+/// A parsed value. Objects are shared: `"a@1", "a@^1":` gives both keys one object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(String),
+    /// Digits as written; upstream turns them into a JS number.
+    Number(String),
+    Bool(bool),
+    Object(Rc<Object>),
+}
+
+/// A JS object's own string keys: insertion order, last assignment wins.
+#[derive(Debug, Default, PartialEq)]
+pub struct Object {
+    entries: Vec<(String, Value, usize)>,
+    index: HashMap<String, usize>,
+}
+
+impl Object {
+    fn insert(&mut self, key: String, value: Value, line: usize) {
+        match self.index.get(&key) {
+            Some(&i) => self.entries[i].1 = value,
+            None => {
+                self.index.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value, line));
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.index.get(key).map(|&i| &self.entries[i].1)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// `(key, value, line of the key's first appearance)` in JS `Object.entries` order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value, usize)> {
+        self.entries.iter().map(|(k, v, l)| (k.as_str(), v, *l))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Lockfile {
+    pub object: Object,
+    /// Set when the parser stopped before the end of the file, as yarn's does at an
+    /// indented line at the top level: everything from this line on is ignored by
+    /// yarn and by fetchYarnDeps alike.
+    pub ignored_from_line: Option<usize>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("line {line}, column {col}: {kind}")]
+pub struct ParseError {
+    pub line: usize,
+    pub col: usize,
+    pub kind: ParseErrorKind,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// A Yarn 2+ ("Berry") lockfile: different format, different fetcher.
+    Berry,
+    /// `# yarn lockfile vN` with N > 1.
+    UnsupportedVersion(String),
+    MergeConflict,
+    OddIndent,
+    UnterminatedString,
+    CommentWithoutNewline,
+    Unexpected(&'static str),
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Berry => f.write_str(
+                "this is a Yarn 2+ (Berry) lockfile; fetchYarnDeps and this tool handle Yarn v1 \
+                 only. Use nixpkgs' `yarn-berry-fetcher` / `fetchYarnBerryDeps` instead",
+            ),
+            Self::UnsupportedVersion(v) => write!(
+                f,
+                "`# yarn lockfile v{v}` is not Yarn v1; only v1 lockfiles are supported"
+            ),
+            Self::MergeConflict => f.write_str(
+                "merge conflict markers; resolve them (re-run `yarn install`) and try again",
+            ),
+            Self::OddIndent => f.write_str("invalid number of spaces: indentation must be even"),
+            Self::UnterminatedString => f.write_str("string has no closing quote"),
+            Self::CommentWithoutNewline => f.write_str(
+                "the file ends in a comment without a final newline, on which yarn's parser \
+                 (and so fetchYarnDeps) never terminates; add a newline",
+            ),
+            Self::Unexpected(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Parses lockfile text (after UTF-8 decoding; a leading BOM is skipped as yarn does).
+pub fn parse(text: &str) -> Result<Lockfile, ParseError> {
+    if let Some(line) = berry_metadata_line(text) {
+        return Err(ParseError {
+            line,
+            col: 1,
+            kind: ParseErrorKind::Berry,
+        });
+    }
+    if let Some(line) = merge_conflict_line(text) {
+        return Err(ParseError {
+            line,
+            col: 1,
+            kind: ParseErrorKind::MergeConflict,
+        });
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut parser = Parser::new(text)?;
+    let object = parser.parse_object(0)?;
+    let ignored_from_line = match parser.token.kind {
+        TokenKind::Eof => None,
+        _ => Some(parser.token.line),
+    };
+    Ok(Lockfile {
+        object,
+        ignored_from_line,
+    })
+}
+
+fn berry_metadata_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.trim_end() == "__metadata:")
+        .map(|i| i + 1)
+}
+
+/// Yarn resolves conflicted lockfiles by merging both sides; fetchYarnDeps would hash
+/// the markers too. Neither is what anybody wants to commit, so we refuse.
+fn merge_conflict_line(text: &str) -> Option<usize> {
+    let has = |m: &str| text.contains(m);
+    if !(has("<<<<<<<") && has("=======") && has(">>>>>>>")) {
+        return None;
+    }
+    text.lines()
+        .position(|l| l.starts_with("<<<<<<<"))
+        .map(|i| i + 1)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum TokenKind {
+    Newline,
+    Indent(usize),
+    Str(String),
+    Number(String),
+    Bool(bool),
+    Colon,
+    Comma,
+    Invalid,
+    Eof,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    line: usize,
+    col: usize,
+    kind: TokenKind,
+}
+
+/// Lazy tokenizer over the remaining input, mirroring upstream's generator.
+struct Tokenizer<'a> {
+    rest: &'a str,
+    line: usize,
+    col: usize,
+    last_newline: bool,
+    done: bool,
+}
+
+impl<'a> Tokenizer<'a> {
+    fn error(&self, kind: ParseErrorKind) -> ParseError {
+        ParseError {
+            line: self.line,
+            col: self.col + 1,
+            kind,
+        }
+    }
+
+    /// The next token, skipping comments (after checking their lockfile version).
+    fn next_token(&mut self) -> Result<Token, ParseError> {
+        loop {
+            if self.rest.is_empty() {
+                self.done = true;
+                return Ok(self.token(TokenKind::Eof));
+            }
+            let (kind, chop) = self.scan()?;
+            let token = kind.map(|k| self.token(k));
+            let bytes = self.rest.as_bytes();
+            let was_newline =
+                bytes[0] == b'\n' || (bytes[0] == b'\r' && bytes.get(1) == Some(&b'\n'));
+            if matches!(
+                token,
+                Some(Token {
+                    kind: TokenKind::Newline,
+                    ..
+                })
+            ) {
+                // Upstream takes "\n\n" as one newline token; count real lines anyway.
+                self.line += bytes[..chop].iter().filter(|&&c| c == b'\n').count().max(1);
+                self.col = 0;
+            } else {
+                self.col += chop;
+            }
+            self.last_newline = was_newline;
+            self.rest = &self.rest[chop..];
+            if let Some(token) = token {
+                return Ok(token);
+            }
+        }
+    }
+
+    fn token(&self, kind: TokenKind) -> Token {
+        Token {
+            line: self.line,
+            col: self.col + 1,
+            kind,
+        }
+    }
+
+    /// One step: the token (None for a comment) and how many bytes it consumed.
+    fn scan(&mut self) -> Result<(Option<TokenKind>, usize), ParseError> {
+        let s = self.rest;
+        let b = s.as_bytes();
+        Ok(match b[0] {
+            b'\n' | b'\r' => (
+                Some(TokenKind::Newline),
+                if b.get(1) == Some(&b'\n') { 2 } else { 1 },
+            ),
+            b'#' => {
+                let end = s
+                    .find('\n')
+                    .ok_or_else(|| self.error(ParseErrorKind::CommentWithoutNewline))?;
+                self.check_version_comment(&s[1..end])?;
+                (None, end)
+            }
+            b' ' if self.last_newline => {
+                let n = b.iter().take_while(|&&c| c == b' ').count();
+                if n % 2 == 1 {
+                    return Err(self.error(ParseErrorKind::OddIndent));
+                }
+                (Some(TokenKind::Indent(n / 2)), n)
+            }
+            b' ' => (None, 1),
+            b'"' => self.scan_quoted()?,
+            b'0'..=b'9' => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                (Some(TokenKind::Number(s[..n].to_owned())), n)
+            }
+            _ if s.starts_with("true") => (Some(TokenKind::Bool(true)), 4),
+            _ if s.starts_with("false") => (Some(TokenKind::Bool(false)), 5),
+            b':' => (Some(TokenKind::Colon), 1),
+            b',' => (Some(TokenKind::Comma), 1),
+            c if c.is_ascii_alphabetic() || c == b'/' || c == b'-' => {
+                let n = b
+                    .iter()
+                    .position(|c| matches!(c, b':' | b' ' | b'\n' | b'\r' | b','))
+                    .unwrap_or(b.len());
+                (Some(TokenKind::Str(s[..n].to_owned())), n)
+            }
+            _ => (Some(TokenKind::Invalid), 0),
+        })
+    }
+
+    /// A double-quoted string ends at a `"` not escaped by exactly one backslash
+    /// (upstream's rule, quirks included); its body is then parsed as JSON.
+    fn scan_quoted(&self) -> Result<(Option<TokenKind>, usize), ParseError> {
+        let b = self.rest.as_bytes();
+        let end = (1..b.len())
+            .find(|&i| b[i] == b'"' && !(b[i - 1] == b'\\' && (i < 2 || b[i - 2] != b'\\')))
+            .ok_or_else(|| self.error(ParseErrorKind::UnterminatedString))?;
+        let literal = &self.rest[..=end];
+        let kind = match serde_json::from_str::<String>(literal) {
+            Ok(s) => TokenKind::Str(s),
+            Err(_) => TokenKind::Invalid,
+        };
+        Ok((Some(kind), end + 1))
+    }
+
+    fn check_version_comment(&self, comment: &str) -> Result<(), ParseError> {
+        let comment = comment.trim();
+        if let Some(v) = comment.strip_prefix("yarn lockfile v") {
+            let digits = v.trim_start_matches('0');
+            let above_one = digits.len() > 1 || digits > "1";
+            if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) && above_one {
+                return Err(self.error(ParseErrorKind::UnsupportedVersion(v.to_owned())));
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Parser<'a> {
+    tokens: Tokenizer<'a>,
+    token: Token,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Result<Self, ParseError> {
+        let mut tokens = Tokenizer {
+            rest: text,
+            line: 1,
+            col: 0,
+            last_newline: false,
+            done: false,
+        };
+        let token = tokens.next_token()?;
+        Ok(Self { tokens, token })
+    }
+
+    fn advance(&mut self) -> Result<&Token, ParseError> {
+        if self.tokens.done {
+            return Err(self.unexpected("unexpected end of file"));
+        }
+        self.token = self.tokens.next_token()?;
+        Ok(&self.token)
+    }
+
+    fn unexpected(&self, what: &'static str) -> ParseError {
+        ParseError {
+            line: self.token.line,
+            col: self.token.col,
+            kind: ParseErrorKind::Unexpected(what),
+        }
+    }
+
+    fn parse_object(&mut self, indent: usize) -> Result<Object, ParseError> {
+        let mut obj = Object::default();
+        loop {
+            match self.token.kind.clone() {
+                TokenKind::Newline => {
+                    let next = self.advance()?.kind.clone();
+                    if indent == 0 {
+                        continue;
+                    }
+                    match next {
+                        TokenKind::Indent(n) if n == indent => {
+                            self.advance()?;
+                        }
+                        _ => break,
+                    }
+                }
+                TokenKind::Indent(n) => {
+                    if n == indent {
+                        self.advance()?;
+                    } else {
+                        break;
+                    }
+                }
+                TokenKind::Eof => break,
+                TokenKind::Str(first) => {
+                    if self.parse_property(&mut obj, first, indent)? {
+                        break;
+                    }
+                }
+                _ => return Err(self.unexpected("expected a package key (is a quote missing?)")),
+            }
+        }
+        Ok(obj)
+    }
+
+    /// Parses `key[, key…] value` or `key[, key…]:` + nested object. Returns whether the
+    /// enclosing object ends here.
+    fn parse_property(
+        &mut self,
+        obj: &mut Object,
+        first: String,
+        indent: usize,
+    ) -> Result<bool, ParseError> {
+        let line = self.token.line;
+        if first.is_empty() {
+            return Err(self.unexpected("empty key"));
+        }
+        let mut keys = vec![first];
+        self.advance()?;
+        while self.token.kind == TokenKind::Comma {
+            self.advance()?;
+            match &self.token.kind {
+                TokenKind::Str(k) if !k.is_empty() => keys.push(k.clone()),
+                _ => return Err(self.unexpected("expected a key after `,`")),
+            }
+            self.advance()?;
+        }
+        let value = match self.token.kind.clone() {
+            TokenKind::Colon => {
+                self.advance()?;
+                let nested = Value::Object(Rc::new(self.parse_object(indent + 1)?));
+                for key in keys {
+                    obj.insert(key, nested.clone(), line);
+                }
+                return Ok(indent > 0 && !matches!(self.token.kind, TokenKind::Indent(_)));
+            }
+            TokenKind::Str(s) => Value::String(s),
+            TokenKind::Number(n) => Value::Number(n),
+            TokenKind::Bool(b) => Value::Bool(b),
+            _ => {
+                return Err(self.unexpected(
+                    "expected a value (a quoted string, number or boolean) or `:` at the end of the line \
+                     (yarn v1 writes `key value`, with no colon between)",
+                ))
+            }
+        };
+        for key in keys {
+            obj.insert(key, value.clone(), line);
+        }
+        self.advance()?;
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(lock: &'a Lockfile, key: &str) -> &'a Object {
+        match lock.object.get(key) {
+            Some(Value::Object(o)) => o,
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+
+    const SIMPLE: &str = "# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n\n\n\"@a/b@^1.0.0\", \"@a/b@^1.1.0\":\n  version \"1.2.0\"\n  resolved \"https://registry.yarnpkg.com/@a/b/-/b-1.2.0.tgz#abc\"\n  integrity sha512-AAAA==\n  dependencies:\n    c \"^2\"\n  optionalDependencies:\n    d \"1\"\n\nc@^2:\n  version \"2.0.0\"\n  resolved \"https://registry.yarnpkg.com/c/-/c-2.0.0.tgz\"\n";
+
+    #[test]
+    fn parses_multi_key_entries_and_nested_objects() {
+        let lock = parse(SIMPLE).unwrap();
+        assert_eq!(lock.ignored_from_line, None);
+        let keys: Vec<_> = lock.object.iter().map(|(k, _, l)| (k, l)).collect();
+        assert_eq!(keys, [("@a/b@^1.0.0", 5), ("@a/b@^1.1.0", 5), ("c@^2", 14)]);
+        let a = entry(&lock, "@a/b@^1.1.0");
+        assert_eq!(a.get_str("integrity"), Some("sha512-AAAA=="));
+        assert_eq!(
+            a.get_str("resolved"),
+            Some("https://registry.yarnpkg.com/@a/b/-/b-1.2.0.tgz#abc")
+        );
+        assert!(matches!(
+            a.get("optionalDependencies"),
+            Some(Value::Object(_))
+        ));
+        assert!(Rc::ptr_eq(
+            match lock.object.get("@a/b@^1.0.0") {
+                Some(Value::Object(o)) => o,
+                _ => unreachable!(),
+            },
+            match lock.object.get("@a/b@^1.1.0") {
+                Some(Value::Object(o)) => o,
+                _ => unreachable!(),
+            },
+        ));
+    }
+
+    #[test]
+    fn crlf_and_bom_parse_like_lf() {
+        let crlf = format!("\u{feff}{}", SIMPLE.replace('\n', "\r\n"));
+        let a = parse(SIMPLE).unwrap();
+        let b = parse(&crlf).unwrap();
+        assert_eq!(a.object, b.object);
+    }
+
+    #[test]
+    fn quoted_strings_use_json_escapes() {
+        let lock = parse("\"a\\\"b@1\":\n  resolved \"x\\u0041\"\n").unwrap();
+        assert_eq!(entry(&lock, "a\"b@1").get_str("resolved"), Some("xA"));
+    }
+
+    #[test]
+    fn duplicate_key_keeps_position_and_takes_last_value() {
+        let lock =
+            parse("a@1:\n  version \"1\"\nb@1:\n  version \"2\"\na@1:\n  version \"3\"\n").unwrap();
+        let keys: Vec<_> = lock.object.iter().map(|(k, _, _)| k).collect();
+        assert_eq!(keys, ["a@1", "b@1"]);
+        assert_eq!(entry(&lock, "a@1").get_str("version"), Some("3"));
+    }
+
+    #[test]
+    fn indented_line_at_top_level_silently_ends_the_parse() {
+        // "\n\n" is one newline token upstream, so it takes three newlines to leave
+        // the entry; the odd indent after the stop is never tokenised.
+        let lock = parse("a@1:\n  version \"1\"\n\n\n  b@1:\n   odd\n").unwrap();
+        assert_eq!(lock.object.len(), 1);
+        assert_eq!(lock.ignored_from_line, Some(5));
+        let err = parse("a@1:\n  version \"1\"\n\n  b@1:\n   odd\n").unwrap_err();
+        assert_eq!((err.line, err.kind), (5, ParseErrorKind::OddIndent));
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let err = parse("a@1:\n  version: \"1\"\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 15));
+        let err = parse("a@1:\n   version \"1\"\n").unwrap_err();
+        assert_eq!((err.line, err.kind), (2, ParseErrorKind::OddIndent));
+        let err = parse("a@1:\n  version \"1\n").unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::UnterminatedString);
+        let err = parse("a@1:\n  version \"1\"\n# end").unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::CommentWithoutNewline);
+        let err = parse("@a@1:\n").unwrap_err();
+        assert_eq!((err.line, err.col), (1, 1));
+    }
+
+    #[test]
+    fn berry_newer_versions_and_conflicts_are_named() {
+        let berry = "# This file is generated by running \"yarn install\" inside your project.\n\n__metadata:\n  version: 6\n";
+        assert_eq!(parse(berry).unwrap_err().kind, ParseErrorKind::Berry);
+        let v2 = "# yarn lockfile v2\n";
+        assert!(matches!(
+            parse(v2).unwrap_err().kind,
+            ParseErrorKind::UnsupportedVersion(_)
+        ));
+        let conflict = "a@1:\n<<<<<<< HEAD\n  version \"1\"\n=======\n  version \"2\"\n>>>>>>> x\n";
+        let err = parse(conflict).unwrap_err();
+        assert_eq!((err.line, err.kind), (2, ParseErrorKind::MergeConflict));
+    }
+}
