@@ -4,8 +4,11 @@
 //! byte for byte lives here, one concept per module.
 
 pub mod atomic_write;
+pub mod binary_cache;
 pub mod hash_record;
 pub mod nar;
+pub mod narinfo;
 pub mod nix_base32;
 pub mod nix_hash;
+pub mod store_path;
 pub mod yarn_lock;

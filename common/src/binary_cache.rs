@@ -1,0 +1,282 @@
+//! Closure-wide narinfo queries against a binary cache (HTTP(S) or a `file://` directory),
+//! straight from the source: Nix's own narinfo cache keeps negative answers for an hour,
+//! which is exactly the staleness a "will CI hit the cache?" check must not have.
+//!
+//! Answers are three-valued on purpose. 404 is *missing*; a 5xx, a timeout or a refused
+//! connection is an *error* (never missing, which would trigger a pointless push, and never
+//! cached, which would let CI rebuild).
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use thiserror::Error;
+
+use crate::narinfo::{NarInfo, TrustedKeys};
+use crate::store_path::StorePath;
+
+#[derive(Debug, Error)]
+pub enum CacheError {
+    #[error("{url}: HTTP {status} (the cache answered with an error; retry later or check the URL)")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unsupported cache URL {0:?}: use http://, https:// or file:// (for s3:// or ssh:// pass a readable --from URL)")]
+    Unsupported(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+impl CacheError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, CacheError::Http { source, .. } if source.is_timeout())
+    }
+}
+
+enum Source {
+    Http {
+        base: String,
+        client: reqwest::Client,
+    },
+    Dir(PathBuf),
+}
+
+/// A read handle on one binary cache.
+pub struct BinaryCache {
+    source: Source,
+    concurrency: usize,
+    retries: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct CacheOptions {
+    /// Total time allowed for one narinfo request.
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Extra attempts after a 5xx or transport error before giving up.
+    pub retries: u32,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            concurrency: 32,
+            retries: 2,
+        }
+    }
+}
+
+impl BinaryCache {
+    pub fn open(url: &str, opts: &CacheOptions) -> Result<Self, CacheError> {
+        // Store URL parameters (`?priority=`, `?secret-key=`) are for Nix, not part of the path.
+        let base = url.split('?').next().unwrap_or(url).trim_end_matches('/');
+        let source = if let Some(dir) = base.strip_prefix("file://") {
+            Source::Dir(PathBuf::from(dir))
+        } else if base.starts_with("http://") || base.starts_with("https://") {
+            let client = reqwest::Client::builder()
+                .timeout(opts.timeout)
+                .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+                .user_agent(concat!("nixci-precache/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(CacheError::Client)?;
+            Source::Http {
+                base: base.to_owned(),
+                client,
+            }
+        } else {
+            return Err(CacheError::Unsupported(url.to_owned()));
+        };
+        Ok(Self {
+            source,
+            concurrency: opts.concurrency.max(1),
+            retries: opts.retries,
+        })
+    }
+
+    /// The raw `<hash>.narinfo`, or `None` when the cache does not have it.
+    pub async fn fetch_narinfo(&self, hash_part: &str) -> Result<Option<String>, CacheError> {
+        let mut attempt = 0;
+        loop {
+            match self.fetch_once(hash_part).await {
+                Err(e) if attempt < self.retries && self.is_transient(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * 3u64.pow(attempt - 1))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn is_transient(&self, e: &CacheError) -> bool {
+        match e {
+            CacheError::Status { status, .. } => *status >= 500,
+            CacheError::Http { .. } => true,
+            _ => false,
+        }
+    }
+
+    async fn fetch_once(&self, hash_part: &str) -> Result<Option<String>, CacheError> {
+        match &self.source {
+            Source::Dir(dir) => {
+                let path = dir.join(format!("{hash_part}.narinfo"));
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(Some(text)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(CacheError::Io { path, source }),
+                }
+            }
+            Source::Http { base, client } => {
+                let url = format!("{base}/{hash_part}.narinfo");
+                let http = |source| CacheError::Http {
+                    url: url.clone(),
+                    source,
+                };
+                let resp = client.get(&url).send().await.map_err(http)?;
+                let status = resp.status().as_u16();
+                match status {
+                    200..=299 => Ok(Some(resp.text().await.map_err(http)?)),
+                    404 | 410 => Ok(None),
+                    _ => Err(CacheError::Status { url, status }),
+                }
+            }
+        }
+    }
+
+    /// Queries `roots` and, through each narinfo's `References`, everything they reference,
+    /// `concurrency` requests at a time. `progress(done, known)` is called after each answer.
+    pub async fn query_closure(
+        &self,
+        roots: &[StorePath],
+        keys: &TrustedKeys,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<ClosureReport, CacheError> {
+        type Pending<'a> = Pin<
+            Box<dyn Future<Output = (StorePath, Result<Option<String>, CacheError>)> + Send + 'a>,
+        >;
+        let mut seen: HashSet<StorePath> = HashSet::new();
+        let mut queue: Vec<StorePath> = Vec::new();
+        for r in roots {
+            if seen.insert(r.clone()) {
+                queue.push(r.clone());
+            }
+        }
+        let mut in_flight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
+        let mut report = ClosureReport::default();
+        loop {
+            while in_flight.len() < self.concurrency {
+                let Some(path) = queue.pop() else { break };
+                in_flight.push(Box::pin(async move {
+                    let r = self.fetch_narinfo(path.hash_part()).await;
+                    (path, r)
+                }));
+            }
+            let Some((path, result)) = in_flight.next().await else { break };
+            let status = classify(&path, result?, keys);
+            if let PathStatus::Cached { info, .. } | PathStatus::Untrusted { info, .. } = &status {
+                for r in &info.references {
+                    if seen.insert(r.clone()) {
+                        queue.push(r.clone());
+                    }
+                }
+            }
+            report.paths.insert(path, status);
+            progress(report.paths.len(), seen.len());
+        }
+        Ok(report)
+    }
+}
+
+fn classify(path: &StorePath, text: Option<String>, keys: &TrustedKeys) -> PathStatus {
+    let Some(text) = text else {
+        return PathStatus::Missing;
+    };
+    let info: NarInfo = match text.parse() {
+        Ok(info) => info,
+        Err(e) => {
+            return PathStatus::Invalid {
+                why: format!("unparseable narinfo: {e}"),
+            }
+        }
+    };
+    if info.store_path != *path {
+        return PathStatus::Invalid {
+            why: format!("narinfo is for {}, not this path", info.store_path),
+        };
+    }
+    match info.verified_by(keys) {
+        Some(key) => PathStatus::Cached {
+            key: key.to_owned(),
+            info,
+        },
+        None => {
+            let why = if info.sigs.is_empty() {
+                "unsigned".to_owned()
+            } else {
+                let names: Vec<&str> =
+                    info.sigs.iter().map(|s| s.split(':').next().unwrap_or("")).collect();
+                format!("no valid signature by a trusted key (signed by: {})", names.join(", "))
+            };
+            PathStatus::Untrusted { info, why }
+        }
+    }
+}
+
+/// What the cache holds for one store path, from a consumer's point of view.
+#[derive(Clone, Debug)]
+pub enum PathStatus {
+    /// Present and signed by a trusted key: CI will substitute it.
+    Cached { info: NarInfo, key: String },
+    /// Present but CI would refuse it (unsigned, bad or untrusted signature).
+    Untrusted { info: NarInfo, why: String },
+    /// Present but unusable (unparseable, or for another path).
+    Invalid { why: String },
+    /// 404: not in the cache.
+    Missing,
+}
+
+impl PathStatus {
+    pub fn is_cached(&self) -> bool {
+        matches!(self, PathStatus::Cached { .. })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ClosureReport {
+    pub paths: BTreeMap<StorePath, PathStatus>,
+}
+
+impl ClosureReport {
+    pub fn all_cached(&self) -> bool {
+        self.paths.values().all(PathStatus::is_cached)
+    }
+
+    pub fn not_cached(&self) -> impl Iterator<Item = (&StorePath, &PathStatus)> {
+        self.paths.iter().filter(|(_, s)| !s.is_cached())
+    }
+
+    /// NAR bytes of the cached paths (missing paths' sizes are unknown to the cache).
+    pub fn cached_bytes(&self) -> u64 {
+        self.paths
+            .values()
+            .map(|s| match s {
+                PathStatus::Cached { info, .. } => info.nar_size,
+                _ => 0,
+            })
+            .sum()
+    }
+}
