@@ -5,10 +5,15 @@
 
 pub mod atomic_write;
 pub mod binary_cache;
+pub mod flake_lock;
+pub mod git_index;
 pub mod hash_record;
+pub mod hooks_config;
 pub mod nar;
 pub mod narinfo;
 pub mod nix_base32;
 pub mod nix_hash;
+pub mod nix_syntax;
+pub mod package_json;
 pub mod store_path;
 pub mod yarn_lock;

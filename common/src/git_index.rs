@@ -1,0 +1,203 @@
+//! The staged side of a repository: file contents as the git index holds them, which
+//! is what a commit will contain, never what happens to be in the working tree.
+//!
+//! Opened the way git's own hooks see the repository: `GIT_DIR`, `GIT_WORK_TREE` and
+//! `GIT_INDEX_FILE` are honoured (git points the last one at a temporary index during
+//! `git commit -a` and `git commit <paths>`), and linked worktrees resolve their own
+//! index while sharing the object database.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+use git2::{DiffOptions, Index, IndexEntry, IndexTime, Oid, Repository, Tree};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum GitIndexError {
+    #[error("not inside a git repository ({0}); run this from a checkout, or set GIT_DIR")]
+    NoRepository(git2::Error),
+    #[error("{what}: {source}")]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+}
+
+fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitIndexError {
+    let what = what.into();
+    move |source| GitIndexError::Git { what, source }
+}
+
+/// A repository together with the index a commit would be made from.
+pub struct StagedRepo {
+    repo: Repository,
+    index: Index,
+    index_path: PathBuf,
+}
+
+/// A path whose staged content differs from `HEAD`'s (every staged path on an unborn branch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedChange {
+    /// Slash-separated, relative to the repository root.
+    pub path: String,
+    /// False when the change stages the file's deletion.
+    pub present: bool,
+}
+
+impl StagedRepo {
+    /// Opens the repository the current process is in, as git hooks see it.
+    pub fn open_from_env() -> Result<Self, GitIndexError> {
+        let repo = Repository::open_from_env().map_err(GitIndexError::NoRepository)?;
+        Self::with_index_from_env(repo)
+    }
+
+    /// Opens the repository containing `path` (still honouring `GIT_INDEX_FILE`).
+    pub fn discover(path: &Path) -> Result<Self, GitIndexError> {
+        let repo = Repository::discover(path).map_err(GitIndexError::NoRepository)?;
+        Self::with_index_from_env(repo)
+    }
+
+    fn with_index_from_env(repo: Repository) -> Result<Self, GitIndexError> {
+        let index_path = match env::var_os("GIT_INDEX_FILE") {
+            // Relative values are relative to the current directory, as for git itself.
+            Some(p) if !p.is_empty() => {
+                let p = PathBuf::from(p);
+                std::path::absolute(&p).unwrap_or(p)
+            }
+            _ => repo.path().join("index"),
+        };
+        let mut index = Index::open(&index_path)
+            .map_err(git_err(format!("cannot read the index {}", index_path.display())))?;
+        repo.set_index(&mut index)
+            .map_err(git_err("cannot attach the index to the repository"))?;
+        Ok(Self {
+            repo,
+            index,
+            index_path,
+        })
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The top of the working tree (`None` for a bare repository).
+    pub fn workdir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// The index file in use (the one `GIT_INDEX_FILE` names, if set).
+    pub fn index_path(&self) -> &Path {
+        &self.index_path
+    }
+
+    /// The staged bytes of `path`, or `None` when the index has no such file.
+    pub fn staged(&self, path: &str) -> Result<Option<Vec<u8>>, GitIndexError> {
+        match self.index.get_path(Path::new(path), 0) {
+            None => Ok(None),
+            Some(entry) => self.blob(entry.id, path).map(Some),
+        }
+    }
+
+    /// Whether the index has an entry for `path`.
+    pub fn is_tracked(&self, path: &str) -> bool {
+        self.index.get_path(Path::new(path), 0).is_some()
+    }
+
+    /// The bytes of `path` in `HEAD`, or `None` (no such file, or no commit yet).
+    pub fn at_head(&self, path: &str) -> Result<Option<Vec<u8>>, GitIndexError> {
+        let Some(tree) = self.head_tree()? else {
+            return Ok(None);
+        };
+        match tree.get_path(Path::new(path)) {
+            Ok(entry) => self.blob(entry.id(), path).map(Some),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(git_err(format!("cannot look up {path} in HEAD"))(e)),
+        }
+    }
+
+    /// Paths whose staged content differs from `HEAD`, sorted.
+    pub fn staged_changes(&self) -> Result<Vec<StagedChange>, GitIndexError> {
+        let head = self.head_tree()?;
+        let mut opts = DiffOptions::new();
+        opts.ignore_submodules(true);
+        let diff = self
+            .repo
+            .diff_tree_to_index(head.as_ref(), Some(&self.index), Some(&mut opts))
+            .map_err(git_err("cannot compare the index with HEAD"))?;
+        let mut out = Vec::new();
+        for delta in diff.deltas() {
+            let present = delta.status() != git2::Delta::Deleted;
+            let file = if present {
+                delta.new_file()
+            } else {
+                delta.old_file()
+            };
+            if let Some(path) = file.path().and_then(Path::to_str) {
+                out.push(StagedChange {
+                    path: path.to_owned(),
+                    present,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Stages `contents` as `path` (a regular, non-executable file) and writes the
+    /// index. Only that entry changes: every other staged path keeps its blob, and the
+    /// working tree is not touched.
+    pub fn stage_bytes(&mut self, path: &str, contents: &[u8]) -> Result<(), GitIndexError> {
+        let id = self
+            .repo
+            .blob(contents)
+            .map_err(git_err(format!("cannot store {path} in the object database")))?;
+        let entry = IndexEntry {
+            ctime: IndexTime::new(0, 0),
+            mtime: IndexTime::new(0, 0),
+            dev: 0,
+            ino: 0,
+            mode: 0o100644,
+            uid: 0,
+            gid: 0,
+            file_size: contents.len() as u32,
+            id,
+            flags: 0,
+            flags_extended: 0,
+            path: path.as_bytes().to_vec(),
+        };
+        self.index
+            .add(&entry)
+            .map_err(git_err(format!("cannot stage {path}")))?;
+        self.index
+            .write()
+            .map_err(git_err(format!("cannot write the index {}", self.index_path.display())))
+    }
+
+    fn head_tree(&self) -> Result<Option<Tree<'_>>, GitIndexError> {
+        match self.repo.head() {
+            Ok(head) => head
+                .peel_to_tree()
+                .map(Some)
+                .map_err(git_err("cannot read HEAD's tree")),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(git_err("cannot resolve HEAD")(e)),
+        }
+    }
+
+    fn blob(&self, id: Oid, path: &str) -> Result<Vec<u8>, GitIndexError> {
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(git_err(format!("cannot read the staged blob of {path}")))?;
+        Ok(blob.content().to_vec())
+    }
+}
