@@ -6,12 +6,14 @@
 pub mod atomic_write;
 pub mod binary_cache;
 pub mod flake_lock;
+pub mod flake_ref;
 pub mod git_index;
 pub mod hash_record;
 pub mod hooks_config;
 pub mod nar;
 pub mod narinfo;
 pub mod nix_base32;
+pub mod nix_cli;
 pub mod nix_hash;
 pub mod nix_syntax;
 pub mod package_json;
