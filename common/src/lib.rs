@@ -8,6 +8,7 @@ pub mod binary_cache;
 pub mod flake_lock;
 pub mod flake_ref;
 pub mod git_index;
+pub mod gnu_tar;
 pub mod hash_record;
 pub mod hooks_config;
 pub mod nar;
