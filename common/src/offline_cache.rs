@@ -1,0 +1,403 @@
+//! The fetchYarnDeps output, as a model: which files the offline-cache directory holds,
+//! what each is named and where its bytes come from. The directory is these files plus
+//! a byte-exact copy of the lockfile named `yarn.lock`.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use thiserror::Error;
+
+use crate::dependency_source::{classify, Classified, Fetch};
+use crate::integrity::{Integrity, IntegrityError};
+use crate::yarn_lock::{Lockfile, Object, Value};
+
+/// The lockfile copy's name in the output; no tarball may take it.
+pub const LOCKFILE_NAME: &str = "yarn.lock";
+
+/// One file of the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheFile {
+    pub name: String,
+    pub fetch: Fetch,
+    /// Expected digest, for tarballs that state one.
+    pub integrity: Option<Integrity>,
+    /// The lockfile entry it came from, for messages.
+    pub key: String,
+    pub line: usize,
+}
+
+impl CacheFile {
+    /// The tarball cache's key: by digest when there is one, else by source.
+    pub fn cache_key(&self) -> String {
+        match (&self.fetch, &self.integrity) {
+            (_, Some(integrity)) => integrity.cache_key(),
+            (Fetch::Tarball { url }, None) => format!("url-{}", sha256_hex(url)),
+            (Fetch::Git { url, rev }, None) => {
+                format!("git-{}", sha256_hex(&format!("{url}#{rev}")))
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match &self.fetch {
+            Fetch::Tarball { url } | Fetch::Git { url, .. } => url,
+        }
+    }
+}
+
+/// Something upstream skips or only warns about; shown to the user, not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// `@file:` / `@link:` keys point into the repository: nothing to fetch.
+    LocalPath { key: String },
+    /// A `file:` URL: skipped upstream with a warning.
+    FileUrl { key: String, line: usize },
+    /// No integrity and no `#sha1`: downloaded unverified, as upstream does.
+    Unverified { key: String, line: usize },
+    /// The parser stopped early; see [`Lockfile::ignored_from_line`].
+    IgnoredFrom { line: usize },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("line {line}: entry {key:?} has no `resolved` URL, so fetchYarnDeps cannot download it; re-run `yarn install` to rewrite the lockfile")]
+    MissingResolved { key: String, line: usize },
+    #[error("line {line}: entry {key:?} has a `resolved` that is not a string")]
+    ResolvedNotString { key: String, line: usize },
+    #[error("line {line}: key {key:?} contains {marker:?} more than once, which fetchYarnDeps does not handle")]
+    RepeatedMarker {
+        key: String,
+        line: usize,
+        marker: &'static str,
+    },
+    #[error("line {line}: don't know how to download {url:?} (fetchYarnDeps fetches only https:// and git URLs)")]
+    Unsupported { url: String, line: usize },
+    #[error("line {line}: git dependency {url:?} has no `#<rev>`; pin it with `yarn upgrade`")]
+    GitWithoutRev { url: String, line: usize },
+    #[error("line {line}: {source} (in entry {key:?})")]
+    Integrity {
+        key: String,
+        line: usize,
+        source: IntegrityError,
+    },
+    #[error("line {line}: {url:?} would be saved as {name:?}, which is not a safe file name; refusing a lockfile that could write outside the output directory")]
+    UnsafeName {
+        url: String,
+        name: String,
+        line: usize,
+    },
+    #[error("lines {first_line} and {line}: {first_url:?} and {url:?} both map to the file {name:?} with different contents, so the fetchYarnDeps result would depend on download order")]
+    NameCollision {
+        name: String,
+        first_url: String,
+        first_line: usize,
+        url: String,
+        line: usize,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct OfflineCache {
+    /// Sorted by name bytes, the order of the NAR.
+    pub files: Vec<CacheFile>,
+    pub notes: Vec<Note>,
+}
+
+impl OfflineCache {
+    pub fn from_lockfile(lock: &Lockfile) -> Result<Self, ModelError> {
+        let mut cache = OfflineCache::default();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (key, value, line) in unique_by_resolved(&lock.object) {
+            let Some(file) = cache.entry_file(key, value, line)? else {
+                continue;
+            };
+            match by_name.get(&file.name) {
+                Some(&i) => check_same_contents(&cache.files[i], &file)?,
+                None => {
+                    by_name.insert(file.name.clone(), cache.files.len());
+                    cache.files.push(file);
+                }
+            }
+        }
+        if let Some(line) = lock.ignored_from_line {
+            cache.notes.push(Note::IgnoredFrom { line });
+        }
+        cache
+            .files
+            .sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(cache)
+    }
+
+    /// `downloadPkg` for one entry: `Ok(None)` where upstream skips it.
+    fn entry_file(
+        &mut self,
+        key: &str,
+        value: &Value,
+        line: usize,
+    ) -> Result<Option<CacheFile>, ModelError> {
+        for marker in ["@file:", "@link:"] {
+            match key.matches(marker).count() {
+                0 => {}
+                1 => {
+                    self.notes.push(Note::LocalPath {
+                        key: key.to_owned(),
+                    });
+                    return Ok(None);
+                }
+                _ => {
+                    return Err(ModelError::RepeatedMarker {
+                        key: key.to_owned(),
+                        line,
+                        marker,
+                    })
+                }
+            }
+        }
+        let entry = match value {
+            Value::Object(o) => Some(o.as_ref()),
+            _ => None,
+        };
+        let resolved = match entry.and_then(|o| o.get("resolved")) {
+            None => {
+                return Err(ModelError::MissingResolved {
+                    key: key.to_owned(),
+                    line,
+                })
+            }
+            Some(Value::String(s)) => s,
+            Some(_) => {
+                return Err(ModelError::ResolvedNotString {
+                    key: key.to_owned(),
+                    line,
+                })
+            }
+        };
+        let (name, fetch, fragment) = match classify(resolved) {
+            Classified::Fetch {
+                name,
+                fetch,
+                fragment,
+            } => (name, fetch, fragment),
+            Classified::SkippedFileUrl => {
+                self.notes.push(Note::FileUrl {
+                    key: key.to_owned(),
+                    line,
+                });
+                return Ok(None);
+            }
+            Classified::GitWithoutRev { url } => {
+                return Err(ModelError::GitWithoutRev { url, line })
+            }
+            Classified::Unsupported { url } => return Err(ModelError::Unsupported { url, line }),
+        };
+        check_safe_name(&name, &fetch, line)?;
+        let integrity = match &fetch {
+            Fetch::Git { .. } => None,
+            Fetch::Tarball { .. } => {
+                expected_integrity(entry, fragment.as_deref()).map_err(|source| {
+                    ModelError::Integrity {
+                        key: key.to_owned(),
+                        line,
+                        source,
+                    }
+                })?
+            }
+        };
+        if integrity.is_none() && matches!(fetch, Fetch::Tarball { .. }) {
+            self.notes.push(Note::Unverified {
+                key: key.to_owned(),
+                line,
+            });
+        }
+        Ok(Some(CacheFile {
+            name,
+            fetch,
+            integrity,
+            key: key.to_owned(),
+            line,
+        }))
+    }
+}
+
+/// Upstream's `uniqueBy(entries, value => value.resolved)`: a JS `Map`, so the last
+/// entry with a given `resolved` wins and sits where the first one was.
+fn unique_by_resolved(object: &Object) -> Vec<(&str, &Value, usize)> {
+    #[derive(PartialEq, Eq, Hash)]
+    enum Resolved<'a> {
+        Undefined,
+        String(&'a str),
+        Number(&'a str),
+        Bool(bool),
+        Object(*const Object),
+    }
+    let mut order: Vec<(&str, &Value, usize)> = Vec::new();
+    let mut seen: HashMap<Resolved, usize> = HashMap::new();
+    for (key, value, line) in object.iter() {
+        let resolved = match value {
+            Value::Object(o) => match o.get("resolved") {
+                None => Resolved::Undefined,
+                Some(Value::String(s)) => Resolved::String(s),
+                Some(Value::Number(n)) => Resolved::Number(n.trim_start_matches('0')),
+                Some(Value::Bool(b)) => Resolved::Bool(*b),
+                Some(Value::Object(o)) => Resolved::Object(Rc::as_ptr(o)),
+            },
+            _ => Resolved::Undefined,
+        };
+        match seen.get(&resolved) {
+            Some(&i) => order[i] = (key, value, line),
+            None => {
+                seen.insert(resolved, order.len());
+                order.push((key, value, line));
+            }
+        }
+    }
+    order
+}
+
+/// `integrity` if it is a string, else the `#sha1` fragment, else nothing.
+fn expected_integrity(
+    entry: Option<&Object>,
+    fragment: Option<&str>,
+) -> Result<Option<Integrity>, IntegrityError> {
+    if let Some(sri) = entry.and_then(|o| o.get_str("integrity")) {
+        return Integrity::parse_sri(sri).map(Some);
+    }
+    fragment.map(Integrity::from_sha1_fragment).transpose()
+}
+
+fn check_safe_name(name: &str, fetch: &Fetch, line: usize) -> Result<(), ModelError> {
+    let unsafe_name = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name == LOCKFILE_NAME
+        || name.contains(['/', '\0'])
+        || name.len() > 255;
+    if unsafe_name {
+        let (Fetch::Tarball { url } | Fetch::Git { url, .. }) = fetch;
+        return Err(ModelError::UnsafeName {
+            url: url.clone(),
+            name: name.to_owned(),
+            line,
+        });
+    }
+    Ok(())
+}
+
+/// Two entries may share a file name only when they are certain to have the same bytes.
+fn check_same_contents(first: &CacheFile, file: &CacheFile) -> Result<(), ModelError> {
+    let same_integrity = match (&first.integrity, &file.integrity) {
+        (Some(a), Some(b)) => {
+            a.algorithm == b.algorithm && a.digests.iter().any(|d| b.digests.contains(d))
+        }
+        _ => false,
+    };
+    if first.fetch == file.fetch || same_integrity {
+        return Ok(());
+    }
+    Err(ModelError::NameCollision {
+        name: file.name.clone(),
+        first_url: first.url().to_owned(),
+        first_line: first.line,
+        url: file.url().to_owned(),
+        line: file.line,
+    })
+}
+
+fn sha256_hex(s: &str) -> String {
+    crate::nix_hash::Sha256Hash::of(s.as_bytes()).to_hex()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yarn_lock::parse;
+
+    fn model(text: &str) -> Result<OfflineCache, ModelError> {
+        OfflineCache::from_lockfile(&parse(text).unwrap())
+    }
+
+    const SHA1: &str = "97fb5d96bfde8973313f20e8288ef9a167fa64ce";
+
+    #[test]
+    fn files_are_named_deduplicated_and_sorted() {
+        let lock = format!(
+            "b@1, b@^1:\n  resolved \"https://registry.yarnpkg.com/b/-/b-1.tgz#{SHA1}\"\n\n\
+             a@1:\n  resolved \"https://registry.npmjs.org/a/-/a-1.tgz#{SHA1}\"\n\n\
+             \"local@file:../local\":\n  version \"1\"\n"
+        );
+        let m = model(&lock).unwrap();
+        let names: Vec<_> = m.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["b___b_1.tgz", "https___registry.npmjs.org_a___a_1.tgz"]
+        );
+        assert_eq!(
+            m.notes,
+            [Note::LocalPath {
+                key: "local@file:../local".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn last_entry_with_the_same_resolved_decides() {
+        // Upstream keeps the last of the two; its key has `@file:`, so both vanish.
+        let lock = "a@1:\n  version \"1\"\n\"b@file:x\":\n  version \"1\"\n";
+        assert!(model(lock).unwrap().files.is_empty());
+        let lock = "\"b@file:x\":\n  version \"1\"\na@1:\n  version \"1\"\n";
+        assert_eq!(
+            model(lock).unwrap_err(),
+            ModelError::MissingResolved {
+                key: "a@1".into(),
+                line: 3
+            }
+        );
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for url in [
+            "git+https://h/a/..#r",
+            "https://x.com/#r",
+            "git+https://h/yarn.lock#r",
+        ] {
+            let lock = format!("a@1:\n  resolved \"{url}\"\n");
+            assert!(
+                matches!(model(&lock), Err(ModelError::UnsafeName { .. })),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn colliding_names_need_identical_contents() {
+        let lock = format!(
+            "a@1:\n  resolved \"https://a.com/x-y#{SHA1}\"\nb@1:\n  resolved \"https://b.com/x_y\"\n"
+        );
+        assert!(matches!(
+            model(&lock),
+            Err(ModelError::NameCollision { .. })
+        ));
+        let lock = format!(
+            "a@1:\n  resolved \"https://a.com/x-y#{SHA1}\"\nb@1:\n  resolved \"https://b.com/x_y#{SHA1}\"\n"
+        );
+        assert_eq!(model(&lock).unwrap().files.len(), 1);
+    }
+
+    #[test]
+    fn integrity_beats_fragment_and_absence_is_noted() {
+        let lock = "a@1:\n  resolved \"https://r.com/a.tgz#0000000000000000000000000000000000000000\"\n  integrity sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==\n\nb@1:\n  resolved \"https://r.com/b.tgz\"\n";
+        let m = model(lock).unwrap();
+        assert_eq!(
+            m.files[0].integrity.as_ref().unwrap().algorithm,
+            crate::integrity::Algorithm::Sha512
+        );
+        assert_eq!(
+            m.notes,
+            [Note::Unverified {
+                key: "b@1".into(),
+                line: 5
+            }]
+        );
+    }
+}
