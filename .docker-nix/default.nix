@@ -1,0 +1,56 @@
+# The example app's image.
+#
+# streamLayeredImage rather than buildLayeredImage: the result is a small script that
+# streams the image tarball into `docker load` or a registry push, so the store (and the
+# binary cache CI pushes to) never holds a second, multi-hundred-MB copy of every layer.
+# Layers are still content-addressed store paths, so an app-only change re-pushes one layer.
+{ lib
+, dockerTools
+, writeTextDir
+, cacert
+, app
+, nodejs
+}:
+let
+  uid = "1000";
+  gid = "1000";
+  # Explicit user database: Node's os.userInfo() and many libraries fail without one.
+  etc = [
+    (writeTextDir "etc/passwd" ''
+      root:x:0:0:root:/root:/sbin/nologin
+      app:x:${uid}:${gid}:example app:/home/app:/sbin/nologin
+      nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+    '')
+    (writeTextDir "etc/group" ''
+      root:x:0:
+      app:x:${gid}:
+      nogroup:x:65534:
+    '')
+  ];
+in
+dockerTools.streamLayeredImage {
+  name = "example-app";
+  tag = app.version;
+  # Runtime closure only: the app (which references nodejs), CA certificates, /etc.
+  contents = etc ++ [ cacert ];
+  fakeRootCommands = ''
+    mkdir -p tmp home/app
+    chmod 1777 tmp
+    chown ${uid}:${gid} home/app
+  '';
+  config = {
+    User = "${uid}:${gid}";
+    WorkingDir = "/home/app";
+    Entrypoint = [ (lib.getExe app) ];
+    ExposedPorts."2368/tcp" = { };
+    Env = [
+      "NODE_ENV=production"
+      "HOST=0.0.0.0"
+      "PORT=2368"
+      "HOME=/home/app"
+      "SSL_CERT_FILE=${cacert}/etc/ssl/certs/ca-bundle.crt"
+      "PATH=${lib.makeBinPath [ nodejs ]}"
+    ];
+    Labels."org.opencontainers.image.title" = "example-app";
+  };
+}

@@ -1,0 +1,61 @@
+# The source sets the flake's derivations read, each filtered to what that derivation
+# needs. This is what keeps a tooling edit (.nix/, .github/, docs, the Rust tools) from
+# changing the image's derivation and so from triggering a 30-minute image rebuild.
+#
+# Written with builtins only, so `.nix/tests/sources.nix` can evaluate it without nixpkgs.
+let
+  inherit (builtins) baseNameOf elem filter length split stringLength substring;
+
+  # Path relative to the root, "" for the root itself.
+  relativeTo = root: path:
+    let r = toString root; in
+    if path == r then "" else substring (stringLength r + 1) (stringLength path) path;
+
+  components = rel: filter builtins.isString (split "/" rel);
+
+  hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
+
+  # Generated or local-only paths that never belong in a build input.
+  junkNames = [ "node_modules" ".dev-data" "result" ".direnv" ".git" "target" ];
+  isJunk = rel: type:
+    let parts = components rel; in
+    builtins.any (p: elem p junkNames) parts
+    # `yarn build` output: ghost/<workspace>/build
+    || (type == "directory" && length parts == 4 && elem "build" [ (builtins.elemAt parts 3) ]);
+
+  isDoc = rel: builtins.match ".*\\.md" rel != null;
+
+  # The example workspace minus junk and docs: what `yarn build` reads.
+  appKeep = rel: type:
+    rel == "example"
+    || (hasPrefix "example/" rel && !isJunk rel type && !isDoc rel);
+
+  # Only what `yarn install` reads: manifests, the lockfile and yarn's config. Directories
+  # are kept down to the workspace level (example/ghost/<name>, matching the `ghost/*`
+  # glob) so adding a source folder does not invalidate node_modules.
+  manifestNames = [ "package.json" "yarn.lock" ".yarnrc" ".npmrc" ];
+  manifestKeep = rel: type:
+    appKeep rel type
+    && (if type == "directory"
+    then length (components rel) <= 3
+    else elem (baseNameOf rel) manifestNames);
+
+  # The Cargo workspace: every member must be present for cargo to load the workspace.
+  toolCrates = [ "common" "update-yarn-hash" "precache-package" "hooks" "xtask" ];
+  toolsKeep = rel: type:
+    elem rel [ "Cargo.toml" "Cargo.lock" ".cargo" ".cargo/config.toml" ]
+    || (builtins.any (c: rel == c || hasPrefix "${c}/" rel) toolCrates && !isJunk rel type);
+
+  sourceWith = name: keep: root: builtins.path {
+    path = root;
+    inherit name;
+    filter = path: type: keep (relativeTo root path) type;
+  };
+in
+{
+  inherit appKeep manifestKeep toolsKeep;
+  # Each takes the repository root and gives a store path holding only the kept files.
+  app = sourceWith "example-source" appKeep;
+  manifests = sourceWith "example-manifests" manifestKeep;
+  tools = sourceWith "nixci-tools-source" toolsKeep;
+}

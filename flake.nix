@@ -1,0 +1,212 @@
+{
+  description = "Nix CI for Yarn v1 monorepos: the tools, an example workspace, its image and dev services";
+
+  # ---- PROJECT SETTING: the shared binary cache -------------------------------------
+  # The project's cache (CI pushes to it with `precache-package`, everyone reads from it),
+  # never a personal one. Adopters replace both values with their own cache: see
+  # docs/adopting.md. The key is the placeholder the cache's owner swaps for the one
+  # `cachix create` (or `nix key generate-secret` for an S3/HTTP cache) prints.
+  nixConfig = {
+    extra-substituters = [ "https://nixci-yarn.cachix.org" ];
+    extra-trusted-public-keys = [ "nixci-yarn.cachix.org-1:/wJdzM0Va4UFygED9oEsPknv77e+gNILo1NRXIRM46c=" ];
+  };
+  # -------------------------------------------------------------------------------------
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+
+  outputs = { nixpkgs, ... }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [ "x86_64-linux" "aarch64-linux" "aarch64-darwin" ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      sources = import ./.nix/sources.nix;
+
+      # The hash record update-yarn-hash writes. Checked against the lockfile at evaluation
+      # time: a stale hash would otherwise either fail after a full download or, worse,
+      # silently reuse the old offline cache from the store.
+      yarnHash = lockfile:
+        let
+          recordFile = ./.nix/yarn-deps.toml;
+          record =
+            if builtins.pathExists recordFile
+            then builtins.fromTOML (builtins.readFile recordFile)
+            else throw ".nix/yarn-deps.toml is missing: run `nix run .#update-yarn-hash`";
+          entry = record.${lockfile} or (throw ".nix/yarn-deps.toml has no entry for ${lockfile}: run `nix run .#update-yarn-hash -- --lockfile ${lockfile}`");
+        in
+        if entry.lock-sha256 == builtins.hashFile "sha256" (./. + "/${lockfile}")
+        then entry.hash
+        else throw ".nix/yarn-deps.toml is stale for ${lockfile}: run `nix run .#update-yarn-hash`";
+
+      perSystem = pkgs:
+        let
+          nodejs = pkgs.nodejs_22;
+          yarn = pkgs.yarn.override { inherit nodejs; };
+          corePackage = builtins.fromJSON (builtins.readFile ./example/ghost/core/package.json);
+          inherit (corePackage) version;
+          toolsManifest = builtins.fromTOML (builtins.readFile ./update-yarn-hash/Cargo.toml);
+
+          tools = pkgs.rustPlatform.buildRustPackage {
+            pname = "nixci-tools";
+            inherit (toolsManifest.package) version;
+            src = sources.tools ./.;
+            cargoLock.lockFile = ./Cargo.lock;
+            cargoBuildFlags = [ "-p" "update-yarn-hash" "-p" "precache-package" "-p" "hooks" ];
+            cargoTestFlags = [ "-p" "common" "-p" "update-yarn-hash" "-p" "precache-package" "-p" "hooks" ];
+            nativeBuildInputs = [ pkgs.pkg-config ];
+            # git2 links libgit2 (vendored), libssh2 and OpenSSL.
+            buildInputs = [ pkgs.openssl pkgs.zlib ];
+            # The tests drive real nix and git; they run as the `tools-tests` check.
+            doCheck = false;
+            nativeCheckInputs = [ pkgs.git pkgs.nix ];
+            meta.description = "update-yarn-hash, precache-package and nix-hooks";
+          };
+
+          yarnOfflineCache = pkgs.fetchYarnDeps {
+            yarnLock = ./example/yarn.lock;
+            hash = yarnHash "example/yarn.lock";
+          };
+
+          # Stage 1: node_modules from manifests only, so a code edit reuses it.
+          nodeModules = pkgs.stdenv.mkDerivation {
+            pname = "example-node-modules";
+            inherit version;
+            src = sources.manifests ./.;
+            nativeBuildInputs = [ nodejs yarn pkgs.prefetch-yarn-deps pkgs.python3 ];
+            # node-gyp builds against these headers instead of downloading them.
+            npm_config_nodedir = nodejs;
+            dontConfigure = true;
+            buildPhase = ''
+              runHook preBuild
+              cd example
+              export HOME=$TMPDIR
+              yarn config --offline set yarn-offline-mirror ${yarnOfflineCache}
+              fixup-yarn-lock yarn.lock
+              yarn install --offline --frozen-lockfile --non-interactive --no-progress
+              patchShebangs node_modules
+              runHook postBuild
+            '';
+            installPhase = ''
+              runHook preInstall
+              mkdir -p $out
+              cp -r node_modules $out/
+              for ws in ghost/*/; do
+                if [ -d "$ws/node_modules" ]; then
+                  mkdir -p "$out/$ws"
+                  cp -r "$ws/node_modules" "$out/$ws"
+                fi
+              done
+              runHook postInstall
+            '';
+          };
+
+          # Stage 2: `yarn build` on the filtered sources, plus a wrapper to run the server.
+          app = pkgs.stdenv.mkDerivation {
+            pname = "example-app";
+            inherit version;
+            src = sources.app ./.;
+            nativeBuildInputs = [ nodejs yarn pkgs.makeBinaryWrapper ];
+            dontConfigure = true;
+            buildPhase = ''
+              runHook preBuild
+              cd example
+              export HOME=$TMPDIR
+              cp -r ${nodeModules}/. .
+              chmod -R u+w .
+              yarn --offline build
+              runHook postBuild
+            '';
+            installPhase = ''
+              runHook preInstall
+              mkdir -p $out/lib/example $out/bin
+              cp -r package.json node_modules ghost $out/lib/example/
+              makeWrapper ${lib.getExe nodejs} $out/bin/example-app \
+                --add-flags $out/lib/example/ghost/core/build/server.js \
+                --set-default NODE_ENV production
+              runHook postInstall
+            '';
+            # The image carries runtime dependencies only.
+            disallowedReferences = [ yarn pkgs.python3 ];
+            meta.mainProgram = "example-app";
+          };
+
+          # What `nix run .#dev` puts on PATH for process-compose.yaml's commands.
+          devServices = [ nodejs yarn pkgs.mariadb pkgs.redis pkgs.mailpit pkgs.process-compose pkgs.git pkgs.coreutils pkgs.bash ];
+
+          dev = pkgs.writeShellApplication {
+            name = "dev";
+            runtimeInputs = devServices;
+            text = ''
+              # process-compose.yaml uses paths relative to the repository root.
+              cd "$(git rev-parse --show-toplevel 2>/dev/null || pwd)"
+              mkdir -p .dev-data
+              exec process-compose up -f .nix/process-compose.yaml "$@"
+            '';
+          };
+
+          nixFiles = builtins.path {
+            path = ./.;
+            name = "nix-files";
+            filter = path: type: type == "directory" && baseNameOf path != ".git" || lib.hasSuffix ".nix" path;
+          };
+        in
+        {
+          packages = {
+            inherit tools yarnOfflineCache nodeModules app dev;
+            default = tools;
+          } // lib.optionalAttrs pkgs.stdenv.isLinux {
+            dockerImage = pkgs.callPackage ./.docker-nix { inherit app nodejs; };
+          };
+
+          apps = {
+            update-yarn-hash = { type = "app"; program = "${tools}/bin/update-yarn-hash"; };
+            precache-package = { type = "app"; program = "${tools}/bin/precache-package"; };
+            dev = { type = "app"; program = lib.getExe dev; };
+          };
+
+          devShells.default = import ./.nix/dev-shell.nix { inherit pkgs tools nodejs yarn; };
+
+          checks = {
+            tools-tests = tools.overrideAttrs { doCheck = true; };
+            yarn-hash-fresh = pkgs.runCommand "yarn-hash-fresh"
+              {
+                nativeBuildInputs = [ tools pkgs.git ];
+                src = builtins.path {
+                  path = ./.;
+                  name = "yarn-hash-inputs";
+                  filter = path: _type:
+                    let rel = lib.removePrefix "${toString ./.}/" path; in
+                    lib.elem rel [ ".nix" ".nix/yarn-deps.toml" "example" "example/yarn.lock" ];
+                };
+              } ''
+              cp -r $src repo && chmod -R u+w repo && cd repo
+              git init -q && git add -A
+              update-yarn-hash --check
+              touch $out
+            '';
+            formatting = pkgs.runCommand "nix-formatting"
+              { nativeBuildInputs = [ pkgs.nixpkgs-fmt pkgs.deadnix pkgs.statix ]; } ''
+              cd ${nixFiles}
+              nixpkgs-fmt --check .
+              deadnix --fail .
+              statix check .
+              touch $out
+            '';
+          } // lib.optionalAttrs pkgs.stdenv.isLinux {
+            # Evaluating the image forces the source filters and the whole build graph.
+            image = pkgs.callPackage ./.docker-nix { inherit app nodejs; };
+          };
+
+          formatter = pkgs.nixpkgs-fmt;
+        };
+
+      bySystem = forAllSystems perSystem;
+    in
+    {
+      packages = lib.mapAttrs (_: s: s.packages) bySystem;
+      apps = lib.mapAttrs (_: s: s.apps) bySystem;
+      devShells = lib.mapAttrs (_: s: s.devShells) bySystem;
+      checks = lib.mapAttrs (_: s: s.checks) bySystem;
+      formatter = lib.mapAttrs (_: s: s.formatter) bySystem;
+    };
+}
