@@ -20,7 +20,9 @@ use crate::store_path::StorePath;
 
 #[derive(Debug, Error)]
 pub enum CacheError {
-    #[error("{url}: HTTP {status} (the cache answered with an error; retry later or check the URL)")]
+    #[error(
+        "{url}: HTTP {status} (the cache answered with an error; retry later or check the URL)"
+    )]
     Status { url: String, status: u16 },
     #[error("{url}: {source}")]
     Http {
@@ -185,7 +187,9 @@ impl BinaryCache {
                     (path, r)
                 }));
             }
-            let Some((path, result)) = in_flight.next().await else { break };
+            let Some((path, result)) = in_flight.next().await else {
+                break;
+            };
             let status = classify(&path, result?, keys);
             if let PathStatus::Cached { info, .. } | PathStatus::Untrusted { info, .. } = &status {
                 for r in &info.references {
@@ -227,9 +231,15 @@ fn classify(path: &StorePath, text: Option<String>, keys: &TrustedKeys) -> PathS
             let why = if info.sigs.is_empty() {
                 "unsigned".to_owned()
             } else {
-                let names: Vec<&str> =
-                    info.sigs.iter().map(|s| s.split(':').next().unwrap_or("")).collect();
-                format!("no valid signature by a trusted key (signed by: {})", names.join(", "))
+                let names: Vec<&str> = info
+                    .sigs
+                    .iter()
+                    .map(|s| s.split(':').next().unwrap_or(""))
+                    .collect();
+                format!(
+                    "no valid signature by a trusted key (signed by: {})",
+                    names.join(", ")
+                )
             };
             PathStatus::Untrusted { info, why }
         }

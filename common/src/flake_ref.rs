@@ -25,15 +25,27 @@ pub enum FlakeRefError {
 }
 
 fn list(files: &[String]) -> String {
-    files.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+    files
+        .iter()
+        .map(|f| format!("  {f}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ResolvedFlakeRef {
     /// A local repository pinned to HEAD: `git+file://ROOT?rev=SHA[&dir=SUB]`.
-    Pinned { url: String, root: PathBuf, rev: String },
+    Pinned {
+        url: String,
+        root: PathBuf,
+        rev: String,
+    },
     /// A local repository with uncommitted changes, allowed by the caller: the working tree.
-    Uncommitted { url: String, root: PathBuf, files: Vec<String> },
+    Uncommitted {
+        url: String,
+        root: PathBuf,
+        files: Vec<String>,
+    },
     /// Anything we do not pin ourselves (`github:`, `git+https:`, already pinned, ...).
     PassThrough { url: String },
 }
@@ -41,9 +53,9 @@ pub enum ResolvedFlakeRef {
 impl ResolvedFlakeRef {
     pub fn url(&self) -> &str {
         match self {
-            Self::Pinned { url, .. } | Self::Uncommitted { url, .. } | Self::PassThrough { url } => {
-                url
-            }
+            Self::Pinned { url, .. }
+            | Self::Uncommitted { url, .. }
+            | Self::PassThrough { url } => url,
         }
     }
 }
@@ -75,15 +87,18 @@ pub fn resolve(
     let abs = abs
         .canonicalize()
         .map_err(|_| FlakeRefError::NoSuchPath { path: abs.clone() })?;
-    let repo = Repository::discover(&abs).map_err(|_| FlakeRefError::NotGitRepo {
-        path: abs.clone(),
-    })?;
+    let repo =
+        Repository::discover(&abs).map_err(|_| FlakeRefError::NotGitRepo { path: abs.clone() })?;
     let root = repo
         .workdir()
         .ok_or_else(|| FlakeRefError::NotGitRepo { path: abs.clone() })?
         .canonicalize()
         .map_err(|_| FlakeRefError::NotGitRepo { path: abs.clone() })?;
-    let sub = abs.strip_prefix(&root).unwrap_or(Path::new("")).to_string_lossy().into_owned();
+    let sub = abs
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .to_string_lossy()
+        .into_owned();
     let dir = match (dir_param, sub.is_empty()) {
         (Some(d), true) => Some(d),
         (Some(d), false) => Some(format!("{sub}/{d}")),
@@ -134,7 +149,12 @@ fn local_path(flake_ref: &str) -> Option<(&str, &str)> {
         return Some(split(rest));
     }
     // Bare paths, as Nix accepts them: `.`, `./sub`, `/abs`, `../x`.
-    if flake_ref == "." || flake_ref.starts_with('/') || flake_ref.starts_with("./") || flake_ref.starts_with("../") || flake_ref == ".." {
+    if flake_ref == "."
+        || flake_ref.starts_with('/')
+        || flake_ref.starts_with("./")
+        || flake_ref.starts_with("../")
+        || flake_ref == ".."
+    {
         let (path, query) = split(flake_ref);
         return Some((path, query));
     }
@@ -145,7 +165,9 @@ fn local_path(flake_ref: &str) -> Option<(&str, &str)> {
 /// Untracked files are not listed: a git flake does not see them.
 pub fn dirty_files(repo: &Repository) -> Result<Vec<String>, git2::Error> {
     let mut opts = StatusOptions::new();
-    opts.include_untracked(false).include_ignored(false).exclude_submodules(false);
+    opts.include_untracked(false)
+        .include_ignored(false)
+        .exclude_submodules(false);
     let statuses = repo.statuses(Some(&mut opts))?;
     let dirty = Status::INDEX_NEW
         | Status::INDEX_MODIFIED

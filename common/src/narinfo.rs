@@ -72,20 +72,30 @@ impl FromStr for NarInfo {
             };
             match key {
                 "StorePath" => {
-                    store_path =
-                        Some(value.parse::<StorePath>().map_err(|e| bad("StorePath", e.to_string()))?)
+                    store_path = Some(
+                        value
+                            .parse::<StorePath>()
+                            .map_err(|e| bad("StorePath", e.to_string()))?,
+                    )
                 }
                 "NarHash" => {
-                    nar_hash = Some(value.parse().map_err(|e: crate::nix_hash::ParseHashError| {
-                        bad("NarHash", e.to_string())
-                    })?)
+                    nar_hash = Some(value.parse().map_err(
+                        |e: crate::nix_hash::ParseHashError| bad("NarHash", e.to_string()),
+                    )?)
                 }
                 "NarSize" => {
-                    nar_size = Some(value.parse().map_err(|_| bad("NarSize", value.to_owned()))?)
+                    nar_size = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("NarSize", value.to_owned()))?,
+                    )
                 }
                 "FileSize" => {
-                    info.file_size =
-                        Some(value.parse().map_err(|_| bad("FileSize", value.to_owned()))?)
+                    info.file_size = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("FileSize", value.to_owned()))?,
+                    )
                 }
                 "References" => raw_refs = Some((line_no, value.to_owned())),
                 "URL" => info.url = Some(value.to_owned()),
@@ -101,13 +111,15 @@ impl FromStr for NarInfo {
         let mut references = Vec::new();
         if let Some((line, refs)) = raw_refs {
             for r in refs.split_whitespace() {
-                references.push(StorePath::from_base_name(store_path.store_dir(), r).map_err(
-                    |e| NarInfoError::BadField {
-                        line,
-                        field: "References",
-                        why: e.to_string(),
-                    },
-                )?);
+                references.push(
+                    StorePath::from_base_name(store_path.store_dir(), r).map_err(|e| {
+                        NarInfoError::BadField {
+                            line,
+                            field: "References",
+                            why: e.to_string(),
+                        }
+                    })?,
+                );
             }
         }
         Ok(NarInfo {
@@ -151,7 +163,9 @@ impl NarInfo {
     /// The name of the first trusted key that has a valid signature on this path.
     pub fn verified_by<'k>(&self, keys: &'k TrustedKeys) -> Option<&'k str> {
         let fingerprint = self.fingerprint();
-        self.sigs.iter().find_map(|sig| keys.verify(fingerprint.as_bytes(), sig))
+        self.sigs
+            .iter()
+            .find_map(|sig| keys.verify(fingerprint.as_bytes(), sig))
     }
 
     /// Renders the narinfo in the layout Nix writes.
@@ -407,14 +421,23 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
         key.sign_narinfo(&mut info);
         let reparsed: NarInfo = info.to_text().parse().unwrap();
         assert_eq!(reparsed, info);
-        assert_eq!(reparsed.verified_by(&TrustedKeys::new([key.public()])), Some("bench-1"));
+        assert_eq!(
+            reparsed.verified_by(&TrustedKeys::new([key.public()])),
+            Some("bench-1")
+        );
     }
 
     #[test]
     fn errors_name_the_line_and_never_echo_keys() {
         let err = "StorePath: /nix/store/x\n".parse::<NarInfo>().unwrap_err();
-        assert!(matches!(err, NarInfoError::BadField { line: 1, .. }), "{err}");
-        let err = "name:c2VjcmV0".parse::<PublicKey>().unwrap_err().to_string();
+        assert!(
+            matches!(err, NarInfoError::BadField { line: 1, .. }),
+            "{err}"
+        );
+        let err = "name:c2VjcmV0"
+            .parse::<PublicKey>()
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("c2VjcmV0"), "{err}");
         assert!(format!("{:?}", SecretKey::from_seed("k", [1; 32])).contains("redacted"));
     }

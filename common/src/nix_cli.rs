@@ -46,9 +46,11 @@ impl NixVersion {
     /// Parses `nix (Nix) 2.8.0` (also `nix (Nix) 2.24.10pre`, Lix-style `nix (Lix, like Nix) 2.91.1`).
     pub fn parse(version_line: &str) -> Option<Self> {
         let word = version_line.split_whitespace().last()?;
-        let mut nums = word
-            .split('.')
-            .map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>());
+        let mut nums = word.split('.').map(|p| {
+            p.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        });
         let major = nums.next()?.parse().ok()?;
         let minor = nums.next()?.parse().ok()?;
         let patch = nums.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -195,10 +197,12 @@ impl Nix {
     /// The system Nix builds for by default (`builtins.currentSystem`).
     pub fn current_system(&self) -> Result<String, NixError> {
         let v = self.eval_expr_json("builtins.currentSystem")?;
-        v.as_str().map(str::to_owned).ok_or_else(|| NixError::BadOutput {
-            command: "nix eval builtins.currentSystem".into(),
-            why: "not a string".into(),
-        })
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| NixError::BadOutput {
+                command: "nix eval builtins.currentSystem".into(),
+                why: "not a string".into(),
+            })
     }
 
     /// `nix build --no-link --json INSTALLABLES EXTRA...`; Nix's progress and build logs go
@@ -225,7 +229,11 @@ impl Nix {
     /// `nix path-info --json --recursive PATHS`: the runtime closure, with sizes. Fails if a
     /// path is not valid in the local store.
     pub fn closure(&self, paths: &[StorePath]) -> Result<Vec<PathInfo>, NixError> {
-        let mut args = vec!["path-info".to_owned(), "--json".into(), "--recursive".into()];
+        let mut args = vec![
+            "path-info".to_owned(),
+            "--json".into(),
+            "--recursive".into(),
+        ];
         args.extend(paths.iter().map(|p| p.to_string()));
         let v = self.run_json(&args)?;
         parse_path_info(&v).map_err(|why| NixError::BadOutput {
@@ -264,7 +272,9 @@ impl Nix {
     pub fn copy_to(&self, store_url: &str, paths: &[StorePath]) -> Result<(), NixError> {
         let mut cmd = self.command(["copy", "--to", store_url]);
         cmd.args(paths.iter().map(|p| p.to_string()));
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         let status = cmd.status().map_err(|source| NixError::Spawn {
             program: self.program.display().to_string(),
             source,
@@ -306,7 +316,11 @@ impl Nix {
 /// Accepts a JSON list of strings or a whitespace-separated string.
 pub fn strings_of(value: &Value) -> Vec<String> {
     match value {
-        Value::Array(items) => items.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str())
+            .map(str::to_owned)
+            .collect(),
         Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
         _ => Vec::new(),
     }
@@ -317,7 +331,12 @@ fn parse_path_info(v: &Value) -> Result<Vec<PathInfo>, String> {
         // Nix < 2.19: [{"path": ..., ...}]
         Value::Array(items) => items
             .iter()
-            .map(|i| Ok((i["path"].as_str().ok_or("entry without `path`")?.to_owned(), i)))
+            .map(|i| {
+                Ok((
+                    i["path"].as_str().ok_or("entry without `path`")?.to_owned(),
+                    i,
+                ))
+            })
             .collect::<Result<_, &str>>()?,
         // Nix >= 2.19: {"<path>": {...} | null}
         Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
@@ -331,8 +350,13 @@ fn parse_path_info(v: &Value) -> Result<Vec<PathInfo>, String> {
         let parse = |s: &str| s.parse::<StorePath>().map_err(|e| e.to_string());
         out.push(PathInfo {
             path: parse(&path)?,
-            nar_size: info["narSize"].as_u64().ok_or(format!("{path}: no narSize"))?,
-            references: strings_of(&info["references"]).iter().map(|r| parse(r)).collect::<Result<_, _>>()?,
+            nar_size: info["narSize"]
+                .as_u64()
+                .ok_or(format!("{path}: no narSize"))?,
+            references: strings_of(&info["references"])
+                .iter()
+                .map(|r| parse(r))
+                .collect::<Result<_, _>>()?,
         });
     }
     Ok(out)
@@ -355,7 +379,10 @@ pub fn describe(cmd: &Command) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()];
-    let mut args = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).peekable();
+    let mut args = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .peekable();
     while let Some(a) = args.next() {
         if a == "--extra-experimental-features" {
             args.next();
@@ -375,7 +402,9 @@ mod tests {
         let v = NixVersion::parse("nix (Nix) 2.8.0").unwrap();
         assert_eq!(v.to_string(), "2.8.0");
         assert!(!v.at_least(2, 20));
-        assert!(NixVersion::parse("nix (Nix) 2.24.10pre").unwrap().at_least(2, 20));
+        assert!(NixVersion::parse("nix (Nix) 2.24.10pre")
+            .unwrap()
+            .at_least(2, 20));
         assert_eq!(NixVersion::parse("garbage"), None);
     }
 
@@ -385,7 +414,10 @@ mod tests {
             "narSize": 160, "references": ["/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"]}]);
         let new = serde_json::json!({"/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b":
             {"narSize": 160, "references": ["/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"]}});
-        assert_eq!(parse_path_info(&old).unwrap(), parse_path_info(&new).unwrap());
+        assert_eq!(
+            parse_path_info(&old).unwrap(),
+            parse_path_info(&new).unwrap()
+        );
         let invalid = serde_json::json!({"/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b": null});
         assert!(parse_path_info(&invalid).is_err());
     }

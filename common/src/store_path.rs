@@ -21,7 +21,9 @@ pub struct StorePath {
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{input:?} is not a Nix store path ({why}); expected `/nix/store/<32 base-32 chars>-<name>`")]
+#[error(
+    "{input:?} is not a Nix store path ({why}); expected `/nix/store/<32 base-32 chars>-<name>`"
+)]
 pub struct ParseStorePathError {
     pub input: String,
     pub why: &'static str,
@@ -121,23 +123,36 @@ mod tests {
 
     #[test]
     fn parses_parts() {
-        let p: StorePath = "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b".parse().unwrap();
+        let p: StorePath = "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b"
+            .parse()
+            .unwrap();
         assert_eq!(p.store_dir(), "/nix/store");
         assert_eq!(p.hash_part(), "51qyrlmf67x58ngw8087a6zci97llcwm");
         assert_eq!(p.name(), "b");
-        assert_eq!(p.to_string(), "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b");
+        assert_eq!(
+            p.to_string(),
+            "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b"
+        );
         assert!(!p.is_derivation());
     }
 
     #[test]
     fn rejects_bad_hash_and_names() {
         // `e` is not in Nix's base-32 alphabet.
-        assert!("/nix/store/e1qyrlmf67x58ngw8087a6zci97llcwm-b".parse::<StorePath>().is_err());
-        assert!("/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm".parse::<StorePath>().is_err());
+        assert!("/nix/store/e1qyrlmf67x58ngw8087a6zci97llcwm-b"
+            .parse::<StorePath>()
+            .is_err());
+        assert!("/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm"
+            .parse::<StorePath>()
+            .is_err());
         assert!("/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-a/b"
             .parse::<StorePath>()
             .is_err());
-        assert!("nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b".parse::<StorePath>().is_err());
-        assert!("/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-a b".parse::<StorePath>().is_err());
+        assert!("nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b"
+            .parse::<StorePath>()
+            .is_err());
+        assert!("/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-a b"
+            .parse::<StorePath>()
+            .is_err());
     }
 }

@@ -1,0 +1,134 @@
+//! The summary: one short human paragraph, or one JSON object for scripts.
+
+use std::collections::BTreeMap;
+
+use common::binary_cache::{ClosureReport, PathStatus};
+use common::store_path::StorePath;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub flake: String,
+    pub output: String,
+    pub out_path: String,
+    /// `cached`, `not-cached`, `nothing-to-push` or `pushed`.
+    pub status: &'static str,
+    pub cache: String,
+    pub trusted_keys_from: &'static str,
+    pub closure_paths: usize,
+    /// False when the closure was discovered through the cache and stops at missing paths.
+    pub closure_complete: bool,
+    pub cached_paths: usize,
+    pub missing: Vec<Missing>,
+    pub missing_bytes: u64,
+    pub pushed: Option<Pushed>,
+    pub query_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Missing {
+    pub path: StorePath,
+    pub reason: String,
+    pub nar_size: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pushed {
+    pub paths: Vec<StorePath>,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+/// Missing paths with the best size known: the local store's, else the narinfo's.
+pub fn missing(report: &ClosureReport, local_sizes: &BTreeMap<StorePath, u64>) -> Vec<Missing> {
+    report
+        .not_cached()
+        .map(|(path, status)| {
+            let (reason, cache_size) = match status {
+                PathStatus::Missing => ("not in the cache".to_owned(), None),
+                PathStatus::Untrusted { info, why } => (why.clone(), Some(info.nar_size)),
+                PathStatus::Invalid { why } => (why.clone(), None),
+                PathStatus::Cached { .. } => unreachable!("filtered by not_cached"),
+            };
+            Missing {
+                path: path.clone(),
+                reason,
+                nar_size: local_sizes.get(path).copied().or(cache_size),
+            }
+        })
+        .collect()
+}
+
+pub fn human(s: &Summary) -> String {
+    let mut out = String::new();
+    let closure = if s.closure_complete {
+        format!("{} paths", s.closure_paths)
+    } else {
+        format!(
+            "{} paths known (the cache cannot say what missing paths reference)",
+            s.closure_paths
+        )
+    };
+    match s.status {
+        "cached" => {
+            out += &format!(
+                "cached: all {} paths of {} are in {}, validly signed\n",
+                s.closure_paths, s.out_path, s.cache
+            )
+        }
+        "nothing-to-push" => {
+            out += &format!(
+                "nothing to push, all {} paths already cached in {}\n",
+                s.closure_paths, s.cache
+            )
+        }
+        "not-cached" => {
+            out += &format!(
+                "not cached: {} of {closure} missing from {} ({})\n",
+                s.missing.len(),
+                s.cache,
+                bytes(s.missing_bytes)
+            );
+            for m in s.missing.iter().take(20) {
+                out += &format!("  {}  ({})\n", m.path, m.reason);
+            }
+            if s.missing.len() > 20 {
+                out += &format!(
+                    "  ... and {} more (--json lists all)\n",
+                    s.missing.len() - 20
+                );
+            }
+        }
+        "pushed" => {
+            if let Some(p) = &s.pushed {
+                out += &format!(
+                    "pushed {} paths ({}) to {} in {:.1}s; all {} closure paths are now cached\n",
+                    p.paths.len(),
+                    bytes(p.bytes),
+                    s.cache,
+                    p.seconds,
+                    s.closure_paths
+                );
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

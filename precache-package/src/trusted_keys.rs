@@ -1,0 +1,95 @@
+//! Which public keys CI trusts, so a "cached" answer means "CI will substitute it".
+//!
+//! The flake's `nixConfig` is read by asking Nix to import the flake's `flake.nix` from the
+//! source Nix itself fetched (`nix flake metadata` gives its store path): Nix then sees
+//! exactly what it would see when building, `let` bindings and all, and we carry no second
+//! Nix parser that could disagree with it.
+
+use anyhow::Context;
+use common::narinfo::{PublicKey, TrustedKeys};
+use common::nix_cli::{strings_of, Nix};
+
+use crate::failure::{fail, Exit, Failure, OrExit};
+
+pub struct Resolved {
+    pub keys: TrustedKeys,
+    pub source: &'static str,
+}
+
+pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolved, Failure> {
+    if !explicit.is_empty() {
+        let keys = parse_all(explicit, "--trusted-public-key")?;
+        return Ok(Resolved {
+            keys,
+            source: "--trusted-public-key",
+        });
+    }
+    let mut texts = flake_keys(nix, flake_url).or_exit(Exit::Eval)?;
+    let flake_count = texts.len();
+    texts.extend(
+        nix.trusted_public_keys()
+            .context("cannot read trusted-public-keys from the Nix configuration")
+            .or_exit(Exit::Eval)?,
+    );
+    let keys = parse_all(&texts, "trusted-public-keys")?;
+    if keys.is_empty() {
+        return fail(
+            Exit::Usage,
+            "no trusted public keys: pass --trusted-public-key NAME:BASE64 (the key CI trusts), or set nixConfig.extra-trusted-public-keys in flake.nix",
+        );
+    }
+    Ok(Resolved {
+        keys,
+        source: if flake_count > 0 {
+            "flake nixConfig + nix.conf"
+        } else {
+            "nix.conf"
+        },
+    })
+}
+
+fn parse_all(texts: &[String], origin: &str) -> Result<TrustedKeys, Failure> {
+    let mut keys = TrustedKeys::default();
+    for t in texts {
+        let key: PublicKey = t
+            .parse()
+            .with_context(|| format!("bad {origin}"))
+            .or_exit(Exit::Usage)?;
+        keys.add(key);
+    }
+    Ok(keys)
+}
+
+fn flake_keys(nix: &Nix, flake_url: &str) -> anyhow::Result<Vec<String>> {
+    let meta = nix
+        .flake_metadata(flake_url)
+        .context("cannot fetch the flake to read its nixConfig")?;
+    let src = meta["path"]
+        .as_str()
+        .context("`nix flake metadata --json` printed no `path`")?;
+    let dir = flake_url
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("dir=")))
+        .map(|d| format!("/{d}"))
+        .unwrap_or_default();
+    let expr = format!(
+        "let c = (import {}).nixConfig or {{}}; in \
+         {{ a = c.trusted-public-keys or []; b = c.extra-trusted-public-keys or []; }}",
+        nix_string(&format!("{src}{dir}/flake.nix"))
+    );
+    let v = nix
+        .eval_expr_json(&expr)
+        .context("cannot evaluate the flake's nixConfig")?;
+    let mut out = strings_of(&v["a"]);
+    out.extend(strings_of(&v["b"]));
+    Ok(out)
+}
+
+fn nix_string(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
+    )
+}
