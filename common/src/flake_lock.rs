@@ -22,14 +22,23 @@ pub fn validate(bytes: &[u8], path: &str) -> Result<(), FlakeLockError> {
         path: path.to_owned(),
         message,
     };
-    let json: Value = serde_json::from_slice(bytes)
-        .map_err(|e| err(format!("line {}, column {}: not JSON: {e}", e.line(), e.column())))?;
+    let json: Value = serde_json::from_slice(bytes).map_err(|e| {
+        err(format!(
+            "line {}, column {}: not JSON: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
     let top = json
         .as_object()
         .ok_or_else(|| err("not a JSON object".into()))?;
     match top.get("version").and_then(Value::as_u64) {
         Some(5..=7) => {}
-        Some(v) => return Err(err(format!("unsupported lock version {v} (expected 5 to 7)"))),
+        Some(v) => {
+            return Err(err(format!(
+                "unsupported lock version {v} (expected 5 to 7)"
+            )))
+        }
         None => return Err(err("`version` is missing or not a number".into())),
     }
     let root = top
@@ -47,7 +56,9 @@ pub fn validate(bytes: &[u8], path: &str) -> Result<(), FlakeLockError> {
     for (node, node_inputs) in &inputs {
         for (name, target) in node_inputs {
             resolve(&inputs, root, target).map_err(|m| {
-                err(format!("node {node:?}: input {name:?} does not resolve: {m}"))
+                err(format!(
+                    "node {node:?}: input {name:?} does not resolve: {m}"
+                ))
             })?;
         }
     }
@@ -80,7 +91,9 @@ fn node_inputs(nodes: &serde_json::Map<String, Value>) -> Result<Inputs, String>
                             .map(|p| p.as_str().map(str::to_owned))
                             .collect::<Option<_>>()
                             .ok_or_else(|| {
-                                format!("node {name:?}: input {input:?} has a non-string path element")
+                                format!(
+                                    "node {name:?}: input {input:?} has a non-string path element"
+                                )
                             })?,
                     ),
                     _ => {
@@ -181,7 +194,9 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let err = validate(text.as_bytes(), "sub/flake.lock").unwrap_err().to_string();
+            let err = validate(text.as_bytes(), "sub/flake.lock")
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("sub/flake.lock: "), "{err}");
             assert!(err.contains(expected), "{text}: {err}");
         }

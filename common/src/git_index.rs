@@ -67,8 +67,10 @@ impl StagedRepo {
             }
             _ => repo.path().join("index"),
         };
-        let mut index = Index::open(&index_path)
-            .map_err(git_err(format!("cannot read the index {}", index_path.display())))?;
+        let mut index = Index::open(&index_path).map_err(git_err(format!(
+            "cannot read the index {}",
+            index_path.display()
+        )))?;
         repo.set_index(&mut index)
             .map_err(git_err("cannot attach the index to the repository"))?;
         Ok(Self {
@@ -149,10 +151,9 @@ impl StagedRepo {
     /// index. Only that entry changes: every other staged path keeps its blob, and the
     /// working tree is not touched.
     pub fn stage_bytes(&mut self, path: &str, contents: &[u8]) -> Result<(), GitIndexError> {
-        let id = self
-            .repo
-            .blob(contents)
-            .map_err(git_err(format!("cannot store {path} in the object database")))?;
+        let id = self.repo.blob(contents).map_err(git_err(format!(
+            "cannot store {path} in the object database"
+        )))?;
         let entry = IndexEntry {
             ctime: IndexTime::new(0, 0),
             mtime: IndexTime::new(0, 0),
@@ -170,9 +171,10 @@ impl StagedRepo {
         self.index
             .add(&entry)
             .map_err(git_err(format!("cannot stage {path}")))?;
-        self.index
-            .write()
-            .map_err(git_err(format!("cannot write the index {}", self.index_path.display())))
+        self.index.write().map_err(git_err(format!(
+            "cannot write the index {}",
+            self.index_path.display()
+        )))
     }
 
     fn head_tree(&self) -> Result<Option<Tree<'_>>, GitIndexError> {

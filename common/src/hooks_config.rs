@@ -179,9 +179,12 @@ nix-file = "app/default.nix"
 
     #[test]
     fn typos_are_errors_with_a_line() {
-        let err = HooksConfig::parse(b"\n[checks]\nstale-hsah = \"warn\"\n", Path::new(".nix/hooks.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = HooksConfig::parse(
+            b"\n[checks]\nstale-hsah = \"warn\"\n",
+            Path::new(".nix/hooks.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with(".nix/hooks.toml: line 3:"), "{err}");
         assert!(err.contains("stale-hsah"), "{err}");
         let err = HooksConfig::parse(b"[checks]\nnix-syntax = \"maybe\"\n", Path::new("h"))

@@ -16,11 +16,7 @@ pub struct SyntaxError {
 /// The syntax errors in `src`, in source order; empty when it parses.
 pub fn check(src: &str) -> Vec<SyntaxError> {
     let parse = Root::parse(src);
-    let mut out: Vec<SyntaxError> = parse
-        .errors()
-        .iter()
-        .map(|e| describe(src, e))
-        .collect();
+    let mut out: Vec<SyntaxError> = parse.errors().iter().map(|e| describe(src, e)).collect();
     out.sort_by_key(|e| (e.line, e.col));
     out.dedup();
     out
@@ -33,7 +29,10 @@ fn describe(src: &str, e: &rnix::parser::ParseError) -> SyntaxError {
         P::Unexpected(r) => (at(r), format!("unexpected {:?}", snippet(src, r))),
         P::UnexpectedExtra(r) => (
             at(r),
-            format!("unexpected {:?} after the end of the expression", snippet(src, r)),
+            format!(
+                "unexpected {:?} after the end of the expression",
+                snippet(src, r)
+            ),
         ),
         P::UnexpectedWanted(got, r, wanted) => (
             at(r),
@@ -109,7 +108,10 @@ pub fn flake_inputs(src: &str) -> Option<String> {
 fn push_tokens(node: &SyntaxNode, out: &mut String) {
     for element in node.descendants_with_tokens() {
         if let NodeOrToken::Token(t) = element {
-            if !matches!(t.kind(), SyntaxKind::TOKEN_WHITESPACE | SyntaxKind::TOKEN_COMMENT) {
+            if !matches!(
+                t.kind(),
+                SyntaxKind::TOKEN_WHITESPACE | SyntaxKind::TOKEN_COMMENT
+            ) {
                 out.push_str(t.text());
                 out.push(' ');
             }
@@ -130,7 +132,9 @@ pub fn fetch_yarn_deps_hashes(src: &str) -> Vec<FetchYarnDepsHash> {
     let root = Root::parse(src).syntax();
     let mut out = Vec::new();
     for apply in root.descendants().filter_map(ast::Apply::cast) {
-        let Some(lambda) = apply.lambda() else { continue };
+        let Some(lambda) = apply.lambda() else {
+            continue;
+        };
         let callee = lambda.syntax().text().to_string();
         if !callee.trim_end().ends_with("fetchYarnDeps") {
             continue;
@@ -139,7 +143,9 @@ pub fn fetch_yarn_deps_hashes(src: &str) -> Vec<FetchYarnDepsHash> {
             continue;
         };
         for binding in args.attrpath_values() {
-            let Some(path) = binding.attrpath() else { continue };
+            let Some(path) = binding.attrpath() else {
+                continue;
+            };
             let key = path.syntax().text().to_string();
             if key != "hash" && key != "sha256" {
                 continue;
@@ -188,7 +194,10 @@ mod tests {
     fn unterminated_input_reports_end_of_file() {
         let errors = check("{ a = [ 1 2\n");
         assert!(!errors.is_empty());
-        assert!(errors.iter().any(|e| e.message.contains("end of file")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.message.contains("end of file")),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -1,1 +1,79 @@
-fn main() {}
+//! `nix-hooks`: a git pre-commit validator for Nix + Yarn v1 repositories that catches a
+//! stale fetchYarnDeps hash soundly (by the staged lockfile's SHA-256, no Nix needed)
+//! and in milliseconds. Logic lives in `common`; this is CLI and presentation.
+
+mod bench;
+mod envrc;
+mod install;
+mod pre_commit;
+mod recompute;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// A check failed (stale hash, syntax error, invalid flake.lock, ...).
+    pub const FAILED: u8 = 1;
+    /// Bad input: unreadable config or record, a lockfile the record names is missing.
+    pub const BAD_INPUT: u8 = 2;
+    /// A hash could not be recomputed (tarball cache miss offline, fetch failure).
+    pub const CANNOT_VERIFY: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "nix-hooks",
+    version,
+    about = "Git hooks that keep Nix dependency hashes in step with yarn.lock",
+    long_about = "Git hooks that keep Nix dependency hashes in step with yarn.lock.\n\n\
+        `nix-hooks pre-commit` checks the STAGED content (the git index, never the working tree): \
+        every lockfile named in the hash record (.nix/yarn-deps.toml) must have the SHA-256 \
+        recorded there, staged .nix files must parse, a staged flake.lock must be valid; \
+        dependency changes in package.json without yarn.lock, and flake inputs changes without \
+        flake.lock, are warned about. No Nix and no network are needed.\n\n\
+        Configuration: .nix/hooks.toml (optional; keys: record, lockfiles, [checks] with \
+        stale-hash, nix-syntax, flake-lock, flake-inputs, package-json = \"fail\" | \"warn\" | \"off\", \
+        and [[in-place]] lockfile + nix-file for hashes kept in a .nix file).\n\n\
+        Skip once: `git commit --no-verify`, or NIX_HOOKS_SKIP=1.",
+    after_help = "Exit codes: 0 ok (warnings allowed), 1 a check failed, 2 bad input \
+        (config, record, missing lockfile), 3 a hash could not be recomputed."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the staged content; what the installed git hook runs.
+    PreCommit(pre_commit::Args),
+    /// One warning line when a lockfile's recorded hash is stale; for direnv's .envrc, never fails.
+    Envrc(envrc::Args),
+    /// Install the pre-commit hook (idempotent; chains to an existing hook).
+    Install(install::InstallArgs),
+    /// Remove exactly what `install` added, restoring a chained hook.
+    Uninstall,
+    /// Time `nix-hooks pre-commit` on a temporary repository (for `cargo xtask bench`).
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::PreCommit(args) => pre_commit::run(&args),
+        Command::Envrc(args) => Ok(envrc::run(&args)),
+        Command::Install(args) => install::install(&args),
+        Command::Uninstall => install::uninstall(),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("nix-hooks: error: {e:#}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `nix-hooks install` / `uninstall`: a small delegating `pre-commit` in the directory
+//! git runs hooks from (`core.hooksPath`, else the common git dir's `hooks/`, which
+//! linked worktrees share). A foreign hook already there is moved aside and chained
+//! to, never overwritten; uninstall removes the delegate and moves it back.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+use thiserror::Error;
+
+use crate::atomic_write::write_atomic;
+
+/// The first line after the shebang; it is how install and uninstall recognise their own file.
+const MARKER: &str =
+    "# nix-hooks delegate: written by `nix-hooks install`, removed by `nix-hooks uninstall`.";
+const INSTALLED_BIN_PREFIX: &str = "installed_bin=";
+/// Where a pre-existing foreign hook is kept while ours is installed.
+pub const CHAINED_SUFFIX: &str = ".nix-hooks-chained";
+
+#[derive(Debug, Error)]
+pub enum InstallError {
+    #[error("cannot read the git configuration: {0}")]
+    Config(git2::Error),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("core.hooksPath = {} is outside this repository, so a hook there runs for other repositories too\nfix: rerun with --force to install there anyway (the delegate is harmless elsewhere), or `git config --unset core.hooksPath`", .0.display())]
+    SharedHooksDir(PathBuf),
+    #[error("{} was written by nix-hooks but has been edited since\nfix: rerun with --force to replace it (move your edits to {}{CHAINED_SUFFIX} to keep them running)", .0.display(), .0.display())]
+    Edited(PathBuf),
+    #[error("{} is a foreign hook and {}{CHAINED_SUFFIX} already exists, so there is nowhere to move it\nfix: merge or remove one of them, then rerun", .0.display(), .0.display())]
+    ChainSlotTaken(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
+    move |source| InstallError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Where git looks for hooks in `repo`, and whether that directory belongs to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HooksDir {
+    pub path: PathBuf,
+    /// Set through `core.hooksPath` to a directory outside the repository.
+    pub shared: bool,
+}
+
+pub fn hooks_dir(repo: &Repository) -> Result<HooksDir, InstallError> {
+    let config = repo.config().map_err(InstallError::Config)?;
+    let configured = match config.get_path("core.hooksPath") {
+        Ok(p) => Some(p),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+        Err(e) => return Err(InstallError::Config(e)),
+    };
+    let Some(configured) = configured else {
+        return Ok(HooksDir {
+            path: repo.commondir().join("hooks"),
+            shared: false,
+        });
+    };
+    // A relative hooksPath is relative to where hooks run: the worktree's top.
+    let base = repo.workdir().unwrap_or_else(|| repo.path());
+    let path = base.join(configured);
+    let inside = |root: &Path| {
+        let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+        let p = canonical_or_parent(&path);
+        p.starts_with(root)
+    };
+    let shared = !(inside(repo.commondir()) || repo.workdir().is_some_and(inside));
+    Ok(HooksDir { path, shared })
+}
+
+fn canonical_or_parent(path: &Path) -> PathBuf {
+    if let Ok(p) = fs::canonicalize(path) {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => canonical_or_parent(parent).join(name),
+        _ => path.to_owned(),
+    }
+}
+
+/// The delegate's text. `bin` is the `nix-hooks` that installed it, used when neither
+/// `$NIX_HOOKS_BIN` nor a `nix-hooks` on `PATH` is there (e.g. a commit from an IDE).
+pub fn delegate_script(bin: &Path) -> String {
+    let quoted = bin.to_string_lossy().replace('\'', r"'\''");
+    format!(
+        r#"#!/bin/sh
+{MARKER}
+# Skip once with `git commit --no-verify` or NIX_HOOKS_SKIP=1.
+{INSTALLED_BIN_PREFIX}'{quoted}'
+chained="$0{CHAINED_SUFFIX}"
+if [ -x "$chained" ]; then
+  "$chained" "$@" || exit $?
+fi
+if [ -z "${{NIX_HOOKS_BIN:-}}" ] && ! command -v nix-hooks >/dev/null 2>&1 && [ -x "$installed_bin" ]; then
+  NIX_HOOKS_BIN=$installed_bin
+  export NIX_HOOKS_BIN
+fi
+# Hooks run at the top of the worktree; the project's tracked shim wins when present.
+if [ -x .nix/githooks/pre-commit ]; then
+  exec .nix/githooks/pre-commit "$@"
+fi
+exec "${{NIX_HOOKS_BIN:-nix-hooks}}" pre-commit
+"#
+    )
+}
+
+/// Whether `text` is a delegate exactly as some `nix-hooks install` wrote it.
+fn is_pristine_delegate(text: &str) -> bool {
+    let Some(line) = text.lines().find(|l| l.starts_with(INSTALLED_BIN_PREFIX)) else {
+        return false;
+    };
+    let Some(quoted) = line[INSTALLED_BIN_PREFIX.len()..]
+        .strip_prefix('\'')
+        .and_then(|s| s.strip_suffix('\''))
+    else {
+        return false;
+    };
+    text == delegate_script(Path::new(&quoted.replace(r"'\''", "'")))
+}
+
+fn is_ours(text: &str) -> bool {
+    text.lines().nth(1) == Some(MARKER)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    New {
+        hook: PathBuf,
+    },
+    /// A foreign hook was moved to `chained` and runs first.
+    Chained {
+        hook: PathBuf,
+        chained: PathBuf,
+    },
+    AlreadyInstalled {
+        hook: PathBuf,
+    },
+    Updated {
+        hook: PathBuf,
+    },
+}
+
+pub fn install(repo: &Repository, bin: &Path, force: bool) -> Result<Installed, InstallError> {
+    let dir = hooks_dir(repo)?;
+    if dir.shared && !force {
+        return Err(InstallError::SharedHooksDir(dir.path));
+    }
+    let hook = dir.path.join("pre-commit");
+    let chained = chained_path(&hook);
+    let script = delegate_script(bin);
+    let existing = read_if_exists(&hook)?;
+    let outcome = match existing.as_deref() {
+        None => Installed::New { hook: hook.clone() },
+        Some(text) if text == script => return Ok(Installed::AlreadyInstalled { hook }),
+        Some(text) if is_ours(text) => {
+            if !is_pristine_delegate(text) && !force {
+                return Err(InstallError::Edited(hook));
+            }
+            Installed::Updated { hook: hook.clone() }
+        }
+        Some(_) => {
+            if fs::symlink_metadata(&chained).is_ok() {
+                return Err(InstallError::ChainSlotTaken(hook));
+            }
+            fs::rename(&hook, &chained).map_err(io_err(&hook))?;
+            Installed::Chained {
+                hook: hook.clone(),
+                chained,
+            }
+        }
+    };
+    write_executable(&hook, &script)?;
+    Ok(outcome)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uninstalled {
+    Removed {
+        hook: PathBuf,
+    },
+    /// Ours was removed and the foreign hook it chained to put back.
+    Restored {
+        hook: PathBuf,
+    },
+    NotInstalled {
+        hook: PathBuf,
+    },
+}
+
+pub fn uninstall(repo: &Repository) -> Result<Uninstalled, InstallError> {
+    let hook = hooks_dir(repo)?.path.join("pre-commit");
+    match read_if_exists(&hook)? {
+        Some(text) if is_ours(&text) => {}
+        _ => return Ok(Uninstalled::NotInstalled { hook }),
+    }
+    let chained = chained_path(&hook);
+    if fs::symlink_metadata(&chained).is_ok() {
+        // rename replaces ours in one step: there is never a moment without a hook.
+        fs::rename(&chained, &hook).map_err(io_err(&chained))?;
+        Ok(Uninstalled::Restored { hook })
+    } else {
+        fs::remove_file(&hook).map_err(io_err(&hook))?;
+        Ok(Uninstalled::Removed { hook })
+    }
+}
+
+fn chained_path(hook: &Path) -> PathBuf {
+    let mut name = hook.as_os_str().to_owned();
+    name.push(CHAINED_SUFFIX);
+    PathBuf::from(name)
+}
+
+fn read_if_exists(path: &Path) -> Result<Option<String>, InstallError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+fn write_executable(path: &Path, text: &str) -> Result<(), InstallError> {
+    write_atomic(path, text.as_bytes()).map_err(io_err(path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delegates_are_recognised_whatever_binary_they_name() {
+        let a = delegate_script(Path::new("/opt/it's here/nix-hooks"));
+        assert!(is_ours(&a) && is_pristine_delegate(&a));
+        let edited = a.replace("exec \"${NIX_HOOKS_BIN", "echo hi\nexec \"${NIX_HOOKS_BIN");
+        assert!(is_ours(&edited) && !is_pristine_delegate(&edited));
+        assert!(!is_ours("#!/bin/sh\necho foreign\n"));
+    }
+}

@@ -1,0 +1,108 @@
+//! `nix-hooks pre-commit --fix`: recompute stale record entries from the *staged*
+//! lockfiles and stage the new record, touching no other index entry and no other file.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::atomic_write::write_atomic;
+use crate::git_index::{GitIndexError, StagedRepo};
+use crate::hash_record::{lock_sha256, HashRecord, RecordEntry, RecordError};
+use crate::hooks_config::HooksConfig;
+use crate::staged_checks::Recompute;
+
+#[derive(Debug, Error)]
+pub enum FixError {
+    #[error(transparent)]
+    Git(#[from] GitIndexError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("{lockfile} is not staged or tracked, so there is nothing to hash\nfix: `git add {lockfile}`")]
+    MissingLockfile { lockfile: String },
+    #[error("cannot recompute the hash of {lockfile}: {message}")]
+    Recompute { lockfile: String, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FixOutcome {
+    /// Lockfiles whose entry was rewritten, with their new SRI hash.
+    pub updated: Vec<(String, String)>,
+    /// Whether the working-tree copy of the record was updated too. It is left alone
+    /// when it held unstaged edits of its own, so those survive.
+    pub worktree_updated: bool,
+}
+
+/// Recomputes `lockfiles`' entries from their staged bytes, then stages the record.
+/// Every hash is computed before anything is written: a failure writes nothing.
+pub fn fix_record(
+    repo: &mut StagedRepo,
+    config: &HooksConfig,
+    lockfiles: &[String],
+    recompute: &Recompute<'_>,
+) -> Result<FixOutcome, FixError> {
+    let record_path = Path::new(&config.record);
+    let old_staged = repo.staged(&config.record)?;
+    let mut record = match &old_staged {
+        Some(bytes) => HashRecord::parse(bytes, record_path)?,
+        None => HashRecord::default(),
+    };
+    let mut outcome = FixOutcome::default();
+    for lockfile in lockfiles {
+        let bytes = repo
+            .staged(lockfile)?
+            .ok_or_else(|| FixError::MissingLockfile {
+                lockfile: lockfile.clone(),
+            })?;
+        let hash = recompute(lockfile, &bytes).map_err(|message| FixError::Recompute {
+            lockfile: lockfile.clone(),
+            message,
+        })?;
+        outcome.updated.push((lockfile.clone(), hash.to_sri()));
+        record.entries.insert(
+            lockfile.clone(),
+            RecordEntry {
+                lock_sha256: lock_sha256(&bytes),
+                hash,
+            },
+        );
+    }
+    let new = record.render().into_bytes();
+    let worktree = repo.workdir().map(|w| w.join(record_path));
+    // Only a working-tree record that matches the staged one is ours to replace.
+    let worktree_old = match &worktree {
+        Some(path) => match fs::read(path) {
+            Ok(b) => Some(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Some(None),
+            Err(source) => {
+                return Err(FixError::Write {
+                    path: path.clone(),
+                    source,
+                })
+            }
+        },
+        None => None,
+    };
+    let update_worktree = worktree_old.as_ref() == Some(&old_staged);
+    if let (true, Some(path)) = (update_worktree, &worktree) {
+        write_atomic(path, &new).map_err(|source| FixError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if let Err(e) = repo.stage_bytes(&config.record, &new) {
+        // Put the working tree back as it was, so a failed fix changes nothing.
+        if let (true, Some(path), Some(old)) = (update_worktree, &worktree, &worktree_old) {
+            let _ = match old {
+                Some(bytes) => write_atomic(path, bytes),
+                None => fs::remove_file(path),
+            };
+        }
+        return Err(e.into());
+    }
+    outcome.worktree_updated = update_worktree;
+    Ok(outcome)
+}

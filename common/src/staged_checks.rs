@@ -1,0 +1,446 @@
+//! What `nix-hooks pre-commit` checks, on the staged content only: the index is what
+//! the commit will contain, so a fix left unstaged does not count and a breakage left
+//! unstaged does not block.
+
+use std::path::Path;
+
+use thiserror::Error;
+
+use crate::flake_lock;
+use crate::git_index::{GitIndexError, StagedChange, StagedRepo};
+use crate::hash_record::{Freshness, HashRecord, RecordError};
+use crate::hooks_config::{HooksConfig, InPlace, Level};
+use crate::nix_hash::Sha256Hash;
+use crate::nix_syntax;
+use crate::package_json;
+
+/// Input the checks cannot work with: the user must repair it (exit code 2).
+#[derive(Debug, Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Git(#[from] GitIndexError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("{record} names {lockfile}, but {lockfile} is not staged or tracked\nfix: `git add {lockfile}`, or drop it from the record with `update-yarn-hash`")]
+    MissingLockfile { record: String, lockfile: String },
+    #[error("{lockfile} must have a fresh hash (configured in {config}), but {record} is not staged or tracked\nfix: run `update-yarn-hash --lockfile {lockfile}`, then `git add {record}`")]
+    MissingRecord {
+        config: String,
+        record: String,
+        lockfile: String,
+    },
+    #[error("{config}: in-place lockfile {lockfile}: {nix_file} {problem}\nfix: point `nix-file` at the file holding `fetchYarnDeps {{ hash = \"...\"; }}`")]
+    InPlace {
+        config: String,
+        lockfile: String,
+        nix_file: String,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Which check spoke, so callers can branch (and `--fix` knows what it can repair).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindingKind {
+    /// The staged lockfile's SHA-256 is not the recorded one (or it has no entry).
+    StaleRecord {
+        lockfile: String,
+    },
+    /// The in-place hash in a `.nix` file is not the lockfile's recomputed hash.
+    StaleInPlace {
+        lockfile: String,
+        nix_file: String,
+    },
+    /// The hash could not be recomputed (cache miss offline, fetch failure).
+    Unverifiable {
+        lockfile: String,
+    },
+    NixSyntax,
+    FlakeLock,
+    FlakeInputs,
+    PackageJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub lockfiles_checked: usize,
+    pub nix_files_checked: usize,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    pub fn has_unverifiable(&self) -> bool {
+        self.findings.iter().any(|f| {
+            f.severity == Severity::Error && matches!(f.kind, FindingKind::Unverifiable { .. })
+        })
+    }
+
+    fn push(&mut self, level: Level, kind: FindingKind, message: String) {
+        let severity = match level {
+            Level::Fail => Severity::Error,
+            Level::Warn => Severity::Warning,
+            Level::Off => return,
+        };
+        self.findings.push(Finding {
+            kind,
+            severity,
+            message,
+        });
+    }
+}
+
+/// Computes a lockfile's fetchYarnDeps hash from its bytes (the full, slow path).
+/// `lockfile` is its path relative to the repository root.
+pub type Recompute<'a> = dyn Fn(&str, &[u8]) -> Result<Sha256Hash, String> + 'a;
+
+/// Runs every check on the staged content. `recompute` is called only for in-place
+/// lockfiles whose lockfile or `.nix` file is staged.
+pub fn check_staged(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    config_path: &str,
+    recompute: &Recompute<'_>,
+) -> Result<Report, CheckError> {
+    let changes = repo.staged_changes()?;
+    let mut report = Report::default();
+    check_record(repo, config, config_path, &mut report)?;
+    check_in_place(repo, config, config_path, &changes, recompute, &mut report)?;
+    for change in changes.iter().filter(|c| c.present) {
+        let name = file_name(&change.path);
+        if change.path.ends_with(".nix") {
+            check_nix_file(repo, config, &change.path, &mut report)?;
+        }
+        match name {
+            "flake.lock" => check_flake_lock(repo, config, &change.path, &mut report)?,
+            "flake.nix" => check_flake_inputs(repo, config, &change.path, &changes, &mut report)?,
+            "package.json" => {
+                check_package_json(repo, config, &change.path, &changes, &mut report)?
+            }
+            _ => {}
+        }
+    }
+    Ok(report)
+}
+
+/// The lockfiles whose record entry must be fresh: the configured ones, or all the
+/// record names, minus those whose hash lives in a `.nix` file.
+pub fn record_lockfiles(config: &HooksConfig, record: Option<&HashRecord>) -> Vec<String> {
+    let mut out: Vec<String> = config.lockfiles.clone();
+    if let Some(record) = record {
+        out.extend(record.entries.keys().cloned());
+    }
+    out.retain(|l| config.in_place_for(l).is_none());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The staged record, or `None` when the index has none.
+pub fn staged_record(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+) -> Result<Option<HashRecord>, CheckError> {
+    match repo.staged(&config.record)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(HashRecord::parse(&bytes, Path::new(&config.record))?)),
+    }
+}
+
+fn check_record(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    config_path: &str,
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    let record = staged_record(repo, config)?;
+    let lockfiles = record_lockfiles(config, record.as_ref());
+    let Some(record) = record else {
+        return match lockfiles.first() {
+            None => Ok(()),
+            Some(lockfile) => Err(CheckError::MissingRecord {
+                config: config_path.to_owned(),
+                record: config.record.clone(),
+                lockfile: lockfile.clone(),
+            }),
+        };
+    };
+    for lockfile in lockfiles {
+        let bytes = repo
+            .staged(&lockfile)?
+            .ok_or_else(|| CheckError::MissingLockfile {
+                record: config.record.clone(),
+                lockfile: lockfile.clone(),
+            })?;
+        report.lockfiles_checked += 1;
+        let what = match record.freshness(&lockfile, &bytes) {
+            Freshness::Fresh => continue,
+            Freshness::Stale { recorded, actual } => format!(
+                "{lockfile} changed since its hash was recorded (staged lock-sha256 {}…, {} has {}…)",
+                &actual[..12],
+                config.record,
+                &recorded[..12]
+            ),
+            Freshness::Missing => format!("{} has no entry for {lockfile}", config.record),
+        };
+        report.push(
+            config.checks.stale_hash,
+            FindingKind::StaleRecord {
+                lockfile: lockfile.clone(),
+            },
+            format!(
+                "{what}\n  fix: run `update-yarn-hash --lockfile {lockfile}`, then `git add {}` (or run `nix-hooks pre-commit --fix`)",
+                config.record
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn check_in_place(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    config_path: &str,
+    changes: &[StagedChange],
+    recompute: &Recompute<'_>,
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    for entry in &config.in_place {
+        let staged = |p: &str| changes.iter().any(|c| c.path == p);
+        if !staged(&entry.lockfile) && !staged(&entry.nix_file) {
+            continue;
+        }
+        let bad = |problem: String| CheckError::InPlace {
+            config: config_path.to_owned(),
+            lockfile: entry.lockfile.clone(),
+            nix_file: entry.nix_file.clone(),
+            problem,
+        };
+        let lock = repo.staged(&entry.lockfile)?.ok_or_else(|| {
+            bad(format!(
+                "cannot be checked: {} is not staged or tracked",
+                entry.lockfile
+            ))
+        })?;
+        let recorded = in_place_hash(repo, entry).map_err(bad)?;
+        report.lockfiles_checked += 1;
+        match recompute(&entry.lockfile, &lock) {
+            Ok(actual) if actual == recorded => {}
+            Ok(actual) => report.push(
+                config.checks.stale_hash,
+                FindingKind::StaleInPlace {
+                    lockfile: entry.lockfile.clone(),
+                    nix_file: entry.nix_file.clone(),
+                },
+                format!(
+                    "{}: fetchYarnDeps hash {} is stale for the staged {} (it is {})\n  fix: put `hash = \"{}\";` in {}, then `git add {}`",
+                    entry.nix_file,
+                    recorded.to_sri(),
+                    entry.lockfile,
+                    actual.to_sri(),
+                    actual.to_sri(),
+                    entry.nix_file,
+                    entry.nix_file
+                ),
+            ),
+            Err(why) => report.push(
+                Level::Fail,
+                FindingKind::Unverifiable {
+                    lockfile: entry.lockfile.clone(),
+                },
+                format!(
+                    "cannot verify the fetchYarnDeps hash in {} for {}: {why}\n  fix: fill the tarball cache with network access (`update-yarn-hash --check --full --lockfile {}`), or skip once with NIX_HOOKS_SKIP=1",
+                    entry.nix_file, entry.lockfile, entry.lockfile
+                ),
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The single literal `fetchYarnDeps` hash in an in-place entry's staged `.nix` file.
+fn in_place_hash(repo: &StagedRepo, entry: &InPlace) -> Result<Sha256Hash, String> {
+    let bytes = repo
+        .staged(&entry.nix_file)
+        .map_err(|e| e.to_string())?
+        .ok_or("is not staged or tracked")?;
+    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8".to_owned())?;
+    let found = nix_syntax::fetch_yarn_deps_hashes(&text);
+    match found.as_slice() {
+        [one] => one
+            .value
+            .parse()
+            .map_err(|e| format!("line {}, column {}: {e}", one.line, one.col)),
+        [] => Err("has no literal `fetchYarnDeps { hash = \"...\"; }`".into()),
+        _ => Err(format!(
+            "has {} fetchYarnDeps hashes; expected one",
+            found.len()
+        )),
+    }
+}
+
+fn check_nix_file(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    path: &str,
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    if config.checks.nix_syntax == Level::Off {
+        return Ok(());
+    }
+    let Some(bytes) = repo.staged(path)? else {
+        return Ok(());
+    };
+    report.nix_files_checked += 1;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        report.push(
+            config.checks.nix_syntax,
+            FindingKind::NixSyntax,
+            format!("{path}: not UTF-8, so not Nix"),
+        );
+        return Ok(());
+    };
+    // The first error is the real one; the parser's later ones mostly echo it.
+    if let Some(e) = nix_syntax::check(text).first() {
+        report.push(
+            config.checks.nix_syntax,
+            FindingKind::NixSyntax,
+            format!("{path}:{}:{}: syntax error: {}", e.line, e.col, e.message),
+        );
+    }
+    Ok(())
+}
+
+fn check_flake_lock(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    path: &str,
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    if let Some(bytes) = repo.staged(path)? {
+        if let Err(e) = flake_lock::validate(&bytes, path) {
+            report.push(
+                config.checks.flake_lock,
+                FindingKind::FlakeLock,
+                e.to_string(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_flake_inputs(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    path: &str,
+    changes: &[StagedChange],
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    let lock = sibling(path, "flake.lock");
+    if config.checks.flake_inputs == Level::Off || changes.iter().any(|c| c.path == lock) {
+        return Ok(());
+    }
+    let inputs = |bytes: Option<Vec<u8>>| {
+        bytes.and_then(|b| {
+            String::from_utf8(b)
+                .ok()
+                .and_then(|t| nix_syntax::flake_inputs(&t))
+        })
+    };
+    let before = inputs(repo.at_head(path)?);
+    let after = inputs(repo.staged(path)?);
+    let changed = match (&before, &after) {
+        (Some(b), Some(a)) => a != b,
+        // A new flake with inputs needs a lock too.
+        (None, Some(a)) => !a.is_empty() && repo.at_head(path)?.is_none(),
+        _ => false,
+    };
+    if changed {
+        report.push(
+            config.checks.flake_inputs,
+            FindingKind::FlakeInputs,
+            format!("{path}: inputs changed but {lock} is not staged\n  fix: run `nix flake lock`, then `git add {lock}`"),
+        );
+    }
+    Ok(())
+}
+
+fn check_package_json(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    path: &str,
+    changes: &[StagedChange],
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    if config.checks.package_json == Level::Off {
+        return Ok(());
+    }
+    let Some(lockfile) = governing_lockfile(repo, path) else {
+        return Ok(());
+    };
+    if changes.iter().any(|c| c.path == lockfile) {
+        return Ok(());
+    }
+    let fields = |bytes: Option<Vec<u8>>| bytes.map(|b| package_json::dependency_fields(&b).ok());
+    if fields(repo.at_head(path)?) == fields(repo.staged(path)?) {
+        return Ok(());
+    }
+    report.push(
+        config.checks.package_json,
+        FindingKind::PackageJson,
+        format!(
+            "{path}: dependencies changed but {lockfile} is not staged (forgot `yarn install`?)\n  fix: run `yarn install`, then `git add {lockfile}`"
+        ),
+    );
+    Ok(())
+}
+
+/// The tracked yarn.lock nearest above `package_json`: the workspace root's.
+fn governing_lockfile(repo: &StagedRepo, package_json: &str) -> Option<String> {
+    let mut dir = parent(package_json);
+    loop {
+        let candidate = join(dir, "yarn.lock");
+        if repo.is_tracked(&candidate) {
+            return Some(candidate);
+        }
+        if dir.is_empty() {
+            return None;
+        }
+        dir = parent(dir);
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn sibling(path: &str, name: &str) -> String {
+    join(parent(path), name)
+}

@@ -1,0 +1,53 @@
+//! `nix-hooks envrc`: the check for direnv's `.envrc`. It reads the working tree (what
+//! the shell about to load will build), prints at most one warning line, and always
+//! exits 0 so a stale hash never breaks the shell.
+
+use std::path::Path;
+
+use common::hash_record::{Freshness, HashRecord};
+use common::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
+use common::staged_checks::record_lockfiles;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_: &Args) -> u8 {
+    if let Some(warning) = check().unwrap_or_else(Some) {
+        eprintln!("nix-hooks: warning: {warning}");
+    }
+    crate::exit::OK
+}
+
+/// `Ok(Some(line))` when something is stale, `Err(line)` when the check itself could not run.
+fn check() -> Result<Option<String>, String> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let Some(root) = cwd.ancestors().find(|d| d.join(".git").exists()) else {
+        return Ok(None);
+    };
+    let config = HooksConfig::load(&root.join(DEFAULT_CONFIG_PATH)).map_err(first_line)?;
+    let record = HashRecord::load(&root.join(&config.record)).map_err(first_line)?;
+    let mut stale = Vec::new();
+    for lockfile in record_lockfiles(&config, record.as_ref()) {
+        let Ok(bytes) = std::fs::read(root.join(Path::new(&lockfile))) else {
+            stale.push(format!("{lockfile} (missing)"));
+            continue;
+        };
+        let fresh = record
+            .as_ref()
+            .is_some_and(|r| r.freshness(&lockfile, &bytes) == Freshness::Fresh);
+        if !fresh {
+            stale.push(lockfile);
+        }
+    }
+    Ok((!stale.is_empty()).then(|| {
+        format!(
+            "stale yarn hash for {}: run `update-yarn-hash` (the Nix build would use the old dependencies)",
+            stale.join(", ")
+        )
+    }))
+}
+
+fn first_line(e: impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}

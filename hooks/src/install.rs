@@ -1,0 +1,54 @@
+//! `nix-hooks install` and `nix-hooks uninstall`.
+
+use anyhow::{Context, Result};
+use common::hook_install::{self, Installed, Uninstalled};
+use git2::Repository;
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct InstallArgs {
+    /// Install into a core.hooksPath outside this repository, or replace a delegate you edited.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn install(args: &InstallArgs) -> Result<u8> {
+    let repo = Repository::open_from_env().context("not inside a git repository")?;
+    let bin = std::env::current_exe().context("cannot locate the nix-hooks binary")?;
+    match hook_install::install(&repo, &bin, args.force) {
+        Ok(Installed::New { hook }) => eprintln!("nix-hooks: installed {}", hook.display()),
+        Ok(Installed::Updated { hook }) => eprintln!("nix-hooks: updated {}", hook.display()),
+        Ok(Installed::AlreadyInstalled { hook }) => {
+            eprintln!("nix-hooks: already installed at {}", hook.display())
+        }
+        Ok(Installed::Chained { hook, chained }) => eprintln!(
+            "nix-hooks: installed {}; your existing hook now lives at {} and runs first",
+            hook.display(),
+            chained.display()
+        ),
+        Err(e) => {
+            eprintln!("nix-hooks: error: {e}");
+            return Ok(exit::FAILED);
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn uninstall() -> Result<u8> {
+    let repo = Repository::open_from_env().context("not inside a git repository")?;
+    match hook_install::uninstall(&repo)? {
+        Uninstalled::Removed { hook } => eprintln!("nix-hooks: removed {}", hook.display()),
+        Uninstalled::Restored { hook } => eprintln!(
+            "nix-hooks: removed the nix-hooks delegate; your previous hook is back at {}",
+            hook.display()
+        ),
+        Uninstalled::NotInstalled { hook } => {
+            eprintln!(
+                "nix-hooks: not installed ({} is not ours); nothing to do",
+                hook.display()
+            )
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,135 @@
+//! `nix-hooks pre-commit [--fix] [--quiet]`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use common::git_index::StagedRepo;
+use common::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
+use common::record_fix::fix_record;
+use common::staged_checks::{check_staged, FindingKind, Report, Severity};
+
+use crate::exit;
+use crate::recompute::Recomputer;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Recompute stale record entries from the staged lockfiles and stage the record
+    /// (only the record: other staged and unstaged changes are left alone).
+    #[arg(long)]
+    fix: bool,
+    /// Print nothing on success (warnings and errors still go to stderr).
+    #[arg(long, short)]
+    quiet: bool,
+    /// The configuration file [default: .nix/hooks.toml at the repository root; optional].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Never download when a hash must be recomputed; a tarball cache miss fails instead.
+    #[arg(long)]
+    offline: bool,
+}
+
+/// Environment variable that makes the hook pass without checking.
+pub const SKIP_VAR: &str = "NIX_HOOKS_SKIP";
+
+pub fn run(args: &Args) -> Result<u8> {
+    if std::env::var_os(SKIP_VAR).is_some_and(|v| !v.is_empty() && v != "0") {
+        if !args.quiet {
+            eprintln!("nix-hooks: skipped ({SKIP_VAR} is set)");
+        }
+        return Ok(exit::OK);
+    }
+    let mut repo = StagedRepo::open_from_env().context("cannot open the repository")?;
+    let (config, config_name) = load_config(&repo, args.config.as_deref())?;
+    let recomputer = Recomputer::new(args.offline);
+    let recompute = |lockfile: &str, bytes: &[u8]| recomputer.hash(lockfile, bytes);
+    let mut report = match check_staged(&repo, &config, &config_name, &recompute) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nix-hooks: error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    if args.fix {
+        let stale: Vec<String> = report
+            .findings
+            .iter()
+            .filter_map(|f| match &f.kind {
+                FindingKind::StaleRecord { lockfile } => Some(lockfile.clone()),
+                _ => None,
+            })
+            .collect();
+        if !stale.is_empty() {
+            let outcome = match fix_record(&mut repo, &config, &stale, &recompute) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("nix-hooks: error: --fix changed nothing: {e}");
+                    return Ok(exit::CANNOT_VERIFY);
+                }
+            };
+            for (lockfile, hash) in &outcome.updated {
+                eprintln!("nix-hooks: fixed: {lockfile} -> {hash}");
+            }
+            let where_ = if outcome.worktree_updated {
+                "written and staged"
+            } else {
+                "staged (your working-tree copy has unstaged edits, so it was left alone)"
+            };
+            eprintln!(
+                "nix-hooks: fixed: {} {where_}; nothing else was staged",
+                config.record
+            );
+            report = check_staged(&repo, &config, &config_name, &recompute)
+                .map_err(anyhow::Error::from)?;
+        }
+    }
+    Ok(present(&report, args.quiet))
+}
+
+fn load_config(repo: &StagedRepo, explicit: Option<&Path>) -> Result<(HooksConfig, String)> {
+    let path = match explicit {
+        Some(p) => p.to_owned(),
+        None => match repo.workdir() {
+            Some(w) => w.join(DEFAULT_CONFIG_PATH),
+            None => return Ok((HooksConfig::default(), DEFAULT_CONFIG_PATH.to_owned())),
+        },
+    };
+    let name = explicit.map_or(DEFAULT_CONFIG_PATH.to_owned(), |p| p.display().to_string());
+    Ok((HooksConfig::load(&path)?, name))
+}
+
+fn present(report: &Report, quiet: bool) -> u8 {
+    for f in &report.findings {
+        let label = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        eprintln!("nix-hooks: {label}: {}", f.message);
+    }
+    if report.has_unverifiable() {
+        return exit::CANNOT_VERIFY;
+    }
+    if report.has_errors() {
+        eprintln!(
+            "nix-hooks: commit rejected (skip once with `git commit --no-verify` or {SKIP_VAR}=1)"
+        );
+        return exit::FAILED;
+    }
+    if !quiet {
+        eprintln!(
+            "nix-hooks: ok: {} lockfile hash{} fresh, {} .nix file{} parsed",
+            report.lockfiles_checked,
+            if report.lockfiles_checked == 1 {
+                ""
+            } else {
+                "es"
+            },
+            report.nix_files_checked,
+            if report.nix_files_checked == 1 {
+                ""
+            } else {
+                "s"
+            },
+        );
+    }
+    exit::OK
+}
