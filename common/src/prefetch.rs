@@ -1,0 +1,339 @@
+//! fetchYarnDeps, natively: a lockfile in, the output's NAR hash out.
+//!
+//! Plan (parse + model), make sure every file is in the tarball cache (downloading or
+//! cloning only what is missing), then stream the NAR of the would-be output directory
+//! from the cached files straight into SHA-256. Nothing is copied and Nix is not needed.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::dependency_source::Fetch;
+use crate::git_source::{GitFetcher, GitSourceError};
+use crate::nar::{HashingWriter, NarWriter};
+use crate::nix_hash::Sha256Hash;
+use crate::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
+use crate::tarball_cache::{Hit, TarballCache};
+use crate::tarball_fetch::{self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest};
+use crate::yarn_lock::{self, ParseError};
+
+#[derive(Debug, Clone)]
+pub struct PrefetchOptions {
+    pub cache_dir: PathBuf,
+    pub fetch: FetchOptions,
+    /// Use the cache only; a miss is an error listing what is missing.
+    pub offline: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum PrefetchError {
+    #[error("{}:{}:{}: {}", path.display(), error.line, error.col, error.kind)]
+    Lockfile { path: PathBuf, error: ParseError },
+    #[error("{}: not UTF-8 (byte {offset}); a yarn.lock is UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{}: {error}", path.display())]
+    Model { path: PathBuf, error: ModelError },
+    #[error("{} of {total} files are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", missing.len(), list(missing))]
+    Offline { missing: Vec<String>, total: usize },
+    #[error("{} download(s) failed:\n{}", errors.len(), list(&errors.iter().map(ToString::to_string).collect::<Vec<_>>()))]
+    Fetch { errors: Vec<FetchError> },
+    #[error("{key}: {source}")]
+    Git { key: String, source: GitSourceError },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl PrefetchError {
+    /// The lockfile itself is wrong (exit 2), as opposed to the network or cache (exit 3).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Lockfile { .. } | Self::NotUtf8 { .. } | Self::Model { .. }
+        )
+    }
+}
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = items.iter().take(SHOWN).map(|i| format!("  {i}")).collect();
+    if items.len() > SHOWN {
+        out.push(format!("  … and {} more", items.len() - SHOWN));
+    }
+    out.join("\n")
+}
+
+/// What a run did and found.
+#[derive(Debug, Clone)]
+pub struct Prefetched {
+    pub hash: Sha256Hash,
+    pub nar_size: u64,
+    /// Files in the output directory besides `yarn.lock`.
+    pub files: usize,
+    pub downloaded: DownloadStats,
+    pub git_cloned: usize,
+    pub notes: Vec<Note>,
+}
+
+/// A planned output: the model and, for each of its files, the cache entry holding it.
+pub struct Resolved {
+    pub model: OfflineCache,
+    hits: Vec<Hit>,
+    pub downloaded: DownloadStats,
+    pub git_cloned: usize,
+}
+
+pub struct Prefetcher {
+    cache: TarballCache,
+    opts: PrefetchOptions,
+}
+
+impl Prefetcher {
+    pub fn new(opts: PrefetchOptions) -> Result<Self, PrefetchError> {
+        let cache = TarballCache::open(&opts.cache_dir).map_err(|source| PrefetchError::Io {
+            path: opts.cache_dir.clone(),
+            source,
+        })?;
+        Ok(Self { cache, opts })
+    }
+
+    /// The fetchYarnDeps hash of `lock_bytes` (read from `path`, named in errors).
+    pub fn hash(
+        &self,
+        path: &Path,
+        lock_bytes: &[u8],
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Prefetched, PrefetchError> {
+        let resolved = self.resolve(path, lock_bytes, progress)?;
+        let (hash, nar_size) = nar_hash(&resolved, lock_bytes)?;
+        Ok(Prefetched {
+            hash,
+            nar_size,
+            files: resolved.model.files.len(),
+            downloaded: resolved.downloaded,
+            git_cloned: resolved.git_cloned,
+            notes: resolved.model.notes,
+        })
+    }
+
+    /// Parses, models and fills the cache: every file of the output, at hand.
+    pub fn resolve(
+        &self,
+        path: &Path,
+        lock_bytes: &[u8],
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Resolved, PrefetchError> {
+        let model = plan(path, lock_bytes)?;
+        let io_err = |source| PrefetchError::Io {
+            path: self.cache.root().to_owned(),
+            source,
+        };
+        let mut hits: Vec<Option<Hit>> = model
+            .files
+            .iter()
+            .map(|f| self.cache.lookup(&f.cache_key(), f.integrity.as_ref()))
+            .collect::<io::Result<_>>()
+            .map_err(io_err)?;
+        let missing: Vec<&CacheFile> = model
+            .files
+            .iter()
+            .zip(&hits)
+            .filter(|(_, h)| h.is_none())
+            .map(|(f, _)| f)
+            .collect();
+        if !missing.is_empty() && self.opts.offline {
+            return Err(PrefetchError::Offline {
+                missing: missing.iter().map(|f| format!("{} ({})", f.key, f.url())).collect(),
+                total: model.files.len(),
+            });
+        }
+        let (downloaded, git_cloned) = self.fetch_missing(&missing, progress)?;
+        for (file, hit) in model.files.iter().zip(hits.iter_mut()) {
+            if hit.is_none() {
+                *hit = self.cache.lookup(&file.cache_key(), file.integrity.as_ref()).map_err(io_err)?;
+            }
+        }
+        let hits = hits
+            .into_iter()
+            .zip(&model.files)
+            .map(|(h, f)| {
+                h.ok_or_else(|| PrefetchError::Io {
+                    path: self.cache.root().to_owned(),
+                    source: io::Error::other(format!("{} vanished from the cache while in use", f.key)),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Resolved {
+            model,
+            hits,
+            downloaded,
+            git_cloned,
+        })
+    }
+
+    fn fetch_missing(
+        &self,
+        missing: &[&CacheFile],
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<(DownloadStats, usize), PrefetchError> {
+        let (git, tarballs): (Vec<&CacheFile>, Vec<&CacheFile>) = missing
+            .iter()
+            .partition(|f| matches!(f.fetch, Fetch::Git { .. }));
+        let requests = tarballs
+            .iter()
+            .map(|f| TarballRequest {
+                key: f.key.clone(),
+                url: f.url().to_owned(),
+                integrity: f.integrity.clone(),
+                cache_key: f.cache_key(),
+            })
+            .collect();
+        let stats = tarball_fetch::download_all(requests, &self.cache, &self.opts.fetch, progress)
+            .map_err(|errors| PrefetchError::Fetch { errors })?;
+        if !git.is_empty() {
+            let fetcher = GitFetcher::from_default_config().map_err(|source| PrefetchError::Git {
+                key: git[0].key.clone(),
+                source,
+            })?;
+            for file in &git {
+                self.clone_git(&fetcher, file)?;
+            }
+        }
+        Ok((stats, git.len()))
+    }
+
+    fn clone_git(&self, fetcher: &GitFetcher, file: &CacheFile) -> Result<(), PrefetchError> {
+        let Fetch::Git { url, rev } = &file.fetch else {
+            unreachable!("partitioned on Fetch::Git")
+        };
+        let bytes = fetcher.tarball(url, rev).map_err(|source| PrefetchError::Git {
+            key: file.key.clone(),
+            source,
+        })?;
+        self.cache
+            .insert_bytes(&file.cache_key(), &bytes)
+            .map_err(|source| PrefetchError::Io {
+                path: self.cache.root().to_owned(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Writes the output directory itself to `dir` (which must not exist, or be empty):
+    /// built in a sibling temp dir and renamed into place, so it is whole or absent.
+    pub fn materialize(
+        &self,
+        path: &Path,
+        lock_bytes: &[u8],
+        dir: &Path,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Prefetched, PrefetchError> {
+        let resolved = self.resolve(path, lock_bytes, progress)?;
+        write_directory(&resolved, lock_bytes, dir).map_err(|source| PrefetchError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let (hash, nar_size) = nar_hash(&resolved, lock_bytes)?;
+        Ok(Prefetched {
+            hash,
+            nar_size,
+            files: resolved.model.files.len(),
+            downloaded: resolved.downloaded,
+            git_cloned: resolved.git_cloned,
+            notes: resolved.model.notes,
+        })
+    }
+}
+
+/// Parses and models a lockfile, without touching cache or network.
+pub fn plan(path: &Path, lock_bytes: &[u8]) -> Result<OfflineCache, PrefetchError> {
+    let text = std::str::from_utf8(lock_bytes).map_err(|e| PrefetchError::NotUtf8 {
+        path: path.to_owned(),
+        offset: e.valid_up_to(),
+    })?;
+    let lock = yarn_lock::parse(text).map_err(|error| PrefetchError::Lockfile {
+        path: path.to_owned(),
+        error,
+    })?;
+    OfflineCache::from_lockfile(&lock).map_err(|error| PrefetchError::Model {
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// The output's entries in NAR order: the files and the lockfile copy, by name bytes.
+fn entries<'a>(resolved: &'a Resolved) -> Vec<(&'a str, Option<&'a Hit>)> {
+    let mut entries: Vec<(&str, Option<&Hit>)> = resolved
+        .model
+        .files
+        .iter()
+        .zip(&resolved.hits)
+        .map(|(f, h)| (f.name.as_str(), Some(h)))
+        .collect();
+    entries.push((LOCKFILE_NAME, None));
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    entries
+}
+
+fn nar_hash(resolved: &Resolved, lock_bytes: &[u8]) -> Result<(Sha256Hash, u64), PrefetchError> {
+    let mut current = PathBuf::new();
+    let result = (|| -> io::Result<(Sha256Hash, u64)> {
+        let mut nar = NarWriter::new(BufWriter::with_capacity(1 << 20, HashingWriter::default()))?;
+        nar.start_directory()?;
+        for (name, hit) in entries(resolved) {
+            nar.start_entry(name.as_bytes())?;
+            match hit {
+                Some(hit) => {
+                    current.clone_from(&hit.path);
+                    nar.regular(false, hit.len, File::open(&hit.path)?)?;
+                }
+                None => nar.regular(false, lock_bytes.len() as u64, lock_bytes)?,
+            }
+            nar.end_entry()?;
+        }
+        nar.end_directory()?;
+        let hasher = nar.into_inner().into_inner().map_err(|e| e.into_error())?;
+        Ok(hasher.finish())
+    })();
+    result.map_err(|source| PrefetchError::Io {
+        path: current,
+        source,
+    })
+}
+
+fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> io::Result<()> {
+    if dir.exists() && fs::read_dir(dir)?.next().is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "exists and is not empty; remove it or choose another directory",
+        ));
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent)?;
+    let tmp = tempfile::Builder::new().prefix(".materialize-").tempdir_in(parent)?;
+    for (name, hit) in entries(resolved) {
+        let target = tmp.path().join(name);
+        match hit {
+            Some(hit) => {
+                fs::copy(&hit.path, &target)?;
+            }
+            None => File::create(&target)?.write_all(lock_bytes)?,
+        }
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o644))?;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
+    if dir.exists() {
+        fs::remove_dir(dir)?;
+    }
+    fs::rename(tmp.path(), dir)?;
+    // Renamed away: nothing left for the guard to clean up.
+    let _ = tmp.keep();
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! The content-addressed tarball cache shared by every run and every lockfile.
+//!
+//! Entries are keyed by their verified digest (`sha512-<hex>`), so a lockfile change
+//! downloads only new tarballs, and one tarball serves every project that pins it.
+//! An entry appears only by rename from a fully written, verified temp file, and is
+//! stamped with a fixed mtime at that moment: a file whose mtime differs was touched
+//! since, so it is re-verified before use (and deleted if it fails). Re-hashing every
+//! entry on every run would cost more than the whole warm run, hence the stamp.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use filetime::FileTime;
+use tempfile::NamedTempFile;
+
+use crate::integrity::{Hasher, Integrity};
+
+/// The mtime that marks "verified when written" (2001-09-09T01:46:40Z).
+const VERIFIED_MTIME: i64 = 1_000_000_000;
+
+/// Bump when the layout changes, so old caches are ignored rather than misread.
+const LAYOUT: &str = "v1";
+
+#[derive(Debug, Clone)]
+pub struct TarballCache {
+    root: PathBuf,
+}
+
+/// A usable entry: its path and length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub path: PathBuf,
+    pub len: u64,
+}
+
+impl TarballCache {
+    /// `$XDG_CACHE_HOME/update-yarn-hash`, else `~/.cache/update-yarn-hash`.
+    pub fn default_dir() -> PathBuf {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("update-yarn-hash")
+    }
+
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let cache = Self {
+            root: root.join(LAYOUT),
+        };
+        fs::create_dir_all(cache.root.join("tmp"))?;
+        Ok(cache)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn entry_path(&self, key: &str) -> PathBuf {
+        let (kind, rest) = key.split_once('-').unwrap_or(("other", key));
+        self.root.join(kind).join(rest)
+    }
+
+    /// A verified entry for `key`, re-verifying (or discarding) one touched since it
+    /// was written. `integrity` is what to re-verify against; without it a touched
+    /// entry cannot be trusted and is discarded.
+    pub fn lookup(&self, key: &str, integrity: Option<&Integrity>) -> io::Result<Option<Hit>> {
+        let path = self.entry_path(key);
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let hit = Hit {
+            len: meta.len(),
+            path,
+        };
+        if FileTime::from_last_modification_time(&meta).unix_seconds() == VERIFIED_MTIME {
+            return Ok(Some(hit));
+        }
+        match integrity {
+            Some(i) if verify_file(&hit.path, i)? => {
+                stamp(&hit.path)?;
+                Ok(Some(hit))
+            }
+            _ => {
+                remove_if_present(&hit.path)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Re-hashes an entry regardless of its stamp; deletes it if it fails.
+    pub fn verify(&self, key: &str, integrity: &Integrity) -> io::Result<bool> {
+        let path = self.entry_path(key);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let ok = verify_file(&path, integrity)?;
+        if !ok {
+            remove_if_present(&path)?;
+        }
+        Ok(ok)
+    }
+
+    /// A temp file on the cache's filesystem, for a download in progress. Dropped
+    /// without [`Self::commit`], it disappears: no partial entry is ever visible.
+    pub fn temp_file(&self) -> io::Result<NamedTempFile> {
+        NamedTempFile::new_in(self.root.join("tmp"))
+    }
+
+    /// Publishes a complete, already verified temp file as `key`.
+    pub fn commit(&self, tmp: NamedTempFile, key: &str) -> io::Result<Hit> {
+        let path = self.entry_path(key);
+        fs::create_dir_all(path.parent().expect("entry paths have a parent"))?;
+        tmp.as_file().sync_all()?;
+        let len = tmp.as_file().metadata()?.len();
+        set_read_only(tmp.path())?;
+        stamp(tmp.path())?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(Hit { path, len })
+    }
+
+    /// Stores bytes produced in memory (git tarballs) as `key`.
+    pub fn insert_bytes(&self, key: &str, bytes: &[u8]) -> io::Result<Hit> {
+        use std::io::Write;
+        let mut tmp = self.temp_file()?;
+        tmp.write_all(bytes)?;
+        self.commit(tmp, key)
+    }
+}
+
+fn verify_file(path: &Path, integrity: &Integrity) -> io::Result<bool> {
+    let mut hasher = Hasher::new(integrity.algorithm);
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(integrity.matches(integrity.algorithm, &hasher.finish()))
+}
+
+fn stamp(path: &Path) -> io::Result<()> {
+    filetime::set_file_mtime(path, FileTime::from_unix_time(VERIFIED_MTIME, 0))
+}
+
+/// Cache entries are immutable; read-only makes an accidental edit fail loudly.
+fn set_read_only(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o444))
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn integrity_of(data: &[u8]) -> Integrity {
+        let mut h = Hasher::new(crate::integrity::Algorithm::Sha512);
+        h.update(data);
+        Integrity {
+            algorithm: crate::integrity::Algorithm::Sha512,
+            digests: vec![h.finish()],
+        }
+    }
+
+    #[test]
+    fn committed_entries_are_hits_and_temp_files_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TarballCache::open(dir.path()).unwrap();
+        let i = integrity_of(b"tarball");
+        let key = i.cache_key();
+        assert_eq!(cache.lookup(&key, Some(&i)).unwrap(), None);
+        {
+            let mut tmp = cache.temp_file().unwrap();
+            tmp.write_all(b"partial").unwrap();
+        }
+        assert_eq!(fs::read_dir(cache.root().join("tmp")).unwrap().count(), 0);
+        let mut tmp = cache.temp_file().unwrap();
+        tmp.write_all(b"tarball").unwrap();
+        let hit = cache.commit(tmp, &key).unwrap();
+        assert_eq!(cache.lookup(&key, Some(&i)).unwrap(), Some(hit));
+    }
+
+    #[test]
+    fn a_touched_entry_is_reverified_and_a_corrupt_one_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TarballCache::open(dir.path()).unwrap();
+        let i = integrity_of(b"good");
+        let key = i.cache_key();
+        let hit = cache.insert_bytes(&key, b"good").unwrap();
+
+        // Touched but intact: re-verified, re-stamped, still a hit.
+        filetime::set_file_mtime(&hit.path, FileTime::now()).unwrap();
+        assert!(cache.lookup(&key, Some(&i)).unwrap().is_some());
+
+        // Corrupted in place: discarded.
+        fs::set_permissions(&hit.path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        fs::write(&hit.path, b"evil").unwrap();
+        assert_eq!(cache.lookup(&key, Some(&i)).unwrap(), None);
+        assert!(!hit.path.exists());
+    }
+
+    #[test]
+    fn a_touched_entry_without_integrity_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TarballCache::open(dir.path()).unwrap();
+        let hit = cache.insert_bytes("git-abc", b"tar").unwrap();
+        assert!(cache.lookup("git-abc", None).unwrap().is_some());
+        filetime::set_file_mtime(&hit.path, FileTime::now()).unwrap();
+        assert_eq!(cache.lookup("git-abc", None).unwrap(), None);
+    }
+}

@@ -1,0 +1,315 @@
+//! Downloading tarballs into the cache: parallel, bounded, retried, verified.
+//!
+//! Each download streams into a temp file in the cache while being hashed; only a body
+//! that arrived whole and matches its integrity is committed. Timeouts, connection
+//! errors, truncated bodies, 5xx, 408 and 429 are retried with exponential backoff; other
+//! statuses and integrity mismatches are final, and every failure names the lockfile
+//! entry and the URL.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{stream, StreamExt};
+use thiserror::Error;
+
+use crate::integrity::{Hasher, Integrity};
+use crate::tarball_cache::TarballCache;
+
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Downloads in flight at once.
+    pub jobs: usize,
+    /// Attempts after the first, for retryable failures.
+    pub retries: u32,
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a response before it counts as a timeout.
+    pub read_timeout: Duration,
+    /// First delay between attempts; doubles each time.
+    pub backoff: Duration,
+    pub mirrors: Vec<Mirror>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            jobs: 32,
+            retries: 4,
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(30),
+            backoff: Duration::from_millis(250),
+            mirrors: Vec::new(),
+        }
+    }
+}
+
+/// Fetch URLs starting with `from` from `to` instead: a registry mirror or proxy. The
+/// file name (and so the hash) still derives from the URL in the lockfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    pub from: String,
+    pub to: String,
+}
+
+impl Mirror {
+    /// Parses `FROM=TO`.
+    pub fn parse(spec: &str) -> Option<Self> {
+        let (from, to) = spec.split_once('=')?;
+        (!from.is_empty() && !to.is_empty()).then(|| Self {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        })
+    }
+
+    fn rewrite(mirrors: &[Mirror], url: &str) -> String {
+        mirrors
+            .iter()
+            .find_map(|m| url.strip_prefix(&m.from).map(|rest| format!("{}{rest}", m.to)))
+            .unwrap_or_else(|| url.to_owned())
+    }
+}
+
+/// One download to do.
+#[derive(Debug, Clone)]
+pub struct TarballRequest {
+    /// The lockfile entry, for messages.
+    pub key: String,
+    pub url: String,
+    pub integrity: Option<Integrity>,
+    pub cache_key: String,
+}
+
+/// Progress callbacks, so presentation stays in the binaries.
+pub trait FetchProgress: Send + Sync {
+    fn bytes(&self, _n: u64) {}
+    fn file_done(&self) {}
+    fn retrying(&self, _url: &str, _attempt: u32, _reason: &str) {}
+}
+
+pub struct NoProgress;
+impl FetchProgress for NoProgress {}
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("{key}: {url} answered HTTP {status}")]
+    Status { key: String, url: String, status: u16 },
+    #[error("{key}: {url} does not match the lockfile's integrity: expected {expected}, got {actual}. The registry served different bytes; if the lockfile is right, report it to the registry, else re-run `yarn install`")]
+    Integrity {
+        key: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{key}: {url}: {message} (gave up after {attempts} attempts)")]
+    Transport {
+        key: String,
+        url: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{key}: writing to the tarball cache: {source}")]
+    Cache { key: String, source: std::io::Error },
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadStats {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Downloads every request into the cache. Returns every failure, not just the first,
+/// so one run shows everything that is wrong.
+pub fn download_all(
+    requests: Vec<TarballRequest>,
+    cache: &TarballCache,
+    opts: &FetchOptions,
+    progress: Arc<dyn FetchProgress>,
+) -> Result<DownloadStats, Vec<FetchError>> {
+    if requests.is_empty() {
+        return Ok(DownloadStats::default());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
+    runtime.block_on(download_all_async(requests, cache, opts, progress))
+}
+
+async fn download_all_async(
+    requests: Vec<TarballRequest>,
+    cache: &TarballCache,
+    opts: &FetchOptions,
+    progress: Arc<dyn FetchProgress>,
+) -> Result<DownloadStats, Vec<FetchError>> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(opts.connect_timeout)
+        .read_timeout(opts.read_timeout)
+        .pool_max_idle_per_host(opts.jobs)
+        .user_agent(concat!("update-yarn-hash/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
+    let results: Vec<Result<u64, FetchError>> = stream::iter(requests)
+        .map(|req| {
+            let client = client.clone();
+            let progress = progress.clone();
+            async move { download_one(&client, &req, cache, opts, progress.as_ref()).await }
+        })
+        .buffer_unordered(opts.jobs.max(1))
+        .collect()
+        .await;
+    let mut stats = DownloadStats::default();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(bytes) => {
+                stats.files += 1;
+                stats.bytes += bytes;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(stats)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Why one attempt failed, and whether another could succeed.
+enum Attempt {
+    Retry(String),
+    Fatal(FetchError),
+}
+
+async fn download_one(
+    client: &reqwest::Client,
+    req: &TarballRequest,
+    cache: &TarballCache,
+    opts: &FetchOptions,
+    progress: &dyn FetchProgress,
+) -> Result<u64, FetchError> {
+    let url = Mirror::rewrite(&opts.mirrors, &req.url);
+    let mut attempt = 0;
+    loop {
+        match attempt_download(client, req, &url, cache, progress).await {
+            Ok(bytes) => {
+                progress.file_done();
+                return Ok(bytes);
+            }
+            Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Retry(reason)) if attempt >= opts.retries => {
+                return Err(FetchError::Transport {
+                    key: req.key.clone(),
+                    url,
+                    message: reason,
+                    attempts: attempt + 1,
+                })
+            }
+            Err(Attempt::Retry(reason)) => {
+                attempt += 1;
+                progress.retrying(&url, attempt, &reason);
+                tokio::time::sleep(opts.backoff * 2u32.pow(attempt - 1)).await;
+            }
+        }
+    }
+}
+
+async fn attempt_download(
+    client: &reqwest::Client,
+    req: &TarballRequest,
+    url: &str,
+    cache: &TarballCache,
+    progress: &dyn FetchProgress,
+) -> Result<u64, Attempt> {
+    let mut response = client.get(url).send().await.map_err(|e| Attempt::Retry(describe(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        let retryable = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
+        return Err(if retryable {
+            Attempt::Retry(format!("HTTP {status}"))
+        } else {
+            Attempt::Fatal(FetchError::Status {
+                key: req.key.clone(),
+                url: url.to_owned(),
+                status: status.as_u16(),
+            })
+        });
+    }
+    let cache_err = |source| Attempt::Fatal(FetchError::Cache {
+        key: req.key.clone(),
+        source,
+    });
+    let mut tmp = cache.temp_file().map_err(cache_err)?;
+    let mut hasher = req.integrity.as_ref().map(|i| Hasher::new(i.algorithm));
+    let mut len = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(|e| Attempt::Retry(describe(&e)))? {
+        tmp.write_all(&chunk).map_err(cache_err)?;
+        if let Some(h) = &mut hasher {
+            h.update(&chunk);
+        }
+        len += chunk.len() as u64;
+        progress.bytes(chunk.len() as u64);
+    }
+    if let (Some(integrity), Some(hasher)) = (&req.integrity, hasher) {
+        let digest = hasher.finish();
+        if !integrity.matches(integrity.algorithm, &digest) {
+            return Err(Attempt::Fatal(FetchError::Integrity {
+                key: req.key.clone(),
+                url: url.to_owned(),
+                expected: integrity.to_string(),
+                actual: Integrity {
+                    algorithm: integrity.algorithm,
+                    digests: vec![digest],
+                }
+                .to_string(),
+            }));
+        }
+    }
+    cache.commit(tmp, &req.cache_key).map_err(cache_err)?;
+    Ok(len)
+}
+
+/// reqwest's Display hides the cause ("error sending request"); show the chain.
+fn describe(e: &reqwest::Error) -> String {
+    let mut message = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+fn transport_error(req: &TarballRequest, message: String, attempts: u32) -> FetchError {
+    FetchError::Transport {
+        key: req.key.clone(),
+        url: req.url.clone(),
+        message,
+        attempts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_rewrite_the_first_matching_prefix() {
+        let mirrors = vec![
+            Mirror::parse("https://registry.yarnpkg.com/=http://127.0.0.1:9/").unwrap(),
+            Mirror::parse("https://registry.yarnpkg.com/=http://unused/").unwrap(),
+        ];
+        assert_eq!(
+            Mirror::rewrite(&mirrors, "https://registry.yarnpkg.com/a/-/a-1.tgz"),
+            "http://127.0.0.1:9/a/-/a-1.tgz"
+        );
+        assert_eq!(Mirror::rewrite(&mirrors, "https://other/x"), "https://other/x");
+        assert_eq!(Mirror::parse("no-equals"), None);
+        assert_eq!(Mirror::parse("=x"), None);
+    }
+}
