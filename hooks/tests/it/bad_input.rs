@@ -1,0 +1,97 @@
+//! Input the hook cannot judge: a clear error naming the file, exit code 2, and no
+//! file or index entry changed.
+
+use crate::util::*;
+
+/// Everything a failed run must leave alone: working-tree files and the index.
+fn snapshot(repo: &Repo) -> (String, String, String) {
+    (
+        std::fs::read_to_string(repo.path(RECORD)).unwrap_or_default(),
+        repo.read("yarn.lock"),
+        repo.git(["ls-files", "--stage"]),
+    )
+}
+
+#[test]
+fn a_garbage_record_is_exit_2_with_its_line_and_writes_nothing() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.write(RECORD, "[\"yarn.lock\"]\nlock-sha256 = \n");
+    repo.git(["add", "yarn.lock", RECORD]);
+    let before = snapshot(&repo);
+    repo.nix_hooks(["pre-commit", "--fix"])
+        .code(2)
+        .stderr_has(".nix/yarn-deps.toml: line 2:")
+        .stderr_has("regenerate it with `update-yarn-hash`");
+    assert_eq!(snapshot(&repo), before);
+    repo.commit("garbage").failure();
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn a_record_naming_a_missing_lockfile_is_exit_2() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write(
+        RECORD,
+        &record_for(&[("yarn.lock", LOCK_V1), ("apps/admin/yarn.lock", LOCK_V1)]),
+    );
+    repo.git(["add", RECORD]);
+    repo.nix_hooks(["pre-commit"])
+        .code(2)
+        .stderr_has("names apps/admin/yarn.lock, but apps/admin/yarn.lock is not staged or tracked")
+        .stderr_has("`git add apps/admin/yarn.lock`");
+}
+
+#[test]
+fn a_configured_lockfile_without_a_record_is_exit_2() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.write("yarn.lock", LOCK_V1);
+    repo.write(".nix/hooks.toml", "lockfiles = [\"yarn.lock\"]\n");
+    repo.git(["add", "yarn.lock"]);
+    repo.nix_hooks(["pre-commit"])
+        .code(2)
+        .stderr_has(".nix/yarn-deps.toml is not staged or tracked");
+}
+
+#[test]
+fn a_garbage_config_is_exit_2() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write(".nix/hooks.toml", "[checks]\nstale-hash = \"sometimes\"\n");
+    repo.nix_hooks(["pre-commit"])
+        .code(2)
+        .stderr_has(".nix/hooks.toml: line 2:");
+}
+
+#[test]
+fn a_fix_that_cannot_recompute_changes_nothing() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    let before = snapshot(&repo);
+    // An empty tarball cache and --offline: the recompute must fail, not guess.
+    let cache = repo.home.join("empty-cache");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .env("XDG_CACHE_HOME", &cache)
+        .env("HOME", &repo.home)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .args(["pre-commit", "--fix", "--offline"]);
+    run(cmd).code(3).stderr_has("--fix changed nothing");
+    assert_eq!(snapshot(&repo), before);
+}

@@ -1,0 +1,1 @@
+//! `--fix`: placeholder module filled in once the recompute is wired.

@@ -1,0 +1,10 @@
+//! Integration tests for `nix-hooks`: real git repositories, real `git commit`s going
+//! through the installed hook.
+
+mod util;
+
+mod bad_input;
+mod checks;
+mod fix;
+mod install;
+mod staleness;

@@ -1,0 +1,170 @@
+//! The hook's reason to exist: a lockfile staged without its record update is
+//! rejected, judged on the staged content only.
+
+use crate::util::*;
+
+#[test]
+fn a_stale_hash_is_rejected_and_says_what_to_run() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    repo.commit("stale")
+        .failure()
+        .stderr_has("yarn.lock changed since its hash was recorded")
+        .stderr_has(
+            "run `update-yarn-hash --lockfile yarn.lock`, then `git add .nix/yarn-deps.toml`",
+        );
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn the_fixed_case_passes_with_one_line() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.write(RECORD, &record_for(&[("yarn.lock", LOCK_V2)]));
+    repo.git(["add", "yarn.lock", RECORD]);
+    let run = repo.commit("fixed").success();
+    assert_eq!(
+        run.stderr.trim(),
+        "nix-hooks: ok: 1 lockfile hash fresh, 0 .nix files parsed"
+    );
+    assert_eq!(repo.head_subject(), "fixed");
+}
+
+#[test]
+fn a_fix_left_unstaged_does_not_count() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    // The working tree is right; the index, which is what gets committed, is not.
+    repo.write(RECORD, &record_for(&[("yarn.lock", LOCK_V2)]));
+    repo.commit("fix unstaged")
+        .failure()
+        .stderr_has("yarn.lock changed");
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn a_breakage_left_unstaged_does_not_block() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("README.md", "hello\n");
+    repo.git(["add", "README.md"]);
+    repo.write("yarn.lock", LOCK_V2);
+    repo.write("broken.nix", "{ a = ");
+    repo.commit("readme").success();
+    assert_eq!(repo.head_subject(), "readme");
+}
+
+#[test]
+fn partial_commits_are_checked_through_git_index_file() {
+    if !have_git() {
+        return;
+    }
+    // `git commit <paths>` builds a temporary index and names it in GIT_INDEX_FILE;
+    // the real index never sees the lockfile change.
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git_result(["commit", "-q", "-m", "only the lock", "yarn.lock"])
+        .failure()
+        .stderr_has("yarn.lock changed");
+    repo.write(RECORD, &record_for(&[("yarn.lock", LOCK_V2)]));
+    repo.git(["commit", "-q", "-m", "lock and record", "yarn.lock", RECORD]);
+    assert_eq!(repo.head_subject(), "lock and record");
+}
+
+#[test]
+fn commit_all_is_checked_too() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git_result(["commit", "-q", "-a", "-m", "all"])
+        .failure()
+        .stderr_has("yarn.lock changed");
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn escape_hatches_skip_the_check() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "no-verify"]);
+    assert_eq!(repo.head_subject(), "no-verify");
+
+    repo.write("yarn.lock", LOCK_V1);
+    repo.git(["add", "yarn.lock"]);
+    repo.write(RECORD, "garbage that would otherwise be exit 2\n");
+    repo.git(["add", RECORD]);
+    let run = repo.git_result([
+        "-c",
+        "core.quotePath=false",
+        "commit",
+        "-q",
+        "-m",
+        "env skip",
+    ]);
+    run.failure();
+    let mut cmd = std::process::Command::new("git");
+    cmd.current_dir(&repo.root)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NIX_HOOKS_BIN", BIN)
+        .env("NIX_HOOKS_SKIP", "1")
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+        .args(["commit", "-q", "-m", "env skip"]);
+    run_ok(cmd).stderr_has("skipped (NIX_HOOKS_SKIP is set)");
+    assert_eq!(repo.head_subject(), "env skip");
+}
+
+fn run_ok(cmd: std::process::Command) -> Run {
+    crate::util::run(cmd).success()
+}
+
+#[test]
+fn quiet_success_prints_nothing() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    let run = repo.nix_hooks(["pre-commit", "--quiet"]).success();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+}
+
+#[test]
+fn envrc_warns_in_one_line_and_never_fails() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    let run = repo.nix_hooks(["envrc"]).success();
+    assert_eq!(run.stderr, "");
+    repo.write("yarn.lock", LOCK_V2);
+    let run = repo.nix_hooks(["envrc"]).success();
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stale yarn hash for yarn.lock"),
+        "{}",
+        run.stderr
+    );
+    repo.write(RECORD, "garbage");
+    let run = repo.nix_hooks(["envrc"]).success();
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains(RECORD), "{}", run.stderr);
+}
