@@ -219,7 +219,13 @@ impl Nix {
             program: self.program.display().to_string(),
             source,
         })?;
-        check(&cmd, &out)?;
+        if !out.status.success() {
+            return Err(NixError::Failed {
+                command: describe(&cmd),
+                status: out.status.to_string(),
+                stderr: "(Nix's message is above)".into(),
+            });
+        }
         serde_json::from_slice(&out.stdout).map_err(|e| NixError::BadOutput {
             command: describe(&cmd),
             why: format!("not the `nix build --json` shape: {e}"),

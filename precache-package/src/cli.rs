@@ -78,7 +78,7 @@ pub struct Args {
     pub check: bool,
 
     /// Also push the build-time closure (inputs of the derivation), so rebuilding a sibling
-    /// output in CI is cheap.
+    /// output in CI is cheap. Needs a build; --check covers the runtime closure only.
     #[arg(long)]
     pub include_build_deps: bool,
 

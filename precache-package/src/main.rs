@@ -115,7 +115,8 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
         };
         return Ok((summary, code));
     }
-    if report.all_cached() {
+    // The build-time closure is only known after a build, so it cannot short-cut here.
+    if report.all_cached() && !args.include_build_deps {
         summary.status = "nothing-to-push";
         return Ok((summary, 0));
     }
@@ -230,7 +231,7 @@ fn build_and_push(
             &[format!("{}#{}", flake.url(), args.output)],
             &args.nix_build_args,
         )
-        .context("nix build failed; Nix's message is above")
+        .context("nix build failed")
         .or_exit(Exit::Build)?;
     let mut roots: Vec<StorePath> = Vec::new();
     for b in &built {

@@ -104,8 +104,8 @@ pub fn human(s: &Summary) -> String {
         "pushed" => {
             if let Some(p) = &s.pushed {
                 out += &format!(
-                    "pushed {} paths ({}) to {} in {:.1}s; all {} closure paths are now cached\n",
-                    p.paths.len(),
+                    "pushed {} ({}) to {} in {:.1}s; all {} closure paths are now cached\n",
+                    plural(p.paths.len(), "path"),
                     bytes(p.bytes),
                     s.cache,
                     p.seconds,
@@ -130,5 +130,13 @@ pub fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

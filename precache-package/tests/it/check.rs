@@ -1,0 +1,191 @@
+//! `--check`: "cached" only when every closure path is present with a valid trusted signature.
+
+use std::path::Path;
+
+use common::narinfo::{NarInfo, SecretKey};
+use common::nix_hash::Sha256Hash;
+use common::store_path::StorePath;
+
+use crate::http_server::CacheServer;
+use crate::util::*;
+
+/// Builds `a` and pushes its closure (a, b, c) signed to a file:// cache.
+fn pushed_repo(tmp: &Path, key: &Key) -> (FlakeRepo, std::path::PathBuf) {
+    let repo = FlakeRepo::new();
+    let cache = tmp.join("cache");
+    let to = format!("file://{}", cache.display());
+    precache(
+        &repo.dir,
+        &[
+            "--to",
+            &to,
+            "--sign-key",
+            key.secret_file.to_str().unwrap(),
+            "--trusted-public-key",
+            &key.public,
+            ".",
+            &repo.attr("a"),
+        ],
+    )
+    .expect_code(0);
+    (repo, cache)
+}
+
+fn check(repo: &FlakeRepo, from: &str, public: &str) -> Run {
+    precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--from",
+            from,
+            "--trusted-public-key",
+            public,
+            ".",
+            &repo.attr("a"),
+        ],
+    )
+}
+
+#[test]
+fn missing_leaf_tampered_narinfo_and_untrusted_key_are_not_cached() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let key = make_key(tmp.path(), "test-check-1");
+    let (repo, cache) = pushed_repo(tmp.path(), &key);
+    let from = format!("file://{}", cache.display());
+    check(&repo, &from, &key.public)
+        .expect_code(0)
+        .expect_contains("cached: all 3 paths");
+
+    // Missing leaf.
+    let leaf = narinfo(&cache, &repo.out_path("c"));
+    let saved = std::fs::read_to_string(&leaf).unwrap();
+    std::fs::remove_file(&leaf).unwrap();
+    check(&repo, &from, &key.public)
+        .expect_code(1)
+        .expect_contains("not cached: 1 of 3 paths")
+        .expect_contains(&format!("{}  (not in the cache)", repo.out_path("c")));
+    std::fs::write(&leaf, &saved).unwrap();
+
+    // Tampered narinfo: the signature no longer covers what it says.
+    let mid = narinfo(&cache, &repo.out_path("b"));
+    let original = std::fs::read_to_string(&mid).unwrap();
+    let size_line = original
+        .lines()
+        .find(|l| l.starts_with("NarSize:"))
+        .unwrap();
+    let size: u64 = size_line["NarSize:".len()..].trim().parse().unwrap();
+    std::fs::write(
+        &mid,
+        original.replace(size_line, &format!("NarSize: {}", size + 1)),
+    )
+    .unwrap();
+    check(&repo, &from, &key.public)
+        .expect_code(1)
+        .expect_contains(&repo.out_path("b"))
+        .expect_contains("no valid signature by a trusted key (signed by: test-check-1)");
+    std::fs::write(&mid, &original).unwrap();
+    check(&repo, &from, &key.public).expect_code(0);
+
+    // A valid signature by a key CI does not trust counts for nothing.
+    let other = make_key(tmp.path(), "test-check-other");
+    check(&repo, &from, &other.public)
+        .expect_code(1)
+        .expect_contains("not cached: 3 of 3 paths");
+    // Same name, different key material: still untrusted.
+    let impostor = make_key(tmp.path(), "test-check-1");
+    check(&repo, &from, &impostor.public).expect_code(1);
+}
+
+#[test]
+fn http_404_is_missing_but_500_is_an_error() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let key = make_key(tmp.path(), "test-http-1");
+    let (repo, cache) = pushed_repo(tmp.path(), &key);
+    let server = CacheServer::serve(cache.clone());
+    check(&repo, &server.url(), &key.public)
+        .expect_code(0)
+        .expect_contains("cached: all 3 paths");
+    assert!(server.requests() >= 3, "answers came from the server");
+
+    let leaf = format!("{}.narinfo", hash_of(&repo.out_path("c")));
+    server.set_status(&leaf, 404);
+    check(&repo, &server.url(), &key.public)
+        .expect_code(1)
+        .expect_contains("not in the cache");
+
+    server.set_status(&leaf, 500);
+    let r = check(&repo, &server.url(), &key.public);
+    r.expect_code(7)
+        .expect_contains("HTTP 500")
+        .expect_lacks("not cached");
+    assert!(
+        r.stdout().is_empty(),
+        "no verdict is printed on a query error\n{r}"
+    );
+
+    // Unreachable cache: also an error, never "missing".
+    drop(server);
+    check(&repo, "http://127.0.0.1:9", &key.public)
+        .expect_code(7)
+        .expect_lacks("not cached");
+}
+
+#[test]
+fn check_walks_references_in_the_cache_without_building() {
+    if !have_nix_and_git() {
+        return;
+    }
+    // The output is never built: its closure is known only from the cache's References.
+    let repo = FlakeRepo::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let key = SecretKey::from_seed("walk-1", [9; 32]);
+    let out: StorePath = repo.out_path("a").parse().unwrap();
+    let dep1: StorePath = "/nix/store/00000000000000000000000000000001-dep1"
+        .parse()
+        .unwrap();
+    let dep2: StorePath = "/nix/store/00000000000000000000000000000002-dep2"
+        .parse()
+        .unwrap();
+    write_signed(&cache, &key, &out, &[&dep1]);
+    write_signed(&cache, &key, &dep1, &[&dep2]);
+    write_signed(&cache, &key, &dep2, &[]);
+    let server = CacheServer::serve(cache.clone());
+    let public = key.public().to_string();
+    let r = check(&repo, &server.url(), &public);
+    r.expect_code(0).expect_contains("cached: all 3 paths");
+    assert!(repo.builds().is_empty(), "--check built nothing\n{r}");
+
+    std::fs::remove_file(cache.join(format!("{}.narinfo", dep2.hash_part()))).unwrap();
+    check(&repo, &server.url(), &public)
+        .expect_code(1)
+        .expect_contains(&format!("{dep2}  (not in the cache)"));
+}
+
+fn write_signed(cache: &Path, key: &SecretKey, path: &StorePath, refs: &[&StorePath]) {
+    let mut info = NarInfo {
+        store_path: path.clone(),
+        url: Some(format!("nar/{}.nar", path.hash_part())),
+        compression: Some("none".into()),
+        file_size: Some(100),
+        nar_hash: Sha256Hash::of(path.to_string().as_bytes()),
+        nar_size: 100,
+        references: refs.iter().map(|r| (*r).clone()).collect(),
+        deriver: None,
+        sigs: Vec::new(),
+        ca: None,
+    };
+    key.sign_narinfo(&mut info);
+    std::fs::write(
+        cache.join(format!("{}.narinfo", path.hash_part())),
+        info.to_text(),
+    )
+    .unwrap();
+}

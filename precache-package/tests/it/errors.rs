@@ -1,0 +1,108 @@
+//! Each failure has its own message and exit code, and leaves the cache untouched.
+
+use crate::util::*;
+
+#[test]
+fn missing_nix_says_how_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_precache-package"));
+    cmd.env("PATH", empty.path())
+        .args(["--check", "--from", "file:///x", ".", "x"]);
+    run(cmd, empty.path())
+        .expect_code(3)
+        .expect_contains("install Nix");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    precache(dir.path(), &[".", "x"])
+        .expect_code(2)
+        .expect_contains("--cache NAME");
+    precache(dir.path(), &["--cache", "c", "--sign-key", "/k", ".", "x"]).expect_code(2);
+    std::fs::write(dir.path().join("bad.sec"), "name:c2VjcmV0LW1hdGVyaWFs").unwrap();
+    precache(
+        dir.path(),
+        &["--to", "file:///tmp/x", "--sign-key", "bad.sec", ".", "x"],
+    )
+    .expect_code(2)
+    .expect_contains("not a Nix secret key")
+    .expect_lacks("c2VjcmV0LW1hdGVyaWFs");
+    precache(dir.path(), &["--to", "s3://bucket", ".", "x"])
+        .expect_code(2)
+        .expect_contains("--from");
+    let help = precache(dir.path(), &["--help"]);
+    help.expect_code(0)
+        .expect_contains("Exit codes:")
+        .expect_contains("7  the cache could not be queried");
+}
+
+#[test]
+fn missing_output_lists_the_available_ones() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let attr = repo.attr("nope");
+    precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--from",
+            "file:///nonexistent",
+            "--trusted-public-key",
+            "k:",
+            ".",
+            &attr,
+        ],
+    )
+    .expect_code(2);
+    let key = common::narinfo::SecretKey::from_seed("k", [2; 32])
+        .public()
+        .to_string();
+    precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--from",
+            "file:///nonexistent",
+            "--trusted-public-key",
+            &key,
+            ".",
+            &attr,
+        ],
+    )
+    .expect_code(4)
+    .expect_contains("has no output")
+    .expect_contains("a, b, broken, c, e");
+}
+
+#[test]
+fn build_failure_exits_5_and_pushes_nothing() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = make_key(tmp.path(), "test-broken-1");
+    let cache = tmp.path().join("cache");
+    let to = format!("file://{}", cache.display());
+    precache(
+        &repo.dir,
+        &[
+            "--to",
+            &to,
+            "--sign-key",
+            key.secret_file.to_str().unwrap(),
+            "--trusted-public-key",
+            &key.public,
+            ".",
+            &repo.attr("broken"),
+        ],
+    )
+    .expect_code(5)
+    .expect_contains("this build fails on purpose")
+    .expect_contains("nix build failed");
+    let narinfos = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(narinfos, 0, "nothing was written to the cache");
+}

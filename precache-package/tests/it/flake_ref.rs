@@ -1,0 +1,98 @@
+//! Local flake refs are pinned to HEAD; uncommitted tracked changes are refused.
+
+use common::narinfo::SecretKey;
+
+use crate::util::*;
+
+/// A --check against an empty file:// cache: everything up to the verdict runs, nothing builds.
+fn check_empty(repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
+    let empty = tempfile::tempdir().unwrap();
+    let from = format!("file://{}", empty.path().display());
+    let public = SecretKey::from_seed("k", [1; 32]).public().to_string();
+    let mut args = vec!["--check", "--from", &from, "--trusted-public-key", &public];
+    args.extend_from_slice(extra);
+    let attr = repo.attr("a");
+    args.extend([flake_ref, attr.as_str()]);
+    precache(&repo.dir, &args)
+}
+
+#[test]
+fn clean_tree_is_pinned_to_head() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let pinned = repo.pinned();
+    assert!(pinned.contains(&format!("?rev={}", repo.head())));
+    for flake_ref in [
+        ".".to_owned(),
+        format!("git+file://{}", repo.dir.display()),
+        format!("path:{}", repo.dir.display()),
+    ] {
+        check_empty(&repo, &flake_ref, &[])
+            .expect_code(1)
+            .expect_contains(&format!("flake: {pinned}\n"));
+    }
+    // A subdirectory of the repository becomes `dir=`.
+    std::fs::create_dir_all(repo.dir.join("sub")).unwrap();
+    let r = check_empty(&repo, "./sub", &[]);
+    r.expect_contains(&format!("flake: {pinned}&dir=sub"));
+    // Already pinned and remote refs pass through untouched.
+    check_empty(&repo, &pinned, &[])
+        .expect_code(1)
+        .expect_contains(&format!("flake: {pinned}\n"));
+}
+
+#[test]
+fn dirty_tree_is_refused_unless_allowed() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    std::fs::write(
+        repo.dir.join("flake.nix"),
+        std::fs::read_to_string(repo.dir.join("flake.nix")).unwrap() + "\n# edit\n",
+    )
+    .unwrap();
+    std::fs::write(repo.dir.join("staged.txt"), "new").unwrap();
+    sh(&repo.dir, "git", &["add", "staged.txt"]);
+    std::fs::write(repo.dir.join("untracked.txt"), "ignored by git flakes").unwrap();
+
+    let r = check_empty(&repo, ".", &[]);
+    r.expect_code(2)
+        .expect_contains("uncommitted changes")
+        .expect_contains("  flake.nix\n")
+        .expect_contains("  staged.txt\n")
+        .expect_contains("--allow-uncommitted")
+        .expect_lacks("untracked.txt");
+
+    let r = check_empty(&repo, ".", &["--allow-uncommitted"]);
+    r.expect_code(1)
+        .expect_contains("warning: building uncommitted changes");
+    let unpinned = format!(
+        "flake: git+file://{}\n",
+        repo.dir.canonicalize().unwrap().display()
+    );
+    r.expect_contains(&unpinned);
+
+    repo.commit("edit");
+    sh(&repo.dir, "git", &["rm", "-q", "--cached", "staged.txt"]);
+    check_empty(&repo, ".", &[])
+        .expect_code(2)
+        .expect_contains("  staged.txt\n");
+}
+
+#[test]
+fn not_a_git_repository_is_bad_input() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flake.nix"), "{ outputs = _: {}; }").unwrap();
+    let r = precache(
+        dir.path(),
+        &["--check", "--from", "file:///nonexistent", ".", "x"],
+    );
+    r.expect_code(2)
+        .expect_contains("not inside a git repository");
+}

@@ -1,0 +1,10 @@
+//! Integration tests for `precache-package`: the real binary against real Nix, real git
+//! repositories, real file:// caches and a real HTTP server on 127.0.0.1.
+
+mod cachix;
+mod check;
+mod errors;
+mod flake_ref;
+mod http_server;
+mod push;
+mod util;

@@ -1,0 +1,254 @@
+//! Test harness: real `nix`, real git repositories, the real binary. On failure every
+//! assertion dumps the command, its cwd, stdout and stderr.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const NIX_CONFIG: &str =
+    "experimental-features = nix-command flakes\nsandbox = false\nsubstituters = ";
+
+/// `false` (after printing why) when a tool is missing and we are not in CI; panics in CI.
+pub fn have(tool: &str) -> bool {
+    if which::which(tool).is_ok() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!("`{tool}` is required in CI but is not on PATH");
+    }
+    eprintln!("skipping: `{tool}` is not installed");
+    false
+}
+
+pub fn have_nix_and_git() -> bool {
+    have("nix") && have("git")
+}
+
+pub struct Run {
+    pub command: String,
+    pub cwd: PathBuf,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn all(&self) -> String {
+        self.stdout() + &self.stderr()
+    }
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "unexpected exit code\n{self}");
+        self
+    }
+    #[track_caller]
+    pub fn expect_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.all().contains(needle),
+            "output lacks {needle:?}\n{self}"
+        );
+        self
+    }
+    #[track_caller]
+    pub fn expect_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.all().contains(needle),
+            "output must not contain {needle:?}\n{self}"
+        );
+        self
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "command: {}\ncwd: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command,
+            self.cwd.display(),
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+pub fn run(mut cmd: Command, cwd: &Path) -> Run {
+    cmd.current_dir(cwd).env("NIX_CONFIG", NIX_CONFIG);
+    let command = format!("{cmd:?}");
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
+    Run {
+        command,
+        cwd: cwd.to_owned(),
+        output,
+    }
+}
+
+pub fn precache(cwd: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_precache-package"));
+    cmd.args(args);
+    run(cmd, cwd)
+}
+
+#[track_caller]
+pub fn sh(cwd: &Path, program: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    let r = run(cmd, cwd);
+    r.expect_code(0);
+    r.stdout()
+}
+
+pub fn system() -> String {
+    format!("{}-linux", std::env::consts::ARCH)
+}
+
+/// A flake repository in a temp dir whose outputs are raw `/bin/sh` derivations:
+/// `a` -> `b` -> `c` at run time, `e` built from `c` without referencing it, and `broken`.
+/// Every builder appends its name to a counter file outside the store, and the counter's
+/// path makes the derivations unique to this test.
+pub struct FlakeRepo {
+    pub dir: PathBuf,
+    pub counter: PathBuf,
+    pub _tmp: tempfile::TempDir,
+}
+
+impl FlakeRepo {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        let counts = tmp.path().join("counts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&counts).unwrap();
+        // Builders run as `nixbld` users.
+        set_mode(tmp.path(), 0o755);
+        set_mode(&counts, 0o777);
+        let counter = counts.join("builds");
+        std::fs::write(&counter, "").unwrap();
+        set_mode(&counter, 0o666);
+        let flake = FLAKE
+            .replace("@SYSTEM@", &system())
+            .replace("@COUNTER@", &counter.display().to_string());
+        std::fs::write(dir.join("flake.nix"), flake).unwrap();
+        sh(&dir, "git", &["init", "-q"]);
+        sh(&dir, "git", &["add", "flake.nix"]);
+        let repo = Self {
+            dir,
+            counter,
+            _tmp: tmp,
+        };
+        repo.commit("init");
+        repo
+    }
+
+    pub fn commit(&self, msg: &str) {
+        sh(
+            &self.dir,
+            "git",
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qam",
+                msg,
+            ],
+        );
+    }
+
+    pub fn head(&self) -> String {
+        sh(&self.dir, "git", &["rev-parse", "HEAD"])
+            .trim()
+            .to_owned()
+    }
+
+    pub fn pinned(&self) -> String {
+        format!(
+            "git+file://{}?rev={}",
+            self.dir.canonicalize().unwrap().display(),
+            self.head()
+        )
+    }
+
+    pub fn attr(&self, name: &str) -> String {
+        format!("packages.{}.{name}", system())
+    }
+
+    pub fn out_path(&self, name: &str) -> String {
+        let installable = format!("{}#{}.outPath", self.pinned(), self.attr(name));
+        sh(&self.dir, "nix", &["eval", "--raw", &installable])
+    }
+
+    /// Builder runs so far, one name per line.
+    pub fn builds(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.counter)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+const FLAKE: &str = r#"{
+  outputs = { self }: let
+    system = "@SYSTEM@";
+    mk = name: script: derivation {
+      inherit name system;
+      builder = "/bin/sh";
+      args = [ "-c" "echo ${name} >> @COUNTER@; ${script}" ];
+    };
+    c = mk "c" "echo leaf > $out";
+    b = mk "b" "echo ${c} > $out";
+    a = mk "a" "echo ${b} > $out";
+    e = mk "e" "read leaf < ${c} && echo built-from-c-without-keeping-it > $out";
+    broken = mk "broken" "echo this build fails on purpose >&2; exit 1";
+  in { packages.${system} = { inherit a b c e broken; }; };
+}
+"#;
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A signing key pair made by `nix key generate-secret`.
+pub struct Key {
+    pub secret_file: PathBuf,
+    pub secret: String,
+    pub public: String,
+}
+
+pub fn make_key(dir: &Path, name: &str) -> Key {
+    let secret = sh(dir, "nix", &["key", "generate-secret", "--key-name", name]);
+    let secret_file = dir.join(format!("{name}.sec"));
+    std::fs::write(&secret_file, &secret).unwrap();
+    let mut cmd = Command::new("nix");
+    cmd.args(["key", "convert-secret-to-public"]);
+    cmd.stdin(std::fs::File::open(&secret_file).unwrap());
+    let r = run(cmd, dir);
+    r.expect_code(0);
+    Key {
+        secret_file,
+        secret: secret.trim().to_owned(),
+        public: r.stdout().trim().to_owned(),
+    }
+}
+
+/// The hash part of a store path, which names its narinfo.
+pub fn hash_of(store_path: &str) -> String {
+    store_path.trim().rsplit('/').next().unwrap()[..32].to_owned()
+}
+
+pub fn narinfo(cache: &Path, store_path: &str) -> PathBuf {
+    cache.join(format!("{}.narinfo", hash_of(store_path)))
+}
