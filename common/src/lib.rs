@@ -6,6 +6,7 @@
 pub mod atomic_write;
 pub mod binary_cache;
 pub mod dependency_source;
+pub mod fetch_yarn_deps_call;
 pub mod flake_lock;
 pub mod flake_ref;
 pub mod git_index;
@@ -25,6 +26,7 @@ pub mod offline_cache;
 pub mod package_json;
 pub mod prefetch;
 pub mod record_fix;
+pub mod repo_root;
 pub mod staged_checks;
 pub mod store_path;
 pub mod tarball_cache;

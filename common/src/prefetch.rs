@@ -17,7 +17,9 @@ use crate::nar::{HashingWriter, NarWriter};
 use crate::nix_hash::Sha256Hash;
 use crate::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::tarball_cache::{Hit, TarballCache};
-use crate::tarball_fetch::{self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest};
+use crate::tarball_fetch::{
+    self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
+};
 use crate::yarn_lock::{self, ParseError};
 
 #[derive(Debug, Clone)]
@@ -145,14 +147,20 @@ impl Prefetcher {
             .collect();
         if !missing.is_empty() && self.opts.offline {
             return Err(PrefetchError::Offline {
-                missing: missing.iter().map(|f| format!("{} ({})", f.key, f.url())).collect(),
+                missing: missing
+                    .iter()
+                    .map(|f| format!("{} ({})", f.key, f.url()))
+                    .collect(),
                 total: model.files.len(),
             });
         }
         let (downloaded, git_cloned) = self.fetch_missing(&missing, progress)?;
         for (file, hit) in model.files.iter().zip(hits.iter_mut()) {
             if hit.is_none() {
-                *hit = self.cache.lookup(&file.cache_key(), file.integrity.as_ref()).map_err(io_err)?;
+                *hit = self
+                    .cache
+                    .lookup(&file.cache_key(), file.integrity.as_ref())
+                    .map_err(io_err)?;
             }
         }
         let hits = hits
@@ -161,7 +169,10 @@ impl Prefetcher {
             .map(|(h, f)| {
                 h.ok_or_else(|| PrefetchError::Io {
                     path: self.cache.root().to_owned(),
-                    source: io::Error::other(format!("{} vanished from the cache while in use", f.key)),
+                    source: io::Error::other(format!(
+                        "{} vanished from the cache while in use",
+                        f.key
+                    )),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -193,10 +204,11 @@ impl Prefetcher {
         let stats = tarball_fetch::download_all(requests, &self.cache, &self.opts.fetch, progress)
             .map_err(|errors| PrefetchError::Fetch { errors })?;
         if !git.is_empty() {
-            let fetcher = GitFetcher::from_default_config().map_err(|source| PrefetchError::Git {
-                key: git[0].key.clone(),
-                source,
-            })?;
+            let fetcher =
+                GitFetcher::from_default_config().map_err(|source| PrefetchError::Git {
+                    key: git[0].key.clone(),
+                    source,
+                })?;
             for file in &git {
                 self.clone_git(&fetcher, file)?;
             }
@@ -208,10 +220,12 @@ impl Prefetcher {
         let Fetch::Git { url, rev } = &file.fetch else {
             unreachable!("partitioned on Fetch::Git")
         };
-        let bytes = fetcher.tarball(url, rev).map_err(|source| PrefetchError::Git {
-            key: file.key.clone(),
-            source,
-        })?;
+        let bytes = fetcher
+            .tarball(url, rev)
+            .map_err(|source| PrefetchError::Git {
+                key: file.key.clone(),
+                source,
+            })?;
         self.cache
             .insert_bytes(&file.cache_key(), &bytes)
             .map_err(|source| PrefetchError::Io {
@@ -315,7 +329,9 @@ fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> io::Re
         _ => Path::new("."),
     };
     fs::create_dir_all(parent)?;
-    let tmp = tempfile::Builder::new().prefix(".materialize-").tempdir_in(parent)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".materialize-")
+        .tempdir_in(parent)?;
     for (name, hit) in entries(resolved) {
         let target = tmp.path().join(name);
         match hit {

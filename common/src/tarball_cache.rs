@@ -207,7 +207,11 @@ mod tests {
         assert!(cache.lookup(&key, Some(&i)).unwrap().is_some());
 
         // Corrupted in place: discarded.
-        fs::set_permissions(&hit.path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        fs::set_permissions(
+            &hit.path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
         fs::write(&hit.path, b"evil").unwrap();
         assert_eq!(cache.lookup(&key, Some(&i)).unwrap(), None);
         assert!(!hit.path.exists());

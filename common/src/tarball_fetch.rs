@@ -64,7 +64,10 @@ impl Mirror {
     fn rewrite(mirrors: &[Mirror], url: &str) -> String {
         mirrors
             .iter()
-            .find_map(|m| url.strip_prefix(&m.from).map(|rest| format!("{}{rest}", m.to)))
+            .find_map(|m| {
+                url.strip_prefix(&m.from)
+                    .map(|rest| format!("{}{rest}", m.to))
+            })
             .unwrap_or_else(|| url.to_owned())
     }
 }
@@ -81,6 +84,8 @@ pub struct TarballRequest {
 
 /// Progress callbacks, so presentation stays in the binaries.
 pub trait FetchProgress: Send + Sync {
+    /// Called once, before the first download, with how many there will be.
+    fn start(&self, _files: usize) {}
     fn bytes(&self, _n: u64) {}
     fn file_done(&self) {}
     fn retrying(&self, _url: &str, _attempt: u32, _reason: &str) {}
@@ -92,7 +97,11 @@ impl FetchProgress for NoProgress {}
 #[derive(Debug, Error)]
 pub enum FetchError {
     #[error("{key}: {url} answered HTTP {status}")]
-    Status { key: String, url: String, status: u16 },
+    Status {
+        key: String,
+        url: String,
+        status: u16,
+    },
     #[error("{key}: {url} does not match the lockfile's integrity: expected {expected}, got {actual}. The registry served different bytes; if the lockfile is right, report it to the registry, else re-run `yarn install`")]
     Integrity {
         key: String,
@@ -128,6 +137,7 @@ pub fn download_all(
     if requests.is_empty() {
         return Ok(DownloadStats::default());
     }
+    progress.start(requests.len());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,7 +231,11 @@ async fn attempt_download(
     cache: &TarballCache,
     progress: &dyn FetchProgress,
 ) -> Result<u64, Attempt> {
-    let mut response = client.get(url).send().await.map_err(|e| Attempt::Retry(describe(&e)))?;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Attempt::Retry(describe(&e)))?;
     let status = response.status();
     if !status.is_success() {
         let retryable = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
@@ -235,14 +249,20 @@ async fn attempt_download(
             })
         });
     }
-    let cache_err = |source| Attempt::Fatal(FetchError::Cache {
-        key: req.key.clone(),
-        source,
-    });
+    let cache_err = |source| {
+        Attempt::Fatal(FetchError::Cache {
+            key: req.key.clone(),
+            source,
+        })
+    };
     let mut tmp = cache.temp_file().map_err(cache_err)?;
     let mut hasher = req.integrity.as_ref().map(|i| Hasher::new(i.algorithm));
     let mut len = 0u64;
-    while let Some(chunk) = response.chunk().await.map_err(|e| Attempt::Retry(describe(&e)))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Attempt::Retry(describe(&e)))?
+    {
         tmp.write_all(&chunk).map_err(cache_err)?;
         if let Some(h) = &mut hasher {
             h.update(&chunk);
@@ -308,7 +328,10 @@ mod tests {
             Mirror::rewrite(&mirrors, "https://registry.yarnpkg.com/a/-/a-1.tgz"),
             "http://127.0.0.1:9/a/-/a-1.tgz"
         );
-        assert_eq!(Mirror::rewrite(&mirrors, "https://other/x"), "https://other/x");
+        assert_eq!(
+            Mirror::rewrite(&mirrors, "https://other/x"),
+            "https://other/x"
+        );
         assert_eq!(Mirror::parse("no-equals"), None);
         assert_eq!(Mirror::parse("=x"), None);
     }

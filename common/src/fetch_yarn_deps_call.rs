@@ -1,0 +1,211 @@
+//! The `fetchYarnDeps { … hash = "…"; }` call in a `.nix` file, found and rewritten
+//! syntax-aware (rnix), for the in-place mode that keeps the hash in Nix code.
+//!
+//! Only the hash string's own bytes change, so formatting and comments survive. A
+//! file with zero or several calls is refused rather than guessed at.
+
+use std::ops::Range;
+
+use rnix::ast::{self, HasEntry};
+use rnix::Root;
+use rowan::ast::AstNode;
+use thiserror::Error;
+
+use crate::nix_hash::Sha256Hash;
+use crate::nix_syntax::line_col;
+
+/// The hash argument of one `fetchYarnDeps` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchYarnDepsCall {
+    /// `hash` or `sha256`.
+    pub attr: String,
+    /// The current value's source text and byte range.
+    pub value_text: String,
+    pub value_range: Range<usize>,
+    pub line: usize,
+    pub col: usize,
+    /// `yarnLock = ./path;` when it is a path literal.
+    pub yarn_lock: Option<String>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CallError {
+    #[error("line {line}:{col}: {message}; fix the syntax first")]
+    Syntax {
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error("no `fetchYarnDeps {{ … }}` call with a `hash = \"…\";` argument found; add `hash = \"\";` to the call, or use the record mode (without --nix-file)")]
+    None,
+    #[error("{} `fetchYarnDeps` calls found (lines {}); in-place mode needs exactly one per file", lines.len(), lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Several { lines: Vec<usize> },
+    #[error("line {line}: `{attr} = {text};` is an expression, not a literal; in-place mode rewrites only string literals (or lib.fakeHash). If it reads .nix/yarn-deps.toml, use the record mode")]
+    NotLiteral {
+        attr: String,
+        text: String,
+        line: usize,
+    },
+}
+
+/// The single `fetchYarnDeps` call of `src`.
+pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
+    let parse = Root::parse(src);
+    if let Some(e) = crate::nix_syntax::check(src).into_iter().next() {
+        return Err(CallError::Syntax {
+            line: e.line,
+            col: e.col,
+            message: e.message,
+        });
+    }
+    let mut calls = Vec::new();
+    for apply in parse.syntax().descendants().filter_map(ast::Apply::cast) {
+        let callee = apply.lambda().map(|l| l.syntax().text().to_string());
+        if !callee.is_some_and(|c| c.trim_end().ends_with("fetchYarnDeps")) {
+            continue;
+        }
+        if let Some(ast::Expr::AttrSet(args)) = apply.argument() {
+            if let Some(call) = hash_argument(src, &args)? {
+                calls.push(call);
+            }
+        }
+    }
+    match calls.len() {
+        0 => Err(CallError::None),
+        1 => Ok(calls.pop().expect("one call")),
+        _ => Err(CallError::Several {
+            lines: calls.iter().map(|c| c.line).collect(),
+        }),
+    }
+}
+
+fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
+    let mut hash = None;
+    let mut yarn_lock = None;
+    for binding in args.attrpath_values() {
+        let (Some(path), Some(value)) = (binding.attrpath(), binding.value()) else {
+            continue;
+        };
+        let attr = path.syntax().text().to_string();
+        let value_text = value.syntax().text().to_string();
+        if attr == "yarnLock" && matches!(value, ast::Expr::Path(_)) {
+            yarn_lock = Some(value_text);
+        } else if attr == "hash" || attr == "sha256" {
+            let range = value.syntax().text_range();
+            let value_range = usize::from(range.start())..usize::from(range.end());
+            let (line, col) = line_col(src, value_range.start);
+            if !is_replaceable(&value) {
+                return Err(CallError::NotLiteral {
+                    attr,
+                    text: value_text,
+                    line,
+                });
+            }
+            hash = Some(FetchYarnDepsCall {
+                attr,
+                value_text,
+                value_range,
+                line,
+                col,
+                yarn_lock: None,
+            });
+        }
+    }
+    Ok(hash.map(|h| FetchYarnDepsCall { yarn_lock, ..h }))
+}
+
+/// A plain string literal, or the `lib.fakeHash` placeholder of the old fake-hash loop.
+fn is_replaceable(value: &ast::Expr) -> bool {
+    match value {
+        ast::Expr::Str(s) => s
+            .parts()
+            .all(|p| matches!(p, ast::InterpolPart::Literal(_))),
+        ast::Expr::Select(s) => {
+            let text = s.syntax().text().to_string();
+            text.ends_with("fakeHash") || text.ends_with("fakeSha256")
+        }
+        _ => false,
+    }
+}
+
+impl FetchYarnDepsCall {
+    /// The literal's current text without quotes, when it is a string.
+    pub fn current(&self) -> Option<&str> {
+        self.value_text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+    }
+
+    /// `src` with this call's hash set to `hash`, in the notation the argument expects:
+    /// SRI for `hash`, and for `sha256` whatever it already used (SRI or base-32).
+    pub fn rewrite(&self, src: &str, hash: &Sha256Hash) -> String {
+        let sri_already = self.current().is_some_and(|c| c.starts_with("sha256-"));
+        let value = if self.attr == "hash" || sri_already {
+            hash.to_sri()
+        } else {
+            hash.to_nix_base32()
+        };
+        let mut out = String::with_capacity(src.len());
+        out.push_str(&src[..self.value_range.start]);
+        out.push('"');
+        out.push_str(&value);
+        out.push('"');
+        out.push_str(&src[self.value_range.end..]);
+        out
+    }
+
+    /// Whether the literal already holds `hash`, in any notation Nix accepts.
+    pub fn holds(&self, hash: &Sha256Hash) -> bool {
+        self.current()
+            .and_then(|c| c.parse::<Sha256Hash>().ok())
+            .is_some_and(|h| h == *hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "{ pkgs }:\nlet\n  # the deps\n  offline = pkgs.fetchYarnDeps {\n    yarnLock = ./yarn.lock;\n    hash = \"\";\n  };\nin offline\n";
+
+    #[test]
+    fn finds_and_rewrites_only_the_literal() {
+        let call = find(SRC).unwrap();
+        assert_eq!((call.attr.as_str(), call.line, call.col), ("hash", 6, 12));
+        assert_eq!(call.yarn_lock.as_deref(), Some("./yarn.lock"));
+        let h = Sha256Hash::of(b"x");
+        let out = call.rewrite(SRC, &h);
+        assert_eq!(
+            out,
+            SRC.replace("hash = \"\"", &format!("hash = \"{}\"", h.to_sri()))
+        );
+        assert!(find(&out).unwrap().holds(&h));
+    }
+
+    #[test]
+    fn sha256_keeps_base32_and_fake_hash_is_replaceable() {
+        let src = "fetchYarnDeps { yarnLock = ./y; sha256 = lib.fakeSha256; }";
+        let h = Sha256Hash::of(b"x");
+        let out = find(src).unwrap().rewrite(src, &h);
+        assert!(
+            out.contains(&format!("sha256 = \"{}\"", h.to_nix_base32())),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn refuses_zero_several_and_expressions() {
+        assert_eq!(find("{ a = 1; }"), Err(CallError::None));
+        let two = "[ (fetchYarnDeps { hash = \"\"; }) (fetchYarnDeps { hash = \"\"; }) ]";
+        assert_eq!(find(two), Err(CallError::Several { lines: vec![1, 1] }));
+        let expr = "fetchYarnDeps {\n  hash = (builtins.fromTOML x).h;\n}";
+        assert!(matches!(
+            find(expr),
+            Err(CallError::NotLiteral { line: 2, .. })
+        ));
+        assert!(matches!(
+            find("fetchYarnDeps { hash = ; }"),
+            Err(CallError::Syntax { .. })
+        ));
+    }
+}
