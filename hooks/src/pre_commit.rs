@@ -24,8 +24,13 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Never download when a hash must be recomputed; a tarball cache miss fails instead.
-    #[arg(long)]
+    #[arg(long, env = "NIX_HOOKS_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
     offline: bool,
+    /// When recomputing, fetch URLs that start with FROM from TO instead (a registry
+    /// mirror); repeatable. The hash still derives from the URLs in the lockfile.
+    /// In a hook, where git passes no arguments: NIX_HOOKS_MIRROR="FROM=TO FROM2=TO2".
+    #[arg(long, value_name = "FROM=TO", env = "NIX_HOOKS_MIRROR", value_delimiter = ' ', value_parser = crate::recompute::parse_mirror)]
+    mirror: Vec<common::tarball_fetch::Mirror>,
 }
 
 /// Environment variable that makes the hook pass without checking.
@@ -40,7 +45,7 @@ pub fn run(args: &Args) -> Result<u8> {
     }
     let mut repo = StagedRepo::open_from_env().context("cannot open the repository")?;
     let (config, config_name) = load_config(&repo, args.config.as_deref())?;
-    let recomputer = Recomputer::new(args.offline);
+    let recomputer = Recomputer::new(args.offline, args.mirror.clone());
     let recompute = |lockfile: &str, bytes: &[u8]| recomputer.hash(lockfile, bytes);
     let mut report = match check_staged(&repo, &config, &config_name, &recompute) {
         Ok(r) => r,

@@ -6,5 +6,6 @@ mod util;
 mod bad_input;
 mod checks;
 mod fix;
+mod in_place;
 mod install;
 mod staleness;

@@ -149,6 +149,16 @@ impl Repo {
         run(cmd)
     }
 
+    /// Runs git with extra environment, successful or not.
+    pub fn git_env(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Run {
+        let mut cmd = self.command("git");
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd)
+    }
+
     pub fn nix_hooks<I, S>(&self, args: I) -> Run
     where
         I: IntoIterator<Item = S>,
