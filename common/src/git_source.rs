@@ -655,3 +655,86 @@ fn callbacks() -> RemoteCallbacks<'static> {
     });
     callbacks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn revs_are_read_like_nix_prefetch_git_reads_them() {
+        let cases = [
+            ("HEAD", RevSpec::Ref("HEAD".into())),
+            ("refs/heads/main", RevSpec::Ref("refs/heads/main".into())),
+            ("v1.2.3", RevSpec::Ref("refs/tags/v1.2.3".into())),
+            // Not hexadecimal, so a tag, even when it is really a branch.
+            ("main", RevSpec::Ref("refs/tags/main".into())),
+            // Upper case is not in nix-prefetch-git's `tr -d 0123456789abcdef` set.
+            ("ABCDEF1", RevSpec::Ref("refs/tags/ABCDEF1".into())),
+            ("deadbeef", RevSpec::Hash("deadbeef".into())),
+            ("cafe", RevSpec::Hash("cafe".into())),
+        ];
+        for (rev, want) in cases {
+            assert_eq!(RevSpec::parse(rev), want, "{rev}");
+        }
+    }
+
+    #[test]
+    fn insteadof_keys_are_case_insensitive_outside_the_base() {
+        assert_eq!(
+            insteadof_base("url.https://Mirror/.insteadOf"),
+            Some("https://Mirror/")
+        );
+        assert_eq!(insteadof_base("URL.x.INSTEADOF"), Some("x"));
+        assert_eq!(insteadof_base("url.x.pushInsteadOf"), None);
+        assert_eq!(insteadof_base("url..insteadof"), None);
+    }
+
+    /// Our rewrite agrees with `git ls-remote --get-url` for the same config file: longest
+    /// prefix wins, the first rule read wins a tie, and a rewritten URL is not rewritten again.
+    #[test]
+    fn rewrite_matches_git_get_url() {
+        if Command::new("git").arg("--version").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "git is required in CI");
+            eprintln!("skipping: git is not installed");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config");
+        let config = "\
+[url \"file:///short/\"]\n\tinsteadOf = https://github.com/\n\
+[url \"file:///long/\"]\n\tinsteadOf = https://github.com/owner/\n\
+[url \"file:///tie-first/\"]\n\tinsteadOf = git://host/\n\
+[url \"file:///tie-second/\"]\n\tinsteadOf = git://host/\n\
+[url \"https://github.com/chained/\"]\n\tinsteadOf = ssh://old/\n\
+[URL \"file:///Case/\"]\n\tINSTEADOF = https://gitlab.com/\n\tinsteadof = https://bitbucket.org/\n";
+        std::fs::write(&path, config).unwrap();
+        let fetcher = GitFetcher::with_config(&Config::open(&path).unwrap()).unwrap();
+        let urls = [
+            "https://github.com/owner/repo.git",
+            "https://github.com/other/repo",
+            "git://host/x.git",
+            "ssh://old/y.git",
+            "https://gitlab.com/a/b.git",
+            "https://bitbucket.org/a/b.git",
+            "https://example.com/untouched.git",
+        ];
+        for url in urls {
+            let out = Command::new("git")
+                .args(["ls-remote", "--get-url", url])
+                .env("GIT_CONFIG_GLOBAL", &path)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .current_dir(tmp.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let git = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(fetcher.rewrite_url(url), git.trim(), "{url}");
+        }
+        assert_eq!(fetcher.rewrite_url(urls[0]), "file:///long/repo.git");
+    }
+}

@@ -225,6 +225,17 @@ fn awkward_repo(f: &Fixture) -> String {
         b"dir name fills the field\n",
     );
     f.write("caf\u{e9} \u{2603} spaced & 'quoted'.txt", b"unicode\n");
+    // Names that only Windows forbids: git on Linux checks them out, so must we.
+    for odd in [
+        "back\\slash",
+        "con",
+        "aux.txt",
+        "trailing.",
+        "trailing ",
+        "colon:name",
+    ] {
+        f.write(odd, odd.as_bytes());
+    }
     f.write("a-b", b"sorts before a.b\n");
     f.write("a.b", b"\n");
     f.write("B-upper", b"sorts before lower case\n");
@@ -458,4 +469,92 @@ fn default_config_reads_git_config_count_pairs() {
     let ours = fetcher.unwrap().rewrite_url(FAKE_URL);
     assert_eq!(ours, "file:///mirror/owner/repo.git");
     assert_eq!(ours, String::from_utf8(git_says.stdout).unwrap().trim());
+}
+
+#[test]
+fn tree_hash_rev_packs_that_tree_like_nix_prefetch_git_commit_tree() {
+    let Some(()) = tools() else { return };
+    let f = Fixture::new();
+    f.init();
+    f.write("file", b"tree\n");
+    f.write("dir/x", b"x\n");
+    let sha = f.commit("one");
+    let tree = f.git(&["rev-parse", "HEAD^{tree}"]);
+    let fetcher = f.fetcher();
+    assert_eq!(
+        fetcher.tarball(FAKE_URL, &tree).unwrap(),
+        f.reference_tarball(&sha),
+        "a tree hash checks out the same files as its commit"
+    );
+    let blob = f.git(&["rev-parse", "HEAD:file"]);
+    let err = fetcher.tarball(FAKE_URL, &blob).unwrap_err();
+    assert!(err.to_string().contains("blob"), "{err}");
+}
+
+#[test]
+fn working_tree_encoding_is_refused_rather_than_packed_differently() {
+    let Some(()) = tools() else { return };
+    let f = Fixture::new();
+    f.init();
+    f.write("text.utf16", b"hello\n");
+    f.commit("plain utf-8 blob");
+    // Added after the blob, so git stored it unconverted; git would re-encode it on checkout.
+    f.write(
+        ".gitattributes",
+        b"*.utf16 working-tree-encoding=UTF-16LE\n",
+    );
+    let sha = f.commit("attributes");
+    let err = f.fetcher().tarball(FAKE_URL, &sha).unwrap_err();
+    assert!(matches!(err, GitSourceError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("working-tree-encoding"), "{err}");
+}
+
+#[test]
+fn nested_dot_git_in_a_tree_fails_like_git_checkout() {
+    let Some(()) = tools() else { return };
+    let f = Fixture::new();
+    f.init();
+    f.write("file", b"x\n");
+    f.commit("one");
+    // git add refuses `.git` paths, so build the tree by hand (as a hostile remote could).
+    let blob = f.git(&["hash-object", "-w", "file"]);
+    let mktree = |listing: String| {
+        let path = f.tmp.path().join("listing");
+        std::fs::write(&path, listing).unwrap();
+        let script = format!("git mktree < '{}'", path.display());
+        let out = run(&f.work(), &f.home(), "sh", &["-c", &script]);
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let sub = mktree(format!(
+        "100644 blob {blob}\t.git\n100644 blob {blob}\tkeep\n"
+    ));
+    let root = mktree(format!(
+        "040000 tree {sub}\tsub\n100644 blob {blob}\tfile\n"
+    ));
+    let commit = f.git(&["commit-tree", &root, "-p", "HEAD", "-m", "nested .git"]);
+    f.git(&["update-ref", "refs/heads/main", &commit]);
+    f.git(&["push", "-q", "origin", "main"]);
+
+    let ours = f.fetcher().tarball(FAKE_URL, &commit);
+    assert!(
+        matches!(ours, Err(GitSourceError::Checkout { .. })),
+        "{ours:?}"
+    );
+    // nix-prefetch-git's `git checkout` refuses the path too, so there is no upstream hash.
+    let out = f.tmp.path().join("nested");
+    std::fs::create_dir(&out).unwrap();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&out)
+            .env("HOME", f.home())
+            .output()
+            .unwrap()
+    };
+    git(&["init", "-q"]);
+    assert!(git(&["fetch", "-q", &f.file_url(), "main"])
+        .status
+        .success());
+    let checkout = git(&["checkout", "-q", &commit]);
+    assert!(!checkout.status.success(), "git checked out a nested .git");
 }
