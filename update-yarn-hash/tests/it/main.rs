@@ -1,0 +1,12 @@
+//! Integration tests of the real `update-yarn-hash` binary: one test binary, one module
+//! per area (ripgrep's layout).
+
+mod fixture;
+mod server;
+mod util;
+
+mod fetch;
+mod in_place;
+mod live;
+mod nix_agreement;
+mod record;

@@ -1,0 +1,153 @@
+//! A real HTTP server on 127.0.0.1 serving fixture tarballs, with scripted failures.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub enum Route {
+    Ok(Vec<u8>),
+    Status(u16),
+    /// Answer `status` to the first `failures` requests, then serve `body`.
+    FailFirst {
+        failures: usize,
+        status: u16,
+        body: Vec<u8>,
+    },
+    /// Announce the full length but send only `sent` bytes, then close.
+    Truncated {
+        body: Vec<u8>,
+        sent: usize,
+    },
+    /// Wait before answering.
+    Slow {
+        body: Vec<u8>,
+        delay: Duration,
+    },
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Route>,
+    hits: HashMap<String, usize>,
+}
+
+pub struct Server {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (state.clone(), stop.clone());
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(conn) = conn {
+                    let s = s.clone();
+                    thread::spawn(move || serve(conn, &s));
+                }
+            }
+        });
+        Self { base, state, stop }
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_owned(), route);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn total_hits(&self) -> usize {
+        self.state.lock().unwrap().hits.values().sum()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(
+            self.base
+                .trim_start_matches("http://")
+                .trim_end_matches('/'),
+        );
+    }
+}
+
+fn serve(mut conn: TcpStream, state: &Mutex<State>) {
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut header = String::new();
+    while reader
+        .read_line(&mut header)
+        .map(|n| n > 2)
+        .unwrap_or(false)
+    {
+        header.clear();
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
+    let route = {
+        let mut s = state.lock().unwrap();
+        let n = s.hits.entry(path.clone()).or_default();
+        *n += 1;
+        let n = *n;
+        match s.routes.get(&path).cloned() {
+            Some(Route::FailFirst {
+                failures, status, ..
+            }) if n <= failures => Route::Status(status),
+            Some(Route::FailFirst { body, .. }) => Route::Ok(body),
+            Some(r) => r,
+            None => Route::Status(404),
+        }
+    };
+    let head = |status: u16, len: usize| {
+        format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+    };
+    let _ = match route {
+        Route::Ok(body) => conn
+            .write_all(head(200, body.len()).as_bytes())
+            .and_then(|_| conn.write_all(&body)),
+        Route::Status(code) => conn.write_all(head(code, 0).as_bytes()),
+        Route::Truncated { body, sent } => conn
+            .write_all(head(200, body.len()).as_bytes())
+            .and_then(|_| conn.write_all(&body[..sent])),
+        Route::Slow { body, delay } => {
+            thread::sleep(delay);
+            conn.write_all(head(200, body.len()).as_bytes())
+                .and_then(|_| conn.write_all(&body))
+        }
+        Route::FailFirst { .. } => unreachable!("resolved above"),
+    };
+    let _ = conn.flush();
+}
