@@ -35,7 +35,7 @@ fn tools() -> Option<()> {
 fn run(cwd: &Path, home: &Path, program: &str, args: &[&str]) -> Output {
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("umask 022 && exec \"$0\" \"$@\""))
+        .arg("umask 022 && exec \"$0\" \"$@\"")
         .arg(program)
         .args(args)
         .current_dir(cwd)
