@@ -22,21 +22,8 @@
 
       sources = import ./.nix/sources.nix;
 
-      # The hash record update-yarn-hash writes. Checked against the lockfile at evaluation
-      # time: a stale hash would otherwise either fail after a full download or, worse,
-      # silently reuse the old offline cache from the store.
-      yarnHash = lockfile:
-        let
-          recordFile = ./.nix/yarn-deps.toml;
-          record =
-            if builtins.pathExists recordFile
-            then builtins.fromTOML (builtins.readFile recordFile)
-            else throw ".nix/yarn-deps.toml is missing: run `nix run .#update-yarn-hash`";
-          entry = record.${lockfile} or (throw ".nix/yarn-deps.toml has no entry for ${lockfile}: run `nix run .#update-yarn-hash -- --lockfile ${lockfile}`");
-        in
-        if entry.lock-sha256 == builtins.hashFile "sha256" (./. + "/${lockfile}")
-        then entry.hash
-        else throw ".nix/yarn-deps.toml is stale for ${lockfile}: run `nix run .#update-yarn-hash`";
+      # The hash record update-yarn-hash writes, checked against the lockfile at evaluation.
+      yarnDeps = import ./.nix/yarn-deps.nix { recordFile = ./.nix/yarn-deps.toml; root = ./.; };
 
       perSystem = pkgs:
         let
@@ -64,7 +51,7 @@
 
           yarnOfflineCache = pkgs.fetchYarnDeps {
             yarnLock = ./example/yarn.lock;
-            hash = yarnHash "example/yarn.lock";
+            hash = yarnDeps.hashFor "example/yarn.lock";
           };
 
           # Stage 1: node_modules from manifests only, so a code edit reuses it.

@@ -4,6 +4,14 @@
 //! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks).
 
 mod ci;
+mod dev_services;
+mod example_copy;
+mod nix_check;
+mod nix_eval;
+mod nix_lint;
+mod process_compose;
+mod tool_install;
+mod workflow;
 
 use std::env;
 use std::path::PathBuf;
@@ -16,6 +24,8 @@ fn main() -> Result<()> {
     sh.change_dir(project_root());
     match args.first().map(String::as_str) {
         Some("ci") => ci::run(&sh),
+        Some("nix-check") => nix_check::run(&sh),
+        Some("dev-services") => dev_services::run(&sh),
         Some("--help") | Some("-h") | None => {
             println!("{HELP}");
             Ok(())
@@ -28,7 +38,11 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci          fmt --check, clippy -D warnings, every test (what CI runs)";
+  ci            fmt --check, clippy -D warnings, every test, nix-check, dev-services (what CI runs)
+  nix-check     the Nix side: parse, nixpkgs-fmt, deadnix, lints, flake.lock, workflow
+                (check-jsonschema + shellcheck), process-compose.yaml, pure-eval tests
+  dev-services  start MySQL, Redis and the app as .nix/process-compose.yaml says (Debian
+                packages; installs them as root when missing) and time them to all-ready";
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,284 @@
+//! Pure evaluation tests of the Nix code that needs no nixpkgs: the hash-record reader
+//! (`.nix/yarn-deps.nix`), the source filters (`.nix/sources.nix`) and the flake's
+//! nixConfig and lock (`.nix/tests/flake-config.nix`), each run by the real
+//! `nix-instantiate` against the real files and against scratch copies it edits.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+use common::hash_record::{lock_sha256, HashRecord, RecordEntry};
+use common::nix_hash::Sha256Hash;
+
+use crate::example_copy::copy_example;
+
+const LOCKFILE: &str = "example/yarn.lock";
+
+pub fn run(nix_instantiate: &Path, root: &Path) -> Result<()> {
+    let nix = Evaluator {
+        nix_instantiate,
+        root,
+    };
+    scratch_records(&nix)?;
+    source_filters(&nix)?;
+    flake_config(&nix)?;
+    real_record(&nix)?;
+    Ok(())
+}
+
+struct Evaluator<'a> {
+    nix_instantiate: &'a Path,
+    root: &'a Path,
+}
+
+impl Evaluator<'_> {
+    /// `nix-instantiate --eval --strict --json` of a test file: Ok(json) or Err(Nix's error).
+    fn eval(
+        &self,
+        test: &str,
+        args: &[(&str, &Path)],
+    ) -> Result<std::result::Result<String, String>> {
+        let file = self.root.join(".nix/tests").join(test);
+        let mut cmd = Command::new(self.nix_instantiate);
+        cmd.args(["--eval", "--strict", "--json"]).arg(&file);
+        for (name, value) in args {
+            cmd.arg("--argstr").arg(name).arg(value);
+        }
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run {}", self.nix_instantiate.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        Ok(if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(stderr)
+        })
+    }
+
+    fn eval_ok(&self, test: &str, args: &[(&str, &Path)]) -> Result<String> {
+        self.eval(test, args)?
+            .map_err(|e| anyhow::anyhow!("evaluating .nix/tests/{test} failed:\n{e}"))
+    }
+
+    fn eval_err(&self, test: &str, args: &[(&str, &Path)], needle: &str, case: &str) -> Result<()> {
+        match self.eval(test, args)? {
+            Ok(out) => bail!("{case}: .nix/tests/{test} should have failed but gave {out}"),
+            Err(e) if e.contains(needle) => Ok(()),
+            Err(e) => bail!("{case}: expected an error containing {needle:?}, got:\n{e}"),
+        }
+    }
+}
+
+/// The committed record must be well-formed and fresh: the flake reads it as is.
+fn real_record(nix: &Evaluator) -> Result<()> {
+    let record = nix.root.join(".nix/yarn-deps.toml");
+    if !record.exists() {
+        bail!(".nix/yarn-deps.toml is missing, so the flake cannot evaluate: run `cargo run -p update-yarn-hash` and commit it");
+    }
+    let out = nix.eval_ok(
+        "yarn-deps.nix",
+        &[("recordFile", &record), ("root", nix.root)],
+    )?;
+    ensure!(
+        out.contains(&format!("\"{LOCKFILE}\":\"sha256-")),
+        "the record has no entry for {LOCKFILE}: {out}"
+    );
+    println!("nix eval: .nix/yarn-deps.toml is well-formed and fresh for {LOCKFILE}");
+    Ok(())
+}
+
+/// Records written by the Rust writer are read back by the Nix reader; stale and malformed
+/// ones are refused with the fix in the message.
+fn scratch_records(nix: &Evaluator) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let lock_bytes = fs::read(nix.root.join(LOCKFILE)).context("cannot read example/yarn.lock")?;
+    fs::create_dir_all(dir.path().join("example"))?;
+    fs::create_dir_all(dir.path().join(".nix"))?;
+    fs::write(dir.path().join(LOCKFILE), &lock_bytes)?;
+    // A real SHA-256 (of the lockfile's bytes) in SRI form, as the writer renders it.
+    let hash = Sha256Hash::of(&lock_bytes);
+    let mut record = HashRecord::default();
+    record.entries.insert(
+        LOCKFILE.to_string(),
+        RecordEntry {
+            lock_sha256: lock_sha256(&lock_bytes),
+            hash,
+        },
+    );
+    let record_path = dir.path().join(".nix/yarn-deps.toml");
+    let rendered = record.render();
+    fs::write(&record_path, &rendered)?;
+    let args = [("recordFile", record_path.as_path()), ("root", dir.path())];
+
+    let out = nix.eval_ok("yarn-deps.nix", &args)?;
+    ensure!(
+        out == format!("{{\"{LOCKFILE}\":\"{}\"}}", hash.to_sri()),
+        "the Nix reader gave {out}, expected {}",
+        hash.to_sri()
+    );
+
+    let sri = hash.to_sri();
+    let mut bad_cases = vec![
+        (
+            "truncated hash",
+            sri[..sri.len() - 2].to_string() + "=",
+            "is not an SRI sha256 hash",
+        ),
+        (
+            "sha512 prefix",
+            sri.replace("sha256-", "sha512-"),
+            "is not an SRI sha256 hash",
+        ),
+    ];
+    // Last digit with nonzero padding bits: decodes, but is not canonical.
+    let mut noncanonical = sri.clone().into_bytes();
+    let last = noncanonical.len() - 2;
+    noncanonical[last] = if noncanonical[last] == b'B' {
+        b'C'
+    } else {
+        b'B'
+    };
+    bad_cases.push((
+        "non-canonical base64",
+        String::from_utf8(noncanonical)?,
+        "is not an SRI sha256 hash",
+    ));
+    for (case, bad, needle) in bad_cases {
+        fs::write(&record_path, rendered.replace(&sri, &bad))?;
+        nix.eval_err("yarn-deps.nix", &args, needle, case)?;
+    }
+
+    fs::write(&record_path, &rendered)?;
+    let mut edited = lock_bytes.clone();
+    edited.extend_from_slice(b"\n");
+    fs::write(dir.path().join(LOCKFILE), &edited)?;
+    nix.eval_err(
+        "yarn-deps.nix",
+        &args,
+        "is stale",
+        "lockfile edited after the hash was recorded",
+    )?;
+
+    let missing = dir.path().join(".nix/absent.toml");
+    nix.eval_err(
+        "yarn-deps.nix",
+        &[("recordFile", &missing), ("root", dir.path())],
+        "is missing",
+        "no record",
+    )?;
+    println!("nix eval: record reader accepts the writer's output and refuses stale, truncated, non-canonical and missing records");
+    Ok(())
+}
+
+/// Which source sets an edit may change: tooling edits must leave the image's inputs alone.
+fn source_filters(nix: &Evaluator) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let tree = dir.path();
+    copy_example(&nix.root.join("example"), &tree.join("example"))?;
+    for (path, text) in [
+        ("Cargo.toml", "[workspace]\n"),
+        ("Cargo.lock", "version = 4\n"),
+        ("common/src/lib.rs", "//! lib\n"),
+        (".nix/dev-shell.nix", "{ }\n"),
+        (".github/workflows/ci.yml", "on: push\n"),
+        ("docs/adopting.md", "# Adopting\n"),
+    ] {
+        write(tree, path, text)?;
+    }
+    let eval = || -> Result<serde_yaml::Mapping> {
+        let json = nix.eval_ok("sources.nix", &[("root", tree)])?;
+        Ok(serde_yaml::from_str(&json)?)
+    };
+    let mut before = eval()?;
+    // (edit, does app change, do manifests change, do tools change)
+    let cases: [(&str, &str, [bool; 3]); 11] = [
+        (
+            ".nix/dev-shell.nix",
+            "{ pkgs }: pkgs.mkShell { }\n",
+            [false, false, false],
+        ),
+        (
+            ".github/workflows/ci.yml",
+            "on: pull_request\n",
+            [false, false, false],
+        ),
+        (
+            "docs/adopting.md",
+            "# Adopting, edited\n",
+            [false, false, false],
+        ),
+        ("example/README.md", "# edited\n", [false, false, false]),
+        (
+            "example/node_modules/left-pad/index.js",
+            "x\n",
+            [false, false, false],
+        ),
+        (
+            "example/ghost/core/build/server.js",
+            "x\n",
+            [false, false, false],
+        ),
+        (
+            "common/src/lib.rs",
+            "//! lib, edited\n",
+            [false, false, true],
+        ),
+        (
+            "Cargo.lock",
+            "version = 4\n# edited\n",
+            [false, false, true],
+        ),
+        (
+            "example/ghost/core/src/server.js",
+            "// edited\n",
+            [true, false, false],
+        ),
+        (
+            "example/ghost/core/src/lib/new.js",
+            "// new folder\n",
+            [true, false, false],
+        ),
+        (
+            "example/ghost/core/package.json",
+            "{\"name\":\"@example/core\",\"version\":\"0.2.0\"}\n",
+            [true, true, false],
+        ),
+    ];
+    for (path, text, expected) in cases {
+        write(tree, path, text)?;
+        let after = eval()?;
+        for (set, expect) in ["app", "manifests", "tools"].into_iter().zip(expected) {
+            let changed = before.get(set) != after.get(set);
+            ensure!(
+                changed == expect,
+                "source filter: editing {path} {} the `{set}` source set; it should {}",
+                if changed { "changed" } else { "did not change" },
+                if expect {
+                    "change it"
+                } else {
+                    "leave it alone"
+                }
+            );
+        }
+        before = after;
+    }
+    println!("nix eval: source filters keep tooling, docs and build-output edits out of the image's inputs ({} edits)", cases.len());
+    Ok(())
+}
+
+fn flake_config(nix: &Evaluator) -> Result<()> {
+    let out = nix.eval_ok("flake-config.nix", &[("root", nix.root)])?;
+    ensure!(out == "true", "flake-config.nix gave {out}");
+    println!(
+        "nix eval: flake.nix nixConfig and flake.lock's nixpkgs pin are well-formed and agree"
+    );
+    Ok(())
+}
+
+fn write(root: &Path, rel: &str, text: &str) -> Result<()> {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().expect("relative path has a parent"))?;
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
