@@ -7,4 +7,5 @@ mod errors;
 mod flake_ref;
 mod http_server;
 mod push;
+mod trusted_keys;
 mod util;

@@ -81,7 +81,10 @@ impl fmt::Display for Run {
 }
 
 pub fn run(mut cmd: Command, cwd: &Path) -> Run {
-    cmd.current_dir(cwd).env("NIX_CONFIG", NIX_CONFIG);
+    cmd.current_dir(cwd);
+    if !cmd.get_envs().any(|(k, _)| k == "NIX_CONFIG") {
+        cmd.env("NIX_CONFIG", NIX_CONFIG);
+    }
     let command = format!("{cmd:?}");
     let output = cmd
         .output()
@@ -94,8 +97,12 @@ pub fn run(mut cmd: Command, cwd: &Path) -> Run {
 }
 
 pub fn precache(cwd: &Path, args: &[&str]) -> Run {
+    precache_with_nix_config(cwd, args, NIX_CONFIG)
+}
+
+pub fn precache_with_nix_config(cwd: &Path, args: &[&str], nix_config: &str) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_precache-package"));
-    cmd.args(args);
+    cmd.args(args).env("NIX_CONFIG", nix_config);
     run(cmd, cwd)
 }
 
@@ -124,6 +131,11 @@ pub struct FlakeRepo {
 
 impl FlakeRepo {
     pub fn new() -> Self {
+        Self::with_nix_config("")
+    }
+
+    /// `nix_config` is spliced into the flake's top-level attribute set.
+    pub fn with_nix_config(nix_config: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("repo");
         let counts = tmp.path().join("counts");
@@ -137,7 +149,8 @@ impl FlakeRepo {
         set_mode(&counter, 0o666);
         let flake = FLAKE
             .replace("@SYSTEM@", &system())
-            .replace("@COUNTER@", &counter.display().to_string());
+            .replace("@COUNTER@", &counter.display().to_string())
+            .replace("@NIXCONFIG@", nix_config);
         std::fs::write(dir.join("flake.nix"), flake).unwrap();
         sh(&dir, "git", &["init", "-q"]);
         sh(&dir, "git", &["add", "flake.nix"]);
@@ -200,6 +213,7 @@ impl FlakeRepo {
 }
 
 const FLAKE: &str = r#"{
+  @NIXCONFIG@
   outputs = { self }: let
     system = "@SYSTEM@";
     mk = name: script: derivation {
