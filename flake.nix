@@ -148,6 +148,7 @@
           apps = {
             update-yarn-hash = { type = "app"; program = "${tools}/bin/update-yarn-hash"; };
             precache-package = { type = "app"; program = "${tools}/bin/precache-package"; };
+            nix-hooks = { type = "app"; program = "${tools}/bin/nix-hooks"; };
             dev = { type = "app"; program = lib.getExe dev; };
           };
 
