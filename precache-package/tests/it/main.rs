@@ -7,5 +7,6 @@ mod errors;
 mod flake_ref;
 mod http_server;
 mod push;
+mod snapshots;
 mod trusted_keys;
 mod util;

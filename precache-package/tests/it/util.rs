@@ -102,7 +102,10 @@ pub fn precache(cwd: &Path, args: &[&str]) -> Run {
 
 pub fn precache_with_nix_config(cwd: &Path, args: &[&str], nix_config: &str) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_precache-package"));
-    cmd.args(args).env("NIX_CONFIG", nix_config);
+    // A developer's CACHIX_CACHE would turn every --to test into a usage error.
+    cmd.args(args)
+        .env("NIX_CONFIG", nix_config)
+        .env_remove("CACHIX_CACHE");
     run(cmd, cwd)
 }
 
