@@ -139,7 +139,9 @@
         in
         {
           packages = {
-            inherit tools yarnOfflineCache nodeModules app dev;
+            inherit tools app dev;
+            yarn-offline-cache = yarnOfflineCache;
+            node-modules = nodeModules;
             default = tools;
           } // lib.optionalAttrs pkgs.stdenv.isLinux {
             dockerImage = pkgs.callPackage ./.docker-nix { inherit app nodejs; };
