@@ -111,29 +111,11 @@ impl GitFetcher {
     /// `GIT_CONFIG_SYSTEM`, `GIT_CONFIG_GLOBAL` (replaces both `~/.gitconfig` and the XDG file)
     /// and `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>`.
     pub fn from_default_config() -> Result<Self, GitSourceError> {
-        let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
         let mut cfg = Config::new().map_err(|source| GitSourceError::Config {
             path: PathBuf::from("<empty>"),
             source,
         })?;
-        let mut files: Vec<(PathBuf, ConfigLevel)> = Vec::new();
-        let no_system = env("GIT_CONFIG_NOSYSTEM").is_some_and(|v| git_bool(&v.to_string_lossy()));
-        if !no_system {
-            let system = env("GIT_CONFIG_SYSTEM")
-                .map(PathBuf::from)
-                .or_else(|| Config::find_system().ok());
-            files.extend(system.map(|p| (p, ConfigLevel::System)));
-        }
-        if let Some(global) = env("GIT_CONFIG_GLOBAL") {
-            files.push((PathBuf::from(global), ConfigLevel::Global));
-        } else {
-            let home = env("HOME").map(PathBuf::from);
-            let xdg = env("XDG_CONFIG_HOME")
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(".config")));
-            files.extend(xdg.map(|x| (x.join("git/config"), ConfigLevel::XDG)));
-            files.extend(home.map(|h| (h.join(".gitconfig"), ConfigLevel::Global)));
-        }
+        let files = default_config_files();
         for (path, level) in files {
             // git skips config files that do not exist; so do we.
             if path.is_file() {
@@ -216,6 +198,31 @@ impl GitFetcher {
         let root = job.dir_node(&repo, &tree, &workdir, Path::new(""))?;
         gnu_tar::archive(&root).map_err(|source| job.err_tar(source))
     }
+}
+
+/// git's config files outside a repository, lowest priority first.
+fn default_config_files() -> Vec<(PathBuf, ConfigLevel)> {
+    let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
+    let mut files = Vec::new();
+    let no_system = env("GIT_CONFIG_NOSYSTEM").is_some_and(|v| git_bool(&v.to_string_lossy()));
+    if !no_system {
+        let system = env("GIT_CONFIG_SYSTEM")
+            .map(PathBuf::from)
+            .or_else(|| Config::find_system().ok());
+        files.extend(system.map(|p| (p, ConfigLevel::System)));
+    }
+    if let Some(global) = env("GIT_CONFIG_GLOBAL") {
+        files.push((PathBuf::from(global), ConfigLevel::Global));
+    } else {
+        // git reads $XDG_CONFIG_HOME/git/config (default ~/.config/git/config), then ~/.gitconfig.
+        let home = env("HOME").map(PathBuf::from);
+        let xdg = env("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".config")));
+        files.extend(xdg.map(|x| (x.join("git/config"), ConfigLevel::XDG)));
+        files.extend(home.map(|h| (h.join(".gitconfig"), ConfigLevel::Global)));
+    }
+    files
 }
 
 /// `url.<base>.insteadof` → `<base>` (section and key are case-insensitive, `<base>` is not).

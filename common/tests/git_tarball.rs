@@ -558,3 +558,50 @@ fn nested_dot_git_in_a_tree_fails_like_git_checkout() {
     let checkout = git(&["checkout", "-q", &commit]);
     assert!(!checkout.status.success(), "git checked out a nested .git");
 }
+
+/// libgit2 reads the user's ~/.gitconfig and ~/.config/git/attributes on its own (it ignores
+/// GIT_CONFIG_GLOBAL); nix-prefetch-git runs git with an empty HOME. A hostile HOME must not
+/// change a single byte. libgit2 reads HOME once per process, so this runs the child test below
+/// in a fresh process of this test binary.
+#[test]
+fn hostile_user_git_config_does_not_change_the_bytes() {
+    let Some(()) = tools() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let attributes = home.path().join("attributes");
+    std::fs::write(&attributes, "* text eol=crlf ident\n").unwrap();
+    let xdg = home.path().join(".config/git");
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::fs::write(xdg.join("attributes"), "* text eol=crlf\n").unwrap();
+    let gitconfig = format!(
+        "[core]\n\tautocrlf = true\n\teol = crlf\n\tsymlinks = false\n\tattributesFile = {}\n\
+         [url \"file:///nonexistent/\"]\n\tinsteadOf = file:///\n",
+        attributes.display()
+    );
+    std::fs::write(home.path().join(".gitconfig"), gitconfig).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hostile_config_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child test failed under a hostile HOME\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by hostile_user_git_config_does_not_change_the_bytes, with a hostile HOME"]
+fn hostile_config_child() {
+    let Some(()) = tools() else { return };
+    let f = Fixture::new();
+    let sha = awkward_repo(&f);
+    f.assert_matches_reference(&sha);
+}
