@@ -605,3 +605,17 @@ fn hostile_config_child() {
     let sha = awkward_repo(&f);
     f.assert_matches_reference(&sha);
 }
+
+#[test]
+fn symlinked_gitattributes_is_treated_like_git_treats_it() {
+    // git (since 2.32) does not follow an in-tree .gitattributes that is a symlink.
+    let Some(()) = tools() else { return };
+    let f = Fixture::new();
+    f.init();
+    f.write("rules", b"*.txt text eol=crlf\n");
+    f.write("dir/a.txt", b"one\ntwo\n");
+    std::os::unix::fs::symlink("../rules", f.work().join("dir/.gitattributes")).unwrap();
+    f.write("b.txt", b"one\ntwo\n");
+    let sha = f.commit("symlinked attributes");
+    f.assert_matches_reference(&sha);
+}
