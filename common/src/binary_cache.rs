@@ -24,13 +24,14 @@ pub enum CacheError {
         "{url}: HTTP {status} (the cache answered with an error; retry later or check the URL)"
     )]
     Status { url: String, status: u16 },
-    #[error("{url}: {source}")]
+    // The cause is printed by whoever walks the error chain, not repeated here.
+    #[error("{url}")]
     Http {
         url: String,
         #[source]
         source: reqwest::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -144,9 +145,9 @@ impl BinaryCache {
             }
             Source::Http { base, client } => {
                 let url = format!("{base}/{hash_part}.narinfo");
-                let http = |source| CacheError::Http {
+                let http = |source: reqwest::Error| CacheError::Http {
                     url: url.clone(),
-                    source,
+                    source: source.without_url(),
                 };
                 let resp = client.get(&url).send().await.map_err(http)?;
                 let status = resp.status().as_u16();
@@ -288,5 +289,83 @@ impl ClosureReport {
                 _ => 0,
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::narinfo::SecretKey;
+
+    fn info_text(path: &str, key: Option<&SecretKey>) -> String {
+        let mut info: NarInfo = format!(
+            "StorePath: {path}\nNarHash: sha256:0w1357qw948jcqkr9c0y9b8kgv2yafx9cqrbkpkljs3vrahcgds7\nNarSize: 1\nReferences: \n"
+        )
+        .parse()
+        .unwrap();
+        if let Some(k) = key {
+            k.sign_narinfo(&mut info);
+        }
+        info.to_text()
+    }
+
+    #[test]
+    fn classification_is_from_ci_point_of_view() {
+        let key = SecretKey::from_seed("k-1", [5; 32]);
+        let keys = TrustedKeys::new([key.public()]);
+        let p: StorePath = "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b"
+            .parse()
+            .unwrap();
+        let other = "/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c";
+        let text = info_text(&p.to_string(), Some(&key));
+        assert!(classify(&p, Some(text), &keys).is_cached());
+        assert!(matches!(classify(&p, None, &keys), PathStatus::Missing));
+        let unsigned = classify(&p, Some(info_text(&p.to_string(), None)), &keys);
+        assert!(matches!(&unsigned, PathStatus::Untrusted { why, .. } if why == "unsigned"));
+        // A validly signed narinfo served under the wrong name is not this path.
+        let wrong = classify(&p, Some(info_text(other, Some(&key))), &keys);
+        assert!(matches!(wrong, PathStatus::Invalid { .. }));
+        assert!(matches!(
+            classify(&p, Some("junk".into()), &keys),
+            PathStatus::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn file_cache_walks_references_and_reports_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::from_seed("k-1", [5; 32]);
+        let keys = TrustedKeys::new([key.public()]);
+        let top: StorePath = "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b"
+            .parse()
+            .unwrap();
+        let leaf: StorePath = "/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"
+            .parse()
+            .unwrap();
+        let mut info: NarInfo = info_text(&top.to_string(), None).parse().unwrap();
+        info.references = vec![leaf.clone()];
+        key.sign_narinfo(&mut info);
+        std::fs::write(
+            dir.path().join(format!("{}.narinfo", top.hash_part())),
+            info.to_text(),
+        )
+        .unwrap();
+        let cache = BinaryCache::open(
+            &format!("file://{}", dir.path().display()),
+            &CacheOptions::default(),
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = rt
+            .block_on(cache.query_closure(&[top.clone()], &keys, &|_, _| {}))
+            .unwrap();
+        assert_eq!(report.paths.len(), 2);
+        assert!(report.paths[&top].is_cached());
+        assert!(matches!(report.paths[&leaf], PathStatus::Missing));
+        assert!(!report.all_cached());
+        assert!(BinaryCache::open("s3://bucket", &CacheOptions::default()).is_err());
     }
 }

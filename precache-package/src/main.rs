@@ -155,7 +155,13 @@ fn query(
     let cache = BinaryCache::open(url, opts).or_exit(Exit::Usage)?;
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} narinfos")
+        {
+            bar.set_style(style);
+        }
         bar.set_message(format!("querying {url}"));
+        bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
     let progress = |done: usize, known: usize| {

@@ -129,6 +129,26 @@ fn http_404_is_missing_but_500_is_an_error() {
         "no verdict is printed on a query error\n{r}"
     );
 
+    // A cache that never answers: an error after --timeout, never "missing".
+    server.set_status(&leaf, 0);
+    let r = precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--timeout",
+            "1",
+            "--from",
+            &server.url(),
+            "--trusted-public-key",
+            &key.public,
+            ".",
+            &repo.attr("a"),
+        ],
+    );
+    r.expect_code(7)
+        .expect_contains("timed out")
+        .expect_lacks("not cached");
+
     // Unreachable cache: also an error, never "missing".
     drop(server);
     check(&repo, "http://127.0.0.1:9", &key.public)

@@ -62,7 +62,8 @@ impl CacheServer {
         format!("http://{}", self.addr)
     }
 
-    /// Answer `status` (with an empty body) for `file` (e.g. `<hash>.narinfo`).
+    /// Answer `status` (with an empty body) for `file` (e.g. `<hash>.narinfo`); status 0
+    /// means never answer (the connection is dropped after 3 s), to play a timeout.
     pub fn set_status(&self, file: &str, status: u16) {
         self.overrides
             .lock()
@@ -127,6 +128,9 @@ fn handle(conn: TcpStream, shared: &Shared) {
             .trim_start_matches('/')
             .to_owned();
         let (status, body) = respond(shared, method, &path);
+        if status == 0 {
+            return;
+        }
         let reason = match status {
             200 => "OK",
             404 => "Not Found",
@@ -147,8 +151,14 @@ fn handle(conn: TcpStream, shared: &Shared) {
 }
 
 fn respond(shared: &Shared, method: &str, path: &str) -> (u16, Vec<u8>) {
-    if let Some(&status) = shared.overrides.lock().unwrap().get(path) {
-        return (status, Vec::new());
+    let status = shared.overrides.lock().unwrap().get(path).copied();
+    match status {
+        Some(0) => {
+            thread::sleep(Duration::from_secs(3));
+            return (0, Vec::new());
+        }
+        Some(status) => return (status, Vec::new()),
+        None => {}
     }
     if method != "GET" && method != "HEAD" || path.contains("..") {
         return (404, Vec::new());
