@@ -411,7 +411,13 @@ impl Job<'_> {
             Ok(oid) if hash.len() == 40 => repo.find_object(oid, None),
             _ => repo.find_object_by_prefix(hash, None),
         };
-        object.map_err(|_| self.unknown_rev(hash, advertised))
+        object.map_err(|e| match e.code() {
+            git2::ErrorCode::Ambiguous => GitSourceError::UnknownRev {
+                target: self.target(),
+                hint: "the abbreviated hash matches several objects; give the full hash".into(),
+            },
+            _ => self.unknown_rev(hash, advertised),
+        })
     }
 
     /// Commits and tags check out their commit's tree; a tree hash is checked out as a commit
