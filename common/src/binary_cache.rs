@@ -360,7 +360,7 @@ mod tests {
             .build()
             .unwrap();
         let report = rt
-            .block_on(cache.query_closure(&[top.clone()], &keys, &|_, _| {}))
+            .block_on(cache.query_closure(std::slice::from_ref(&top), &keys, &|_, _| {}))
             .unwrap();
         assert_eq!(report.paths.len(), 2);
         assert!(report.paths[&top].is_cached());
