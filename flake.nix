@@ -65,7 +65,7 @@
             dontConfigure = true;
             buildPhase = ''
               runHook preBuild
-              cd example
+              cd example || exit 1
               export HOME=$TMPDIR
               yarn config --offline set yarn-offline-mirror ${yarnOfflineCache}
               fixup-yarn-lock yarn.lock
@@ -75,8 +75,8 @@
             '';
             installPhase = ''
               runHook preInstall
-              mkdir -p $out
-              cp -r node_modules $out/
+              mkdir -p "$out"
+              cp -r node_modules "$out/"
               for ws in ghost/*/; do
                 if [ -d "$ws/node_modules" ]; then
                   mkdir -p "$out/$ws"
@@ -96,7 +96,7 @@
             dontConfigure = true;
             buildPhase = ''
               runHook preBuild
-              cd example
+              cd example || exit 1
               export HOME=$TMPDIR
               cp -r ${nodeModules}/. .
               chmod -R u+w .
@@ -105,10 +105,10 @@
             '';
             installPhase = ''
               runHook preInstall
-              mkdir -p $out/lib/example $out/bin
-              cp -r package.json node_modules ghost $out/lib/example/
-              makeWrapper ${lib.getExe nodejs} $out/bin/example-app \
-                --add-flags $out/lib/example/ghost/core/build/server.js \
+              mkdir -p "$out/lib/example" "$out/bin"
+              cp -r package.json node_modules ghost "$out/lib/example/"
+              makeWrapper ${lib.getExe nodejs} "$out/bin/example-app" \
+                --add-flags "$out/lib/example/ghost/core/build/server.js" \
                 --set-default NODE_ENV production
               runHook postInstall
             '';
@@ -125,7 +125,7 @@
             runtimeInputs = devServices;
             text = ''
               # process-compose.yaml uses paths relative to the repository root.
-              cd "$(git rev-parse --show-toplevel 2>/dev/null || pwd)"
+              cd "$(git rev-parse --show-toplevel 2>/dev/null || pwd)" || exit 1
               mkdir -p .dev-data
               exec process-compose up -f .nix/process-compose.yaml "$@"
             '';
@@ -169,18 +169,18 @@
                     lib.elem rel [ ".nix" ".nix/yarn-deps.toml" "example" "example/yarn.lock" ];
                 };
               } ''
-              cp -r $src repo && chmod -R u+w repo && cd repo
+              cp -r "$src" repo && chmod -R u+w repo && cd repo || exit 1
               git init -q && git add -A
               update-yarn-hash --check
-              touch $out
+              touch "$out"
             '';
             formatting = pkgs.runCommand "nix-formatting"
               { nativeBuildInputs = [ pkgs.nixpkgs-fmt pkgs.deadnix pkgs.statix ]; } ''
-              cd ${nixFiles}
+              cd ${nixFiles} || exit 1
               nixpkgs-fmt --check .
               deadnix --fail .
               statix check .
-              touch $out
+              touch "$out"
             '';
           } // lib.optionalAttrs pkgs.stdenv.isLinux {
             # Evaluating the image forces the source filters and the whole build graph.

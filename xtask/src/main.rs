@@ -9,6 +9,7 @@ mod example_copy;
 mod nix_check;
 mod nix_eval;
 mod nix_lint;
+mod nix_shell_snippets;
 mod process_compose;
 mod tool_install;
 mod workflow;

@@ -1,6 +1,6 @@
 //! `cargo xtask nix-check`: the Nix side, checked with the real tools (installed when
 //! missing): every .nix file parses, is nixpkgs-fmt formatted and deadnix-clean, passes
-//! this repo's lints; the workflow is schema-valid and its scripts shellcheck-clean;
+//! this repo's lints, and the shell scripts inside them are shellcheck-clean; the workflow is schema-valid and its scripts shellcheck-clean;
 //! process-compose.yaml is well-typed and its commands shellcheck-clean; .envrc is
 //! shellcheck-clean; flake.lock agrees with flake.nix; the pure-eval tests pass.
 
@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::process_compose::Project;
-use crate::{nix_eval, nix_lint, project_root, tool_install, workflow};
+use crate::{nix_eval, nix_lint, nix_shell_snippets, project_root, tool_install, workflow};
 
 pub fn run(sh: &Shell) -> Result<()> {
     let root = project_root();
@@ -54,6 +54,9 @@ pub fn run(sh: &Shell) -> Result<()> {
             .context("deadnix found unused code: remove it, or prefix an intentionally unused argument with `_`")
     })?;
     step("lint", || nix_lint::check_files(&nix_files))?;
+    step("embedded shell", || {
+        nix_shell_snippets::check(sh, &nix_files)
+    })?;
     step("flake.lock", || flake_lock(sh, &root))?;
     step("workflows", || workflow::check(sh, &workflow_files(&root)?))?;
     step("process-compose", || process_compose(sh, &root))?;
