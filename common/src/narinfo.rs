@@ -150,7 +150,9 @@ struct Partial {
 impl NarInfo {
     /// The string Nix signs (`ValidPathInfo::fingerprint`).
     pub fn fingerprint(&self) -> String {
-        let refs: Vec<String> = self.references.iter().map(|r| r.to_string()).collect();
+        // Nix holds references in a sorted set, whatever order the file lists them in.
+        let mut refs: Vec<String> = self.references.iter().map(|r| r.to_string()).collect();
+        refs.sort();
         format!(
             "1;{};sha256:{};{};{}",
             self.store_path,
@@ -411,6 +413,30 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
 
         let other = SecretKey::from_seed("test-1", [7; 32]);
         assert_eq!(info.verified_by(&TrustedKeys::new([other.public()])), None);
+    }
+
+    #[test]
+    fn reference_order_in_the_file_does_not_matter() {
+        let key = SecretKey::from_seed("k", [4; 32]);
+        let mut info: NarInfo = B.parse().unwrap();
+        info.sigs.clear();
+        info.references.insert(
+            0,
+            "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b"
+                .parse()
+                .unwrap(),
+        );
+        key.sign_narinfo(&mut info);
+        info.references.reverse();
+        assert!(
+            info.fingerprint().contains(";/nix/store/51qy"),
+            "{}",
+            info.fingerprint()
+        );
+        assert_eq!(
+            info.verified_by(&TrustedKeys::new([key.public()])),
+            Some("k")
+        );
     }
 
     #[test]
