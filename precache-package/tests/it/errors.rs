@@ -106,3 +106,34 @@ fn build_failure_exits_5_and_pushes_nothing() {
     let narinfos = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
     assert_eq!(narinfos, 0, "nothing was written to the cache");
 }
+
+#[test]
+fn push_failure_exits_6() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let empty = tempfile::tempdir().unwrap();
+    let from = format!("file://{}", empty.path().display());
+    let key = common::narinfo::SecretKey::from_seed("k", [3; 32])
+        .public()
+        .to_string();
+    // Nothing can be created below /dev/null, not even by root.
+    let args = [
+        "--to",
+        "file:///dev/null/cache",
+        "--from",
+        &from,
+        "--trusted-public-key",
+        &key,
+    ];
+    precache(&repo.dir, &[&args[..], &[".", &repo.attr("b")]].concat())
+        .expect_code(6)
+        .expect_contains("push failed")
+        .expect_contains("'/dev/null' is not a directory");
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "the read cache is untouched"
+    );
+}
