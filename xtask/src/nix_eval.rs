@@ -12,6 +12,7 @@ use common::hash_record::{lock_sha256, HashRecord, RecordEntry};
 use common::nix_hash::Sha256Hash;
 
 use crate::example_copy::copy_example;
+use crate::tool_install;
 
 const LOCKFILE: &str = "example/yarn.lock";
 
@@ -265,7 +266,93 @@ fn source_filters(nix: &Evaluator) -> Result<()> {
         before = after;
     }
     println!("nix eval: source filters keep tooling, docs and build-output edits out of the image's inputs ({} edits)", cases.len());
+    source_filters_build(nix, tree)
+}
+
+/// What a builder actually gets: builds a raw derivation over the filtered sources.
+fn source_filters_build(nix: &Evaluator, tree: &Path) -> Result<()> {
+    let (Some(nix_build), Some(find), Some(sort)) = (
+        tool_install::find("nix-build"),
+        tool_install::find("find"),
+        tool_install::find("sort"),
+    ) else {
+        bail!("nix-build, find or sort is missing");
+    };
+    if !is_root() {
+        println!(
+            "skipping the source-filter build: it runs with the sandbox off, which needs root"
+        );
+        return Ok(());
+    }
+    let out = Command::new(nix_build)
+        .args(["--no-out-link", "--argstr", "root"])
+        .arg(tree)
+        .args(["--argstr", "find"])
+        .arg(&find)
+        .args(["--argstr", "sort"])
+        .arg(&sort)
+        .arg(nix.root.join(".nix/tests/sources-build.nix"))
+        .env(
+            "NIX_CONFIG",
+            "experimental-features = nix-command flakes\nsandbox = false\nsubstituters =",
+        )
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "building .nix/tests/sources-build.nix failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = fs::read_to_string(String::from_utf8(out.stdout)?.trim())?;
+    let (app, manifests) = listing
+        .split_once("---\n")
+        .context("listing without separator")?;
+    for must in [
+        "./example/yarn.lock",
+        "./example/ghost/core/src/server.js",
+        "./example/ghost/mail/lib/mail.js",
+    ] {
+        ensure!(
+            app.lines().any(|l| l == must),
+            "the app source set lacks {must}:\n{app}"
+        );
+    }
+    for line in app.lines() {
+        ensure!(
+            line.starts_with("./example/")
+                && !line.ends_with(".md")
+                && !line.contains("/node_modules/")
+                && !line.contains("/build/"),
+            "the app source set holds {line}, which `yarn build` never reads"
+        );
+    }
+    let mut expected: Vec<&str> = app
+        .lines()
+        .filter(|l| {
+            ["package.json", "yarn.lock", ".yarnrc", ".npmrc"]
+                .iter()
+                .any(|n| l.ends_with(&format!("/{n}")))
+        })
+        .collect();
+    expected.sort();
+    let got: Vec<&str> = manifests.lines().collect();
+    ensure!(
+        got == expected,
+        "the manifests source set is {got:?}, expected {expected:?}"
+    );
+    println!(
+        "nix build: a builder sees {} files of the app and only its {} manifests",
+        app.lines().count(),
+        got.len()
+    );
     Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 fn flake_config(nix: &Evaluator) -> Result<()> {
