@@ -1,29 +1,30 @@
 //! `precache-package`: build a flake output once, push its whole closure, and check that CI
 //! will substitute every path of it. CLI and presentation only; the logic is in `common`.
 
+mod cache_query;
 mod cli;
 mod evaluate;
 mod failure;
+mod push;
 mod report;
 mod target;
 mod trusted_keys;
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use common::binary_cache::{BinaryCache, CacheOptions, ClosureReport};
+use common::binary_cache::{CacheOptions, ClosureReport};
 use common::flake_ref::{self, ResolvedFlakeRef};
-use common::narinfo::TrustedKeys;
 use common::nix_cli::{Nix, NixError};
 use common::store_path::StorePath;
 
+use crate::cache_query::query;
 use crate::cli::Args;
-use crate::failure::{fail, Exit, Failure, OrExit};
-use crate::report::{Pushed, Summary};
+use crate::failure::{Exit, Failure, OrExit};
+use crate::report::Summary;
 use crate::target::Target;
 
 fn main() -> ExitCode {
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn note(args: &Args, msg: impl std::fmt::Display) {
+pub(crate) fn note(args: &Args, msg: impl std::fmt::Display) {
     if !args.json {
         eprintln!("{msg}");
     }
@@ -120,7 +121,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
         summary.status = "nothing-to-push";
         return Ok((summary, 0));
     }
-    build_and_push(args, &nix, &flake, &target, &keys.keys, &opts, summary)
+    push::build_and_push(args, &nix, &flake, &target, &keys.keys, &opts, summary)
 }
 
 fn resolve_flake(args: &Args) -> Result<ResolvedFlakeRef, Failure> {
@@ -143,48 +144,6 @@ fn resolve_flake(args: &Args) -> Result<ResolvedFlakeRef, Failure> {
             error: e.into(),
         }),
     }
-}
-
-fn query(
-    args: &Args,
-    url: &str,
-    opts: &CacheOptions,
-    roots: &[StorePath],
-    keys: &TrustedKeys,
-) -> Result<ClosureReport, Failure> {
-    let cache = BinaryCache::open(url, opts).or_exit(Exit::Usage)?;
-    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} narinfos")
-        {
-            bar.set_style(style);
-        }
-        bar.set_message(format!("querying {url}"));
-        bar.enable_steady_tick(Duration::from_millis(100));
-        bar
-    });
-    let progress = |done: usize, known: usize| {
-        if let Some(bar) = &bar {
-            bar.set_length(known as u64);
-            bar.set_position(done as u64);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .or_exit(Exit::Query)?;
-    let result = runtime.block_on(cache.query_closure(roots, keys, &progress));
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    result
-        .with_context(|| {
-            format!("cannot query {url}; nothing was decided (not treated as missing)")
-        })
-        .or_exit(Exit::Query)
 }
 
 fn summarize(
@@ -216,129 +175,4 @@ fn summarize(
         pushed: None,
         query_seconds: 0.0,
     }
-}
-
-fn build_and_push(
-    args: &Args,
-    nix: &Nix,
-    flake: &ResolvedFlakeRef,
-    target: &Target,
-    keys: &TrustedKeys,
-    opts: &CacheOptions,
-    mut summary: Summary,
-) -> Result<(Summary, u8), Failure> {
-    let push = target
-        .push
-        .as_ref()
-        .expect("Target::from_args requires a push target unless --check");
-    note(args, format!("building {}#{}", flake.url(), args.output));
-    let built = nix
-        .build(
-            &[format!("{}#{}", flake.url(), args.output)],
-            &args.nix_build_args,
-        )
-        .context("nix build failed")
-        .or_exit(Exit::Build)?;
-    let mut roots: Vec<StorePath> = Vec::new();
-    for b in &built {
-        for p in b.outputs.values() {
-            roots.push(
-                p.parse()
-                    .context("nix build printed a bad path")
-                    .or_exit(Exit::Build)?,
-            );
-        }
-        if args.include_build_deps {
-            roots.extend(
-                nix.build_closure(&b.drv_path)
-                    .context("cannot list the build-time closure")
-                    .or_exit(Exit::Build)?,
-            );
-        }
-    }
-    let closure = nix
-        .closure(&roots)
-        .context("cannot list the closure of the build")
-        .or_exit(Exit::Build)?;
-    let sizes: BTreeMap<StorePath, u64> = closure
-        .iter()
-        .map(|i| (i.path.clone(), i.nar_size))
-        .collect();
-    let all: Vec<StorePath> = sizes.keys().cloned().collect();
-    let report = query(args, &target.read_url, opts, &all, keys)?;
-    let to_push: Vec<StorePath> = report.not_cached().map(|(p, _)| p.clone()).collect();
-    summary.closure_paths = report.paths.len();
-    summary.closure_complete = true;
-    if to_push.is_empty() {
-        summary.status = "nothing-to-push";
-        summary.cached_paths = report.paths.len();
-        summary.missing.clear();
-        summary.missing_bytes = 0;
-        return Ok((summary, 0));
-    }
-    let bytes: u64 = to_push.iter().filter_map(|p| sizes.get(p)).sum();
-    note(
-        args,
-        format!(
-            "pushing {} paths ({}) to {}",
-            to_push.len(),
-            report::bytes(bytes),
-            push.describe()
-        ),
-    );
-    let started = Instant::now();
-    push.run(nix, &to_push)?;
-    let seconds = started.elapsed().as_secs_f64();
-    verify_pushed(args, target, keys, opts, &to_push)?;
-    summary.status = "pushed";
-    summary.cached_paths = report.paths.len();
-    summary.missing = report::missing(&report, &sizes);
-    summary.missing_bytes = bytes;
-    summary.pushed = Some(Pushed {
-        paths: to_push,
-        bytes,
-        seconds,
-    });
-    Ok((summary, 0))
-}
-
-/// Reads back what was pushed: a push that leaves unsigned or untrusted paths has not
-/// achieved anything CI can use.
-fn verify_pushed(
-    args: &Args,
-    target: &Target,
-    keys: &TrustedKeys,
-    opts: &CacheOptions,
-    pushed: &[StorePath],
-) -> Result<(), Failure> {
-    let report = query(args, &target.read_url, opts, pushed, keys)?;
-    let bad: Vec<String> = report
-        .not_cached()
-        .map(|(p, s)| {
-            format!(
-                "  {p}: {}",
-                match s {
-                    common::binary_cache::PathStatus::Missing =>
-                        "still not in the cache".to_owned(),
-                    common::binary_cache::PathStatus::Untrusted { why, .. } => why.clone(),
-                    common::binary_cache::PathStatus::Invalid { why } => why.clone(),
-                    common::binary_cache::PathStatus::Cached { .. } => unreachable!(),
-                }
-            )
-        })
-        .collect();
-    if bad.is_empty() {
-        return Ok(());
-    }
-    let trusted: Vec<String> = keys.keys().iter().map(|k| k.name.clone()).collect();
-    fail(
-        Exit::Push,
-        format!(
-            "pushed, but {} paths are still not usable by CI from {}:\n{}\nTrusted key names: {}. Sign with a trusted key (--sign-key FILE for --to), or add the signing key's public half to --trusted-public-key and to CI's trusted-public-keys.",
-            bad.len(),
-            target.read_url,
-            bad.join("\n"),
-            trusted.join(", ")
-        ),
-    )
 }
