@@ -92,8 +92,15 @@ impl Running {
             .as_deref()
             .context("only `command` processes are supported")?;
         let log = File::create(self.work.join(format!(".dev-data/{name}.log")))?;
+        if process.is_daemon || process.entrypoint.is_some() {
+            bail!("process `{name}`: is_daemon and entrypoint are not supported by this test; use `command`");
+        }
+        let dir = process
+            .working_dir
+            .as_deref()
+            .map_or_else(|| self.work.clone(), |d| self.work.join(d));
         let mut cmd = Command::new("bash");
-        cmd.arg("-c").arg(command).current_dir(&self.work);
+        cmd.arg("-c").arg(command).current_dir(dir);
         for entry in project.environment.iter().chain(&process.environment) {
             let (k, v) = entry.split_once('=').expect("validated NAME=VALUE");
             cmd.env(k, v);
