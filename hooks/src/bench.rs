@@ -45,16 +45,35 @@ pub fn run(args: &Args) -> Result<u8> {
 
     let mut cases = Vec::new();
     // The common commit: the lockfile is tracked and unchanged.
-    cases.push(time_case(repo, "staged-unchanged", 0, args.runs)?);
+    cases.push(time_case(
+        repo,
+        "staged-unchanged",
+        PRE_COMMIT,
+        0,
+        args.runs,
+    )?);
+    cases.push(time_case(repo, "envrc-fresh", &["envrc"], 0, args.runs)?);
     let mut changed = lock.clone();
     changed.extend_from_slice(b"\n# bench edit\n");
     std::fs::write(repo.join("yarn.lock"), &changed)?;
     git(repo, &["add", "yarn.lock"])?;
     // Lockfile staged, record not: the stale case the hook exists to catch.
-    cases.push(time_case(repo, "staged-changed-stale", 1, args.runs)?);
+    cases.push(time_case(
+        repo,
+        "staged-changed-stale",
+        PRE_COMMIT,
+        1,
+        args.runs,
+    )?);
     write_record(repo, &changed)?;
     git(repo, &["add", DEFAULT_RECORD_PATH])?;
-    cases.push(time_case(repo, "staged-changed-fresh", 0, args.runs)?);
+    cases.push(time_case(
+        repo,
+        "staged-changed-fresh",
+        PRE_COMMIT,
+        0,
+        args.runs,
+    )?);
 
     print(args, lock.len(), &cases);
     Ok(exit::OK)
@@ -76,13 +95,21 @@ fn write_record(repo: &Path, lock: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn time_case(repo: &Path, name: &'static str, expected_exit: i32, runs: usize) -> Result<Case> {
+const PRE_COMMIT: &[&str] = &["pre-commit", "--quiet"];
+
+fn time_case(
+    repo: &Path,
+    name: &'static str,
+    args: &[&str],
+    expected_exit: i32,
+    runs: usize,
+) -> Result<Case> {
     let exe = std::env::current_exe()?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
         let status = Command::new(&exe)
-            .args(["pre-commit", "--quiet"])
+            .args(args)
             .current_dir(repo)
             .env_remove("GIT_DIR")
             .env_remove("GIT_INDEX_FILE")
@@ -92,7 +119,10 @@ fn time_case(repo: &Path, name: &'static str, expected_exit: i32, runs: usize) -
             .status()?;
         times.push(start.elapsed());
         if status.code() != Some(expected_exit) {
-            bail!("{name}: nix-hooks pre-commit exited with {status}, expected {expected_exit}");
+            bail!(
+                "{name}: nix-hooks {} exited with {status}, expected {expected_exit}",
+                args.join(" ")
+            );
         }
     }
     times.sort();

@@ -3,6 +3,7 @@
 //! and in milliseconds. Logic lives in `common`; this is CLI and presentation.
 
 mod bench;
+mod cert_loading;
 mod envrc;
 mod install;
 mod pre_commit;
@@ -58,16 +59,23 @@ enum Command {
     Uninstall,
     /// Time `nix-hooks pre-commit` on a temporary repository (for `cargo xtask bench`).
     Bench(bench::Args),
+    /// Print the fetchYarnDeps hash of the lockfile on stdin (what --fix runs).
+    #[command(hide = true)]
+    Recompute(recompute::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::PreCommit(args) => pre_commit::run(&args),
+        Command::PreCommit(args) => {
+            cert_loading::defer_for_this_process();
+            pre_commit::run(&args)
+        }
         Command::Envrc(args) => Ok(envrc::run(&args)),
         Command::Install(args) => install::install(&args),
         Command::Uninstall => install::uninstall(),
         Command::Bench(args) => bench::run(&args),
+        Command::Recompute(args) => recompute::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -45,7 +45,7 @@ pub fn run(args: &Args) -> Result<u8> {
     }
     let mut repo = StagedRepo::open_from_env().context("cannot open the repository")?;
     let (config, config_name) = load_config(&repo, args.config.as_deref())?;
-    let recomputer = Recomputer::new(args.offline, args.mirror.clone());
+    let recomputer = Recomputer::new(args.offline, &args.mirror);
     let recompute = |lockfile: &str, bytes: &[u8]| recomputer.hash(lockfile, bytes);
     let mut report = match check_staged(&repo, &config, &config_name, &recompute) {
         Ok(r) => r,

@@ -1,47 +1,120 @@
 //! The full, slow path: a lockfile's fetchYarnDeps hash computed from its staged
 //! bytes with `common::prefetch` (the same code as `update-yarn-hash`, sharing its
 //! tarball cache), for `--fix` and for hashes kept in a `.nix` file.
+//!
+//! It runs in a child `nix-hooks recompute` with the original certificate environment
+//! (see `cert_loading`), the staged bytes on stdin and the SRI hash on stdout.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use anyhow::{Context, Result};
 use common::nix_hash::Sha256Hash;
 use common::prefetch::{PrefetchOptions, Prefetcher};
 use common::tarball_cache::TarballCache;
 use common::tarball_fetch::{FetchOptions, Mirror, NoProgress};
+
+use crate::cert_loading;
+use crate::exit;
 
 /// The cache directory variable `update-yarn-hash --cache-dir` also reads.
 const CACHE_VAR: &str = "UPDATE_YARN_HASH_CACHE";
 
 pub struct Recomputer {
     offline: bool,
-    mirrors: Vec<Mirror>,
+    mirrors: Vec<String>,
 }
 
 impl Recomputer {
-    pub fn new(offline: bool, mirrors: Vec<Mirror>) -> Self {
+    pub fn new(offline: bool, mirrors: &[Mirror]) -> Self {
+        let mirrors = mirrors
+            .iter()
+            .map(|m| format!("{}={}", m.from, m.to))
+            .collect();
         Self { offline, mirrors }
     }
 
     /// `lockfile` is the path relative to the repository root, for messages.
     pub fn hash(&self, lockfile: &str, bytes: &[u8]) -> Result<Sha256Hash, String> {
-        let cache_dir = std::env::var_os(CACHE_VAR)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(TarballCache::default_dir);
-        let prefetcher = Prefetcher::new(PrefetchOptions {
-            cache_dir,
-            fetch: FetchOptions {
-                mirrors: self.mirrors.clone(),
-                ..FetchOptions::default()
-            },
-            offline: self.offline,
-        })
-        .map_err(|e| e.to_string())?;
-        prefetcher
-            .hash(Path::new(lockfile), bytes, Arc::new(NoProgress))
-            .map(|p| p.hash)
-            .map_err(|e| e.to_string())
+        let exe = std::env::current_exe().map_err(|e| format!("cannot locate nix-hooks: {e}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["recompute", "--lockfile", lockfile])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if self.offline {
+            cmd.arg("--offline");
+        }
+        for m in &self.mirrors {
+            cmd.args(["--mirror", m]);
+        }
+        cert_loading::restore_for(&mut cmd);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run nix-hooks recompute: {e}"))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let written = stdin.write_all(bytes);
+        drop(stdin);
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("nix-hooks recompute: {e}"))?;
+        written.map_err(|e| format!("cannot pass {lockfile} to nix-hooks recompute: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim()
+            .parse()
+            .map_err(|e| format!("nix-hooks recompute printed {text:?}: {e}"))
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The lockfile's path relative to the repository root (names it in errors); its
+    /// bytes are read from stdin.
+    #[arg(long, value_name = "PATH")]
+    lockfile: String,
+    #[arg(long)]
+    offline: bool,
+    #[arg(long, value_name = "FROM=TO", value_parser = parse_mirror)]
+    mirror: Vec<Mirror>,
+}
+
+/// `nix-hooks recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
+pub fn run(args: &Args) -> Result<u8> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("cannot read the lockfile from stdin")?;
+    let cache_dir = std::env::var_os(CACHE_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(TarballCache::default_dir);
+    let result = Prefetcher::new(PrefetchOptions {
+        cache_dir,
+        fetch: FetchOptions {
+            mirrors: args.mirror.clone(),
+            ..FetchOptions::default()
+        },
+        offline: args.offline,
+    })
+    .and_then(|p| p.hash(Path::new(&args.lockfile), &bytes, Arc::new(NoProgress)));
+    match result {
+        Ok(prefetched) => {
+            println!("{}", prefetched.hash.to_sri());
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(if e.is_bad_input() {
+                exit::BAD_INPUT
+            } else {
+                exit::CANNOT_VERIFY
+            })
+        }
     }
 }
 

@@ -18,6 +18,21 @@ fn a_stale_hash_is_rejected_and_says_what_to_run() {
             "run `update-yarn-hash --lockfile yarn.lock`, then `git add .nix/yarn-deps.toml`",
         );
     assert_eq!(repo.head_subject(), "initial");
+
+    // The whole message is the contract: what changed, and the exact commands.
+    let run = repo.nix_hooks(["pre-commit"]).code(1);
+    let staged = common::hash_record::lock_sha256(LOCK_V2.as_bytes());
+    let recorded = common::hash_record::lock_sha256(LOCK_V1.as_bytes());
+    assert_eq!(
+        run.stderr,
+        format!(
+            "nix-hooks: error: yarn.lock changed since its hash was recorded (staged lock-sha256 {}…, .nix/yarn-deps.toml has {}…)\n  \
+             fix: run `update-yarn-hash --lockfile yarn.lock`, then `git add .nix/yarn-deps.toml` (or run `nix-hooks pre-commit --fix`)\n\
+             nix-hooks: commit rejected (skip once with `git commit --no-verify` or NIX_HOOKS_SKIP=1)\n",
+            &staged[..12],
+            &recorded[..12]
+        )
+    );
 }
 
 #[test]
