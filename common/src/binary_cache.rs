@@ -20,9 +20,7 @@ use crate::store_path::StorePath;
 
 #[derive(Debug, Error)]
 pub enum CacheError {
-    #[error(
-        "{url}: HTTP {status} (the cache answered with an error; retry later or check the URL)"
-    )]
+    #[error("{url}: HTTP {status} ({})", status_hint(*.status))]
     Status { url: String, status: u16 },
     // The cause is printed by whoever walks the error chain, not repeated here.
     #[error("{url}")]
@@ -43,6 +41,23 @@ pub enum CacheError {
     Client(#[source] reqwest::Error),
 }
 
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => "the cache refused access; for a private Cachix cache set CACHIX_AUTH_TOKEN",
+        _ => "the cache answered with an error; retry later or check the URL",
+    }
+}
+
+/// A credential for reading a private cache. `Debug` never shows it.
+#[derive(Clone)]
+pub struct BearerToken(pub String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
 impl CacheError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, CacheError::Http { source, .. } if source.is_timeout())
@@ -53,6 +68,7 @@ enum Source {
     Http {
         base: String,
         client: reqwest::Client,
+        token: Option<BearerToken>,
     },
     Dir(PathBuf),
 }
@@ -72,6 +88,8 @@ pub struct CacheOptions {
     pub concurrency: usize,
     /// Extra attempts after a 5xx or transport error before giving up.
     pub retries: u32,
+    /// Sent as `Authorization: Bearer` to http(s) caches (private Cachix caches).
+    pub bearer_token: Option<BearerToken>,
 }
 
 impl Default for CacheOptions {
@@ -80,6 +98,7 @@ impl Default for CacheOptions {
             timeout: Duration::from_secs(30),
             concurrency: 32,
             retries: 2,
+            bearer_token: None,
         }
     }
 }
@@ -100,6 +119,7 @@ impl BinaryCache {
             Source::Http {
                 base: base.to_owned(),
                 client,
+                token: opts.bearer_token.clone(),
             }
         } else {
             return Err(CacheError::Unsupported(url.to_owned()));
@@ -143,13 +163,22 @@ impl BinaryCache {
                     Err(source) => Err(CacheError::Io { path, source }),
                 }
             }
-            Source::Http { base, client } => {
+            Source::Http {
+                base,
+                client,
+                token,
+            } => {
                 let url = format!("{base}/{hash_part}.narinfo");
                 let http = |source: reqwest::Error| CacheError::Http {
                     url: url.clone(),
                     source: source.without_url(),
                 };
-                let resp = client.get(&url).send().await.map_err(http)?;
+                let mut request = client.get(&url);
+                if let Some(BearerToken(t)) = token {
+                    // reqwest marks the header sensitive, so it stays out of its Debug output.
+                    request = request.bearer_auth(t);
+                }
+                let resp = request.send().await.map_err(http)?;
                 let status = resp.status().as_u16();
                 match status {
                     200..=299 => Ok(Some(resp.text().await.map_err(http)?)),
@@ -367,5 +396,54 @@ mod tests {
         assert!(matches!(report.paths[&leaf], PathStatus::Missing));
         assert!(!report.all_cached());
         assert!(BinaryCache::open("s3://bucket", &CacheOptions::default()).is_err());
+    }
+
+    #[test]
+    fn bearer_token_is_sent_and_never_shown() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            let reply =
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            conn.write_all(reply).unwrap();
+            String::from_utf8_lossy(&head).to_ascii_lowercase()
+        });
+        let opts = CacheOptions {
+            bearer_token: Some(BearerToken("s3cr3t-token".into())),
+            retries: 0,
+            ..CacheOptions::default()
+        };
+        assert!(!format!("{opts:?}").contains("s3cr3t"));
+        let cache = BinaryCache::open(&format!("http://{addr}"), &opts).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(cache.fetch_narinfo("51qyrlmf67x58ngw8087a6zci97llcwm"))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("HTTP 401") && msg.contains("CACHIX_AUTH_TOKEN"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cr3t") && !format!("{err:?}").contains("s3cr3t"));
+        let head = server.join().unwrap();
+        assert!(
+            head.contains("authorization: bearer s3cr3t-token"),
+            "{head}"
+        );
     }
 }

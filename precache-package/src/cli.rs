@@ -34,8 +34,9 @@ Examples:
       --trusted-public-key mycache.cachix.org-1:AAAA... . packages.x86_64-linux.default
   precache-package --to 'file:///srv/cache' --sign-key ./cache.sec . dockerImage -- --max-jobs 2
 
-Secrets: CACHIX_AUTH_TOKEN is handed to `cachix` through the environment and the signing
-key is passed by file name; neither is ever printed.";
+Secrets: CACHIX_AUTH_TOKEN is handed to `cachix` through the environment, and sent as a
+bearer token only to https://NAME.cachix.org (so private caches can be checked), never to a
+--from URL; the signing key is passed to Nix by file name. Neither is ever printed.";
 
 /// Build a flake output once, push its whole closure to a binary cache, and check that CI
 /// will substitute every path of it instead of rebuilding.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use common::binary_cache::{CacheOptions, ClosureReport};
+use common::binary_cache::{BearerToken, CacheOptions, ClosureReport};
 use common::flake_ref::{self, ResolvedFlakeRef};
 use common::nix_cli::{Nix, NixError};
 use common::store_path::StorePath;
@@ -80,6 +80,12 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
     let opts = CacheOptions {
         timeout: Duration::from_secs(args.timeout.max(1)),
         concurrency: args.jobs,
+        bearer_token: target
+            .read_with_cachix_token
+            .then(|| std::env::var("CACHIX_AUTH_TOKEN").ok())
+            .flatten()
+            .filter(|t| !t.is_empty())
+            .map(BearerToken),
         ..CacheOptions::default()
     };
     // A locally valid output gives the exact closure; otherwise walk References in the cache.

@@ -26,6 +26,9 @@ pub enum Push {
 pub struct Target {
     pub read_url: String,
     pub push: Option<Push>,
+    /// True only when reading https://NAME.cachix.org for --cache: CACHIX_AUTH_TOKEN may be
+    /// sent there (private caches) and nowhere else, least of all to a --from URL.
+    pub read_with_cachix_token: bool,
 }
 
 impl Target {
@@ -71,7 +74,13 @@ impl Target {
                 "nothing to push to: pass --cache NAME or --to STORE_URL (or use --check)",
             );
         }
-        Ok(Self { read_url, push })
+        let read_with_cachix_token =
+            args.from.is_none() && matches!(push, Some(Push::Cachix { .. }));
+        Ok(Self {
+            read_url,
+            push,
+            read_with_cachix_token,
+        })
     }
 }
 

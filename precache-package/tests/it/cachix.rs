@@ -102,6 +102,12 @@ fn cachix_push_gets_exactly_the_missing_paths_and_the_token_stays_secret() {
         TOKEN,
         "token reached cachix"
     );
+    assert!(server.requests() > 0);
+    assert_eq!(
+        server.authorized_requests(),
+        0,
+        "the token is never sent to a --from URL"
+    );
 
     std::fs::remove_file(&log).unwrap();
     let r = cachix(&["--json"]);

@@ -17,12 +17,14 @@ pub struct CacheServer {
     stop: Arc<AtomicBool>,
     overrides: Arc<Mutex<HashMap<String, u16>>>,
     requests: Arc<AtomicUsize>,
+    authorized: Arc<AtomicUsize>,
 }
 
 struct Shared {
     root: PathBuf,
     overrides: Arc<Mutex<HashMap<String, u16>>>,
     requests: Arc<AtomicUsize>,
+    authorized: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -33,10 +35,12 @@ impl CacheServer {
         let stop = Arc::new(AtomicBool::new(false));
         let overrides = Arc::new(Mutex::new(HashMap::new()));
         let requests = Arc::new(AtomicUsize::new(0));
+        let authorized = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             root,
             overrides: overrides.clone(),
             requests: requests.clone(),
+            authorized: authorized.clone(),
             stop: stop.clone(),
         });
         thread::spawn(move || {
@@ -55,6 +59,7 @@ impl CacheServer {
             stop,
             overrides,
             requests,
+            authorized,
         }
     }
 
@@ -73,6 +78,11 @@ impl CacheServer {
 
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests that carried an `Authorization` header.
+    pub fn authorized_requests(&self) -> usize {
+        self.authorized.load(Ordering::SeqCst)
     }
 }
 
@@ -97,6 +107,7 @@ fn handle(conn: TcpStream, shared: &Shared) {
             return;
         }
         let mut close = false;
+        let mut authorized = false;
         let mut content_length = 0usize;
         loop {
             let mut line = String::new();
@@ -107,6 +118,7 @@ fn handle(conn: TcpStream, shared: &Shared) {
             if lower.starts_with("connection:") && lower.contains("close") {
                 close = true;
             }
+            authorized |= lower.starts_with("authorization:");
             if let Some(v) = lower.strip_prefix("content-length:") {
                 content_length = v.trim().parse().unwrap_or(0);
             }
@@ -120,6 +132,9 @@ fn handle(conn: TcpStream, shared: &Shared) {
             return;
         }
         shared.requests.fetch_add(1, Ordering::SeqCst);
+        if authorized {
+            shared.authorized.fetch_add(1, Ordering::SeqCst);
+        }
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("");
         let path = parts
