@@ -183,3 +183,70 @@ fn envrc_warns_in_one_line_and_never_fails() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains(RECORD), "{}", run.stderr);
 }
+
+#[test]
+fn git_dir_and_work_tree_from_the_environment_are_honoured() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    // Run from somewhere else entirely, as tools that set GIT_DIR do.
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.home)
+        .env("GIT_DIR", repo.path(".git"))
+        .env("GIT_WORK_TREE", &repo.root)
+        .env_remove("GIT_INDEX_FILE")
+        .arg("pre-commit");
+    run(cmd).code(1).stderr_has("yarn.lock changed");
+}
+
+#[test]
+fn the_installed_hook_finds_the_binary_without_path_or_env() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    // No NIX_HOOKS_BIN and no nix-hooks on PATH: the delegate falls back to the
+    // binary that installed it.
+    let mut cmd = std::process::Command::new("git");
+    cmd.current_dir(&repo.root)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("NIX_HOOKS_BIN")
+        .env_remove("NIX_HOOKS_SKIP")
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+        .args(["commit", "-q", "-m", "stale"]);
+    run(cmd).failure().stderr_has("yarn.lock changed");
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn bench_mode_reports_every_case_as_json() {
+    if !have_git() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("yarn.lock");
+    std::fs::write(&lock, LOCK_V1).unwrap();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args(["bench", "--runs", "2", "--json", "--lockfile"])
+        .arg(&lock);
+    let run = run(cmd).success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["lockfile_bytes"], LOCK_V1.len());
+    for case in [
+        "staged-unchanged",
+        "envrc-fresh",
+        "staged-changed-stale",
+        "staged-changed-fresh",
+    ] {
+        assert!(json["median_ms"][case].as_f64().unwrap() > 0.0, "{json}");
+    }
+}
