@@ -140,3 +140,75 @@ fn fix_stages_the_record_and_nothing_else() {
     repo.commit("fixed").success();
     assert_eq!(repo.head_subject(), "fixed");
 }
+
+#[test]
+fn fix_leaves_an_edited_working_copy_of_the_record_alone() {
+    if !have_git() {
+        return;
+    }
+    let tarball = b"another tarball".to_vec();
+    let mirror = format!("https://registry.yarnpkg.com={}", serve(tarball.clone()));
+    let lock_a = lockfile("https://registry.yarnpkg.com", &tarball, &["alpha"]);
+    let lock_b = lockfile("https://registry.yarnpkg.com", &tarball, &["alpha", "beta"]);
+    let repo = Repo::new();
+    repo.write("yarn.lock", &lock_a);
+    repo.write(RECORD, &record_for(&[("yarn.lock", &lock_a)]));
+    repo.git(["add", "."]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "initial"]);
+
+    repo.write("yarn.lock", &lock_b);
+    repo.git(["add", "yarn.lock"]);
+    let edited = format!("{}# a hand edit, unstaged\n", repo.read(RECORD));
+    repo.write(RECORD, &edited);
+    let cache = repo.home.join("cache");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .env("UPDATE_YARN_HASH_CACHE", &cache)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .args(["pre-commit", "--fix", "--mirror", &mirror]);
+    run(cmd)
+        .success()
+        .stderr_has("your working-tree copy has unstaged edits, so it was left alone");
+    assert_eq!(repo.read(RECORD), edited);
+    let staged = HashRecord::parse(repo.staged(RECORD).as_bytes(), RECORD.as_ref()).unwrap();
+    assert_eq!(
+        staged.entries["yarn.lock"].lock_sha256,
+        lock_sha256(lock_b.as_bytes())
+    );
+}
+
+/// `nix hash path` of a directory laid out like fetchYarnDeps' output; `None` (after
+/// saying why) when Nix is not installed outside CI.
+fn nix_hash_of_output(lock: &str, files: &[(&str, &[u8])]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("yarn.lock"), lock).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let out = std::process::Command::new("nix")
+        .env(
+            "NIX_CONFIG",
+            "experimental-features = nix-command flakes\nsandbox = false\nsubstituters = ",
+        )
+        .args(["hash", "path", "--type", "sha256", "--sri"])
+        .arg(dir.path())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            Some(String::from_utf8(out.stdout).unwrap().trim().to_owned())
+        }
+        Ok(out) => panic!(
+            "nix hash path failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nix is required in CI: {e}"
+            );
+            eprintln!("skipping the Nix comparison: nix is not installed ({e})");
+            None
+        }
+    }
+}
