@@ -63,14 +63,6 @@ pub fn missing(report: &ClosureReport, local_sizes: &BTreeMap<StorePath, u64>) -
 
 pub fn human(s: &Summary) -> String {
     let mut out = String::new();
-    let closure = if s.closure_complete {
-        format!("{} paths", s.closure_paths)
-    } else {
-        format!(
-            "{} paths known (the cache cannot say what missing paths reference)",
-            s.closure_paths
-        )
-    };
     match s.status {
         "cached" => {
             out += &format!(
@@ -85,12 +77,24 @@ pub fn human(s: &Summary) -> String {
             )
         }
         "not-cached" => {
-            out += &format!(
-                "not cached: {} of {closure} missing from {} ({})\n",
-                s.missing.len(),
-                s.cache,
+            let sized = s.missing.iter().filter(|m| m.nar_size.is_some()).count();
+            let size = if sized == s.missing.len() {
                 bytes(s.missing_bytes)
+            } else {
+                format!(
+                    "{} for the {sized} whose size is known",
+                    bytes(s.missing_bytes)
+                )
+            };
+            out += &format!(
+                "not cached: {} of {} paths missing from {} ({size})\n",
+                s.missing.len(),
+                s.closure_paths,
+                s.cache,
             );
+            if !s.closure_complete {
+                out += "  (what the missing paths reference is unknown until they are built or pushed)\n";
+            }
             for m in s.missing.iter().take(20) {
                 out += &format!("  {}  ({})\n", m.path, m.reason);
             }

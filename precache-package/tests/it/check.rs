@@ -186,7 +186,10 @@ fn check_walks_references_in_the_cache_without_building() {
     std::fs::remove_file(cache.join(format!("{}.narinfo", dep2.hash_part()))).unwrap();
     check(&repo, &server.url(), &public)
         .expect_code(1)
-        .expect_contains(&format!("{dep2}  (not in the cache)"));
+        .expect_contains(&format!("{dep2}  (not in the cache)"))
+        .expect_contains("not cached: 1 of 3 paths")
+        .expect_contains("0 B for the 0 whose size is known")
+        .expect_contains("unknown until they are built");
 }
 
 fn write_signed(cache: &Path, key: &SecretKey, path: &StorePath, refs: &[&StorePath]) {
