@@ -1,7 +1,7 @@
-//! Nix source read without Nix: syntax errors with their line and column, and the few
-//! facts the hooks need from a parsed file (a flake's inputs, a `fetchYarnDeps` hash).
+//! Nix source read without Nix: syntax errors with their line and column, and a
+//! flake's inputs for comparing two versions of `flake.nix`.
 
-use rnix::ast::{self, AstToken, HasEntry};
+use rnix::ast::{self, HasEntry};
 use rnix::{NodeOrToken, Root, SyntaxKind, SyntaxNode, TextRange};
 use rowan::ast::AstNode;
 
@@ -119,59 +119,6 @@ fn push_tokens(node: &SyntaxNode, out: &mut String) {
     }
 }
 
-/// A `hash = "...";` (or `sha256`) inside a `fetchYarnDeps { ... }` call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchYarnDepsHash {
-    pub value: String,
-    pub line: usize,
-    pub col: usize,
-}
-
-/// Every literal `fetchYarnDeps` hash in `src`, in source order.
-pub fn fetch_yarn_deps_hashes(src: &str) -> Vec<FetchYarnDepsHash> {
-    let root = Root::parse(src).syntax();
-    let mut out = Vec::new();
-    for apply in root.descendants().filter_map(ast::Apply::cast) {
-        let Some(lambda) = apply.lambda() else {
-            continue;
-        };
-        let callee = lambda.syntax().text().to_string();
-        if !callee.trim_end().ends_with("fetchYarnDeps") {
-            continue;
-        }
-        let Some(ast::Expr::AttrSet(args)) = apply.argument() else {
-            continue;
-        };
-        for binding in args.attrpath_values() {
-            let Some(path) = binding.attrpath() else {
-                continue;
-            };
-            let key = path.syntax().text().to_string();
-            if key != "hash" && key != "sha256" {
-                continue;
-            }
-            if let Some(ast::Expr::Str(s)) = binding.value() {
-                if let Some(value) = literal(&s) {
-                    let (line, col) = line_col(src, usize::from(s.syntax().text_range().start()));
-                    out.push(FetchYarnDepsHash { value, line, col });
-                }
-            }
-        }
-    }
-    out
-}
-
-fn literal(s: &ast::Str) -> Option<String> {
-    let mut out = String::new();
-    for part in s.parts() {
-        match part {
-            ast::InterpolPart::Literal(lit) => out.push_str(lit.syntax().text()),
-            ast::InterpolPart::Interpolation(_) => return None,
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,20 +164,5 @@ mod tests {
         assert_ne!(flake_inputs(a), flake_inputs(c));
         assert_ne!(flake_inputs(a), flake_inputs(d));
         assert_eq!(flake_inputs("{ outputs = _: {}; }").as_deref(), Some(""));
-    }
-
-    #[test]
-    fn finds_fetch_yarn_deps_hashes() {
-        let src = "{ pkgs }:\npkgs.fetchYarnDeps {\n  yarnLock = ./yarn.lock;\n  hash = \"sha256-AAA=\";\n}\n";
-        let found = fetch_yarn_deps_hashes(src);
-        assert_eq!(
-            found,
-            [FetchYarnDepsHash {
-                value: "sha256-AAA=".into(),
-                line: 4,
-                col: 10
-            }]
-        );
-        assert_eq!(fetch_yarn_deps_hashes("fetchurl { hash = \"x\"; }"), []);
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::fetch_yarn_deps_call;
 use crate::flake_lock;
 use crate::git_index::{GitIndexError, StagedChange, StagedRepo};
 use crate::hash_record::{Freshness, HashRecord, RecordError};
@@ -273,25 +274,21 @@ fn check_in_place(
     Ok(())
 }
 
-/// The single literal `fetchYarnDeps` hash in an in-place entry's staged `.nix` file.
+/// The `fetchYarnDeps` hash in an in-place entry's staged `.nix` file.
 fn in_place_hash(repo: &StagedRepo, entry: &InPlace) -> Result<Sha256Hash, String> {
     let bytes = repo
         .staged(&entry.nix_file)
         .map_err(|e| e.to_string())?
         .ok_or("is not staged or tracked")?;
     let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8".to_owned())?;
-    let found = nix_syntax::fetch_yarn_deps_hashes(&text);
-    match found.as_slice() {
-        [one] => one
-            .value
-            .parse()
-            .map_err(|e| format!("line {}, column {}: {e}", one.line, one.col)),
-        [] => Err("has no literal `fetchYarnDeps { hash = \"...\"; }`".into()),
-        _ => Err(format!(
-            "has {} fetchYarnDeps hashes; expected one",
-            found.len()
-        )),
-    }
+    let call = fetch_yarn_deps_call::find(&text).map_err(|e| e.to_string())?;
+    let literal = call.value_text.trim_matches('"');
+    literal.parse().map_err(|_| {
+        format!(
+            "line {}:{}: `{} = {};` is not a sha256 hash; fill it in with `update-yarn-hash --nix-file {}`",
+            call.line, call.col, call.attr, call.value_text, entry.nix_file
+        )
+    })
 }
 
 fn check_nix_file(

@@ -118,6 +118,17 @@ fn fix_stages_the_record_and_nothing_else() {
         repo.staged(RECORD),
         "working copy updated too"
     );
+    // And it is the hash Nix gives fetchYarnDeps' output: the lockfile plus each
+    // tarball under its urlToName name.
+    if let Some(nix) = nix_hash_of_output(
+        &lock_b,
+        &[
+            ("alpha___alpha_1.0.0.tgz", &tarball),
+            ("beta___beta_1.0.0.tgz", &tarball),
+        ],
+    ) {
+        assert_eq!(entry.hash.to_sri(), nix);
+    }
 
     // Everything else, byte for byte.
     assert_eq!(repo.staged("yarn.lock"), lock_b);
