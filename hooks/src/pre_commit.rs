@@ -20,6 +20,9 @@ pub struct Args {
     /// Print nothing on success (warnings and errors still go to stderr).
     #[arg(long, short)]
     quiet: bool,
+    /// Print the result as one JSON object on stdout (exit codes unchanged).
+    #[arg(long)]
+    json: bool,
     /// The configuration file [default: .nix/hooks.toml at the repository root; optional].
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -87,7 +90,7 @@ pub fn run(args: &Args) -> Result<u8> {
                 .map_err(anyhow::Error::from)?;
         }
     }
-    Ok(present(&report, args.quiet))
+    Ok(present(&report, args))
 }
 
 fn load_config(repo: &StagedRepo, explicit: Option<&Path>) -> Result<(HooksConfig, String)> {
@@ -102,7 +105,18 @@ fn load_config(repo: &StagedRepo, explicit: Option<&Path>) -> Result<(HooksConfi
     Ok((HooksConfig::load(&path)?, name))
 }
 
-fn present(report: &Report, quiet: bool) -> u8 {
+fn present(report: &Report, args: &Args) -> u8 {
+    let code = if !report.has_errors() {
+        exit::OK
+    } else if report.has_unverifiable() {
+        exit::CANNOT_VERIFY
+    } else {
+        exit::FAILED
+    };
+    if args.json {
+        println!("{}", json(report, code));
+        return code;
+    }
     for f in &report.findings {
         let label = match f.severity {
             Severity::Error => "error",
@@ -110,31 +124,54 @@ fn present(report: &Report, quiet: bool) -> u8 {
         };
         eprintln!("nix-hooks: {label}: {}", f.message);
     }
-    if report.has_unverifiable() {
-        return exit::CANNOT_VERIFY;
-    }
-    if report.has_errors() {
+    if code != exit::OK {
         eprintln!(
             "nix-hooks: commit rejected (skip once with `git commit --no-verify` or {SKIP_VAR}=1)"
         );
-        return exit::FAILED;
-    }
-    if !quiet {
+    } else if !args.quiet {
+        let plural =
+            |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
         eprintln!(
-            "nix-hooks: ok: {} lockfile hash{} fresh, {} .nix file{} parsed",
+            "nix-hooks: ok: {} lockfile {} fresh, {} .nix {} parsed",
             report.lockfiles_checked,
-            if report.lockfiles_checked == 1 {
-                ""
-            } else {
-                "es"
-            },
+            plural(report.lockfiles_checked, "hash", "hashes"),
             report.nix_files_checked,
-            if report.nix_files_checked == 1 {
-                ""
-            } else {
-                "s"
-            },
+            plural(report.nix_files_checked, "file", "files"),
         );
     }
-    exit::OK
+    code
+}
+
+/// `--json`: one object on stdout, for scripts and CI annotations.
+fn json(report: &Report, code: u8) -> serde_json::Value {
+    let findings: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let (check, lockfile) = match &f.kind {
+                FindingKind::StaleRecord { lockfile } => ("stale-hash", Some(lockfile)),
+                FindingKind::StaleInPlace { lockfile, .. } => ("stale-hash", Some(lockfile)),
+                FindingKind::Unverifiable { lockfile } => ("unverifiable", Some(lockfile)),
+                FindingKind::NixSyntax => ("nix-syntax", None),
+                FindingKind::FlakeLock => ("flake-lock", None),
+                FindingKind::FlakeInputs => ("flake-inputs", None),
+                FindingKind::PackageJson => ("package-json", None),
+            };
+            serde_json::json!({
+                "check": check,
+                "severity": match f.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                "lockfile": lockfile,
+                "message": f.message,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "exit": code,
+        "lockfiles_checked": report.lockfiles_checked,
+        "nix_files_checked": report.nix_files_checked,
+        "findings": findings,
+    })
 }

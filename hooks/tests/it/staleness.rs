@@ -250,3 +250,29 @@ fn bench_mode_reports_every_case_as_json() {
         assert!(json["median_ms"][case].as_f64().unwrap() > 0.0, "{json}");
     }
 }
+
+#[test]
+fn json_output_names_the_check_and_the_lockfile() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    let run = repo.nix_hooks(["pre-commit", "--json"]).success();
+    let ok: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(ok["exit"], 0);
+    assert_eq!(ok["findings"], serde_json::json!([]));
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    let run = repo.nix_hooks(["pre-commit", "--json"]).code(1);
+    let stale: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(stale["exit"], 1);
+    assert_eq!(stale["lockfiles_checked"], 1);
+    let finding = &stale["findings"][0];
+    assert_eq!(finding["check"], "stale-hash");
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["lockfile"], "yarn.lock");
+    assert_eq!(
+        run.stderr, "",
+        "--json keeps stderr for errors it cannot report"
+    );
+}
