@@ -276,3 +276,42 @@ fn json_output_names_the_check_and_the_lockfile() {
         "--json keeps stderr for errors it cannot report"
     );
 }
+
+#[test]
+fn the_first_commit_goes_through_the_hook_too() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.add_shim();
+    repo.nix_hooks(["install"]).success();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.write(RECORD, &record_for(&[("yarn.lock", LOCK_V1)]));
+    repo.git(["add", "."]);
+    repo.commit("first")
+        .failure()
+        .stderr_has("yarn.lock changed");
+    repo.write(RECORD, &record_for(&[("yarn.lock", LOCK_V2)]));
+    repo.git(["add", RECORD]);
+    repo.commit("first").success();
+    assert_eq!(repo.head_subject(), "first");
+}
+
+#[test]
+fn a_missing_binary_blocks_with_a_clear_message() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("README.md", "x\n");
+    repo.git(["add", "README.md"]);
+    repo.git_env(
+        &["commit", "-q", "-m", "no binary"],
+        &[("NIX_HOOKS_BIN", "/nonexistent/nix-hooks".as_ref())],
+    )
+    .failure()
+    .stderr_has(
+        "nix-hooks: cannot find '/nonexistent/nix-hooks': enter the dev shell or set NIX_HOOKS_BIN",
+    );
+    assert_eq!(repo.head_subject(), "initial");
+}
