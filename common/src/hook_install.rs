@@ -175,7 +175,13 @@ pub fn install(repo: &Repository, bin: &Path, force: bool) -> Result<Installed, 
             }
         }
     };
-    write_executable(&hook, &script)?;
+    if let Err(e) = write_executable(&hook, &script) {
+        // Put the foreign hook back: a failed install leaves things as they were.
+        if let Installed::Chained { chained, .. } = &outcome {
+            let _ = fs::rename(chained, &hook);
+        }
+        return Err(e);
+    }
     Ok(outcome)
 }
 

@@ -34,8 +34,10 @@ pub mod exit {
         every lockfile named in the hash record (.nix/yarn-deps.toml) must have the SHA-256 \
         recorded there, staged .nix files must parse, a staged flake.lock must be valid; \
         dependency changes in package.json without yarn.lock, and flake inputs changes without \
-        flake.lock, are warned about. No Nix and no network are needed.\n\n\
-        Configuration: .nix/hooks.toml (optional; keys: record, lockfiles, [checks] with \
+        flake.lock, are warned about. Neither Nix nor the network is needed, except that a hash kept \
+        in a .nix file ([[in-place]]) is recomputed from update-yarn-hash's tarball cache.\n\n\
+        Setup: `nix-hooks install` once per clone (worktrees share it); `--fix` repairs a stale record.\n\n\
+        Configuration: .nix/hooks.toml in the working tree (optional; keys: record, lockfiles, [checks] with \
         stale-hash, nix-syntax, flake-lock, flake-inputs, package-json = \"fail\" | \"warn\" | \"off\", \
         and [[in-place]] lockfile + nix-file for hashes kept in a .nix file).\n\n\
         Skip once: `git commit --no-verify`, or NIX_HOOKS_SKIP=1.",
