@@ -44,7 +44,9 @@ pub fn run(args: &Args) -> Result<u8> {
     git(repo, &["commit", "-q", "--no-verify", "-m", "bench"])?;
 
     let mut cases = Vec::new();
-    // The common commit: the lockfile is tracked and unchanged.
+    // The common commit: some other file staged, the lockfile tracked and unchanged.
+    std::fs::write(repo.join("README.md"), "bench\n")?;
+    git(repo, &["add", "README.md"])?;
     cases.push(time_case(
         repo,
         "staged-unchanged",
