@@ -278,7 +278,7 @@ pub fn plan(path: &Path, lock_bytes: &[u8]) -> Result<OfflineCache, PrefetchErro
 }
 
 /// The output's entries in NAR order: the files and the lockfile copy, by name bytes.
-fn entries<'a>(resolved: &'a Resolved) -> Vec<(&'a str, Option<&'a Hit>)> {
+fn entries(resolved: &Resolved) -> Vec<(&str, Option<&Hit>)> {
     let mut entries: Vec<(&str, Option<&Hit>)> = resolved
         .model
         .files

@@ -2,10 +2,11 @@
 //!
 //! Entries are keyed by their verified digest (`sha512-<hex>`), so a lockfile change
 //! downloads only new tarballs, and one tarball serves every project that pins it.
-//! An entry appears only by rename from a fully written, verified temp file, and is
-//! stamped with a fixed mtime at that moment: a file whose mtime differs was touched
-//! since, so it is re-verified before use (and deleted if it fails). Re-hashing every
-//! entry on every run would cost more than the whole warm run, hence the stamp.
+//! An entry appears only by rename from a fully written, verified temp file beside it
+//! (same directory: cross-directory renames serialise on a filesystem-wide lock). Once
+//! an entry is on disk (fsync) it is stamped with a fixed mtime. A file whose mtime is not the stamp was touched since, or was
+//! never synced, so it is re-verified before use (and deleted if it fails). Re-hashing
+//! every entry on every run would cost more than the whole warm run, hence the stamp.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -49,7 +50,7 @@ impl TarballCache {
         let cache = Self {
             root: root.join(LAYOUT),
         };
-        fs::create_dir_all(cache.root.join("tmp"))?;
+        fs::create_dir_all(&cache.root)?;
         Ok(cache)
     }
 
@@ -81,6 +82,7 @@ impl TarballCache {
         }
         match integrity {
             Some(i) if verify_file(&hit.path, i)? => {
+                File::open(&hit.path)?.sync_all()?;
                 stamp(&hit.path)?;
                 Ok(Some(hit))
             }
@@ -104,30 +106,40 @@ impl TarballCache {
         Ok(ok)
     }
 
-    /// A temp file on the cache's filesystem, for a download in progress. Dropped
+    /// A temp file beside where `key` will live, for a download in progress. Dropped
     /// without [`Self::commit`], it disappears: no partial entry is ever visible.
-    pub fn temp_file(&self) -> io::Result<NamedTempFile> {
-        NamedTempFile::new_in(self.root.join("tmp"))
+    pub fn temp_file(&self, key: &str) -> io::Result<NamedTempFile> {
+        let path = self.entry_path(key);
+        let dir = path.parent().expect("entry paths have a parent");
+        fs::create_dir_all(dir)?;
+        tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
     }
 
-    /// Publishes a complete, already verified temp file as `key`.
+    /// Publishes a complete, already verified temp file as `key`. The entry is not
+    /// trusted without re-verification until [`Self::seal`] has synced and stamped it.
     pub fn commit(&self, tmp: NamedTempFile, key: &str) -> io::Result<Hit> {
         let path = self.entry_path(key);
-        fs::create_dir_all(path.parent().expect("entry paths have a parent"))?;
-        tmp.as_file().sync_all()?;
         let len = tmp.as_file().metadata()?.len();
         set_read_only(tmp.path())?;
-        stamp(tmp.path())?;
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(Hit { path, len })
     }
 
-    /// Stores bytes produced in memory (git tarballs) as `key`.
+    /// Makes a committed entry durable, then stamps it verified. Called concurrently
+    /// for many entries, the fsyncs share journal commits.
+    pub fn seal(&self, hit: &Hit) -> io::Result<()> {
+        File::open(&hit.path)?.sync_all()?;
+        stamp(&hit.path)
+    }
+
+    /// Stores bytes produced in memory (git tarballs) as `key`, sealed.
     pub fn insert_bytes(&self, key: &str, bytes: &[u8]) -> io::Result<Hit> {
         use std::io::Write;
-        let mut tmp = self.temp_file()?;
+        let mut tmp = self.temp_file(key)?;
         tmp.write_all(bytes)?;
-        self.commit(tmp, key)
+        let hit = self.commit(tmp, key)?;
+        self.seal(&hit)?;
+        Ok(hit)
     }
 }
 
@@ -184,13 +196,23 @@ mod tests {
         let key = i.cache_key();
         assert_eq!(cache.lookup(&key, Some(&i)).unwrap(), None);
         {
-            let mut tmp = cache.temp_file().unwrap();
+            let mut tmp = cache.temp_file(&key).unwrap();
             tmp.write_all(b"partial").unwrap();
         }
-        assert_eq!(fs::read_dir(cache.root().join("tmp")).unwrap().count(), 0);
-        let mut tmp = cache.temp_file().unwrap();
+        assert_eq!(
+            fs::read_dir(cache.root().join("sha512")).unwrap().count(),
+            0
+        );
+        let mut tmp = cache.temp_file(&key).unwrap();
         tmp.write_all(b"tarball").unwrap();
         let hit = cache.commit(tmp, &key).unwrap();
+        let stamped = |h: &Hit| {
+            FileTime::from_last_modification_time(&fs::metadata(&h.path).unwrap()).unix_seconds()
+                == VERIFIED_MTIME
+        };
+        assert!(!stamped(&hit), "not trusted before it is sealed");
+        cache.seal(&hit).unwrap();
+        assert!(stamped(&hit));
         assert_eq!(cache.lookup(&key, Some(&i)).unwrap(), Some(hit));
     }
 

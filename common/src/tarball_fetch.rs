@@ -33,7 +33,7 @@ pub struct FetchOptions {
 impl Default for FetchOptions {
     fn default() -> Self {
         Self {
-            jobs: 32,
+            jobs: 64,
             retries: 4,
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(30),
@@ -142,7 +142,11 @@ pub fn download_all(
         .enable_all()
         .build()
         .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
-    runtime.block_on(download_all_async(requests, cache, opts, progress))
+    let result = runtime.block_on(download_all_async(requests, cache, opts, progress));
+    // Every task of ours was awaited; what may linger is the resolver's blocking
+    // thread, and a plain drop waits for it (seconds, measured).
+    runtime.shutdown_background();
+    result
 }
 
 async fn download_all_async(
@@ -202,9 +206,9 @@ async fn download_one(
     let mut attempt = 0;
     loop {
         match attempt_download(client, req, &url, cache, progress).await {
-            Ok(bytes) => {
+            Ok(done) => {
                 progress.file_done();
-                return Ok(bytes);
+                return Ok(done);
             }
             Err(Attempt::Fatal(e)) => return Err(e),
             Err(Attempt::Retry(reason)) if attempt >= opts.retries => {
@@ -255,7 +259,7 @@ async fn attempt_download(
             source,
         })
     };
-    let mut tmp = cache.temp_file().map_err(cache_err)?;
+    let mut tmp = cache.temp_file(&req.cache_key).map_err(cache_err)?;
     let mut hasher = req.integrity.as_ref().map(|i| Hasher::new(i.algorithm));
     let mut len = 0u64;
     while let Some(chunk) = response
@@ -285,7 +289,13 @@ async fn attempt_download(
             }));
         }
     }
-    cache.commit(tmp, &req.cache_key).map_err(cache_err)?;
+    let hit = cache.commit(tmp, &req.cache_key).map_err(cache_err)?;
+    // fsync blocks; on the runtime's two workers it would stall every download.
+    let (sealer, sealed) = (cache.clone(), hit.clone());
+    tokio::task::spawn_blocking(move || sealer.seal(&sealed))
+        .await
+        .map_err(|e| cache_err(std::io::Error::other(e)))?
+        .map_err(cache_err)?;
     Ok(len)
 }
 

@@ -80,7 +80,7 @@ pub struct Cli {
     pub quiet: bool,
 
     /// Downloads in flight at once.
-    #[arg(long, short, value_name = "N", default_value_t = 32)]
+    #[arg(long, short, value_name = "N", default_value_t = 64)]
     pub jobs: usize,
 
     /// Tarball cache directory [default: $XDG_CACHE_HOME/update-yarn-hash]
