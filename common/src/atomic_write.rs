@@ -20,7 +20,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         tmp.as_file().set_permissions(meta.permissions())?;
     } else {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -48,6 +49,10 @@ mod tests {
         assert!(!write_if_changed(&p, b"a").unwrap());
         assert!(write_if_changed(&p, b"b").unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"b");
-        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            fs::read_dir(p.parent().unwrap()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 }

@@ -54,7 +54,10 @@ struct RawEntry {
 pub enum Freshness {
     Fresh,
     /// The lockfile changed since its hash was recorded.
-    Stale { recorded: String, actual: String },
+    Stale {
+        recorded: String,
+        actual: String,
+    },
     /// The record has no table for this lockfile.
     Missing,
 }
@@ -206,7 +209,10 @@ mod tests {
                 Sha256Hash::of(b"nar").to_sri()
             )
         );
-        assert_eq!(HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(), r);
+        assert_eq!(
+            HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(),
+            r
+        );
     }
 
     #[test]
@@ -222,15 +228,21 @@ mod tests {
     fn freshness_compares_lockfile_bytes() {
         let r = record_with("yarn.lock", b"v1");
         assert_eq!(r.freshness("yarn.lock", b"v1"), Freshness::Fresh);
-        assert!(matches!(r.freshness("yarn.lock", b"v2"), Freshness::Stale { .. }));
+        assert!(matches!(
+            r.freshness("yarn.lock", b"v2"),
+            Freshness::Stale { .. }
+        ));
         assert_eq!(r.freshness("other/yarn.lock", b"v1"), Freshness::Missing);
     }
 
     #[test]
     fn garbage_is_rejected_with_file_and_line() {
-        let err = HashRecord::parse(b"[\"a\"]\nlock-sha256 = \n", Path::new(".nix/yarn-deps.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = HashRecord::parse(
+            b"[\"a\"]\nlock-sha256 = \n",
+            Path::new(".nix/yarn-deps.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with(".nix/yarn-deps.toml: line 2:"), "{err}");
         let err = HashRecord::parse(
             b"[\"a\"]\nlock-sha256 = \"00\"\nhash = \"sha256-x\"\n",

@@ -76,8 +76,7 @@ mod tests {
     #[test]
     fn known_sha256_of_empty_string() {
         // `nix hash to-base32 --type sha256 e3b0c442...b855`
-        let digest =
-            hex_decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        let digest = hex_decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(
             encode(&digest),
             "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"

@@ -14,7 +14,10 @@ fn shared_dir() -> PathBuf {
 fn model(name: &str) -> Option<OfflineCache> {
     let path = shared_dir().join("fixtures/ghost").join(name);
     let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("skipping: {} not found (set NIXCI_SHARED_DIR)", path.display());
+        eprintln!(
+            "skipping: {} not found (set NIXCI_SHARED_DIR)",
+            path.display()
+        );
         return None;
     };
     let lock = common::yarn_lock::parse(&text).expect("Ghost's lockfile parses");
@@ -25,15 +28,30 @@ fn model(name: &str) -> Option<OfflineCache> {
 #[test]
 fn ghost_lockfile_has_4055_tarballs_and_6_git_dependencies() {
     let Some(m) = model("yarn.lock") else { return };
-    let git = m.files.iter().filter(|f| matches!(f.fetch, Fetch::Git { .. })).count();
+    let git = m
+        .files
+        .iter()
+        .filter(|f| matches!(f.fetch, Fetch::Git { .. }))
+        .count();
     assert_eq!((m.files.len() - git, git), (4055, 6));
-    let tarballs = m.files.iter().filter(|f| matches!(f.fetch, Fetch::Tarball { .. }));
-    assert!(tarballs.clone().all(|f| f.integrity.is_some()), "every tarball states a digest");
+    let tarballs = m
+        .files
+        .iter()
+        .filter(|f| matches!(f.fetch, Fetch::Tarball { .. }));
+    assert!(
+        tarballs.clone().all(|f| f.integrity.is_some()),
+        "every tarball states a digest"
+    );
 }
 
 #[test]
 fn registry_only_variant_has_just_the_tarballs() {
-    let Some(m) = model("yarn.registry-only.lock") else { return };
+    let Some(m) = model("yarn.registry-only.lock") else {
+        return;
+    };
     assert_eq!(m.files.len(), 4055);
-    assert!(m.files.iter().all(|f| matches!(f.fetch, Fetch::Tarball { .. }) && f.integrity.is_some()));
+    assert!(m
+        .files
+        .iter()
+        .all(|f| matches!(f.fetch, Fetch::Tarball { .. }) && f.integrity.is_some()));
 }

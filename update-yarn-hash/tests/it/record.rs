@@ -217,7 +217,7 @@ fn a_killed_run_leaves_the_record_intact() {
         .env("UPDATE_YARN_HASH_CACHE", r.cache.path())
         .spawn()
         .unwrap();
-    while r.server.hits(&"/slow/-/slow-1.0.0.tgz".to_string()) == 0 {
+    while r.server.hits("/slow/-/slow-1.0.0.tgz") == 0 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap();
