@@ -10,15 +10,18 @@
 #[path = "../tests/it/http_server.rs"]
 #[allow(dead_code)] // the status overrides are for the tests
 mod http_server;
+#[path = "../tests/it/signed_narinfo.rs"]
+mod signed_narinfo;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::narinfo::{NarInfo, SecretKey};
+use common::narinfo::SecretKey;
 use common::nix_base32;
 use common::nix_hash::Sha256Hash;
 use common::store_path::StorePath;
+use signed_narinfo::{write_signed, Nar};
 
 const NIX_CONFIG: &str =
     "experimental-features = nix-command flakes\nsandbox = false\nsubstituters = ";
@@ -209,24 +212,12 @@ fn write_closure(cache: &Path, key: &SecretKey, out: &StorePath, n: usize) {
             .collect();
         refs.sort();
         refs.dedup();
-        let mut info = NarInfo {
-            store_path: path.clone(),
-            url: Some(format!("nar/{}.nar.xz", path.hash_part())),
-            compression: Some("xz".into()),
-            file_size: Some(1000 + i as u64),
-            nar_hash: Sha256Hash::of(path.to_string().as_bytes()),
-            nar_size: 4096 + i as u64,
-            references: refs,
-            deriver: None,
-            sigs: Vec::new(),
-            ca: None,
+        let nar = Nar {
+            compression: "xz",
+            file_size: 1000 + i as u64,
+            size: 4096 + i as u64,
         };
-        key.sign_narinfo(&mut info);
-        std::fs::write(
-            cache.join(format!("{}.narinfo", path.hash_part())),
-            info.to_text(),
-        )
-        .unwrap();
+        write_signed(cache, key, path, refs, nar);
     }
 }
 

@@ -23,9 +23,8 @@ fn cachix_push_gets_exactly_the_missing_paths_and_the_token_stays_secret() {
         return;
     }
     let repo = FlakeRepo::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "testcache.cachix.org-1");
-    let cache = tmp.path().join("cache");
+    let signed = SignedFileCache::new("testcache.cachix.org-1");
+    let (tmp, key, cache) = (&signed.tmp, &signed.key, &signed.dir);
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::write(bin.join("cachix"), FAKE_CACHIX).unwrap();
@@ -66,7 +65,7 @@ fn cachix_push_gets_exactly_the_missing_paths_and_the_token_stays_secret() {
         cmd.env("PATH", path)
             .env("CACHIX_AUTH_TOKEN", TOKEN)
             .env("FAKE_CACHIX_LOG", &log)
-            .env("FAKE_CACHIX_DIR", &cache)
+            .env("FAKE_CACHIX_DIR", cache)
             .env("FAKE_CACHIX_KEY", &key.secret_file)
             .args([
                 "--cache",
@@ -122,7 +121,7 @@ fn cachix_push_gets_exactly_the_missing_paths_and_the_token_stays_secret() {
         "#!/bin/sh\necho \"cachix: unauthorized\" >&2\nexit 3\n",
     )
     .unwrap();
-    let _ = std::fs::remove_file(narinfo(&cache, &repo.out_path("a")));
+    let _ = std::fs::remove_file(signed.narinfo(&repo.out_path("a")));
     cachix(&[])
         .expect_code(6)
         .expect_contains("cachix push testcache")

@@ -1,49 +1,30 @@
 //! `--check`: "cached" only when every closure path is present with a valid trusted signature.
 
-use std::path::Path;
-
-use common::narinfo::{NarInfo, SecretKey};
-use common::nix_hash::Sha256Hash;
+use common::narinfo::SecretKey;
 use common::store_path::StorePath;
 
 use crate::http_server::CacheServer;
+use crate::signed_narinfo::{write_signed, Nar};
 use crate::util::*;
 
-/// Builds `a` and pushes its closure (a, b, c) signed to a file:// cache.
-fn pushed_repo(tmp: &Path, key: &Key) -> (FlakeRepo, std::path::PathBuf) {
+/// Builds `a` and pushes its closure (a, b, c) signed to `cache`.
+fn pushed_repo(cache: &SignedFileCache) -> FlakeRepo {
     let repo = FlakeRepo::new();
-    let cache = tmp.join("cache");
-    let to = format!("file://{}", cache.display());
-    precache(
-        &repo.dir,
-        &[
-            "--to",
-            &to,
-            "--sign-key",
-            key.secret_file.to_str().unwrap(),
-            "--trusted-public-key",
-            &key.public,
-            ".",
-            &repo.attr("a"),
-        ],
-    )
-    .expect_code(0);
-    (repo, cache)
+    cache.push(&repo, "a").expect_code(0);
+    repo
 }
 
 fn check(repo: &FlakeRepo, from: &str, public: &str) -> Run {
-    precache(
-        &repo.dir,
-        &[
-            "--check",
-            "--from",
-            from,
-            "--trusted-public-key",
-            public,
-            ".",
-            &repo.attr("a"),
-        ],
-    )
+    check_with(repo, &[], from, public)
+}
+
+/// `--check <extra> --from FROM --trusted-public-key PUBLIC . <a's attr>`.
+fn check_with(repo: &FlakeRepo, extra: &[&str], from: &str, public: &str) -> Run {
+    let attr = repo.attr("a");
+    let mut args = vec!["--check"];
+    args.extend_from_slice(extra);
+    args.extend(["--from", from, "--trusted-public-key", public, ".", &attr]);
+    precache(&repo.dir, &args)
 }
 
 #[test]
@@ -51,26 +32,26 @@ fn missing_leaf_tampered_narinfo_and_untrusted_key_are_not_cached() {
     if !have_nix_and_git() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-check-1");
-    let (repo, cache) = pushed_repo(tmp.path(), &key);
-    let from = format!("file://{}", cache.display());
-    check(&repo, &from, &key.public)
+    let cache = SignedFileCache::new("test-check-1");
+    let key = &cache.key;
+    let repo = pushed_repo(&cache);
+    let from = &cache.url;
+    check(&repo, from, &key.public)
         .expect_code(0)
         .expect_contains("cached: all 3 paths");
 
     // Missing leaf.
-    let leaf = narinfo(&cache, &repo.out_path("c"));
+    let leaf = cache.narinfo(&repo.out_path("c"));
     let saved = std::fs::read_to_string(&leaf).unwrap();
     std::fs::remove_file(&leaf).unwrap();
-    check(&repo, &from, &key.public)
+    check(&repo, from, &key.public)
         .expect_code(1)
         .expect_contains("not cached: 1 of 3 paths")
         .expect_contains(&format!("{}  (not in the cache)", repo.out_path("c")));
     std::fs::write(&leaf, &saved).unwrap();
 
     // Tampered narinfo: the signature no longer covers what it says.
-    let mid = narinfo(&cache, &repo.out_path("b"));
+    let mid = cache.narinfo(&repo.out_path("b"));
     let original = std::fs::read_to_string(&mid).unwrap();
     let size_line = original
         .lines()
@@ -82,21 +63,21 @@ fn missing_leaf_tampered_narinfo_and_untrusted_key_are_not_cached() {
         original.replace(size_line, &format!("NarSize: {}", size + 1)),
     )
     .unwrap();
-    check(&repo, &from, &key.public)
+    check(&repo, from, &key.public)
         .expect_code(1)
         .expect_contains(&repo.out_path("b"))
         .expect_contains("no valid signature by a trusted key (signed by: test-check-1)");
     std::fs::write(&mid, &original).unwrap();
-    check(&repo, &from, &key.public).expect_code(0);
+    check(&repo, from, &key.public).expect_code(0);
 
     // A valid signature by a key CI does not trust counts for nothing.
-    let other = make_key(tmp.path(), "test-check-other");
-    check(&repo, &from, &other.public)
+    let other = make_key(cache.tmp.path(), "test-check-other");
+    check(&repo, from, &other.public)
         .expect_code(1)
         .expect_contains("not cached: 3 of 3 paths");
     // Same name, different key material: still untrusted.
-    let impostor = make_key(tmp.path(), "test-check-1");
-    check(&repo, &from, &impostor.public).expect_code(1);
+    let impostor = make_key(cache.tmp.path(), "test-check-1");
+    check(&repo, from, &impostor.public).expect_code(1);
 }
 
 #[test]
@@ -104,10 +85,10 @@ fn http_404_is_missing_but_500_is_an_error() {
     if !have_nix_and_git() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-http-1");
-    let (repo, cache) = pushed_repo(tmp.path(), &key);
-    let server = CacheServer::serve(cache.clone());
+    let cache = SignedFileCache::new("test-http-1");
+    let key = &cache.key;
+    let repo = pushed_repo(&cache);
+    let server = CacheServer::serve(cache.dir.clone());
     check(&repo, &server.url(), &key.public)
         .expect_code(0)
         .expect_contains("cached: all 3 paths");
@@ -131,20 +112,7 @@ fn http_404_is_missing_but_500_is_an_error() {
 
     // A cache that never answers: an error after --timeout, never "missing".
     server.set_status(&leaf, 0);
-    let r = precache(
-        &repo.dir,
-        &[
-            "--check",
-            "--timeout",
-            "1",
-            "--from",
-            &server.url(),
-            "--trusted-public-key",
-            &key.public,
-            ".",
-            &repo.attr("a"),
-        ],
-    );
+    let r = check_with(&repo, &["--timeout", "1"], &server.url(), &key.public);
     r.expect_code(7)
         .expect_contains("timed out")
         .expect_lacks("not cached");
@@ -174,9 +142,14 @@ fn check_walks_references_in_the_cache_without_building() {
     let dep2: StorePath = "/nix/store/00000000000000000000000000000002-dep2"
         .parse()
         .unwrap();
-    write_signed(&cache, &key, &out, &[&dep1]);
-    write_signed(&cache, &key, &dep1, &[&dep2]);
-    write_signed(&cache, &key, &dep2, &[]);
+    let nar = Nar {
+        compression: "none",
+        file_size: 100,
+        size: 100,
+    };
+    write_signed(&cache, &key, &out, vec![dep1.clone()], nar);
+    write_signed(&cache, &key, &dep1, vec![dep2.clone()], nar);
+    write_signed(&cache, &key, &dep2, vec![], nar);
     let server = CacheServer::serve(cache.clone());
     let public = key.public().to_string();
     let r = check(&repo, &server.url(), &public);
@@ -190,25 +163,4 @@ fn check_walks_references_in_the_cache_without_building() {
         .expect_contains("not cached: 1 of 3 paths")
         .expect_contains("0 B for the 0 whose size is known")
         .expect_contains("unknown until they are built");
-}
-
-fn write_signed(cache: &Path, key: &SecretKey, path: &StorePath, refs: &[&StorePath]) {
-    let mut info = NarInfo {
-        store_path: path.clone(),
-        url: Some(format!("nar/{}.nar", path.hash_part())),
-        compression: Some("none".into()),
-        file_size: Some(100),
-        nar_hash: Sha256Hash::of(path.to_string().as_bytes()),
-        nar_size: 100,
-        references: refs.iter().map(|r| (*r).clone()).collect(),
-        deriver: None,
-        sigs: Vec::new(),
-        ca: None,
-    };
-    key.sign_narinfo(&mut info);
-    std::fs::write(
-        cache.join(format!("{}.narinfo", path.hash_part())),
-        info.to_text(),
-    )
-    .unwrap();
 }

@@ -44,37 +44,19 @@ fn missing_output_lists_the_available_ones() {
     }
     let repo = FlakeRepo::new();
     let attr = repo.attr("nope");
-    precache(
-        &repo.dir,
-        &[
-            "--check",
-            "--from",
-            "file:///nonexistent",
-            "--trusted-public-key",
-            "k:",
-            ".",
-            &attr,
-        ],
-    )
-    .expect_code(2);
+    let check = |public: &str| {
+        let from = "file:///nonexistent";
+        let args = ["--check", "--from", from, "--trusted-public-key", public];
+        precache(&repo.dir, &[&args[..], &[".", &attr]].concat())
+    };
+    check("k:").expect_code(2);
     let key = common::narinfo::SecretKey::from_seed("k", [2; 32])
         .public()
         .to_string();
-    precache(
-        &repo.dir,
-        &[
-            "--check",
-            "--from",
-            "file:///nonexistent",
-            "--trusted-public-key",
-            &key,
-            ".",
-            &attr,
-        ],
-    )
-    .expect_code(4)
-    .expect_contains("has no output")
-    .expect_contains("a, b, broken, c, e");
+    check(&key)
+        .expect_code(4)
+        .expect_contains("has no output")
+        .expect_contains("a, b, broken, c, e");
 }
 
 #[test]
@@ -83,27 +65,15 @@ fn build_failure_exits_5_and_pushes_nothing() {
         return;
     }
     let repo = FlakeRepo::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-broken-1");
-    let cache = tmp.path().join("cache");
-    let to = format!("file://{}", cache.display());
-    precache(
-        &repo.dir,
-        &[
-            "--to",
-            &to,
-            "--sign-key",
-            key.secret_file.to_str().unwrap(),
-            "--trusted-public-key",
-            &key.public,
-            ".",
-            &repo.attr("broken"),
-        ],
-    )
-    .expect_code(5)
-    .expect_contains("this build fails on purpose")
-    .expect_contains("nix build failed");
-    let narinfos = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    let cache = SignedFileCache::new("test-broken-1");
+    cache
+        .push(&repo, "broken")
+        .expect_code(5)
+        .expect_contains("this build fails on purpose")
+        .expect_contains("nix build failed");
+    let narinfos = std::fs::read_dir(&cache.dir)
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(narinfos, 0, "nothing was written to the cache");
 }
 

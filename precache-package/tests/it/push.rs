@@ -10,22 +10,10 @@ fn pushed_closure_is_substituted_by_a_second_store_without_building() {
         return;
     }
     let repo = FlakeRepo::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-push-1");
-    let cache = tmp.path().join("cache");
-    let to = format!("file://{}", cache.display());
-    let sign = key.secret_file.to_str().unwrap();
+    let cache = SignedFileCache::new("test-push-1");
+    let key = &cache.key;
     let attr = repo.attr("a");
-    let args = [
-        "--to",
-        &to,
-        "--sign-key",
-        sign,
-        "--trusted-public-key",
-        &key.public,
-        ".",
-        &attr,
-    ];
+    let args = [&cache.push_args()[..], &[".", &attr]].concat();
 
     let first = precache(&repo.dir, &args);
     first
@@ -39,7 +27,7 @@ fn pushed_closure_is_substituted_by_a_second_store_without_building() {
     assert_eq!(built, ["a", "b", "c"], "each builder ran once\n{first}");
     for name in ["a", "b", "c"] {
         assert!(
-            narinfo(&cache, &repo.out_path(name)).exists(),
+            cache.narinfo(&repo.out_path(name)).exists(),
             "{name} pushed\n{first}"
         );
     }
@@ -50,7 +38,7 @@ fn pushed_closure_is_substituted_by_a_second_store_without_building() {
     precache(&repo.dir, &[&["--check"][..], &args].concat()).expect_code(0);
 
     // A second, empty store realises the output from the cache alone.
-    let store2 = tmp.path().join("store2");
+    let store2 = cache.tmp.path().join("store2");
     let mut cmd = Command::new("nix");
     cmd.args([
         "build",
@@ -59,7 +47,7 @@ fn pushed_closure_is_substituted_by_a_second_store_without_building() {
         "--store",
         store2.to_str().unwrap(),
     ])
-    .args(["--option", "substituters", &to])
+    .args(["--option", "substituters", &cache.url])
     .args(["--option", "trusted-public-keys", &key.public])
     .arg(format!("{}#{attr}", repo.pinned()));
     let realised = run(cmd, &repo.dir);
@@ -83,18 +71,19 @@ fn unsigned_push_is_reported_as_unusable() {
         return;
     }
     let repo = FlakeRepo::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-unsigned-1");
-    let to = format!("file://{}", tmp.path().join("cache").display());
+    let cache = SignedFileCache::new("test-unsigned-1");
     let attr = repo.attr("b");
     // Pushing without --sign-key leaves unsigned narinfos CI would refuse: exit 6, not success.
-    precache(
-        &repo.dir,
-        &["--to", &to, "--trusted-public-key", &key.public, ".", &attr],
-    )
-    .expect_code(6)
-    .expect_contains("still not usable by CI")
-    .expect_contains("unsigned");
+    let to_and_trust = [
+        "--to",
+        &cache.url,
+        "--trusted-public-key",
+        &cache.key.public,
+    ];
+    precache(&repo.dir, &[&to_and_trust[..], &[".", &attr]].concat())
+        .expect_code(6)
+        .expect_contains("still not usable by CI")
+        .expect_contains("unsigned");
 }
 
 #[test]
@@ -103,32 +92,25 @@ fn build_deps_are_pushed_only_when_asked() {
         return;
     }
     let repo = FlakeRepo::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-deps-1");
-    let cache = tmp.path().join("cache");
-    let to = format!("file://{}", cache.display());
-    let sign = key.secret_file.to_str().unwrap();
+    let cache = SignedFileCache::new("test-deps-1");
     let attr = repo.attr("e");
-    let base = [
-        "--to",
-        &to,
-        "--sign-key",
-        sign,
-        "--trusted-public-key",
-        &key.public,
-    ];
 
-    precache(&repo.dir, &[&base[..], &[".", &attr]].concat())
+    cache
+        .push(&repo, "e")
         .expect_code(0)
         .expect_contains("pushed 1 path (");
     assert!(
-        !narinfo(&cache, &repo.out_path("c")).exists(),
+        !cache.narinfo(&repo.out_path("c")).exists(),
         "c is build-time only"
     );
 
     let run = precache(
         &repo.dir,
-        &[&base[..], &["--include-build-deps", "--json", ".", &attr]].concat(),
+        &[
+            &cache.push_args()[..],
+            &["--include-build-deps", "--json", ".", &attr],
+        ]
+        .concat(),
     );
     run.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
@@ -142,5 +124,5 @@ fn build_deps_are_pushed_only_when_asked() {
         pushed.contains(&repo.out_path("c").as_str()),
         "c pushed with --include-build-deps\n{run}"
     );
-    assert!(narinfo(&cache, &repo.out_path("c")).exists());
+    assert!(cache.narinfo(&repo.out_path("c")).exists());
 }

@@ -29,24 +29,11 @@ fn not_cached_summary() {
         return;
     }
     let repo = FlakeRepo::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-snap-1");
-    let cache = tmp.path().join("cache");
-    let to = format!("file://{}", cache.display());
-    let sign = key.secret_file.to_str().unwrap();
+    let cache = SignedFileCache::new("test-snap-1");
     let attr = repo.attr("a");
-    let args = [
-        "--to",
-        &to,
-        "--sign-key",
-        sign,
-        "--trusted-public-key",
-        &key.public,
-        ".",
-        &attr,
-    ];
+    let args = [&cache.push_args()[..], &[".", &attr]].concat();
     precache(&repo.dir, &args).expect_code(0);
-    std::fs::remove_file(narinfo(&cache, &repo.out_path("b"))).unwrap();
+    std::fs::remove_file(cache.narinfo(&repo.out_path("b"))).unwrap();
     let r = precache(&repo.dir, &[&["--check"][..], &args].concat());
     r.expect_code(1);
     insta::assert_snapshot!(filtered(&format!(

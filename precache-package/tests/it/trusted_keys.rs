@@ -3,36 +3,19 @@
 use crate::util::*;
 
 /// Pushes `a` signed with a fresh key; returns the repo (whose flake trusts the key if
-/// `in_flake`), the cache URL and the key.
-fn setup(in_flake: bool) -> (FlakeRepo, tempfile::TempDir, String, Key) {
-    let tmp = tempfile::tempdir().unwrap();
-    let key = make_key(tmp.path(), "test-trust-1");
+/// `in_flake`) and the cache.
+fn setup(in_flake: bool) -> (FlakeRepo, SignedFileCache) {
+    let cache = SignedFileCache::new("test-trust-1");
     let repo = if in_flake {
         FlakeRepo::with_nix_config(&format!(
             "nixConfig.extra-trusted-public-keys = [ \"{}\" ];",
-            key.public
+            cache.key.public
         ))
     } else {
         FlakeRepo::new()
     };
-    let to = format!("file://{}", tmp.path().join("cache").display());
-    let sign = key.secret_file.to_str().unwrap().to_owned();
-    let attr = repo.attr("a");
-    precache(
-        &repo.dir,
-        &[
-            "--to",
-            &to,
-            "--sign-key",
-            &sign,
-            "--trusted-public-key",
-            &key.public,
-            ".",
-            &attr,
-        ],
-    )
-    .expect_code(0);
-    (repo, tmp, to, key)
+    cache.push(&repo, "a").expect_code(0);
+    (repo, cache)
 }
 
 #[test]
@@ -40,10 +23,11 @@ fn keys_come_from_the_flake_nix_config() {
     if !have_nix_and_git() {
         return;
     }
-    let (repo, _tmp, from, _key) = setup(true);
+    let (repo, cache) = setup(true);
+    let from = &cache.url;
     let r = precache(
         &repo.dir,
-        &["--check", "--json", "--from", &from, ".", &repo.attr("a")],
+        &["--check", "--json", "--from", from, ".", &repo.attr("a")],
     );
     r.expect_code(0)
         .expect_contains("\"trustedKeysFrom\": \"flake nixConfig + nix.conf\"");
@@ -54,9 +38,10 @@ fn keys_come_from_nix_conf_and_unknown_keys_are_not_trusted() {
     if !have_nix_and_git() {
         return;
     }
-    let (repo, _tmp, from, key) = setup(false);
-    let args = ["--check", "--json", "--from", &from, ".", &repo.attr("a")];
-    let trusting = format!("{NIX_CONFIG}\ntrusted-public-keys = {}", key.public);
+    let (repo, cache) = setup(false);
+    let from = &cache.url;
+    let args = ["--check", "--json", "--from", from, ".", &repo.attr("a")];
+    let trusting = format!("{NIX_CONFIG}\ntrusted-public-keys = {}", cache.key.public);
     precache_with_nix_config(&repo.dir, &args, &trusting)
         .expect_code(0)
         .expect_contains("\"trustedKeysFrom\": \"nix.conf\"");

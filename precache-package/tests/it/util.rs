@@ -261,6 +261,47 @@ pub fn make_key(dir: &Path, name: &str) -> Key {
     }
 }
 
+/// A file:// binary cache at `<tmp>/cache` and a key made by `nix key generate-secret` in
+/// the same temp dir: what every test that pushes signed paths starts from.
+pub struct SignedFileCache {
+    pub tmp: tempfile::TempDir,
+    pub key: Key,
+    pub dir: PathBuf,
+    pub url: String,
+}
+
+impl SignedFileCache {
+    pub fn new(key_name: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = make_key(tmp.path(), key_name);
+        let dir = tmp.path().join("cache");
+        let url = format!("file://{}", dir.display());
+        Self { tmp, key, dir, url }
+    }
+
+    /// `--to URL --sign-key FILE --trusted-public-key KEY`: push signed, check with our key.
+    pub fn push_args(&self) -> [&str; 6] {
+        [
+            "--to",
+            &self.url,
+            "--sign-key",
+            self.key.secret_file.to_str().unwrap(),
+            "--trusted-public-key",
+            &self.key.public,
+        ]
+    }
+
+    /// Runs `precache-package <push_args> . <output's attr>` in `repo`.
+    pub fn push(&self, repo: &FlakeRepo, output: &str) -> Run {
+        let attr = repo.attr(output);
+        precache(&repo.dir, &[&self.push_args()[..], &[".", &attr]].concat())
+    }
+
+    pub fn narinfo(&self, store_path: &str) -> PathBuf {
+        narinfo(&self.dir, store_path)
+    }
+}
+
 /// The hash part of a store path, which names its narinfo.
 pub fn hash_of(store_path: &str) -> String {
     store_path.trim().rsplit('/').next().unwrap()[..32].to_owned()
