@@ -41,8 +41,10 @@
             cargoBuildFlags = [ "-p" "update-yarn-hash" "-p" "precache-package" "-p" "hooks" ];
             cargoTestFlags = [ "-p" "common" "-p" "update-yarn-hash" "-p" "precache-package" "-p" "hooks" ];
             nativeBuildInputs = [ pkgs.pkg-config ];
-            # git2 links libgit2 (vendored), libssh2 and OpenSSL.
+            # git2 links libgit2 (vendored), libssh2 and OpenSSL. The workspace vendors
+            # OpenSSL for bare machines; in Nix, link nixpkgs' instead.
             buildInputs = [ pkgs.openssl pkgs.zlib ];
+            OPENSSL_NO_VENDOR = 1;
             # Run as the `tools-tests` check. Nix is left out on purpose: it cannot use the
             # store inside the build sandbox, and the tests skip (printing why) without it;
             # `cargo xtask ci` runs them against real Nix.

@@ -132,8 +132,8 @@ impl fmt::Display for Integrity {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn hex(bytes: &[u8]) -> String {
+    crate::nix_hash::hex_encode(bytes)
 }
 
 /// Streaming hasher for one algorithm.

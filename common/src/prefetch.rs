@@ -5,8 +5,9 @@
 //! from the cached files straight into SHA-256. Nothing is copied and Nix is not needed.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -87,6 +88,21 @@ pub struct Resolved {
     pub git_cloned: usize,
 }
 
+impl Resolved {
+    /// Streams the output's NAR into SHA-256 and reports the run.
+    fn hashed(self, lock_bytes: &[u8]) -> Result<Prefetched, PrefetchError> {
+        let (hash, nar_size) = nar_hash(&self, lock_bytes)?;
+        Ok(Prefetched {
+            hash,
+            nar_size,
+            files: self.model.files.len(),
+            downloaded: self.downloaded,
+            git_cloned: self.git_cloned,
+            notes: self.model.notes,
+        })
+    }
+}
+
 pub struct Prefetcher {
     cache: TarballCache,
     opts: PrefetchOptions,
@@ -109,15 +125,7 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
         let resolved = self.resolve(path, lock_bytes, progress)?;
-        let (hash, nar_size) = nar_hash(&resolved, lock_bytes)?;
-        Ok(Prefetched {
-            hash,
-            nar_size,
-            files: resolved.model.files.len(),
-            downloaded: resolved.downloaded,
-            git_cloned: resolved.git_cloned,
-            notes: resolved.model.notes,
-        })
+        resolved.hashed(lock_bytes)
     }
 
     /// Parses, models and fills the cache: every file of the output, at hand.
@@ -249,15 +257,7 @@ impl Prefetcher {
             path: dir.to_owned(),
             source,
         })?;
-        let (hash, nar_size) = nar_hash(&resolved, lock_bytes)?;
-        Ok(Prefetched {
-            hash,
-            nar_size,
-            files: resolved.model.files.len(),
-            downloaded: resolved.downloaded,
-            git_cloned: resolved.git_cloned,
-            notes: resolved.model.notes,
-        })
+        resolved.hashed(lock_bytes)
     }
 }
 
@@ -291,30 +291,136 @@ fn entries(resolved: &Resolved) -> Vec<(&str, Option<&Hit>)> {
     entries
 }
 
+/// Streams the output's NAR into SHA-256. One sequential SHA-256 is the floor, so a
+/// second thread reads the files ahead and the hashing thread only hashes.
 fn nar_hash(resolved: &Resolved, lock_bytes: &[u8]) -> Result<(Sha256Hash, u64), PrefetchError> {
-    let mut current = PathBuf::new();
-    let result = (|| -> io::Result<(Sha256Hash, u64)> {
-        let mut nar = NarWriter::new(BufWriter::with_capacity(1 << 20, HashingWriter::default()))?;
-        nar.start_directory()?;
-        for (name, hit) in entries(resolved) {
-            nar.start_entry(name.as_bytes())?;
-            match hit {
-                Some(hit) => {
-                    current.clone_from(&hit.path);
-                    nar.regular(false, hit.len, File::open(&hit.path)?)?;
+    let entries = entries(resolved);
+    let (chunks, received) = mpsc::sync_channel(READ_AHEAD);
+    let (recycle, recycled) = mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| read_ahead(&entries, chunks, recycled));
+        let mut reader = ChunkReader {
+            chunks: received,
+            recycle,
+            current: Vec::new(),
+            filled: 0,
+            pos: 0,
+        };
+        let mut nar = NarWriter::new(HashingWriter::default()).map_err(no_path)?;
+        nar.start_directory().map_err(no_path)?;
+        for (name, hit) in &entries {
+            let written = (|| {
+                nar.start_entry(name.as_bytes())?;
+                match hit {
+                    Some(hit) => nar.regular_buffered(false, hit.len, &mut reader)?,
+                    None => nar.regular(false, lock_bytes.len() as u64, lock_bytes)?,
                 }
-                None => nar.regular(false, lock_bytes.len() as u64, lock_bytes)?,
-            }
-            nar.end_entry()?;
+                nar.end_entry()
+            })();
+            written.map_err(|source| PrefetchError::Io {
+                path: hit.map_or_else(|| PathBuf::from(LOCKFILE_NAME), |h| h.path.clone()),
+                source,
+            })?;
         }
-        nar.end_directory()?;
-        let hasher = nar.into_inner().into_inner().map_err(|e| e.into_error())?;
-        Ok(hasher.finish())
-    })();
-    result.map_err(|source| PrefetchError::Io {
-        path: current,
-        source,
+        nar.end_directory().map_err(no_path)?;
+        Ok(nar.into_inner().finish())
     })
+}
+
+const READ_AHEAD: usize = 8;
+const CHUNK: usize = 256 << 10;
+
+fn no_path(source: io::Error) -> PrefetchError {
+    PrefetchError::Io {
+        path: PathBuf::new(),
+        source,
+    }
+}
+
+/// What the reading thread sends: a file's bytes in chunks (a full-size buffer and
+/// how much of it is filled: resizing would zero it on every read), then its end.
+enum Chunk {
+    Data(Vec<u8>, usize),
+    End,
+    Failed(io::Error),
+}
+
+fn read_ahead(
+    entries: &[(&str, Option<&Hit>)],
+    out: SyncSender<Chunk>,
+    recycled: Receiver<Vec<u8>>,
+) {
+    for hit in entries.iter().filter_map(|(_, h)| *h) {
+        let mut file = match File::open(&hit.path) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = out.send(Chunk::Failed(e));
+                return;
+            }
+        };
+        loop {
+            let mut buf = recycled.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if out.send(Chunk::Data(buf, n)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = out.send(Chunk::Failed(e));
+                    return;
+                }
+            }
+        }
+        if out.send(Chunk::End).is_err() {
+            return;
+        }
+    }
+}
+
+/// One file at a time from the reading thread, as a `BufRead` that ends at the file's
+/// end. Spent buffers go back to be refilled.
+struct ChunkReader {
+    chunks: Receiver<Chunk>,
+    recycle: mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    filled: usize,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            match self.chunks.recv() {
+                Ok(Chunk::Data(buf, filled)) => {
+                    let spent = std::mem::replace(&mut self.current, buf);
+                    if !spent.is_empty() {
+                        let _ = self.recycle.send(spent);
+                    }
+                    (self.filled, self.pos) = (filled, 0);
+                }
+                Ok(Chunk::End) => return Ok(&[]),
+                Ok(Chunk::Failed(e)) => return Err(e),
+                Err(_) => return Err(io::Error::other("the reading thread stopped")),
+            }
+        }
+        Ok(&self.current[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
 }
 
 fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> io::Result<()> {

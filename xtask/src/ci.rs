@@ -3,7 +3,10 @@
 use anyhow::Result;
 use xshell::{cmd, Shell};
 
+use crate::tool_install;
+
 pub fn run(sh: &Shell) -> Result<()> {
+    install_test_tools(sh)?;
     cmd!(sh, "cargo fmt --all -- --check").run()?;
     cmd!(
         sh,
@@ -14,5 +17,20 @@ pub fn run(sh: &Shell) -> Result<()> {
     crate::nix_check::run(sh)?;
     // Separate from the unit tests: it needs the services' programs (root installs them).
     crate::dev_services::run(sh)?;
+    Ok(())
+}
+
+/// The real components the tests run against: Nix (2.8 from Debian is enough), git,
+/// GNU tar, and Node with npm (for the differential test against `@yarnpkg/lockfile`).
+fn install_test_tools(sh: &Shell) -> Result<()> {
+    for (bin, package) in [
+        ("nix", "nix-bin"),
+        ("git", "git"),
+        ("tar", "tar"),
+        ("node", "nodejs"),
+        ("npm", "npm"),
+    ] {
+        tool_install::apt_tool(sh, bin, package)?;
+    }
     Ok(())
 }

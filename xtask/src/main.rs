@@ -3,6 +3,7 @@
 //! Tasks: `ci` (everything CI checks), `bench` (benchmarks, writes BENCHMARKS.md),
 //! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks).
 
+mod bench;
 mod ci;
 mod dev_services;
 mod example_copy;
@@ -25,6 +26,7 @@ fn main() -> Result<()> {
     sh.change_dir(project_root());
     match args.first().map(String::as_str) {
         Some("ci") => ci::run(&sh),
+        Some("bench") => bench::run(&sh),
         Some("nix-check") => nix_check::run(&sh),
         Some("dev-services") => dev_services::run(&sh),
         Some("--help") | Some("-h") | None => {
@@ -40,6 +42,7 @@ cargo xtask <task>
 
 Tasks:
   ci            fmt --check, clippy -D warnings, every test, nix-check, dev-services (what CI runs)
+  bench         benchmarks on Ghost's lockfile (downloads ~387 MB), rewrites BENCHMARKS.md
   nix-check     the Nix side: parse, nixpkgs-fmt, deadnix, lints, flake.lock, workflow
                 (check-jsonschema + shellcheck), process-compose.yaml, pure-eval tests
   dev-services  start MySQL, Redis and the app as .nix/process-compose.yaml says (Debian

@@ -14,7 +14,7 @@ fn printed_hash_equals_nix_hash_path_of_a_hand_built_output() {
     let server = Server::start();
     let pkgs = [
         Package::new("@babel/core", "7.0.0", 5000),
-        Package::new("dotcom", "1.0.0", 10),
+        Package::new("dotcom", "1.0.0", 700_001),
         Package::new("empty", "0.0.0", 0),
     ];
     for p in &pkgs {
