@@ -17,6 +17,7 @@ pub mod hook_install;
 pub mod hooks_config;
 pub mod integrity;
 pub mod nar;
+pub mod nar_memo;
 pub mod narinfo;
 pub mod nix_base32;
 pub mod nix_cli;

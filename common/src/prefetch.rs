@@ -15,6 +15,7 @@ use thiserror::Error;
 use crate::dependency_source::Fetch;
 use crate::git_source::{GitFetcher, GitSourceError};
 use crate::nar::{HashingWriter, NarWriter};
+use crate::nar_memo::NarMemo;
 use crate::nix_hash::Sha256Hash;
 use crate::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::tarball_cache::{Hit, TarballCache};
@@ -29,6 +30,8 @@ pub struct PrefetchOptions {
     pub fetch: FetchOptions,
     /// Use the cache only; a miss is an error listing what is missing.
     pub offline: bool,
+    /// Ignore remembered NAR hashes ([`NarMemo`]): verify every file and hash again.
+    pub recompute: bool,
 }
 
 #[derive(Debug, Error)]
@@ -78,6 +81,8 @@ pub struct Prefetched {
     pub downloaded: DownloadStats,
     pub git_cloned: usize,
     pub notes: Vec<Note>,
+    /// The hash was remembered from an earlier computation over the same inputs.
+    pub from_memo: bool,
 }
 
 /// A planned output: the model and, for each of its files, the cache entry holding it.
@@ -99,6 +104,7 @@ impl Resolved {
             downloaded: self.downloaded,
             git_cloned: self.git_cloned,
             notes: self.model.notes,
+            from_memo: false,
         })
     }
 }
@@ -124,8 +130,27 @@ impl Prefetcher {
         lock_bytes: &[u8],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let resolved = self.resolve(path, lock_bytes, progress)?;
-        resolved.hashed(lock_bytes)
+        let model = plan(path, lock_bytes)?;
+        let memo = NarMemo::new(self.cache.root());
+        let key = NarMemo::key(lock_bytes, &model);
+        let remembered = key.as_deref().and_then(|k| memo.get(k));
+        if let (Some((hash, nar_size)), false) = (remembered, self.opts.recompute) {
+            return Ok(Prefetched {
+                hash,
+                nar_size,
+                files: model.files.len(),
+                downloaded: DownloadStats::default(),
+                git_cloned: 0,
+                notes: model.notes,
+                from_memo: true,
+            });
+        }
+        let prefetched = self.fill(model, progress)?.hashed(lock_bytes)?;
+        if let Some(key) = key {
+            // Only an optimisation: a read-only cache must not fail the run.
+            let _ = memo.put(&key, &prefetched.hash, prefetched.nar_size);
+        }
+        Ok(prefetched)
     }
 
     /// Parses, models and fills the cache: every file of the output, at hand.
@@ -135,7 +160,15 @@ impl Prefetcher {
         lock_bytes: &[u8],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Resolved, PrefetchError> {
-        let model = plan(path, lock_bytes)?;
+        self.fill(plan(path, lock_bytes)?, progress)
+    }
+
+    /// Looks every file of `model` up in the cache and fetches what is missing.
+    fn fill(
+        &self,
+        model: OfflineCache,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Resolved, PrefetchError> {
         let io_err = |source| PrefetchError::Io {
             path: self.cache.root().to_owned(),
             source,

@@ -100,6 +100,7 @@ pub fn run(args: &Args) -> Result<u8> {
             ..FetchOptions::default()
         },
         offline: args.offline,
+        recompute: false,
     })
     .and_then(|p| p.hash(Path::new(&args.lockfile), &bytes, Arc::new(NoProgress)));
     match result {

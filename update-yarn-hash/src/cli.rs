@@ -54,9 +54,14 @@ pub struct Cli {
     pub check: bool,
 
     /// With --check: recompute the hash and compare it too (uses the tarball cache;
-    /// downloads what is missing unless --offline).
+    /// downloads what is missing unless --offline; implies --recompute).
     #[arg(long, requires = "check")]
     pub full: bool,
+
+    /// Hash the output again even if the same lockfile and tarball digests were hashed
+    /// before (the remembered result is otherwise reused: it cannot differ).
+    #[arg(long)]
+    pub recompute: bool,
 
     /// Print only the SRI hash on stdout (nothing else goes to stdout); write nothing.
     #[arg(long, conflicts_with_all = ["check", "materialize", "nix_file"])]

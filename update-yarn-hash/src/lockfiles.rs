@@ -82,6 +82,7 @@ impl<'a> Context<'a> {
                 ..FetchOptions::default()
             },
             offline: cli.offline,
+            recompute: cli.recompute || cli.full,
         };
         Ok(Prefetcher::new(opts)?)
     }

@@ -37,6 +37,8 @@ pub struct LockfileReport {
     pub downloaded_files: usize,
     pub downloaded_bytes: u64,
     pub git_cloned: usize,
+    /// The hash was remembered from an earlier run over the same inputs.
+    pub from_memo: bool,
 }
 
 impl LockfileReport {
@@ -50,6 +52,7 @@ impl LockfileReport {
             downloaded_files: 0,
             downloaded_bytes: 0,
             git_cloned: 0,
+            from_memo: false,
         }
     }
 
@@ -59,6 +62,7 @@ impl LockfileReport {
         self.downloaded_files = p.downloaded.files;
         self.downloaded_bytes = p.downloaded.bytes;
         self.git_cloned = p.git_cloned;
+        self.from_memo = p.from_memo;
         self
     }
 }

@@ -205,7 +205,7 @@ fn a_corrupted_cache_entry_is_detected_and_fetched_again() {
         .unwrap();
     std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     std::fs::write(&victim, b"bit rot").unwrap();
-    let run = s.print(&[]);
+    let run = s.print(&["--recompute"]);
     run.expect_code(0);
     assert_eq!(run.stdout(), hash);
     assert_eq!(
@@ -213,4 +213,40 @@ fn a_corrupted_cache_entry_is_detected_and_fetched_again() {
         4,
         "the corrupted entry was downloaded again"
     );
+}
+
+#[test]
+fn a_remembered_hash_is_reused_until_recompute_is_asked_for() {
+    let pkgs = packages();
+    let s = Setup::new(&pkgs);
+    let hash = s.print(&[]).stdout();
+    // Without the tarballs, only the memo can answer: same inputs, same hash.
+    for p in cache_entries(s.cache.path())
+        .iter()
+        .filter(|p| p.contains("/sha512/"))
+    {
+        std::fs::remove_file(p).unwrap();
+    }
+    let remembered = s.print(&["--offline"]);
+    remembered.expect_code(0);
+    assert_eq!(remembered.stdout(), hash);
+    assert_eq!(s.server.total_hits(), 3);
+
+    let recomputed = s.print(&["--recompute"]);
+    recomputed.expect_code(0);
+    assert_eq!(recomputed.stdout(), hash);
+    assert_eq!(
+        s.server.total_hits(),
+        6,
+        "--recompute fetched and hashed again"
+    );
+
+    // A lockfile that differs by one byte is a different key.
+    let lock = s.dir.path().join("yarn.lock");
+    let mut text = std::fs::read_to_string(&lock).unwrap();
+    text.push('\n');
+    std::fs::write(&lock, text).unwrap();
+    let changed = s.print(&["--offline"]);
+    changed.expect_code(0);
+    assert_ne!(changed.stdout(), hash);
 }
