@@ -7,8 +7,17 @@ use std::path::Path;
 
 use tempfile::NamedTempFile;
 
-/// Replaces `path` with `contents` atomically, keeping the old file's permissions.
+/// Replaces `path` with `contents` atomically, keeping the old file's permissions. A
+/// symlink is followed: its target is replaced, the link stays a link.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let resolved;
+    let path = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = fs::canonicalize(path)?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -46,53 +46,45 @@ impl Algorithm {
     }
 }
 
-/// What a downloaded tarball must hash to: any one of `digests`, all of one algorithm
-/// (SRI: with several algorithms listed, only the strongest counts).
+/// What a downloaded tarball must hash to: one digest of one algorithm.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Integrity {
     pub algorithm: Algorithm,
-    pub digests: Vec<Vec<u8>>,
+    pub digest: Vec<u8>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum IntegrityError {
-    #[error("integrity {0:?} has no supported hash (expected e.g. `sha512-<base64>`)")]
-    NoSupportedHash(String),
-    #[error("`#{0}` after the URL is not a 40-digit lowercase hex sha1")]
+    #[error("integrity {0:?} names no hash algorithm this tool supports (sha1, sha256, sha384, sha512); re-run `yarn install` to rewrite it")]
+    UnsupportedAlgorithm(String),
+    #[error("integrity {0:?} does not hold a digest of its algorithm's length; re-run `yarn install` to rewrite it")]
+    BadDigest(String),
+    #[error("`#{0}` after the URL is not a 40-digit lowercase hex sha1; re-run `yarn install` to rewrite the lockfile")]
     BadSha1Fragment(String),
 }
 
 impl Integrity {
-    /// Parses an SRI string such as `sha512-… sha1-…`; unknown algorithms and options
-    /// (`?…`) are ignored as the SRI spec says, but at least one hash must be usable.
+    /// The `integrity` field as prefetch-yarn-deps reads it: `split('-')` gives the
+    /// algorithm (text before the first `-`) and the checksum (up to the next `-`),
+    /// which Node decodes as base64 up to the first character outside the alphabet
+    /// (`=` padding, a space). So with several hashes only the first counts, which
+    /// also keeps the cache honest: an entry is keyed by the one digest verified.
     pub fn parse_sri(sri: &str) -> Result<Self, IntegrityError> {
-        let mut best: Option<Integrity> = None;
-        for token in sri.split_ascii_whitespace() {
-            let Some((algo, rest)) = token.split_once('-') else {
-                continue;
-            };
-            let Some(algorithm) = Algorithm::parse(algo) else {
-                continue;
-            };
-            let b64 = rest.split('?').next().unwrap_or_default();
-            let Ok(digest) = BASE64.decode(b64) else {
-                continue;
-            };
-            if digest.len() != algorithm.digest_len() {
-                continue;
-            }
-            match &mut best {
-                Some(b) if b.algorithm == algorithm => b.digests.push(digest),
-                Some(b) if b.algorithm > algorithm => {}
-                _ => {
-                    best = Some(Integrity {
-                        algorithm,
-                        digests: vec![digest],
-                    })
-                }
-            }
-        }
-        best.ok_or_else(|| IntegrityError::NoSupportedHash(sri.to_owned()))
+        let mut parts = sri.split('-');
+        let name = parts.next().unwrap_or_default();
+        let checksum = parts.next().unwrap_or_default();
+        let algorithm = Algorithm::parse(name)
+            .ok_or_else(|| IntegrityError::UnsupportedAlgorithm(sri.to_owned()))?;
+        let b64: String = checksum
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '/')
+            .collect();
+        let digest = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(b64.trim_end_matches('='))
+            .ok()
+            .filter(|d| d.len() == algorithm.digest_len())
+            .ok_or_else(|| IntegrityError::BadDigest(sri.to_owned()))?;
+        Ok(Self { algorithm, digest })
     }
 
     /// A `#<sha1 hex>` fragment, compared as upstream does: lowercase hex text.
@@ -107,17 +99,17 @@ impl Integrity {
             .ok_or_else(|| IntegrityError::BadSha1Fragment(fragment.to_owned()))?;
         Ok(Self {
             algorithm: Algorithm::Sha1,
-            digests: vec![digest],
+            digest,
         })
     }
 
     pub fn matches(&self, algorithm: Algorithm, digest: &[u8]) -> bool {
-        algorithm == self.algorithm && self.digests.iter().any(|d| d == digest)
+        algorithm == self.algorithm && self.digest == digest
     }
 
-    /// The tarball cache's key: content-addressed by the first expected digest.
+    /// The tarball cache's key: content-addressed by the verified digest.
     pub fn cache_key(&self) -> String {
-        format!("{}-{}", self.algorithm.name(), hex(&self.digests[0]))
+        format!("{}-{}", self.algorithm.name(), hex(&self.digest))
     }
 }
 
@@ -127,7 +119,7 @@ impl fmt::Display for Integrity {
             f,
             "{}-{}",
             self.algorithm.name(),
-            BASE64.encode(&self.digests[0])
+            BASE64.encode(&self.digest)
         )
     }
 }
@@ -184,30 +176,43 @@ mod tests {
     }
 
     #[test]
-    fn strongest_algorithm_wins_and_any_of_its_digests_matches() {
-        let s = format!(
-            "{} {} {}",
-            sri("sha1", b"x"),
-            sri("sha512", b"a"),
-            sri("sha512", b"b")
-        );
+    fn only_the_first_hash_counts_as_upstream_reads_it() {
+        let s = format!("{} {}", sri("sha1", b"x"), sri("sha512", b"a"));
         let i = Integrity::parse_sri(&s).unwrap();
-        assert_eq!(i.algorithm, Algorithm::Sha512);
-        let mut h = Hasher::new(Algorithm::Sha512);
-        h.update(b"b");
-        assert!(i.matches(Algorithm::Sha512, &h.finish()));
+        assert_eq!(i.algorithm, Algorithm::Sha1);
         let mut h = Hasher::new(Algorithm::Sha1);
         h.update(b"x");
+        assert!(i.matches(Algorithm::Sha1, &h.finish()));
+        let two = format!("{} {}", sri("sha512", b"a"), sri("sha512", b"b"));
+        let i = Integrity::parse_sri(&two).unwrap();
+        let mut h = Hasher::new(Algorithm::Sha512);
+        h.update(b"b");
         assert!(
-            !i.matches(Algorithm::Sha1, &h.finish()),
-            "weaker hashes do not count"
+            !i.matches(Algorithm::Sha512, &h.finish()),
+            "the second digest is ignored"
+        );
+    }
+
+    #[test]
+    fn unpadded_base64_is_accepted_like_node() {
+        let padded = sri("sha1", b"x");
+        let unpadded = padded.trim_end_matches('=');
+        assert_eq!(
+            Integrity::parse_sri(unpadded),
+            Integrity::parse_sri(&padded)
         );
     }
 
     #[test]
     fn unusable_integrity_is_an_error() {
-        assert!(Integrity::parse_sri("md5-AAAA").is_err());
-        assert!(Integrity::parse_sri("sha512-notbase64!").is_err());
+        assert!(matches!(
+            Integrity::parse_sri("md5-AAAA"),
+            Err(IntegrityError::UnsupportedAlgorithm(_))
+        ));
+        assert!(matches!(
+            Integrity::parse_sri("sha512-notbase64!"),
+            Err(IntegrityError::BadDigest(_))
+        ));
         assert!(Integrity::parse_sri("").is_err());
     }
 

@@ -62,15 +62,17 @@ pub enum Note {
 pub enum ModelError {
     #[error("line {line}: entry {key:?} has no `resolved` URL, so fetchYarnDeps cannot download it; re-run `yarn install` to rewrite the lockfile")]
     MissingResolved { key: String, line: usize },
-    #[error("line {line}: entry {key:?} has a `resolved` that is not a string")]
+    #[error("line {line}: entry {key:?} has a `key` field that is not a string, on which fetchYarnDeps fails; remove the field (re-run `yarn install`)")]
+    KeyNotString { key: String, line: usize },
+    #[error("line {line}: entry {key:?} has a `resolved` that is not a string; re-run `yarn install` to rewrite the lockfile")]
     ResolvedNotString { key: String, line: usize },
-    #[error("line {line}: key {key:?} contains {marker:?} more than once, which fetchYarnDeps does not handle")]
+    #[error("line {line}: key {key:?} contains {marker:?} more than once, which fetchYarnDeps does not handle; rename the local package path")]
     RepeatedMarker {
         key: String,
         line: usize,
         marker: &'static str,
     },
-    #[error("line {line}: don't know how to download {url:?} (fetchYarnDeps fetches only https:// and git URLs)")]
+    #[error("line {line}: don't know how to download {url:?}: fetchYarnDeps fetches only https:// and git URLs; point the registry at https (e.g. `yarn config set registry https://registry.yarnpkg.com`) and re-run `yarn install`")]
     Unsupported { url: String, line: usize },
     #[error("line {line}: git dependency {url:?} has no `#<rev>`; pin it with `yarn upgrade`")]
     GitWithoutRev { url: String, line: usize },
@@ -86,7 +88,15 @@ pub enum ModelError {
         name: String,
         line: usize,
     },
-    #[error("lines {first_line} and {line}: {first_url:?} and {url:?} both map to the file {name:?} with different contents, so the fetchYarnDeps result would depend on download order")]
+    #[error("lines {first_line} and {line}: {url:?} is pinned by two different digests ({first} and {second}); fetchYarnDeps checks both, so at most one can pass. Re-run `yarn install` to rewrite the lockfile")]
+    ConflictingDigests {
+        url: String,
+        first_line: usize,
+        line: usize,
+        first: String,
+        second: String,
+    },
+    #[error("lines {first_line} and {line}: {first_url:?} and {url:?} both map to the file {name:?} and nothing guarantees the same contents, so the fetchYarnDeps result would depend on download order; make one of them point elsewhere and re-run `yarn install`")]
     NameCollision {
         name: String,
         first_url: String,
@@ -112,7 +122,20 @@ impl OfflineCache {
                 continue;
             };
             match by_name.get(&file.name) {
-                Some(&i) => check_same_contents(&cache.files[i], &file)?,
+                Some(&i) => {
+                    check_same_contents(&cache.files[i], &file)?;
+                    // Same URL, one pinned: verify the download against that digest.
+                    if cache.files[i].integrity.is_none() && file.integrity.is_some() {
+                        let kept = &mut cache.files[i];
+                        cache.notes.retain(|n| {
+                            *n != Note::Unverified {
+                                key: kept.key.clone(),
+                                line: kept.line,
+                            }
+                        });
+                        kept.integrity = file.integrity;
+                    }
+                }
                 None => {
                     by_name.insert(file.name.clone(), cache.files.len());
                     cache.files.push(file);
@@ -135,6 +158,7 @@ impl OfflineCache {
         value: &Value,
         line: usize,
     ) -> Result<Option<CacheFile>, ModelError> {
+        let key = effective_key(key, value, line)?;
         for marker in ["@file:", "@link:"] {
             match key.matches(marker).count() {
                 0 => {}
@@ -219,6 +243,21 @@ impl OfflineCache {
     }
 }
 
+/// Upstream builds `{ key, ...value }`, so a `key` field inside the entry wins.
+fn effective_key<'a>(key: &'a str, value: &'a Value, line: usize) -> Result<&'a str, ModelError> {
+    let Value::Object(entry) = value else {
+        return Ok(key);
+    };
+    match entry.get("key") {
+        None => Ok(key),
+        Some(Value::String(inner)) => Ok(inner),
+        Some(_) => Err(ModelError::KeyNotString {
+            key: key.to_owned(),
+            line,
+        }),
+    }
+}
+
 /// Upstream's `uniqueBy(entries, value => value.resolved)`: a JS `Map`, so the last
 /// entry with a given `resolved` wins and sits where the first one was.
 fn unique_by_resolved(object: &Object) -> Vec<(&str, &Value, usize)> {
@@ -283,16 +322,22 @@ fn check_safe_name(name: &str, fetch: &Fetch, line: usize) -> Result<(), ModelEr
     Ok(())
 }
 
-/// Two entries may share a file name only when they are certain to have the same bytes.
+/// Two entries may share a file name only when they are certain to have the same bytes,
+/// and no digest upstream would check goes unchecked here.
 fn check_same_contents(first: &CacheFile, file: &CacheFile) -> Result<(), ModelError> {
-    let same_integrity = match (&first.integrity, &file.integrity) {
-        (Some(a), Some(b)) => {
-            a.algorithm == b.algorithm && a.digests.iter().any(|d| b.digests.contains(d))
+    match (&first.integrity, &file.integrity) {
+        (Some(a), Some(b)) if a == b => return Ok(()),
+        (Some(a), Some(b)) if first.fetch == file.fetch => {
+            return Err(ModelError::ConflictingDigests {
+                url: file.url().to_owned(),
+                first_line: first.line,
+                line: file.line,
+                first: a.to_string(),
+                second: b.to_string(),
+            })
         }
-        _ => false,
-    };
-    if first.fetch == file.fetch || same_integrity {
-        return Ok(());
+        (a, b) if first.fetch == file.fetch && (a.is_none() || b.is_none()) => return Ok(()),
+        _ => {}
     }
     Err(ModelError::NameCollision {
         name: file.name.clone(),
@@ -355,6 +400,17 @@ mod tests {
     }
 
     #[test]
+    fn a_key_field_inside_the_entry_overrides_the_key() {
+        let lock = format!("a@1:\n  key \"x@file:y\"\n  resolved \"https://r.com/a.tgz#{SHA1}\"\n");
+        assert!(
+            model(&lock).unwrap().files.is_empty(),
+            "skipped as a @file: entry"
+        );
+        let lock = format!("a@1:\n  key 1\n  resolved \"https://r.com/a.tgz#{SHA1}\"\n");
+        assert!(matches!(model(&lock), Err(ModelError::KeyNotString { .. })));
+    }
+
+    #[test]
     fn hostile_names_are_refused() {
         for url in [
             "git+https://h/a/..#r",
@@ -382,6 +438,26 @@ mod tests {
             "a@1:\n  resolved \"https://a.com/x-y#{SHA1}\"\nb@1:\n  resolved \"https://b.com/x_y#{SHA1}\"\n"
         );
         assert_eq!(model(&lock).unwrap().files.len(), 1);
+    }
+
+    #[test]
+    fn one_url_pinned_by_two_digests_is_refused() {
+        let other = "0000000000000000000000000000000000000000";
+        let lock = format!(
+            "a@1:\n  resolved \"https://a.com/x.tgz#{SHA1}\"\nb@1:\n  resolved \"https://a.com/x.tgz#{other}\"\n"
+        );
+        assert!(matches!(
+            model(&lock),
+            Err(ModelError::ConflictingDigests {
+                first_line: 1,
+                line: 3,
+                ..
+            })
+        ));
+        let unpinned = format!(
+            "a@1:\n  resolved \"https://a.com/x.tgz#{SHA1}\"\nb@1:\n  resolved \"https://a.com/x.tgz\"\n"
+        );
+        assert_eq!(model(&unpinned).unwrap().files.len(), 1);
     }
 
     #[test]

@@ -42,12 +42,24 @@ pub enum PrefetchError {
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{}: {error}", path.display())]
     Model { path: PathBuf, error: ModelError },
-    #[error("{} of {total} files are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", missing.len(), list(missing))]
-    Offline { missing: Vec<String>, total: usize },
-    #[error("{} download(s) failed:\n{}", errors.len(), list(&errors.iter().map(ToString::to_string).collect::<Vec<_>>()))]
-    Fetch { errors: Vec<FetchError> },
-    #[error("{key}: {source}")]
-    Git { key: String, source: GitSourceError },
+    #[error("{}: {} of {total} files are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
+    Offline {
+        lockfile: PathBuf,
+        missing: Vec<String>,
+        total: usize,
+    },
+    #[error("{}: {} download(s) failed:\n{}", lockfile.display(), errors.len(), list(&errors.iter().map(ToString::to_string).collect::<Vec<_>>()))]
+    Fetch {
+        lockfile: PathBuf,
+        errors: Vec<FetchError>,
+    },
+    #[error("{}: line {line}: {key}: {source}", lockfile.display())]
+    Git {
+        lockfile: PathBuf,
+        line: usize,
+        key: String,
+        source: GitSourceError,
+    },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
@@ -145,7 +157,7 @@ impl Prefetcher {
                 from_memo: true,
             });
         }
-        let prefetched = self.fill(model, progress)?.hashed(lock_bytes)?;
+        let prefetched = self.fill(path, model, progress)?.hashed(lock_bytes)?;
         if let Some(key) = key {
             // Only an optimisation: a read-only cache must not fail the run.
             let _ = memo.put(&key, &prefetched.hash, prefetched.nar_size);
@@ -160,12 +172,13 @@ impl Prefetcher {
         lock_bytes: &[u8],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Resolved, PrefetchError> {
-        self.fill(plan(path, lock_bytes)?, progress)
+        self.fill(path, plan(path, lock_bytes)?, progress)
     }
 
     /// Looks every file of `model` up in the cache and fetches what is missing.
     fn fill(
         &self,
+        path: &Path,
         model: OfflineCache,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Resolved, PrefetchError> {
@@ -188,14 +201,15 @@ impl Prefetcher {
             .collect();
         if !missing.is_empty() && self.opts.offline {
             return Err(PrefetchError::Offline {
+                lockfile: path.to_owned(),
                 missing: missing
                     .iter()
-                    .map(|f| format!("{} ({})", f.key, f.url()))
+                    .map(|f| format!("line {}: {} ({})", f.line, f.key, f.url()))
                     .collect(),
                 total: model.files.len(),
             });
         }
-        let (downloaded, git_cloned) = self.fetch_missing(&missing, progress)?;
+        let (downloaded, git_cloned) = self.fetch_missing(path, &missing, progress)?;
         for (file, hit) in model.files.iter().zip(hits.iter_mut()) {
             if hit.is_none() {
                 *hit = self
@@ -227,6 +241,7 @@ impl Prefetcher {
 
     fn fetch_missing(
         &self,
+        path: &Path,
         missing: &[&CacheFile],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<(DownloadStats, usize), PrefetchError> {
@@ -236,39 +251,39 @@ impl Prefetcher {
         let requests = tarballs
             .iter()
             .map(|f| TarballRequest {
-                key: f.key.clone(),
+                key: format!("line {}: {}", f.line, f.key),
                 url: f.url().to_owned(),
                 integrity: f.integrity.clone(),
                 cache_key: f.cache_key(),
             })
             .collect();
         let stats = tarball_fetch::download_all(requests, &self.cache, &self.opts.fetch, progress)
-            .map_err(|errors| PrefetchError::Fetch { errors })?;
+            .map_err(|errors| PrefetchError::Fetch {
+                lockfile: path.to_owned(),
+                errors,
+            })?;
         if !git.is_empty() {
-            let fetcher =
-                GitFetcher::from_default_config().map_err(|source| PrefetchError::Git {
-                    key: git[0].key.clone(),
-                    source,
-                })?;
+            let git_err = |file: &CacheFile, source| PrefetchError::Git {
+                lockfile: path.to_owned(),
+                line: file.line,
+                key: file.key.clone(),
+                source,
+            };
+            let fetcher = GitFetcher::from_default_config().map_err(|e| git_err(git[0], e))?;
             for file in &git {
-                self.clone_git(&fetcher, file)?;
+                let Fetch::Git { url, rev } = &file.fetch else {
+                    unreachable!("partitioned on Fetch::Git")
+                };
+                let bytes = fetcher.tarball(url, rev).map_err(|e| git_err(file, e))?;
+                self.store_git(file, &bytes)?;
             }
         }
         Ok((stats, git.len()))
     }
 
-    fn clone_git(&self, fetcher: &GitFetcher, file: &CacheFile) -> Result<(), PrefetchError> {
-        let Fetch::Git { url, rev } = &file.fetch else {
-            unreachable!("partitioned on Fetch::Git")
-        };
-        let bytes = fetcher
-            .tarball(url, rev)
-            .map_err(|source| PrefetchError::Git {
-                key: file.key.clone(),
-                source,
-            })?;
+    fn store_git(&self, file: &CacheFile, bytes: &[u8]) -> Result<(), PrefetchError> {
         self.cache
-            .insert_bytes(&file.cache_key(), &bytes)
+            .insert_bytes(&file.cache_key(), bytes)
             .map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
                 source,
@@ -484,9 +499,7 @@ fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> io::Re
     }
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
-    if dir.exists() {
-        fs::remove_dir(dir)?;
-    }
+    // rename(2) replaces an empty directory, so a failure leaves `dir` as it was.
     fs::rename(tmp.path(), dir)?;
     // Renamed away: nothing left for the guard to clean up.
     let _ = tmp.keep();

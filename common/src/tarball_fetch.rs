@@ -156,6 +156,7 @@ async fn download_all_async(
     progress: Arc<dyn FetchProgress>,
 ) -> Result<DownloadStats, Vec<FetchError>> {
     let client = reqwest::Client::builder()
+        .redirect(upstream_redirects())
         .connect_timeout(opts.connect_timeout)
         .read_timeout(opts.read_timeout)
         .pool_max_idle_per_host(opts.jobs)
@@ -187,6 +188,21 @@ async fn download_all_async(
     } else {
         Err(errors)
     }
+}
+
+/// prefetch-yarn-deps follows 301 and 302 only, at most 10 times; any other 3xx body
+/// would be hashed as the tarball (and fail), so here it is a final error instead.
+fn upstream_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let followable = matches!(attempt.status().as_u16(), 301 | 302);
+        if !followable {
+            attempt.stop()
+        } else if attempt.previous().len() > 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Why one attempt failed, and whether another could succeed.
@@ -283,7 +299,7 @@ async fn attempt_download(
                 expected: integrity.to_string(),
                 actual: Integrity {
                     algorithm: integrity.algorithm,
-                    digests: vec![digest],
+                    digest,
                 }
                 .to_string(),
             }));
@@ -291,8 +307,8 @@ async fn attempt_download(
     }
     let hit = cache.commit(tmp, &req.cache_key).map_err(cache_err)?;
     // fsync blocks; on the runtime's two workers it would stall every download.
-    let (sealer, sealed) = (cache.clone(), hit.clone());
-    tokio::task::spawn_blocking(move || sealer.seal(&sealed))
+    let sealer = cache.clone();
+    tokio::task::spawn_blocking(move || sealer.seal(&hit))
         .await
         .map_err(|e| cache_err(std::io::Error::other(e)))?
         .map_err(cache_err)?;

@@ -53,9 +53,22 @@ impl Object {
         }
     }
 
-    /// `(key, value, line of the key's first appearance)` in JS `Object.entries` order.
+    /// `(key, value, line of the key's first appearance)` in JS `Object.entries`
+    /// order: array-index keys (`"0"`, `"17"`) first, ascending, then the rest in
+    /// insertion order. The order decides which entry upstream's de-duplication keeps.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value, usize)> {
-        self.entries.iter().map(|(k, v, l)| (k.as_str(), v, *l))
+        let mut indices: Vec<(u32, usize)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (k, _, _))| array_index(k).map(|n| (n, i)))
+            .collect();
+        indices.sort_unstable();
+        let rest = (0..self.entries.len()).filter(|&i| array_index(&self.entries[i].0).is_none());
+        indices.into_iter().map(|(_, i)| i).chain(rest).map(|i| {
+            let (k, v, l) = &self.entries[i];
+            (k.as_str(), v, *l)
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -65,6 +78,15 @@ impl Object {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// A canonical array index (`0` to 2^32 - 2, no leading zeros): JS orders those first.
+fn array_index(key: &str) -> Option<u32> {
+    let canonical = key == "0" || (!key.starts_with('0') && !key.is_empty());
+    if !canonical || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse::<u32>().ok().filter(|&n| n != u32::MAX)
 }
 
 #[derive(Debug)]
@@ -165,7 +187,7 @@ fn merge_conflict_line(text: &str) -> Option<usize> {
         return None;
     }
     text.lines()
-        .position(|l| l.starts_with("<<<<<<<"))
+        .position(|l| l.contains("<<<<<<<"))
         .map(|i| i + 1)
 }
 
@@ -500,6 +522,15 @@ mod tests {
         let keys: Vec<_> = lock.object.iter().map(|(k, _, _)| k).collect();
         assert_eq!(keys, ["a@1", "b@1"]);
         assert_eq!(entry(&lock, "a@1").get_str("version"), Some("3"));
+    }
+
+    #[test]
+    fn array_index_keys_come_first_as_in_js() {
+        let lock =
+            parse("b@1:\n  v \"1\"\n\"10\":\n  v \"1\"\n\"2\":\n  v \"1\"\n\"02\":\n  v \"1\"\n")
+                .unwrap();
+        let keys: Vec<_> = lock.object.iter().map(|(k, _, _)| k).collect();
+        assert_eq!(keys, ["2", "10", "b@1", "02"]);
     }
 
     #[test]

@@ -96,6 +96,7 @@ fn entries_match_upstream_on_tricky_and_real_lockfiles() {
         "a@1:\n  resolved \"x\"\n\n\n  b@1:\n    resolved \"hidden\"\n",
         "\"q\\\"uote@1\":\n  resolved \"https://r.com/\\u0041.tgz\"\n  optional true\n  n 12\n",
         "trueish@1:\n  version \"1\"\n",
+        "\"x@file:y\":\n  resolved \"r\"\n\"10\":\n  resolved \"r\"\n\"2\":\n  resolved \"s\"\n\"02\":\n  resolved \"t\"\n",
         "a@1:\n  version: \"1\"\n",
         "a@1:\n  \"unterminated\\\\\" \"x\"\n",
     ];

@@ -30,8 +30,10 @@ Examples:
 Exit codes:
   0  ok (hash recorded / up to date)
   1  stale: the recorded hash does not match the lockfile (--check)
-  2  bad input: unreadable or malformed lockfile, record or .nix file, bad arguments
-  3  fetch failure: download or clone failed, or --offline with tarballs missing from the cache"
+  2  bad input: unreadable or malformed lockfile, record or .nix file, bad arguments;
+     also when the record or .nix file cannot be written
+  3  fetch failure: download or clone failed, --offline with tarballs missing from the
+     cache, or the tarball cache itself is unusable"
 )]
 pub struct Cli {
     /// Lockfile to process; repeatable. Default: every lockfile named in the record, or

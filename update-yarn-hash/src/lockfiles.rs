@@ -54,9 +54,17 @@ impl<'a> Context<'a> {
         } else {
             vec![root.join("yarn.lock")]
         };
+        // --print and --materialize record nothing, so any lockfile will do.
+        let records = !cli.print && cli.materialize.is_none();
         let lockfiles = paths
             .into_iter()
-            .map(|path| lockfile(&root, path))
+            .map(|path| match lockfile(&root, path.clone()) {
+                Err(_) if !records && path.is_file() => Ok(Lockfile {
+                    key: path.display().to_string(),
+                    path,
+                }),
+                other => other,
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             cli,

@@ -35,6 +35,13 @@ pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failu
     };
     let written = status == Status::Updated;
     if written {
+        let now = std::fs::read_to_string(nix_file).unwrap_or_default();
+        if now != src {
+            return Err(Failure::bad_input(anyhow!(
+                "{} changed while the hash was being computed; nothing was written. Run again",
+                nix_file.display()
+            )));
+        }
         let new_src = call.rewrite(&src, &prefetched.hash);
         report::diff(ctx, &target, &src, &new_src);
         write_atomic(nix_file, new_src.as_bytes())

@@ -22,7 +22,7 @@ fn compute(ctx: &Context, lockfile: &Lockfile, bytes: &[u8]) -> Result<Prefetche
 
 pub fn update(ctx: &Context) -> Result<Outcome, Failure> {
     let old = ctx.record.clone().unwrap_or_default();
-    let mut new = old.clone();
+    let mut updates = Vec::new();
     let mut reports = Vec::new();
     for lockfile in &ctx.lockfiles {
         let bytes = lockfiles::read(lockfile)?;
@@ -40,9 +40,9 @@ pub fn update(ctx: &Context) -> Result<Outcome, Failure> {
             LockfileReport::new(&lockfile.key, status, entry.lock_sha256.clone())
                 .computed(&prefetched),
         );
-        new.entries.insert(lockfile.key.clone(), entry);
+        updates.push((lockfile.key.clone(), entry));
     }
-    let written = write_record(ctx, &old, &new)?;
+    let written = write_record(ctx, updates)?;
     report::emit(
         ctx,
         &Report {
@@ -54,13 +54,27 @@ pub fn update(ctx: &Context) -> Result<Outcome, Failure> {
     Ok(Outcome::Ok)
 }
 
-/// Writes the record atomically when its text changes; leaves it untouched otherwise.
-fn write_record(ctx: &Context, old: &HashRecord, new: &HashRecord) -> Result<bool, Failure> {
-    let new_text = new.render();
-    let old_text = match ctx.record {
-        Some(_) => std::fs::read_to_string(&ctx.record_path).unwrap_or_else(|_| old.render()),
-        None => String::new(),
+/// Applies `updates` to the record as it is now (re-read: downloads can take minutes,
+/// and another run may have recorded another lockfile meanwhile), and writes it
+/// atomically when its text changes; leaves it untouched otherwise.
+fn write_record(ctx: &Context, updates: Vec<(String, RecordEntry)>) -> Result<bool, Failure> {
+    let old_text = match std::fs::read(&ctx.record_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(Failure::bad_input(
+                anyhow::Error::new(e).context(format!("cannot read {}", ctx.record_path.display())),
+            ))
+        }
     };
+    let mut record = if old_text.is_empty() {
+        HashRecord::default()
+    } else {
+        HashRecord::parse(&old_text, &ctx.record_path).map_err(Failure::bad_input)?
+    };
+    record.entries.extend(updates);
+    let new_text = record.render();
+    let old_text = String::from_utf8_lossy(&old_text);
     if new_text == old_text {
         return Ok(false);
     }

@@ -250,3 +250,36 @@ fn a_remembered_hash_is_reused_until_recompute_is_asked_for() {
     changed.expect_code(0);
     assert_ne!(changed.stdout(), hash);
 }
+
+#[test]
+fn redirects_are_followed_as_upstream_follows_them() {
+    let pkgs = packages();
+    let s = Setup::new(&pkgs);
+    let moved = format!("/moved{}", pkgs[0].path());
+    s.server.route(&moved, Route::Ok(pkgs[0].bytes.clone()));
+    s.server.route(
+        &pkgs[0].path(),
+        Route::Redirect {
+            status: 302,
+            location: moved.clone(),
+        },
+    );
+    s.print(&[]).expect_code(0);
+    assert_eq!(s.server.hits(&moved), 1);
+
+    // prefetch-yarn-deps follows only 301 and 302; a 307 would fail there, so it
+    // fails here too, naming the status.
+    let s = Setup::new(&pkgs);
+    s.server.route(&moved, Route::Ok(pkgs[0].bytes.clone()));
+    s.server.route(
+        &pkgs[0].path(),
+        Route::Redirect {
+            status: 307,
+            location: moved.clone(),
+        },
+    );
+    s.print(&[])
+        .expect_code(3)
+        .expect_stderr_contains("HTTP 307");
+    assert_eq!(s.server.hits(&moved), 0);
+}

@@ -226,3 +226,45 @@ fn a_killed_run_leaves_the_record_intact() {
     let leftovers: Vec<_> = fs::read_dir(r.path(".nix")).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temp files beside the record");
 }
+
+#[test]
+fn concurrent_runs_for_different_lockfiles_keep_both_entries() {
+    let r = Repo::new();
+    fs::create_dir_all(r.path("other")).unwrap();
+    let fast = Package::new("fast", "1.0.0", 10);
+    fast.serve(&r.server);
+    fs::write(r.path("other/yarn.lock"), lockfile(&[fast])).unwrap();
+    let slow = Package::new("slow", "1.0.0", 10);
+    r.server.route(
+        &slow.path(),
+        crate::server::Route::Slow {
+            body: slow.bytes.clone(),
+            delay: std::time::Duration::from_secs(2),
+        },
+    );
+    fs::write(r.path("example/yarn.lock"), lockfile(&[slow])).unwrap();
+
+    let m = mirror(&r.server);
+    let slow_run = std::process::Command::new(env!("CARGO_BIN_EXE_update-yarn-hash"))
+        .current_dir(r.dir.path())
+        .args(["--mirror", &m, "--lockfile", "example/yarn.lock"])
+        .env("UPDATE_YARN_HASH_CACHE", r.cache.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while r.server.hits("/slow/-/slow-1.0.0.tgz") == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While the first run waits for its tarball, another records a different lockfile.
+    r.run(".", &["--lockfile", "other/yarn.lock"])
+        .expect_code(0);
+    let out = slow_run.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let record = r.record();
+    assert!(record.contains("[\"example/yarn.lock\"]"), "{record}");
+    assert!(
+        record.contains("[\"other/yarn.lock\"]"),
+        "the other run's entry survived:\n{record}"
+    );
+}

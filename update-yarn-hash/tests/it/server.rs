@@ -23,6 +23,11 @@ pub enum Route {
         body: Vec<u8>,
         sent: usize,
     },
+    /// Answer `status` with `Location: location` (a path on this server).
+    Redirect {
+        status: u16,
+        location: String,
+    },
     /// Wait before answering.
     Slow {
         body: Vec<u8>,
@@ -139,6 +144,12 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             .write_all(head(200, body.len()).as_bytes())
             .and_then(|_| conn.write_all(&body)),
         Route::Status(code) => conn.write_all(head(code, 0).as_bytes()),
+        Route::Redirect { status, location } => conn.write_all(
+            format!(
+                "HTTP/1.1 {status} X\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        ),
         Route::Truncated { body, sent } => conn
             .write_all(head(200, body.len()).as_bytes())
             .and_then(|_| conn.write_all(&body[..sent])),
