@@ -6,6 +6,7 @@ mod server;
 mod util;
 
 mod fetch;
+mod git_dependency;
 mod in_place;
 mod live;
 mod nix_agreement;
