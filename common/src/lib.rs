@@ -7,6 +7,7 @@ pub mod atomic_write;
 pub mod binary_cache;
 pub mod dependency_source;
 pub mod fetch_yarn_deps_call;
+pub mod fixup_lockfile;
 pub mod flake_lock;
 pub mod flake_ref;
 pub mod git_index;

@@ -26,6 +26,8 @@ Examples:
   update-yarn-hash --print --lockfile yarn.lock print only the SRI hash
   update-yarn-hash --nix-file default.nix       rewrite `hash = \"…\"` of its fetchYarnDeps call in place
   update-yarn-hash --materialize ./offline      write the fetchYarnDeps output directory itself
+  update-yarn-hash --materialize ./offline --fixup-lockfile yarn.offline.lock
+                                                ... and a lockfile yarn install --offline can use
 
 Exit codes:
   0  ok (hash recorded / up to date)
@@ -73,6 +75,12 @@ pub struct Cli {
     /// DIR, which must not exist or be empty.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["check", "nix_file"])]
     pub materialize: Option<PathBuf>,
+
+    /// With --materialize: also write the lockfile rewritten to point into DIR (as
+    /// nixpkgs' fixup-yarn-lock does), so `yarn install --offline` can use DIR as its
+    /// offline mirror: `yarn config set yarn-offline-mirror DIR`.
+    #[arg(long, value_name = "PATH", requires = "materialize")]
+    pub fixup_lockfile: Option<PathBuf>,
 
     /// Use the tarball cache only: on a miss, list what is missing (exit 3).
     #[arg(long)]

@@ -175,6 +175,12 @@ pub fn materialize(ctx: &Context, dir: &Path) -> Result<Outcome, Failure> {
         .prefetcher()?
         .materialize(&lockfile.path, &bytes, dir, ctx.progress())?;
     report::notes(ctx, &lockfile.key, &prefetched.notes);
+    if let Some(out) = &ctx.cli.fixup_lockfile {
+        let text = String::from_utf8_lossy(&bytes);
+        write_atomic(out, common::fixup_lockfile::fixup(&text).as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))
+            .map_err(Failure::bad_input)?;
+    }
     let report = LockfileReport::new(&lockfile.key, Status::Computed, lock_sha256(&bytes))
         .computed(&prefetched);
     report::emit(

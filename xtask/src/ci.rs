@@ -21,7 +21,7 @@ pub fn run(sh: &Shell) -> Result<()> {
 }
 
 /// The real components the tests run against: Nix (2.8 from Debian is enough), git,
-/// GNU tar, and Node with npm (for the differential test against `@yarnpkg/lockfile`).
+/// GNU tar, Node with npm (the differential test against `@yarnpkg/lockfile`), Yarn 1.
 fn install_test_tools(sh: &Shell) -> Result<()> {
     for (bin, package) in [
         ("nix", "nix-bin"),
@@ -31,6 +31,10 @@ fn install_test_tools(sh: &Shell) -> Result<()> {
         ("npm", "npm"),
     ] {
         tool_install::apt_tool(sh, bin, package)?;
+    }
+    // Yarn 1 installs the materialized offline cache in update-yarn-hash's tests.
+    if tool_install::find("yarn").is_none() {
+        cmd!(sh, "npm install -g yarn@1.22.22").run()?;
     }
     Ok(())
 }

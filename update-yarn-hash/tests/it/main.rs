@@ -11,3 +11,4 @@ mod in_place;
 mod live;
 mod nix_agreement;
 mod record;
+mod yarn_offline;
