@@ -345,7 +345,10 @@ fn write_benchmarks(
         "# Benchmarks\n\n\
 Measured by `cargo xtask bench` (it rewrites this file) on {machine}.\n\
 Input: Ghost's real lockfile, registry-only variant (4,055 tarballs) from `../shared/fixtures/ghost/`; \
-hook latency uses the full lockfile. Cold runs download from the public npm registry, so they depend on the network.\n\n\
+hook latency uses the full lockfile. Cold runs download from the public npm registry, so they depend on the network, \
+and on the filesystem: right after a large cache was deleted, ext4 spends much of a cold run finding inodes to reuse \
+(`recently_deleted` in `perf`), measured at up to 4.7 s instead of 2.8 s on this machine. prefetch-yarn-deps' 13-15 s \
+(4 download workers) is the issue's figure for this machine; it cannot run here (it needs nixpkgs).\n\n\
 | what | measured | target | notes |\n|---|---|---|---|\n\
 | `update-yarn-hash`, cold (empty cache) | {} | < 2.8 s (5x faster than prefetch-yarn-deps' 13-15 s) | downloaded {}; peak RSS {} MiB; hash `{}` |\n\
 | `update-yarn-hash`, warm (all cached, median of 5) | {} | < 0.4 s and faster than `nix hash path` | peak RSS {} MiB; no network; the NAR hash remembered for these exact inputs |\n\

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{git, have, nix, run};
+use crate::util::{assert_same_as_nix_hash_path, git, have, run};
 
 /// umask 022 as in a Nix builder, so the reference checkout has the builder's modes.
 fn sh(cwd: &Path, script: &str) {
@@ -100,11 +100,5 @@ fn codeload_and_git_urls_hash_like_upstream_through_insteadof() {
     reference_tarball(&repo, &sha, &expected.join(&sha));
     reference_tarball(&repo, &sha, &expected.join("repo.git"));
     fs::write(expected.join("yarn.lock"), &lock).unwrap();
-    let theirs = nix(&["hash", "path", expected.to_str().unwrap()]);
-    theirs.expect_code(0);
-    assert_eq!(
-        ours.stdout(),
-        theirs.stdout(),
-        "\nours: {ours}\nnix: {theirs}"
-    );
+    assert_same_as_nix_hash_path(&ours, &expected);
 }

@@ -2,7 +2,7 @@
 
 use crate::fixture::{expected_dir, lockfile, mirror, Package};
 use crate::server::Server;
-use crate::util::{have, nix, uyh};
+use crate::util::{assert_same_as_nix_hash_path, have, nix, uyh};
 
 #[test]
 fn printed_hash_equals_nix_hash_path_of_a_hand_built_output() {
@@ -42,13 +42,7 @@ fn printed_hash_equals_nix_hash_path_of_a_hand_built_output() {
         ],
         &lock,
     );
-    let theirs = nix(&["hash", "path", expected.to_str().unwrap()]);
-    theirs.expect_code(0);
-    assert_eq!(
-        ours.stdout(),
-        theirs.stdout(),
-        "\nours: {ours}\nnix: {theirs}"
-    );
+    assert_same_as_nix_hash_path(&ours, &expected);
 
     let materialized = out.path().join("materialized");
     uyh(

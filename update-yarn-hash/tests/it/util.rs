@@ -136,3 +136,16 @@ pub fn nix(args: &[&str]) -> Run {
     );
     run(cmd)
 }
+
+/// Asserts that `ours` printed exactly what `nix hash path DIR` prints.
+#[track_caller]
+pub fn assert_same_as_nix_hash_path(ours: &Run, dir: &Path) {
+    ours.expect_code(0);
+    let theirs = nix(&["hash", "path", dir.to_str().unwrap()]);
+    theirs.expect_code(0);
+    assert_eq!(
+        ours.stdout(),
+        theirs.stdout(),
+        "\nours: {ours}\nnix: {theirs}"
+    );
+}
