@@ -163,7 +163,7 @@ async fn download_all_async(
         .user_agent(concat!("update-yarn-hash/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
-    let results: Vec<Result<u64, FetchError>> = stream::iter(requests)
+    let results: Vec<Result<(u64, Seal), FetchError>> = stream::iter(requests)
         .map(|req| {
             let client = client.clone();
             let progress = progress.clone();
@@ -176,9 +176,17 @@ async fn download_all_async(
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(bytes) => {
+            Ok((bytes, seal)) => {
                 stats.files += 1;
                 stats.bytes += bytes;
+                match seal.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => errors.push(e),
+                    Err(e) => errors.push(FetchError::Cache {
+                        key: "(sealing the tarball cache)".to_owned(),
+                        source: std::io::Error::other(e),
+                    }),
+                }
             }
             Err(e) => errors.push(e),
         }
@@ -217,7 +225,7 @@ async fn download_one(
     cache: &TarballCache,
     opts: &FetchOptions,
     progress: &dyn FetchProgress,
-) -> Result<u64, FetchError> {
+) -> Result<(u64, Seal), FetchError> {
     let url = Mirror::rewrite(&opts.mirrors, &req.url);
     let mut attempt = 0;
     loop {
@@ -250,7 +258,7 @@ async fn attempt_download(
     url: &str,
     cache: &TarballCache,
     progress: &dyn FetchProgress,
-) -> Result<u64, Attempt> {
+) -> Result<(u64, Seal), Attempt> {
     let mut response = client
         .get(url)
         .send()
@@ -306,14 +314,19 @@ async fn attempt_download(
         }
     }
     let hit = cache.commit(tmp, &req.cache_key).map_err(cache_err)?;
-    // fsync blocks; on the runtime's two workers it would stall every download.
+    // fsync blocks: not on the runtime's two workers, and not holding this download
+    // slot either; `download_all_async` waits for every seal before it returns.
     let sealer = cache.clone();
-    tokio::task::spawn_blocking(move || sealer.seal(&hit))
-        .await
-        .map_err(|e| cache_err(std::io::Error::other(e)))?
-        .map_err(cache_err)?;
-    Ok(len)
+    let key = req.key.clone();
+    let seal = tokio::task::spawn_blocking(move || {
+        sealer
+            .seal(&hit)
+            .map_err(|source| FetchError::Cache { key, source })
+    });
+    Ok((len, seal))
 }
+
+type Seal = tokio::task::JoinHandle<Result<(), FetchError>>;
 
 /// reqwest's Display hides the cause ("error sending request"); show the chain.
 fn describe(e: &reqwest::Error) -> String {
