@@ -93,12 +93,24 @@ pub fn emit(ctx: &Context, report: &Report) {
 }
 
 fn human_line(l: &LockfileReport, target: &str) -> String {
-    let fetched = match (l.downloaded_files, l.git_cloned) {
-        (0, 0) => String::new(),
-        (n, g) => format!(
-            " (downloaded {n} tarballs, {}; cloned {g} git repos)",
+    let mut fetched = Vec::new();
+    if l.downloaded_files > 0 {
+        fetched.push(format!(
+            "downloaded {} tarball(s), {}",
+            l.downloaded_files,
             human_bytes(l.downloaded_bytes)
-        ),
+        ));
+    }
+    if l.git_cloned > 0 {
+        fetched.push(format!("cloned {} git repo(s)", l.git_cloned));
+    }
+    if l.from_memo {
+        fetched.push("hash remembered from an earlier run".to_owned());
+    }
+    let fetched = if fetched.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", fetched.join("; "))
     };
     let hash = l.hash.as_deref().unwrap_or("");
     match l.status {

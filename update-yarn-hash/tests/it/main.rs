@@ -11,4 +11,5 @@ mod in_place;
 mod live;
 mod nix_agreement;
 mod record;
+mod snapshots;
 mod yarn_offline;
