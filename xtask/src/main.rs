@@ -12,6 +12,8 @@ mod nix_eval;
 mod nix_lint;
 mod nix_shell_snippets;
 mod process_compose;
+#[cfg(test)]
+mod tidy;
 mod tool_install;
 mod workflow;
 
@@ -37,7 +39,7 @@ fn main() -> Result<()> {
     }
 }
 
-const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:

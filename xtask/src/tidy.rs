@@ -1,0 +1,137 @@
+//! Repository invariants, checked by `cargo test` (rust-analyzer's `tidy`): cheap rules
+//! that review would otherwise have to remember, each failing with what to run.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::project_root;
+
+fn tracked(pattern: &str) -> Vec<PathBuf> {
+    let out = Command::new("git")
+        .current_dir(project_root())
+        .args(["ls-files", "--", pattern])
+        .output()
+        .expect("git is needed for tidy");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| project_root().join(l))
+        .collect()
+}
+
+fn read(path: &PathBuf) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_rust_file_says_what_it_is_for() {
+    let missing: Vec<_> = tracked("*.rs")
+        .into_iter()
+        .filter(|p| !read(p).starts_with("//!"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "these files lack a `//!` module comment saying why they exist: {missing:#?}"
+    );
+}
+
+#[test]
+fn no_debugging_leftovers() {
+    // Spelled in pieces so this file does not match itself.
+    let banned = [
+        concat!("dbg", "!("),
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+    ];
+    let offenders: Vec<String> = tracked("*.rs")
+        .into_iter()
+        .flat_map(|p| {
+            let text = read(&p);
+            banned
+                .iter()
+                .filter(|b| text.contains(*b))
+                .map(|b| format!("{}: {b}", p.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "remove before committing: {offenders:#?}"
+    );
+}
+
+#[test]
+fn no_grab_bag_modules_outside_test_harnesses() {
+    let grab_bags: Vec<_> = tracked("*.rs")
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            (name == "utils.rs" || name == "util.rs" || name == "helpers.rs")
+                && !p.components().any(|c| c.as_os_str() == "tests")
+        })
+        .collect();
+    assert!(
+        grab_bags.is_empty(),
+        "name modules after their concept, not `utils`: {grab_bags:#?}"
+    );
+}
+
+#[test]
+fn the_example_hash_record_is_up_to_date() {
+    let root = project_root();
+    let record_path = root.join(common::hash_record::DEFAULT_RECORD_PATH);
+    let record = common::hash_record::HashRecord::load(&record_path)
+        .unwrap()
+        .expect(".nix/yarn-deps.toml exists");
+    for lockfile in record.entries.keys() {
+        let bytes = std::fs::read(root.join(lockfile)).unwrap();
+        assert_eq!(
+            record.freshness(lockfile, &bytes),
+            common::hash_record::Freshness::Fresh,
+            ".nix/yarn-deps.toml is not up to date for {lockfile}, run `cargo run -p update-yarn-hash -- --lockfile {lockfile}`"
+        );
+    }
+}
+
+#[test]
+fn readme_opens_with_the_two_commands_and_ci_runs_the_test_one() {
+    let readme = read(&project_root().join("README.md"));
+    let head: String = readme.lines().take(8).collect::<Vec<_>>().join("\n");
+    for command in [
+        "cargo run --release -p update-yarn-hash -- --lockfile example/yarn.lock",
+        "cargo xtask ci",
+    ] {
+        assert!(
+            head.contains(command),
+            "README.md must open with `{command}`"
+        );
+    }
+    let ci = read(&project_root().join(".ci/run"));
+    assert!(
+        ci.lines().any(|l| l.trim() == "cargo xtask ci"),
+        ".ci/run must call the README's test command, `cargo xtask ci`"
+    );
+}
+
+#[test]
+fn readme_documents_every_xtask_task() {
+    let readme = read(&project_root().join("README.md"));
+    let tasks = crate::HELP
+        .lines()
+        .skip_while(|l| !l.starts_with("Tasks:"))
+        .skip(1)
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect::<Vec<_>>();
+    assert!(
+        tasks.contains(&"ci") && tasks.len() >= 4,
+        "HELP lists no tasks: {tasks:?}"
+    );
+    for task in tasks {
+        assert!(
+            readme.contains(&format!("cargo xtask {task}")),
+            "README.md does not mention `cargo xtask {task}`"
+        );
+    }
+}
