@@ -313,6 +313,19 @@ impl Nix {
         Ok(strings_of(value))
     }
 
+    /// Whether Nix applies a flake's `nixConfig` without asking (`accept-flake-config`).
+    /// Without it, non-interactive Nix (CI) ignores the flake's trusted keys.
+    pub fn accept_flake_config(&self) -> Result<bool, NixError> {
+        let config = self.show_config()?;
+        let value = &config["accept-flake-config"];
+        let value = value.get("value").unwrap_or(value);
+        Ok(match value {
+            Value::Bool(b) => *b,
+            Value::String(s) => s == "true",
+            _ => false,
+        })
+    }
+
     /// `nix flake metadata --json REF`
     pub fn flake_metadata(&self, flake_ref: &str) -> Result<Value, NixError> {
         self.run_json(["flake", "metadata", "--json", flake_ref])

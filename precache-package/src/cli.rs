@@ -14,8 +14,11 @@ How it decides what is cached:
 
 Trusted public keys, first source that applies:
   1. every --trusted-public-key
-  2. the flake's nixConfig (trusted-public-keys, extra-trusted-public-keys), together with
-     the trusted-public-keys of your Nix configuration (what CI's Nix accepts)
+  2. the trusted-public-keys of your Nix configuration, plus the flake's nixConfig
+     (extra-)trusted-public-keys only if that configuration has accept-flake-config = true
+     (otherwise Nix ignores them and so do we, with a warning)
+  In CI, pass --trusted-public-key for every key CI's nix.conf trusts: your local
+  configuration is not CI's.
 
 Exit codes:
   0  everything is cached (or was pushed and verified)

@@ -25,6 +25,20 @@ pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolv
         });
     }
     let mut texts = flake_keys(nix, flake_url).or_exit(Exit::Eval)?;
+    // Nix ignores a flake's nixConfig unless `accept-flake-config = true` (it would ask on a
+    // terminal; CI has none), so counting these keys would promise substitutions CI refuses.
+    if !texts.is_empty()
+        && !nix
+            .accept_flake_config()
+            .context("cannot read accept-flake-config from the Nix configuration")
+            .or_exit(Exit::Eval)?
+    {
+        eprintln!(
+            "warning: ignoring the flake's nixConfig trusted keys ({}): Nix ignores them unless `accept-flake-config = true`; in CI pass --trusted-public-key for each key CI's nix.conf trusts (or set accept-flake-config = true there)",
+            key_names(&texts)
+        );
+        texts.clear();
+    }
     let flake_count = texts.len();
     texts.extend(
         nix.trusted_public_keys()
@@ -35,7 +49,7 @@ pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolv
     if keys.is_empty() {
         return fail(
             Exit::Usage,
-            "no trusted public keys: pass --trusted-public-key NAME:BASE64 (the key CI trusts), or set nixConfig.extra-trusted-public-keys in flake.nix",
+            "no trusted public keys: pass --trusted-public-key NAME:BASE64 (a key CI's nix.conf trusts)",
         );
     }
     Ok(Resolved {
@@ -83,6 +97,15 @@ fn flake_keys(nix: &Nix, flake_url: &str) -> anyhow::Result<Vec<String>> {
     let mut out = strings_of(&v["a"]);
     out.extend(strings_of(&v["b"]));
     Ok(out)
+}
+
+/// Key names only: the key material is never printed.
+fn key_names(texts: &[String]) -> String {
+    texts
+        .iter()
+        .map(|t| t.split(':').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn nix_string(s: &str) -> String {

@@ -19,17 +19,21 @@ fn setup(in_flake: bool) -> (FlakeRepo, SignedFileCache) {
 }
 
 #[test]
-fn keys_come_from_the_flake_nix_config() {
+fn flake_keys_count_only_with_accept_flake_config() {
     if !have_nix_and_git() {
         return;
     }
     let (repo, cache) = setup(true);
     let from = &cache.url;
-    let r = precache(
-        &repo.dir,
-        &["--check", "--json", "--from", from, ".", &repo.attr("a")],
-    );
-    r.expect_code(0)
+    let args = ["--check", "--json", "--from", from, ".", &repo.attr("a")];
+    // CI's Nix ignores nixConfig without accept-flake-config: so must we, loudly.
+    precache(&repo.dir, &args)
+        .expect_code(1)
+        .expect_contains("ignoring the flake's nixConfig trusted keys (test-trust-1)")
+        .expect_contains("accept-flake-config");
+    let accepting = format!("{NIX_CONFIG}\naccept-flake-config = true");
+    precache_with_nix_config(&repo.dir, &args, &accepting)
+        .expect_code(0)
         .expect_contains("\"trustedKeysFrom\": \"flake nixConfig + nix.conf\"");
 }
 
