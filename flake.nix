@@ -32,6 +32,7 @@
           corePackage = builtins.fromJSON (builtins.readFile ./example/ghost/core/package.json);
           inherit (corePackage) version;
           toolsManifest = builtins.fromTOML (builtins.readFile ./update-yarn-hash/Cargo.toml);
+          nodeGypPython = pkgs.python3.withPackages (ps: [ ps.setuptools ]);
 
           tools = pkgs.rustPlatform.buildRustPackage {
             pname = "nixci-tools";
@@ -63,7 +64,9 @@
             pname = "example-node-modules";
             inherit version;
             src = sources.manifests ./.;
-            nativeBuildInputs = [ nodejs yarn pkgs.prefetch-yarn-deps pkgs.python3 ];
+            # fixup-yarn-lock is its own package in nixpkgs (not part of prefetch-yarn-deps);
+            # node-gyp needs setuptools (distutils is gone from Python >= 3.12).
+            nativeBuildInputs = [ nodejs yarn pkgs.fixup-yarn-lock nodeGypPython ];
             # node-gyp builds against these headers instead of downloading them.
             npm_config_nodedir = nodejs;
             dontConfigure = true;
@@ -81,9 +84,12 @@
               runHook preInstall
               mkdir -p "$out"
               cp -r node_modules "$out/"
+              # Yarn links each workspace (node_modules/@example/core -> ../../ghost/core);
+              # keep the link targets' manifests so no symlink dangles (stdenv rejects those).
               for ws in ghost/*/; do
+                mkdir -p "$out/$ws"
+                cp "$ws/package.json" "$out/$ws"
                 if [ -d "$ws/node_modules" ]; then
-                  mkdir -p "$out/$ws"
                   cp -r "$ws/node_modules" "$out/$ws"
                 fi
               done
@@ -117,7 +123,7 @@
               runHook postInstall
             '';
             # The image carries runtime dependencies only.
-            disallowedReferences = [ yarn pkgs.python3 ];
+            disallowedReferences = [ yarn nodeGypPython ];
             meta.mainProgram = "example-app";
           };
 
@@ -131,6 +137,8 @@
               # process-compose.yaml uses paths relative to the repository root.
               cd "$(git rev-parse --show-toplevel 2>/dev/null || pwd)" || exit 1
               mkdir -p .dev-data
+              # No TCP API server (it defaults to :8080, which dev servers often hold).
+              export PC_NO_SERVER=1
               exec process-compose up -f .nix/process-compose.yaml "$@"
             '';
           };
@@ -191,7 +199,10 @@
             image = pkgs.callPackage ./.docker-nix { inherit app nodejs; };
           };
 
-          formatter = pkgs.nixpkgs-fmt;
+          # `nix fmt` passes no arguments since Nix 2.25; nixpkgs-fmt would then read stdin.
+          formatter = pkgs.writeShellScriptBin "nixpkgs-fmt-tree" ''
+            exec ${lib.getExe pkgs.nixpkgs-fmt} "''${@:-.}"
+          '';
         };
 
       bySystem = forAllSystems perSystem;

@@ -26,6 +26,10 @@ let
       app:x:${gid}:
       nogroup:x:65534:
     '')
+    # Without it glibc tries DNS before /etc/hosts (localhost, `--add-host` entries).
+    (writeTextDir "etc/nsswitch.conf" ''
+      hosts: files dns
+    '')
   ];
 in
 dockerTools.streamLayeredImage {

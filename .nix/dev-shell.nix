@@ -16,8 +16,9 @@ pkgs.mkShell {
   ];
   # node-gyp builds against Nix's headers instead of downloading them.
   npm_config_nodedir = nodejs;
+  # The staleness warning comes from .envrc (direnv) or `nix-hooks envrc` by hand; here
+  # it would print twice under direnv.
   shellHook = ''
-    nix-hooks envrc
     echo "dev shell: node $(node --version), yarn $(yarn --version); 'nix run .#dev' starts MySQL, Redis, Mailpit and the app"
   '';
 }

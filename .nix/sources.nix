@@ -43,13 +43,14 @@ let
   # The Cargo workspace: every member must be present for cargo to load the workspace.
   toolCrates = [ "common" "update-yarn-hash" "precache-package" "hooks" "xtask" ];
   toolsKeep = rel: type:
-    elem rel [ "Cargo.toml" "Cargo.lock" ".cargo" ".cargo/config.toml" ]
+    # The hooks' tests install the tracked shim, so it belongs to the tools' source.
+    elem rel [ "Cargo.toml" "Cargo.lock" ".cargo" ".cargo/config.toml" ".nix" ".nix/githooks" ".nix/githooks/pre-commit" ]
     || (builtins.any (c: rel == c || hasPrefix "${c}/" rel) toolCrates && !isJunk rel type);
 
   sourceWith = name: keep: root: builtins.path {
     path = root;
     inherit name;
-    filter = path: type: keep (relativeTo root path) type;
+    filter = path: keep (relativeTo root path);
   };
 in
 {
