@@ -253,11 +253,12 @@ fn classify(path: &StorePath, text: Option<String>, keys: &TrustedKeys) -> PathS
         };
     }
     match info.verified_by(keys) {
-        Some(key) => PathStatus::Cached {
+        Err(e) => PathStatus::Invalid { why: e.to_string() },
+        Ok(Some(key)) => PathStatus::Cached {
             key: key.to_owned(),
             info,
         },
-        None => {
+        Ok(None) => {
             let why = if info.sigs.is_empty() {
                 "unsigned".to_owned()
             } else {
@@ -328,7 +329,7 @@ mod tests {
 
     fn info_text(path: &str, key: Option<&SecretKey>) -> String {
         let mut info: NarInfo = format!(
-            "StorePath: {path}\nNarHash: sha256:0w1357qw948jcqkr9c0y9b8kgv2yafx9cqrbkpkljs3vrahcgds7\nNarSize: 1\nReferences: \n"
+            "StorePath: {path}\nURL: nar/x.nar\nNarHash: sha256:0w1357qw948jcqkr9c0y9b8kgv2yafx9cqrbkpkljs3vrahcgds7\nNarSize: 1\nReferences: \n"
         )
         .parse()
         .unwrap();

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use thiserror::Error;
 
 use crate::nix_hash::Sha256Hash;
@@ -34,7 +34,7 @@ pub struct NarInfo {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NarInfoError {
-    #[error("line {line}: expected `Key: value`, found {text:?}")]
+    #[error("line {line}: expected `Key: value` ending in a newline, found {text:?}")]
     BadLine { line: usize, text: String },
     #[error("line {line}: bad {field}: {why}")]
     BadField {
@@ -44,74 +44,106 @@ pub enum NarInfoError {
     },
     #[error("missing required field `{0}`")]
     Missing(&'static str),
+    #[error("NarSize is 0")]
+    ZeroNarSize,
 }
 
+/// Parses exactly as Nix's `NarInfo` constructor (nar-info.cc) does, so that a file Nix
+/// calls corrupt (and so never substitutes) is never counted as cached: lines end in
+/// `\n` (the last one too), a value starts two bytes after the first `:` and is not
+/// trimmed, `StorePath`, `NarHash`, `URL` and a non-zero `NarSize` are required, and a
+/// second non-empty `References` or `CA` is an error.
 impl FromStr for NarInfo {
     type Err = NarInfoError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let b = text.as_bytes();
         let mut store_path = None;
         let mut nar_hash = None;
-        let mut nar_size = None;
-        let mut raw_refs = None;
+        let mut nar_size = 0u64;
+        let mut raw_refs: Vec<(usize, String)> = Vec::new();
         let mut info = Partial::default();
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let (key, value) = line.split_once(':').ok_or_else(|| NarInfoError::BadLine {
+        let mut pos = 0;
+        let mut line_no = 0;
+        while pos < b.len() {
+            line_no += 1;
+            let bad_line = || NarInfoError::BadLine {
                 line: line_no,
-                text: line.to_owned(),
-            })?;
-            let value = value.trim();
+                text: String::from_utf8_lossy(&b[pos..])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            };
+            let colon = find(b, b':', pos).ok_or_else(bad_line)?;
+            let eol = find(b, b'\n', colon + 2).ok_or_else(bad_line)?;
+            let name = &b[pos..colon];
+            let value = String::from_utf8_lossy(&b[colon + 2..eol]).into_owned();
             let bad = |field, why: String| NarInfoError::BadField {
                 line: line_no,
                 field,
                 why,
             };
-            match key {
-                "StorePath" => {
+            match name {
+                b"StorePath" => {
                     store_path = Some(
                         value
                             .parse::<StorePath>()
                             .map_err(|e| bad("StorePath", e.to_string()))?,
                     )
                 }
-                "NarHash" => {
-                    nar_hash = Some(value.parse().map_err(
-                        |e: crate::nix_hash::ParseHashError| bad("NarHash", e.to_string()),
-                    )?)
+                b"URL" => info.url = Some(value),
+                b"Compression" => info.compression = Some(value),
+                b"FileHash" if !is_prefixed_hash(&value) => return Err(bad("FileHash", value)),
+                b"FileSize" => {
+                    info.file_size = Some(value.parse().map_err(|_| bad("FileSize", value))?)
                 }
-                "NarSize" => {
-                    nar_size = Some(
-                        value
-                            .parse()
-                            .map_err(|_| bad("NarSize", value.to_owned()))?,
-                    )
+                b"NarHash" => {
+                    nar_hash = Some(prefixed_sha256(&value).ok_or_else(|| bad("NarHash", value))?)
                 }
-                "FileSize" => {
-                    info.file_size = Some(
-                        value
-                            .parse()
-                            .map_err(|_| bad("FileSize", value.to_owned()))?,
-                    )
+                b"NarSize" => nar_size = value.parse().map_err(|_| bad("NarSize", value))?,
+                b"References" => {
+                    // Nix refuses a second References line only once references are known.
+                    if raw_refs
+                        .iter()
+                        .any(|(_, r)| r.split(' ').any(|t| !t.is_empty()))
+                    {
+                        return Err(bad("References", "given twice".into()));
+                    }
+                    raw_refs.push((line_no, value));
                 }
-                "References" => raw_refs = Some((line_no, value.to_owned())),
-                "URL" => info.url = Some(value.to_owned()),
-                "Compression" => info.compression = Some(value.to_owned()),
-                "Deriver" if value != "unknown-deriver" => info.deriver = Some(value.to_owned()),
-                "Sig" => info.sigs.push(value.to_owned()),
-                "CA" => info.ca = Some(value.to_owned()),
-                // Unknown keys (FileHash, System, ...) are legal and carry nothing we need.
+                b"Deriver" if value != "unknown-deriver" => {
+                    StorePath::from_base_name("/", &value)
+                        .map_err(|e| bad("Deriver", e.to_string()))?;
+                    info.deriver = Some(value);
+                }
+                b"Sig" => info.sigs.push(value),
+                // An empty CA means none (Nix's parseContentAddressOpt).
+                b"CA" if info.ca.is_some() => return Err(bad("CA", "given twice".into())),
+                b"CA" if !value.is_empty() => {
+                    if !is_content_address(&value) {
+                        return Err(bad("CA", value));
+                    }
+                    info.ca = Some(value);
+                }
+                // Unknown keys (System, ...) are legal and carry nothing we need.
                 _ => {}
             }
+            pos = eol + 1;
         }
         let store_path: StorePath = store_path.ok_or(NarInfoError::Missing("StorePath"))?;
-        let mut references = Vec::new();
-        if let Some((line, refs)) = raw_refs {
-            for r in refs.split_whitespace() {
-                references.push(
+        let nar_hash = nar_hash.ok_or(NarInfoError::Missing("NarHash"))?;
+        if info.url.as_deref().unwrap_or("").is_empty() {
+            return Err(NarInfoError::Missing("URL"));
+        }
+        if nar_size == 0 {
+            return Err(NarInfoError::ZeroNarSize);
+        }
+        // Nix keeps references in a set: order and duplicates in the file do not matter.
+        let mut references = std::collections::BTreeSet::new();
+        for (line, refs) in raw_refs {
+            for r in refs.split(' ').filter(|t| !t.is_empty()) {
+                references.insert(
                     StorePath::from_base_name(store_path.store_dir(), r).map_err(|e| {
                         NarInfoError::BadField {
                             line,
@@ -127,13 +159,67 @@ impl FromStr for NarInfo {
             url: info.url,
             compression: info.compression,
             file_size: info.file_size,
-            nar_hash: nar_hash.ok_or(NarInfoError::Missing("NarHash"))?,
-            nar_size: nar_size.ok_or(NarInfoError::Missing("NarSize"))?,
-            references,
+            nar_hash,
+            nar_size,
+            references: references.into_iter().collect(),
             deriver: info.deriver,
             sigs: info.sigs,
             ca: info.ca,
         })
+    }
+}
+
+fn find(b: &[u8], needle: u8, from: usize) -> Option<usize> {
+    b.get(from..)?
+        .iter()
+        .position(|&c| c == needle)
+        .map(|i| i + from)
+}
+
+/// `sha256:<hex|base32|base64>` or SRI `sha256-<base64>` (Nix's `Hash::parseAnyPrefixed`).
+fn prefixed_sha256(s: &str) -> Option<Sha256Hash> {
+    if s.starts_with("sha256:") || s.starts_with("sha256-") {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Any algorithm Nix knows, prefixed, with an encoding whose length fits the algorithm.
+fn is_prefixed_hash(s: &str) -> bool {
+    let Some((algo, sep, body)) = ["md5", "sha1", "sha256", "sha512"].iter().find_map(|a| {
+        let rest = s.strip_prefix(a)?;
+        let sep = rest.chars().next()?;
+        Some((*a, sep, &rest[1..]))
+    }) else {
+        return false;
+    };
+    let n: usize = match algo {
+        "md5" => 16,
+        "sha1" => 20,
+        "sha256" => 32,
+        _ => 64,
+    };
+    let base64_ok = body.len() == n.div_ceil(3) * 4 && BASE64.decode(body).is_ok();
+    match sep {
+        '-' => base64_ok,
+        ':' => {
+            base64_ok
+                || (body.len() == 2 * n && body.bytes().all(|c| c.is_ascii_hexdigit()))
+                || (body.len() == (n * 8 - 1) / 5 + 1 && crate::nix_base32::decode(body, n).is_ok())
+        }
+        _ => false,
+    }
+}
+
+/// `text:sha256:<hash>` or `fixed:[r:]<algo>:<hash>` (Nix's `parseContentAddress`).
+fn is_content_address(s: &str) -> bool {
+    if let Some(h) = s.strip_prefix("text:") {
+        return h.starts_with("sha256:") && is_prefixed_hash(h);
+    }
+    match s.strip_prefix("fixed:") {
+        Some(h) => is_prefixed_hash(h.strip_prefix("r:").unwrap_or(h)),
+        None => false,
     }
 }
 
@@ -151,8 +237,9 @@ impl NarInfo {
     /// The string Nix signs (`ValidPathInfo::fingerprint`).
     pub fn fingerprint(&self) -> String {
         // Nix holds references in a sorted set, whatever order the file lists them in.
-        let mut refs: Vec<String> = self.references.iter().map(|r| r.to_string()).collect();
-        refs.sort();
+        let refs: std::collections::BTreeSet<String> =
+            self.references.iter().map(|r| r.to_string()).collect();
+        let refs: Vec<String> = refs.into_iter().collect();
         format!(
             "1;{};sha256:{};{};{}",
             self.store_path,
@@ -162,12 +249,18 @@ impl NarInfo {
         )
     }
 
-    /// The name of the first trusted key that has a valid signature on this path.
-    pub fn verified_by<'k>(&self, keys: &'k TrustedKeys) -> Option<&'k str> {
+    /// The name of the first trusted key that has a valid signature on this path. Like
+    /// Nix, every signature is looked at: a malformed one under a trusted key's name makes
+    /// Nix throw "signature is not valid" (no substitution), so it is an error here too.
+    pub fn verified_by<'k>(&self, keys: &'k TrustedKeys) -> Result<Option<&'k str>, SigError> {
         let fingerprint = self.fingerprint();
-        self.sigs
-            .iter()
-            .find_map(|sig| keys.verify(fingerprint.as_bytes(), sig))
+        let mut found = None;
+        for sig in &self.sigs {
+            if let Some(name) = keys.verify(fingerprint.as_bytes(), sig)? {
+                found = found.or(Some(name));
+            }
+        }
+        Ok(found)
     }
 
     /// Renders the narinfo in the layout Nix writes.
@@ -227,6 +320,10 @@ impl FromStr for PublicKey {
         };
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| err("not 32 bytes"))?;
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| err("not an ed25519 point"))?;
+        // libsodium refuses small-order keys; any signature would verify under one.
+        if key.is_weak() {
+            return Err(err("a weak (small-order) ed25519 key"));
+        }
         Ok(Self {
             name: name.to_owned(),
             key,
@@ -321,7 +418,7 @@ fn split_key<'a>(what: &'static str, s: &'a str) -> Result<(&'a str, Vec<u8>), K
             why: "empty key name",
         });
     }
-    let bytes = BASE64.decode(b64).map_err(|_| KeyError {
+    let bytes = nix_base64_decode(b64).ok_or_else(|| KeyError {
         what,
         name_hint: name.to_owned(),
         why: "not base64",
@@ -329,7 +426,41 @@ fn split_key<'a>(what: &'static str, s: &'a str) -> Result<(&'a str, Vec<u8>), K
     Ok((name, bytes))
 }
 
-/// The set of keys a consumer (CI) accepts signatures from.
+/// Nix's `base64Decode`: stops at the first `=`, skips newlines, refuses other non-alphabet
+/// characters, and drops leftover bits (so missing padding is fine).
+fn nix_base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let digit = match c {
+            b'=' => break,
+            b'\n' => continue,
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6 | u32::from(digit)) & 0xffff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// A `Sig` that names a trusted key but is not a signature at all.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("signature by trusted key {key:?} is not valid (Nix refuses to substitute this path)")]
+pub struct SigError {
+    pub key: String,
+}
+
+/// The set of keys a consumer (CI) accepts signatures from: one per name, the first one
+/// given, as Nix's `std::map::emplace` keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedKeys {
     keys: Vec<PublicKey>,
@@ -339,14 +470,20 @@ impl TrustedKeys {
     pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         let mut out = Self::default();
         for k in keys {
-            out.add(k);
+            let _ = out.add(k);
         }
         out
     }
 
-    pub fn add(&mut self, key: PublicKey) {
-        if !self.keys.contains(&key) {
-            self.keys.push(key);
+    /// Adds `key` unless a key of that name is already trusted. Returns false when `key`
+    /// differs from the one kept under its name: Nix would ignore it.
+    pub fn add(&mut self, key: PublicKey) -> bool {
+        match self.keys.iter().find(|k| k.name == key.name) {
+            Some(kept) => *kept == key,
+            None => {
+                self.keys.push(key);
+                true
+            }
         }
     }
 
@@ -358,16 +495,29 @@ impl TrustedKeys {
         &self.keys
     }
 
-    /// Verifies one `name:base64` signature; like Nix, only keys with the same name are tried.
-    pub fn verify(&self, message: &[u8], sig: &str) -> Option<&str> {
-        let (name, b64) = sig.split_once(':')?;
-        let bytes: [u8; 64] = BASE64.decode(b64).ok()?.try_into().ok()?;
+    /// Verifies one `name:base64` signature against the key of that name, as Nix's
+    /// `verifyDetached` does: no such key is `Ok(None)`; a signature that does not decode to
+    /// 64 bytes is an error; verification is libsodium-strict (`verify_strict`).
+    pub fn verify(&self, message: &[u8], sig: &str) -> Result<Option<&str>, SigError> {
+        let Some((name, b64)) = sig.split_once(':').filter(|(n, _)| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(key) = self.keys.iter().find(|k| k.name == name) else {
+            return Ok(None);
+        };
+        let invalid = || SigError {
+            key: name.to_owned(),
+        };
+        let bytes: [u8; 64] = nix_base64_decode(b64)
+            .ok_or_else(invalid)?
+            .try_into()
+            .map_err(|_| invalid())?;
         let sig = Signature::from_bytes(&bytes);
-        self.keys
-            .iter()
-            .filter(|k| k.name == name)
-            .find(|k| k.key.verify(message, &sig).is_ok())
-            .map(|k| k.name.as_str())
+        Ok(key
+            .key
+            .verify_strict(message, &sig)
+            .is_ok()
+            .then_some(key.name.as_str()))
     }
 }
 
@@ -406,13 +556,16 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
     fn verifies_real_nix_signature_and_rejects_tampering() {
         let keys = TrustedKeys::new([PK.parse().unwrap()]);
         let info: NarInfo = B.parse().unwrap();
-        assert_eq!(info.verified_by(&keys), Some("test-1"));
+        assert_eq!(info.verified_by(&keys), Ok(Some("test-1")));
 
         let tampered: NarInfo = B.replace("NarSize: 160", "NarSize: 161").parse().unwrap();
-        assert_eq!(tampered.verified_by(&keys), None);
+        assert_eq!(tampered.verified_by(&keys), Ok(None));
 
         let other = SecretKey::from_seed("test-1", [7; 32]);
-        assert_eq!(info.verified_by(&TrustedKeys::new([other.public()])), None);
+        assert_eq!(
+            info.verified_by(&TrustedKeys::new([other.public()])),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -435,7 +588,7 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
         );
         assert_eq!(
             info.verified_by(&TrustedKeys::new([key.public()])),
-            Some("k")
+            Ok(Some("k"))
         );
     }
 
@@ -449,7 +602,7 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
         assert_eq!(reparsed, info);
         assert_eq!(
             reparsed.verified_by(&TrustedKeys::new([key.public()])),
-            Some("bench-1")
+            Ok(Some("bench-1"))
         );
     }
 
@@ -466,5 +619,114 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
             .to_string();
         assert!(!err.contains("c2VjcmV0"), "{err}");
         assert!(format!("{:?}", SecretKey::from_seed("k", [1; 32])).contains("redacted"));
+    }
+
+    /// Each of these is "NAR info file ... is corrupt" for Nix 2.8 (`nix path-info --store
+    /// file://...` on the edited file of the real narinfo B), so it must never count as cached.
+    #[test]
+    fn rejects_what_nix_calls_corrupt() {
+        let cases: Vec<(&str, String)> = vec![
+            ("CRLF", B.replace('\n', "\r\n")),
+            ("no final newline", B.trim_end().to_owned()),
+            ("no URL", B.replace("URL: nar/", "Url: nar/")),
+            ("empty URL", B.replace("URL: nar/0q9ngyh695p1yrgvgggfizg78i7fkm9kbrckpd357rdwili13m0d.nar.xz", "URL: ")),
+            ("bad FileHash", B.replace("FileHash: sha256:0q9n", "FileHash: sha256:zz")),
+            ("unprefixed NarHash", B.replace("NarHash: sha256:", "NarHash: ")),
+            ("two References", B.replace("Deriver:", "References: nmcb681g46qgw139ad2s1f9yi47d9f6q-c\nDeriver:")),
+            ("two CAs", format!("{B}CA: fixed:r:sha256:0w1357qw948jcqkr9c0y9b8kgv2yafx9cqrbkpkljs3vrahcgds7\nCA: fixed:r:sha256:0w1357qw948jcqkr9c0y9b8kgv2yafx9cqrbkpkljs3vrahcgds7\n")),
+            ("bad CA", format!("{B}CA: sha256:0w1357qw948jcqkr9c0y9b8kgv2yafx9cqrbkpkljs3vrahcgds7\n")),
+            ("NarSize 0", B.replace("NarSize: 160", "NarSize: 0")),
+            ("NarSize padded", B.replace("NarSize: 160", "NarSize:  160")),
+            ("bad Deriver", B.replace("Deriver: 9lyarr", "Deriver: /nix/store/9lyarr")),
+            ("trailing space in StorePath", B.replace("-b\nURL", "-b \nURL")),
+        ];
+        for (what, text) in cases {
+            assert!(text.parse::<NarInfo>().is_err(), "{what} parsed:\n{text}");
+        }
+    }
+
+    #[test]
+    fn reads_values_from_two_bytes_after_the_colon_like_nix() {
+        // Nix takes `NarSize:160` as 60, so its signature (over 160) no longer verifies.
+        let keys = TrustedKeys::new([PK.parse().unwrap()]);
+        let info: NarInfo = B.replace("NarSize: 160", "NarSize:160").parse().unwrap();
+        assert_eq!(info.nar_size, 60);
+        assert_eq!(info.verified_by(&keys), Ok(None));
+        // Legal variations Nix accepts: unknown keys, empty CA, duplicate or unsorted references.
+        let ok = format!("{B}System: x86_64-linux\nCA: \n").replace(
+            "References: nmcb681g46qgw139ad2s1f9yi47d9f6q-c",
+            "References: nmcb681g46qgw139ad2s1f9yi47d9f6q-c  nmcb681g46qgw139ad2s1f9yi47d9f6q-c",
+        );
+        let info: NarInfo = ok.parse().unwrap();
+        assert_eq!(info.references.len(), 1);
+        assert_eq!(info.ca, None);
+        assert_eq!(info.verified_by(&keys), Ok(Some("test-1")));
+    }
+
+    #[test]
+    fn first_key_of_a_name_wins_like_nix() {
+        let real: PublicKey = PK.parse().unwrap();
+        let impostor = SecretKey::from_seed("test-1", [9; 32]).public();
+        let info: NarInfo = B.parse().unwrap();
+        let mut keys = TrustedKeys::default();
+        assert!(keys.add(impostor.clone()));
+        assert!(
+            !keys.add(real.clone()),
+            "a second key of the same name is dropped"
+        );
+        assert!(keys.add(impostor), "the same key again is not a conflict");
+        assert_eq!(keys.keys().len(), 1);
+        assert_eq!(info.verified_by(&keys), Ok(None));
+        assert_eq!(
+            info.verified_by(&TrustedKeys::new([real])),
+            Ok(Some("test-1"))
+        );
+    }
+
+    #[test]
+    fn malformed_signature_under_a_trusted_name_is_an_error() {
+        let keys = TrustedKeys::new([PK.parse().unwrap()]);
+        let good = B.parse::<NarInfo>().unwrap();
+        for bad in ["Sig: test-1:AAAA\n", "Sig: test-1:not*base64\n"] {
+            let info: NarInfo = format!("{B}{bad}").parse().unwrap();
+            assert!(info.verified_by(&keys).is_err(), "{bad}");
+        }
+        // Under a name nobody trusts, garbage is ignored, as by Nix.
+        let info: NarInfo = format!("{B}Sig: other:AAAA\nSig: nocolon\n")
+            .parse()
+            .unwrap();
+        assert_eq!(info.verified_by(&keys), Ok(Some("test-1")));
+        // Nix's base64 decoder does not need padding.
+        let sig = good.sigs[0].trim_end_matches('=');
+        let info: NarInfo = B.replace(&good.sigs[0], sig).parse().unwrap();
+        assert_eq!(info.verified_by(&keys), Ok(Some("test-1")));
+    }
+
+    #[test]
+    fn weak_keys_and_non_canonical_signatures_are_refused() {
+        // The identity point: every "signature" with R = identity, S = 0 would verify.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = format!("weak:{}", BASE64.encode(identity));
+        assert!(weak.parse::<PublicKey>().is_err());
+        // S + L (non-canonical S) verifies under lax ed25519 but not under libsodium.
+        let key = SecretKey::from_seed("k", [6; 32]);
+        let keys = TrustedKeys::new([key.public()]);
+        let msg = b"1;fingerprint";
+        let sig = key.sign(msg);
+        let mut bytes: [u8; 64] = BASE64.decode(&sig[2..]).unwrap().try_into().unwrap();
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = u16::from(bytes[32 + i]) + u16::from(L[i]) + carry;
+            bytes[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        let malleated = format!("k:{}", BASE64.encode(bytes));
+        assert_eq!(keys.verify(msg, &sig), Ok(Some("k")));
+        assert_eq!(keys.verify(msg, &malleated), Ok(None));
     }
 }

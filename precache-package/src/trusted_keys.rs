@@ -40,11 +40,13 @@ pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolv
         texts.clear();
     }
     let flake_count = texts.len();
-    texts.extend(
-        nix.trusted_public_keys()
-            .context("cannot read trusted-public-keys from the Nix configuration")
-            .or_exit(Exit::Eval)?,
-    );
+    // Nix appends a flake's extra- keys after nix.conf's, and the first key of a name wins.
+    let mut conf = nix
+        .trusted_public_keys()
+        .context("cannot read trusted-public-keys from the Nix configuration")
+        .or_exit(Exit::Eval)?;
+    conf.append(&mut texts);
+    let texts = conf;
     let keys = parse_all(&texts, "trusted-public-keys")?;
     if keys.is_empty() {
         return fail(
@@ -69,7 +71,10 @@ fn parse_all(texts: &[String], origin: &str) -> Result<TrustedKeys, Failure> {
             .parse()
             .with_context(|| format!("bad {origin}"))
             .or_exit(Exit::Usage)?;
-        keys.add(key);
+        let name = key.name.clone();
+        if !keys.add(key) {
+            eprintln!("warning: ignoring a second {origin} named {name:?}: like Nix, only the first key of a name is trusted");
+        }
     }
     Ok(keys)
 }

@@ -164,3 +164,94 @@ fn check_walks_references_in_the_cache_without_building() {
         .expect_contains("0 B for the 0 whose size is known")
         .expect_contains("unknown until they are built");
 }
+
+/// What real Nix says when asked for `path` from `cache_url`: `true` if it accepts the narinfo.
+fn nix_accepts(repo: &FlakeRepo, cache_url: &str, path: &str, public: &str) -> bool {
+    let mut cmd = std::process::Command::new("nix");
+    cmd.args(["path-info", "--store", cache_url, "--json", path]);
+    let cfg = format!("{NIX_CONFIG}\ntrusted-public-keys = {public}");
+    cmd.env("NIX_CONFIG", cfg);
+    run(cmd, &repo.dir).code() == 0
+}
+
+#[test]
+fn narinfos_nix_calls_corrupt_and_malformed_trusted_sigs_are_invalid() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let cache = SignedFileCache::new("test-corrupt-1");
+    let key = &cache.key;
+    let repo = pushed_repo(&cache);
+    let from = &cache.url;
+    let b = repo.out_path("b");
+    let mid = cache.narinfo(&b);
+    let original = std::fs::read_to_string(&mid).unwrap();
+    let key_name = "test-corrupt-1:";
+    let corrupt = [
+        ("CRLF", original.replace('\n', "\r\n")),
+        ("no final newline", original.trim_end().to_owned()),
+        ("no URL", original.replace("URL: ", "X-URL: ")),
+        (
+            "References twice",
+            original.replace(
+                "NarSize:",
+                &format!(
+                    "References: {}\nNarSize:",
+                    repo.out_path("c").rsplit('/').next().unwrap()
+                ),
+            ),
+        ),
+        (
+            "malformed Sig under the trusted name",
+            format!("{original}Sig: {key_name}AAAA\n"),
+        ),
+    ];
+    for (what, text) in corrupt {
+        std::fs::write(&mid, &text).unwrap();
+        assert!(
+            !nix_accepts(&repo, from, &b, &key.public) || what.contains("Sig"),
+            "Nix accepts the {what} narinfo"
+        );
+        check(&repo, from, &key.public)
+            .expect_code(1)
+            .expect_contains(&b)
+            .expect_lacks("cached: all");
+    }
+    std::fs::write(&mid, &original).unwrap();
+    assert!(nix_accepts(&repo, from, &b, &key.public));
+    check(&repo, from, &key.public).expect_code(0);
+}
+
+#[test]
+fn only_the_first_trusted_key_of_a_name_counts() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let cache = SignedFileCache::new("test-dup-1");
+    let repo = pushed_repo(&cache);
+    let impostor = make_key(cache.tmp.path(), "test-dup-1");
+    let attr = repo.attr("a");
+    let args = |first: &str, second: &str| {
+        let v: Vec<String> = [
+            "--check",
+            "--from",
+            &cache.url,
+            "--trusted-public-key",
+            first,
+        ]
+        .into_iter()
+        .chain(["--trusted-public-key", second, ".", &attr])
+        .map(str::to_owned)
+        .collect();
+        v
+    };
+    // Nix keeps the first key of a name (std::map::emplace); the real one, second, is ignored.
+    let a = args(&impostor.public, &cache.key.public);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    precache(&repo.dir, &a)
+        .expect_code(1)
+        .expect_contains("ignoring a second --trusted-public-key named \"test-dup-1\"");
+    let a = args(&cache.key.public, &impostor.public);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    precache(&repo.dir, &a).expect_code(0);
+}
