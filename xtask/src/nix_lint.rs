@@ -76,6 +76,7 @@ fn check_node(node: &SyntaxNode) -> Option<(&'static str, String)> {
             "`let { ... }` is deprecated: use `let ... in`".into(),
         )),
         NODE_ATTRPATH_VALUE => manual_inherit(node),
+        NODE_LAMBDA => eta_reduction(node),
         NODE_PATTERN
             if !node
                 .children()
@@ -136,6 +137,29 @@ fn manual_inherit(node: &SyntaxNode) -> Option<(&'static str, String)> {
     }
 }
 
+/// `x: f x` is `f` when `f` does not mention `x` (statix W07, which nixpkgs' statix
+/// check in the flake enforces).
+fn eta_reduction(node: &SyntaxNode) -> Option<(&'static str, String)> {
+    let mut kids = node.children();
+    let param = kids.next()?;
+    let body = kids.next()?;
+    if param.kind() != NODE_IDENT_PARAM || body.kind() != NODE_APPLY {
+        return None;
+    }
+    let name = param.text().to_string();
+    let mut parts = body.children();
+    let (func, arg) = (parts.next()?, parts.next()?);
+    let mentions = func
+        .descendants()
+        .any(|d| d.kind() == NODE_IDENT && d.text() == name.as_str());
+    (arg.kind() == NODE_IDENT && arg.text() == name.as_str() && !mentions).then(|| {
+        (
+            "eta_reduction",
+            format!("`{name}: {func} {name}`: write `{func}`"),
+        )
+    })
+}
+
 /// The name of an attrpath made of one plain identifier.
 fn single_ident(attrpath: &SyntaxNode) -> Option<String> {
     let mut parts = attrpath.children();
@@ -166,7 +190,8 @@ mod tests {
             ["manual_inherit_from"]
         );
         assert_eq!(rules("{ ... }: 1"), ["empty_pattern"]);
-        assert_eq!(rules("x: isNull x"), ["deprecated_is_null"]);
+        assert_eq!(rules("x: isNull x.a"), ["deprecated_is_null"]);
+        assert_eq!(rules("path: type: keep (rel path) type"), ["eta_reduction"]);
     }
 
     #[test]
@@ -174,6 +199,12 @@ mod tests {
         assert!(rules("{ a, ... }@args: { b = a; c = args.d; e = s.e or 1; f = x.y.f; g = x == y; inherit a; }").is_empty());
         assert!(rules("let a = 1; in a").is_empty());
         assert!(rules("{ ... }@args: args").is_empty());
+        assert!(
+            rules("x: f x x").is_empty(),
+            "x is still used by the function"
+        );
+        assert!(rules("x: x.f x").is_empty());
+        assert!(rules("x: f x y").is_empty());
     }
 
     #[test]
