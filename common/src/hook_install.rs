@@ -19,6 +19,12 @@ const MARKER: &str =
 const INSTALLED_BIN_PREFIX: &str = "installed_bin=";
 /// Where a pre-existing foreign hook is kept while ours is installed.
 pub const CHAINED_SUFFIX: &str = ".nix-hooks-chained";
+/// The project's tracked shim, relative to the worktree's top.
+pub const PROJECT_SHIM: &str = ".nix/githooks/pre-commit";
+/// A line in the project's shim, so a copy or symlink of it is recognised wherever it is.
+pub const SHIM_MARKER: &str = "# nix-hooks project shim";
+/// What to add to a hook nix-hooks must not rewrite.
+pub const HOOK_LINE: &str = "nix-hooks pre-commit || exit $?";
 
 #[derive(Debug, Error)]
 pub enum InstallError {
@@ -32,6 +38,12 @@ pub enum InstallError {
     Edited(PathBuf),
     #[error("{} is a foreign hook and {}{CHAINED_SUFFIX} already exists, so there is nowhere to move it\nfix: merge or remove one of them, then rerun", .0.display(), .0.display())]
     ChainSlotTaken(PathBuf),
+    #[error("core.hooksPath puts {} inside the worktree where git would track it, so installing would commit a machine-specific file\nfix: add this line to that hook (create it if needed) and commit it: {HOOK_LINE}", .0.display())]
+    TrackedHooksDir(PathBuf),
+    #[error("{} is run by a hook manager or depends on its own name ($0), so moving it aside would silently stop it running\nfix: add this line to it instead: {HOOK_LINE}", .0.display())]
+    CannotChain(PathBuf),
+    #[error("{} was written by nix-hooks but has been edited since, so uninstall leaves it alone\nfix: remove it yourself (keep your edits elsewhere), restoring {}{CHAINED_SUFFIX} if it exists", .0.display(), .0.display())]
+    EditedNotRemoved(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
@@ -102,11 +114,25 @@ if [ -z "${{NIX_HOOKS_BIN:-}}" ] && ! command -v nix-hooks >/dev/null 2>&1 && [ 
   export NIX_HOOKS_BIN
 fi
 # Hooks run at the top of the worktree; the project's tracked shim wins when present.
-if [ -x .nix/githooks/pre-commit ]; then
-  exec .nix/githooks/pre-commit "$@"
+# NIX_HOOKS_DELEGATED stops a loop when this file is itself reached through the shim's path.
+if [ -z "${{NIX_HOOKS_DELEGATED:-}}" ] && [ -x {PROJECT_SHIM} ]; then
+  NIX_HOOKS_DELEGATED=1
+  export NIX_HOOKS_DELEGATED
+  exec {PROJECT_SHIM} "$@"
 fi
 exec "${{NIX_HOOKS_BIN:-nix-hooks}}" pre-commit
 "#
+    )
+}
+
+/// The delegate as versions before the NIX_HOOKS_DELEGATED guard wrote it, so that
+/// upgrading does not mistake an untouched old delegate for an edited one.
+fn delegate_script_v1(bin: &Path) -> String {
+    delegate_script(bin).replace(
+        "# NIX_HOOKS_DELEGATED stops a loop when this file is itself reached through the shim's path.\n\
+         if [ -z \"${NIX_HOOKS_DELEGATED:-}\" ] && [ -x .nix/githooks/pre-commit ]; then\n  \
+         NIX_HOOKS_DELEGATED=1\n  export NIX_HOOKS_DELEGATED\n",
+        "if [ -x .nix/githooks/pre-commit ]; then\n",
     )
 }
 
@@ -121,7 +147,55 @@ fn is_pristine_delegate(text: &str) -> bool {
     else {
         return false;
     };
-    text == delegate_script(Path::new(&quoted.replace(r"'\''", "'")))
+    let bin = PathBuf::from(quoted.replace(r"'\''", "'"));
+    text == delegate_script(&bin) || text == delegate_script_v1(&bin)
+}
+
+/// Whether `text` is the project's shim (or an older copy of it without the marker).
+fn is_project_shim(text: &str) -> bool {
+    text.lines().any(|l| l == SHIM_MARKER)
+}
+
+/// Whether moving `text` to another name would break it: hook managers (husky 4's
+/// `husky.sh`, husky 9's `h`) and scripts that look at `$0` dispatch on their own name.
+fn depends_on_own_name(text: &str) -> bool {
+    ["$0", "${0", "dirname", "basename", "husky"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
+/// `path` is the project's shim itself (hooksPath = .nix/githooks, or a symlink to it).
+fn is_the_project_shim(repo: &Repository, path: &Path) -> bool {
+    let Some(workdir) = repo.workdir() else {
+        return false;
+    };
+    let shim = canonical_or_parent(&workdir.join(PROJECT_SHIM));
+    canonical_or_parent(path) == shim
+}
+
+/// A hook inside the worktree that git would track (tracked, or untracked and not ignored).
+fn is_trackable(repo: &Repository, hook: &Path) -> Result<bool, InstallError> {
+    let Some(workdir) = repo.workdir() else {
+        return Ok(false);
+    };
+    let root = canonical_or_parent(workdir);
+    let Ok(rel) = canonical_or_parent(hook)
+        .strip_prefix(&root)
+        .map(Path::to_owned)
+    else {
+        return Ok(false);
+    };
+    if canonical_or_parent(hook).starts_with(canonical_or_parent(repo.commondir())) {
+        return Ok(false);
+    }
+    let index = repo.index().map_err(InstallError::Config)?;
+    if index.get_path(&rel, 0).is_some() {
+        return Ok(true);
+    }
+    let ignored = repo
+        .status_should_ignore(&rel)
+        .map_err(InstallError::Config)?;
+    Ok(!ignored)
 }
 
 fn is_ours(text: &str) -> bool {
@@ -155,6 +229,13 @@ pub fn install(repo: &Repository, bin: &Path, force: bool) -> Result<Installed, 
     let chained = chained_path(&hook);
     let script = delegate_script(bin);
     let existing = read_if_exists(&hook)?;
+    // The tracked shim already runs nix-hooks: chaining to it would run it twice or loop.
+    if is_the_project_shim(repo, &hook) || existing.as_deref().is_some_and(is_project_shim) {
+        return Ok(Installed::AlreadyInstalled { hook });
+    }
+    if is_trackable(repo, &hook)? && existing.as_deref() != Some(script.as_str()) {
+        return Err(InstallError::TrackedHooksDir(hook));
+    }
     let outcome = match existing.as_deref() {
         None => Installed::New { hook: hook.clone() },
         Some(text) if text == script => return Ok(Installed::AlreadyInstalled { hook }),
@@ -164,7 +245,10 @@ pub fn install(repo: &Repository, bin: &Path, force: bool) -> Result<Installed, 
             }
             Installed::Updated { hook: hook.clone() }
         }
-        Some(_) => {
+        Some(text) => {
+            if depends_on_own_name(text) {
+                return Err(InstallError::CannotChain(hook));
+            }
             if fs::symlink_metadata(&chained).is_ok() {
                 return Err(InstallError::ChainSlotTaken(hook));
             }
@@ -202,6 +286,9 @@ pub enum Uninstalled {
 pub fn uninstall(repo: &Repository) -> Result<Uninstalled, InstallError> {
     let hook = hooks_dir(repo)?.path.join("pre-commit");
     match read_if_exists(&hook)? {
+        Some(text) if is_ours(&text) && !is_pristine_delegate(&text) => {
+            return Err(InstallError::EditedNotRemoved(hook))
+        }
         Some(text) if is_ours(&text) => {}
         _ => return Ok(Uninstalled::NotInstalled { hook }),
     }
@@ -246,5 +333,21 @@ mod tests {
         let edited = a.replace("exec \"${NIX_HOOKS_BIN", "echo hi\nexec \"${NIX_HOOKS_BIN");
         assert!(is_ours(&edited) && !is_pristine_delegate(&edited));
         assert!(!is_ours("#!/bin/sh\necho foreign\n"));
+    }
+
+    #[test]
+    fn an_untouched_delegate_from_before_the_loop_guard_is_still_pristine() {
+        let bin = Path::new("/bin/nix-hooks");
+        let old = delegate_script_v1(bin);
+        assert_ne!(old, delegate_script(bin));
+        assert!(old.contains("if [ -x .nix/githooks/pre-commit ]; then\n  exec"));
+        assert!(is_pristine_delegate(&old));
+    }
+
+    #[test]
+    fn hooks_that_dispatch_on_their_name_are_not_chained() {
+        assert!(depends_on_own_name(". \"$(dirname -- \"$0\")/h\"\n"));
+        assert!(depends_on_own_name(". \"$(dirname \"$0\")/_/husky.sh\"\n"));
+        assert!(!depends_on_own_name("#!/bin/sh\nnpm test\n"));
     }
 }

@@ -37,7 +37,14 @@ pub fn install(args: &InstallArgs) -> Result<u8> {
 
 pub fn uninstall() -> Result<u8> {
     let repo = Repository::open_from_env().context("not inside a git repository")?;
-    match hook_install::uninstall(&repo)? {
+    let outcome = match hook_install::uninstall(&repo) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("nix-hooks: error: {e}");
+            return Ok(exit::FAILED);
+        }
+    };
+    match outcome {
         Uninstalled::Removed { hook } => eprintln!("nix-hooks: removed {}", hook.display()),
         Uninstalled::Restored { hook } => eprintln!(
             "nix-hooks: removed the nix-hooks delegate; your previous hook is back at {}",

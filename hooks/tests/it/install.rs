@@ -142,9 +142,10 @@ fn core_hooks_path_is_honoured() {
     }
     let repo = Repo::with_fresh_record();
     repo.nix_hooks(["uninstall"]).success();
-    // Inside the repository: install there, chaining to what is already there.
+    // Inside the repository and ignored: install there, chaining to what is already there.
     repo.git(["config", "core.hooksPath", "tools/hooks"]);
     write_executable(&repo.path("tools/hooks/pre-commit"), FOREIGN);
+    repo.write(".git/info/exclude", "tools/hooks/\n");
     repo.nix_hooks(["install"])
         .success()
         .stderr_has("tools/hooks/pre-commit");
@@ -217,4 +218,139 @@ fn a_linked_worktree_uses_the_shared_hook_and_its_own_index() {
     std::fs::write(wt.join(RECORD), record_for(&[("yarn.lock", LOCK_V2)])).unwrap();
     in_wt(&["add", RECORD]).success();
     in_wt(&["commit", "-q", "-m", "fixed in worktree"]).success();
+}
+
+#[test]
+fn hooks_path_at_the_project_shim_is_already_installed_and_runs_once() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.nix_hooks(["uninstall"]).success();
+    let shim = repo.read(".nix/githooks/pre-commit");
+    repo.git(["config", "core.hooksPath", ".nix/githooks"]);
+    repo.nix_hooks(["install"])
+        .success()
+        .stderr_has("already installed");
+    assert_eq!(repo.read(".nix/githooks/pre-commit"), shim);
+    assert!(!repo
+        .path(".nix/githooks/pre-commit.nix-hooks-chained")
+        .exists());
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    let run = repo.commit("stale").failure();
+    assert_eq!(
+        run.stderr.matches("yarn.lock changed").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+
+    // A symlink from the default hooks dir to the shim is the shim too.
+    repo.git(["config", "--unset", "core.hooksPath"]);
+    std::os::unix::fs::symlink(
+        "../../.nix/githooks/pre-commit",
+        repo.path(".git/hooks/pre-commit"),
+    )
+    .unwrap();
+    repo.nix_hooks(["install"])
+        .success()
+        .stderr_has("already installed");
+    let run = repo.commit("stale").failure();
+    assert_eq!(
+        run.stderr.matches("yarn.lock changed").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_delegate_reached_through_the_shim_path_does_not_loop() {
+    if !have_git() {
+        return;
+    }
+    // As an older install left it: the delegate written over the shim's own path.
+    let repo = Repo::with_fresh_record();
+    let delegate = repo.read(".git/hooks/pre-commit");
+    repo.nix_hooks(["uninstall"]).success();
+    write_executable(&repo.path(".nix/githooks/pre-commit"), &delegate);
+    repo.git(["config", "core.hooksPath", ".nix/githooks"]);
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.current_dir(&repo.root)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NIX_HOOKS_BIN", BIN)
+        .env_remove("NIX_HOOKS_SKIP")
+        .args([
+            "20",
+            "git",
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.invalid",
+        ])
+        .args(["commit", "-q", "-m", "stale"]);
+    run(cmd).code(1).stderr_has("yarn.lock changed");
+}
+
+#[test]
+fn a_tracked_or_unignored_hooks_dir_is_not_written() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.nix_hooks(["uninstall"]).success();
+    let husky = "#!/usr/bin/env sh\nnpx lint-staged\n";
+    write_executable(&repo.path(".githooks/pre-commit"), husky);
+    repo.git(["add", ".githooks/pre-commit"]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "hooks"]);
+    repo.git(["config", "core.hooksPath", ".githooks"]);
+    repo.nix_hooks(["install"])
+        .code(1)
+        .stderr_has("nix-hooks pre-commit || exit $?");
+    assert_eq!(repo.read(".githooks/pre-commit"), husky);
+    assert!(!repo.path(".githooks/pre-commit.nix-hooks-chained").exists());
+    assert_eq!(repo.git(["status", "--porcelain"]), "");
+
+    // An empty directory inside the worktree, not ignored: still refused.
+    repo.git(["config", "core.hooksPath", "tools/hooks"]);
+    repo.nix_hooks(["install"])
+        .code(1)
+        .stderr_has("nix-hooks pre-commit || exit $?");
+    assert!(!repo.path("tools/hooks/pre-commit").exists());
+}
+
+#[test]
+fn hooks_that_dispatch_on_their_own_name_are_not_renamed() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.nix_hooks(["uninstall"]).success();
+    let husky4 = "#!/bin/sh\n. \"$(dirname \"$0\")/husky.sh\"\n";
+    let hook = repo.path(".git/hooks/pre-commit");
+    write_executable(&hook, husky4);
+    repo.nix_hooks(["install"])
+        .code(1)
+        .stderr_has("nix-hooks pre-commit || exit $?");
+    assert_eq!(fs::read_to_string(&hook).unwrap(), husky4);
+    assert!(!repo
+        .path(".git/hooks/pre-commit.nix-hooks-chained")
+        .exists());
+}
+
+#[test]
+fn uninstall_keeps_an_edited_delegate() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    let hook = repo.path(".git/hooks/pre-commit");
+    let edited = fs::read_to_string(&hook).unwrap() + "echo my addition\n";
+    fs::write(&hook, &edited).unwrap();
+    repo.nix_hooks(["uninstall"]).code(1).stderr_has("edited");
+    assert_eq!(fs::read_to_string(&hook).unwrap(), edited);
 }
