@@ -112,9 +112,23 @@ fn node_inputs(nodes: &serde_json::Map<String, Value>) -> Result<Inputs, String>
 
 /// The node an input reference ends at, following `follows` paths from the root.
 fn resolve<'a>(inputs: &'a Inputs, root: &'a str, target: &'a InputRef) -> Result<&'a str, String> {
+    resolve_within(inputs, root, target, 0)
+}
+
+fn resolve_within<'a>(
+    inputs: &'a Inputs,
+    root: &'a str,
+    target: &'a InputRef,
+    depth: usize,
+) -> Result<&'a str, String> {
     let mut current = target;
-    // A cycle of follows can't be longer than the number of inputs in the file.
+    // A cycle of follows can't be longer than the number of inputs in the file; the
+    // same bound caps the nesting of intermediate steps, which would otherwise
+    // recurse until the stack overflows on a cycle through a path's prefix.
     let budget: usize = inputs.values().map(BTreeMap::len).sum::<usize>() + 1;
+    if depth > budget {
+        return Err("the `follows` references form a cycle".into());
+    }
     for _ in 0..budget {
         match current {
             InputRef::Node(node) => {
@@ -133,7 +147,7 @@ fn resolve<'a>(inputs: &'a Inputs, root: &'a str, target: &'a InputRef) -> Resul
                     if i + 1 == path.len() {
                         next = Some(r);
                     } else {
-                        node = resolve(inputs, root, r)?;
+                        node = resolve_within(inputs, root, r, depth + 1)?;
                     }
                 }
                 match next {
@@ -190,6 +204,14 @@ mod tests {
             ),
             (
                 r#"{"nodes":{"root":{"inputs":{"x":["y"],"y":["x"]}}},"root":"root","version":7}"#,
+                "cycle",
+            ),
+            (
+                r#"{"nodes":{"root":{"inputs":{"x":["x","y"]}}},"root":"root","version":7}"#,
+                "cycle",
+            ),
+            (
+                r#"{"nodes":{"a":{"inputs":{"b":["a","b","c"]}},"root":{"inputs":{"a":["a","b"]}}},"root":"root","version":7}"#,
                 "cycle",
             ),
         ];
