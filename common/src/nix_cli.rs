@@ -176,7 +176,15 @@ impl Nix {
 
     /// `nix eval --raw INSTALLABLE`
     pub fn eval_raw(&self, installable: &str) -> Result<String, NixError> {
-        let out = self.run_captured(["eval", "--raw", installable])?;
+        self.eval_raw_with(installable, &[])
+    }
+
+    /// `nix eval --raw INSTALLABLE EXTRA...`, for flags that change what is evaluated
+    /// (`--override-input`, `--impure`, ...), so the path is the one `nix build` would build.
+    pub fn eval_raw_with(&self, installable: &str, extra: &[String]) -> Result<String, NixError> {
+        let mut args = vec!["eval".to_owned(), "--raw".into(), installable.into()];
+        args.extend_from_slice(extra);
+        let out = self.run_captured(&args)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 

@@ -53,7 +53,11 @@ pub struct Args {
     /// Flake output attribute, e.g. `packages.aarch64-linux.dockerImage`.
     pub output: String,
 
-    /// Extra arguments for `nix build` (after `--`).
+    /// Extra arguments for `nix build` (after `--`). Those that change evaluation
+    /// (--override-input, --impure, --arg, --argstr, --option, --extra-*, lock-file flags)
+    /// are passed to `nix eval` too, so --check looks at the path `nix build` builds;
+    /// build-only ones (--max-jobs, --cores, -L, --keep-going, ...) only to `nix build`;
+    /// anything else is refused (exit 2).
     #[arg(last = true, value_name = "NIX_BUILD_ARGS")]
     pub nix_build_args: Vec<String>,
 

@@ -6,13 +6,18 @@ use common::store_path::StorePath;
 
 use crate::failure::{Exit, Failure};
 
-pub fn out_path(nix: &Nix, flake_url: &str, output: &str) -> Result<StorePath, Failure> {
+pub fn out_path(
+    nix: &Nix,
+    flake_url: &str,
+    output: &str,
+    eval_args: &[String],
+) -> Result<StorePath, Failure> {
     let installable = format!("{flake_url}#{output}.outPath");
     let eval_failure = |error| Failure {
         exit: Exit::Eval,
         error,
     };
-    match nix.eval_raw(&installable) {
+    match nix.eval_raw_with(&installable, eval_args) {
         Ok(text) => text
             .trim()
             .parse()

@@ -1,6 +1,7 @@
 //! `precache-package`: build a flake output once, push its whole closure, and check that CI
 //! will substitute every path of it. CLI and presentation only; the logic is in `common`.
 
+mod build_args;
 mod cache_query;
 mod cli;
 mod evaluate;
@@ -61,6 +62,7 @@ pub(crate) fn note(args: &Args, msg: impl std::fmt::Display) {
 
 fn run(args: &Args) -> Result<(Summary, u8), Failure> {
     let target = Target::from_args(args)?;
+    let build_args = build_args::classify(&args.nix_build_args)?;
     let nix = Nix::find().map_err(|e| match e {
         NixError::NotFound => Failure {
             exit: Exit::ToolMissing,
@@ -74,7 +76,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
     let flake = resolve_flake(args)?;
     note(args, format!("flake: {}", flake.url()));
     let keys = trusted_keys::resolve(&nix, &args.trusted_public_keys, flake.url())?;
-    let out_path = evaluate::out_path(&nix, flake.url(), &args.output)?;
+    let out_path = evaluate::out_path(&nix, flake.url(), &args.output, &build_args.eval)?;
     note(args, format!("output: {out_path}"));
 
     let opts = CacheOptions {

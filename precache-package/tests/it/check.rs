@@ -255,3 +255,89 @@ fn only_the_first_trusted_key_of_a_name_counts() {
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     precache(&repo.dir, &a).expect_code(0);
 }
+
+#[test]
+fn override_input_after_dashes_decides_which_path_is_checked() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let tmp = tempfile::tempdir().unwrap();
+    set_mode(tmp.path(), 0o755);
+    for v in ["A", "B"] {
+        let d = tmp.path().join(v);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("v"), v).unwrap();
+    }
+    let sys = system();
+    let flake = format!(
+        r#"{{
+  inputs.inp = {{ url = "path:{}"; flake = false; }};
+  outputs = {{ self, inp }}: {{
+    packages.{sys}.a = derivation {{
+      name = "a"; system = "{sys}"; builder = "/bin/sh";
+      args = [ "-c" "echo ${{builtins.readFile (inp + "/v")}} > $out" ];
+    }};
+  }};
+}}
+"#,
+        tmp.path().join("A").display()
+    );
+    std::fs::write(repo.dir.join("flake.nix"), flake).unwrap();
+    sh(&repo.dir, "nix", &["flake", "lock"]);
+    sh(&repo.dir, "git", &["add", "flake.lock"]);
+    repo.commit("input");
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
+    let key = SecretKey::from_seed("ovr-1", [8; 32]);
+    let b_input = format!("path:{}", tmp.path().join("B").display());
+    let installable = format!("{}#{}.outPath", repo.pinned(), repo.attr("a"));
+    let eval = |extra: &[&str]| {
+        let mut a = vec!["eval", "--raw", &installable];
+        a.extend_from_slice(extra);
+        sh(&repo.dir, "nix", &a)
+    };
+    let default_path = eval(&[]);
+    let overridden = eval(&["--override-input", "inp", &b_input]);
+    assert_ne!(default_path, overridden);
+    let cache_url = format!("file://{}", cache.display());
+    let public = key.public().to_string();
+    let attr = repo.attr("a");
+    let r = precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--json",
+            "--from",
+            &cache_url,
+            "--trusted-public-key",
+            &public,
+            ".",
+            &attr,
+            "--",
+            "--override-input",
+            "inp",
+            &b_input,
+        ],
+    );
+    r.expect_code(1)
+        .expect_contains(&format!("\"outPath\": \"{overridden}\""));
+    // An argument whose effect on evaluation is unknown is refused, not ignored.
+    precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--from",
+            &cache_url,
+            "--trusted-public-key",
+            &public,
+            ".",
+            &attr,
+            "--",
+            "--rebuild",
+        ],
+    )
+    .expect_code(2)
+    .expect_contains("unsupported `nix build` argument");
+}
