@@ -22,6 +22,40 @@ pub enum GitIndexError {
         #[source]
         source: git2::Error,
     },
+    #[error("{path:?} {problem}")]
+    BadPath { path: String, problem: &'static str },
+}
+
+/// Why `path` cannot name a file in the index, or `None` when it can: index paths are
+/// slash-separated, relative to the repository root, with no `.`/`..` or empty parts
+/// (libgit2 panics on some of these rather than reporting them).
+pub fn repo_path_problem(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/') {
+        return Some("is absolute; use a path relative to the repository root");
+    }
+    if path.contains('\0') {
+        return Some("contains a NUL byte");
+    }
+    if path.split('/').any(|part| part == "." || part == "..") {
+        return Some("has a `.` or `..` part; write it relative to the repository root without them (e.g. `yarn.lock`, not `./yarn.lock`)");
+    }
+    if path.split('/').any(str::is_empty) {
+        return Some("has an empty part (`//` or a trailing `/`)");
+    }
+    None
+}
+
+fn check_path(path: &str) -> Result<&Path, GitIndexError> {
+    match repo_path_problem(path) {
+        None => Ok(Path::new(path)),
+        Some(problem) => Err(GitIndexError::BadPath {
+            path: path.to_owned(),
+            problem,
+        }),
+    }
 }
 
 fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitIndexError {
@@ -100,15 +134,15 @@ impl StagedRepo {
 
     /// The staged bytes of `path`, or `None` when the index has no such file.
     pub fn staged(&self, path: &str) -> Result<Option<Vec<u8>>, GitIndexError> {
-        match self.index.get_path(Path::new(path), 0) {
+        match self.index.get_path(check_path(path)?, 0) {
             None => Ok(None),
             Some(entry) => self.blob(entry.id, path).map(Some),
         }
     }
 
     /// Whether the index has an entry for `path`.
-    pub fn is_tracked(&self, path: &str) -> bool {
-        self.index.get_path(Path::new(path), 0).is_some()
+    pub fn is_tracked(&self, path: &str) -> Result<bool, GitIndexError> {
+        Ok(self.index.get_path(check_path(path)?, 0).is_some())
     }
 
     /// The bytes of `path` in `HEAD`, or `None` (no such file, or no commit yet).
@@ -116,7 +150,7 @@ impl StagedRepo {
         let Some(tree) = self.head_tree()? else {
             return Ok(None);
         };
-        match tree.get_path(Path::new(path)) {
+        match tree.get_path(check_path(path)?) {
             Ok(entry) => self.blob(entry.id(), path).map(Some),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
             Err(e) => Err(git_err(format!("cannot look up {path} in HEAD"))(e)),
@@ -155,6 +189,7 @@ impl StagedRepo {
     /// index. Only that entry changes: every other staged path keeps its blob, and the
     /// working tree is not touched.
     pub fn stage_bytes(&mut self, path: &str, contents: &[u8]) -> Result<(), GitIndexError> {
+        check_path(path)?;
         let id = self.repo.blob(contents).map_err(git_err(format!(
             "cannot store {path} in the object database"
         )))?;

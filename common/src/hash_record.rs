@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::git_index::repo_path_problem;
 use crate::nix_hash::Sha256Hash;
 
 /// Where the record lives, relative to the repository root, unless configured.
@@ -86,6 +87,13 @@ impl HashRecord {
             toml::from_str(text).map_err(|e| invalid(toml_error_message(text, &e)))?;
         let mut entries = BTreeMap::new();
         for (lockfile, raw) in raw {
+            if let Some(problem) = repo_path_problem(&lockfile) {
+                return Err(invalid(format!(
+                    "line {}: [{}] {problem}",
+                    line_of(text, &toml_basic_string(&lockfile)),
+                    toml_basic_string(&lockfile)
+                )));
+            }
             if !is_lower_hex_sha256(&raw.lock_sha256) {
                 return Err(invalid(format!(
                     "[\"{lockfile}\"] lock-sha256 = {:?} is not 64 lowercase hex digits",
@@ -163,6 +171,13 @@ fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
         }
         None => e.message().to_owned(),
     }
+}
+
+/// The 1-based line where `needle` first appears (1 when it does not, e.g. written with
+/// another quoting style).
+pub(crate) fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map_or(1, |at| text[..at].matches('\n').count() + 1)
 }
 
 fn toml_basic_string(s: &str) -> String {
@@ -255,5 +270,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("surprise"), "{err}");
+    }
+
+    #[test]
+    fn lockfile_keys_must_be_plain_repository_paths() {
+        for key in [
+            "./yarn.lock",
+            "../yarn.lock",
+            "/yarn.lock",
+            "",
+            "a//yarn.lock",
+        ] {
+            let text = format!(
+                "# h\n\n[\"{key}\"]\nlock-sha256 = \"{}\"\nhash = \"{}\"\n",
+                lock_sha256(b"x"),
+                Sha256Hash::of(b"x").to_sri()
+            );
+            let err = HashRecord::parse(text.as_bytes(), Path::new(".nix/yarn-deps.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(".nix/yarn-deps.toml: line 3: "),
+                "{key:?}: {err}"
+            );
+        }
     }
 }

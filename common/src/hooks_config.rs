@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::hash_record::DEFAULT_RECORD_PATH;
+use crate::git_index::repo_path_problem;
+use crate::hash_record::{line_of, DEFAULT_RECORD_PATH};
 
 /// Where the configuration lives, relative to the repository root.
 pub const DEFAULT_CONFIG_PATH: &str = ".nix/hooks.toml";
@@ -118,7 +119,7 @@ impl HooksConfig {
             message,
         };
         let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-        toml::from_str(text).map_err(|e| {
+        let config: Self = toml::from_str(text).map_err(|e| {
             invalid(match e.span() {
                 Some(span) => {
                     let line = text[..span.start].matches('\n').count() + 1;
@@ -126,7 +127,25 @@ impl HooksConfig {
                 }
                 None => e.message().to_owned(),
             })
-        })
+        })?;
+        for (key, value) in config.paths() {
+            if let Some(problem) = repo_path_problem(value) {
+                let line = line_of(text, &format!("{value:?}"));
+                return Err(invalid(format!("line {line}: {key} = {value:?} {problem}")));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Every path the file names, with the key naming it.
+    fn paths(&self) -> Vec<(&'static str, &str)> {
+        let mut out = vec![("record", self.record.as_str())];
+        out.extend(self.lockfiles.iter().map(|l| ("lockfiles", l.as_str())));
+        for entry in &self.in_place {
+            out.push(("lockfile", entry.lockfile.as_str()));
+            out.push(("nix-file", entry.nix_file.as_str()));
+        }
+        out
     }
 
     /// The in-place entry for `lockfile`, if its hash lives in a `.nix` file.
@@ -191,5 +210,26 @@ nix-file = "app/default.nix"
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn paths_must_be_plain_repository_paths() {
+        for (text, line) in [
+            ("record = \"./.nix/yarn-deps.toml\"\n", 1),
+            ("\nlockfiles = [\"yarn.lock\", \"../x/yarn.lock\"]\n", 2),
+            (
+                "[[in-place]]\nlockfile = \"yarn.lock\"\nnix-file = \"/abs.nix\"\n",
+                3,
+            ),
+            ("record = \"\"\n", 1),
+        ] {
+            let err = HooksConfig::parse(text.as_bytes(), Path::new(".nix/hooks.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(".nix/hooks.toml: line {line}: ")),
+                "{text}: {err}"
+            );
+        }
     }
 }

@@ -412,7 +412,8 @@ fn governing_lockfile(repo: &StagedRepo, package_json: &str) -> Option<String> {
     let mut dir = parent(package_json);
     loop {
         let candidate = join(dir, "yarn.lock");
-        if repo.is_tracked(&candidate) {
+        // Built from index paths, so always a valid one.
+        if repo.is_tracked(&candidate).unwrap_or(false) {
             return Some(candidate);
         }
         if dir.is_empty() {

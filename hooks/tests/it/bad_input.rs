@@ -95,3 +95,33 @@ fn a_fix_that_cannot_recompute_changes_nothing() {
     run(cmd).code(3).stderr_has("--fix changed nothing");
     assert_eq!(snapshot(&repo), before);
 }
+
+#[test]
+fn dot_slash_or_absolute_paths_are_exit_2_not_a_panic() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write(".nix/hooks.toml", "\nrecord = \"./.nix/yarn-deps.toml\"\n");
+    repo.nix_hooks(["pre-commit"])
+        .code(2)
+        .stderr_has(".nix/hooks.toml: line 2: record = \"./.nix/yarn-deps.toml\"")
+        .stderr_lacks("panicked");
+    repo.write(".nix/hooks.toml", "lockfiles = [\"/yarn.lock\"]\n");
+    repo.nix_hooks(["pre-commit"])
+        .code(2)
+        .stderr_has("is absolute")
+        .stderr_lacks("panicked");
+    std::fs::remove_file(repo.path(".nix/hooks.toml")).unwrap();
+
+    let record =
+        record_for(&[("yarn.lock", LOCK_V1)]).replace("[\"yarn.lock\"]", "[\"./yarn.lock\"]");
+    repo.write(RECORD, &record);
+    repo.git(["add", RECORD]);
+    let before = snapshot(&repo);
+    repo.nix_hooks(["pre-commit", "--fix"])
+        .code(2)
+        .stderr_has(".nix/yarn-deps.toml: line 3: [\"./yarn.lock\"]")
+        .stderr_lacks("panicked");
+    assert_eq!(snapshot(&repo), before);
+}
