@@ -9,7 +9,7 @@ use thiserror::Error;
 use crate::fetch_yarn_deps_call;
 use crate::flake_lock;
 use crate::git_index::{GitIndexError, StagedChange, StagedRepo};
-use crate::hash_record::{Freshness, HashRecord, RecordError};
+use crate::hash_record::{Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH};
 use crate::hooks_config::{HooksConfig, InPlace, Level};
 use crate::nix_hash::Sha256Hash;
 use crate::nix_syntax;
@@ -30,6 +30,8 @@ pub enum CheckError {
         record: String,
         lockfile: String,
     },
+    #[error("{config}: record = {record:?}, but {record} is neither staged nor in HEAD (a typo?)\nfix: correct `record` in {config}, or create the record with `update-yarn-hash` and `git add {record}`")]
+    RecordNotFound { config: String, record: String },
     #[error("{config}: in-place lockfile {lockfile}: {nix_file} {problem}\nfix: point `nix-file` at the file holding `fetchYarnDeps {{ hash = \"...\"; }}`")]
     InPlace {
         config: String,
@@ -60,6 +62,10 @@ pub enum FindingKind {
     /// The hash could not be recomputed (cache miss offline, fetch failure).
     Unverifiable {
         lockfile: String,
+    },
+    /// The record is in HEAD but not staged: the commit would delete it.
+    RecordDeleted {
+        record: String,
     },
     NixSyntax,
     FlakeLock,
@@ -172,6 +178,25 @@ fn check_record(
     let record = staged_record(repo, config)?;
     let lockfiles = record_lockfiles(config, record.as_ref());
     let Some(record) = record else {
+        if repo.at_head(&config.record)?.is_some() {
+            report.push(
+                config.checks.stale_hash,
+                FindingKind::RecordDeleted {
+                    record: config.record.clone(),
+                },
+                format!(
+                    "{record} is in HEAD but not staged, so this commit deletes it and no lockfile's hash is checked\n  fix: `git add {record}` (or `git restore --staged {record}`); if it goes on purpose, commit with --no-verify",
+                    record = config.record
+                ),
+            );
+            return Ok(());
+        }
+        if config.record != DEFAULT_RECORD_PATH {
+            return Err(CheckError::RecordNotFound {
+                config: config_path.to_owned(),
+                record: config.record.clone(),
+            });
+        }
         return match lockfiles.first() {
             None => Ok(()),
             Some(lockfile) => Err(CheckError::MissingRecord {

@@ -152,6 +152,7 @@ fn json(report: &Report, code: u8) -> serde_json::Value {
                 FindingKind::StaleRecord { lockfile } => ("stale-hash", Some(lockfile)),
                 FindingKind::StaleInPlace { lockfile, .. } => ("stale-hash", Some(lockfile)),
                 FindingKind::Unverifiable { lockfile } => ("unverifiable", Some(lockfile)),
+                FindingKind::RecordDeleted { .. } => ("stale-hash", None),
                 FindingKind::NixSyntax => ("nix-syntax", None),
                 FindingKind::FlakeLock => ("flake-lock", None),
                 FindingKind::FlakeInputs => ("flake-inputs", None),

@@ -315,3 +315,34 @@ fn a_missing_binary_blocks_with_a_clear_message() {
     );
     assert_eq!(repo.head_subject(), "initial");
 }
+
+#[test]
+fn a_record_removed_from_the_index_does_not_skip_the_check() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    repo.git(["rm", "-q", "--cached", RECORD]);
+    repo.commit("stale, record unstaged")
+        .code(1)
+        .stderr_has(".nix/yarn-deps.toml is in HEAD but not staged");
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn a_typo_in_the_configured_record_path_is_exit_2() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write(".nix/hooks.toml", "record = \".nix/yarn-dep.toml\"\n");
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    repo.commit("stale, record path typo").failure();
+    repo.nix_hooks(["pre-commit"]).code(2).stderr_has(
+        "record = \".nix/yarn-dep.toml\", but .nix/yarn-dep.toml is neither staged nor in HEAD",
+    );
+    assert_eq!(repo.head_subject(), "initial");
+}
