@@ -39,11 +39,20 @@ pub enum CacheError {
     Unsupported(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    #[error("{url} is not a binary cache: it has no nix-cache-info (check the URL; Nix would refuse it as a substituter)")]
+    NotACache { url: String },
+    #[error("{url} is a binary cache for store {found:?}, not {expected:?}; Nix would not substitute from it")]
+    WrongStoreDir {
+        url: String,
+        found: String,
+        expected: String,
+    },
 }
 
 fn status_hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => "the cache refused access; for a private Cachix cache set CACHIX_AUTH_TOKEN",
+        401 | 403 => "the cache refused access; for a private Cachix cache check CACHIX_AUTH_TOKEN",
+        429 => "the cache is rate-limiting us; retry later or lower --jobs",
         _ => "the cache answered with an error; retry later or check the URL",
     }
 }
@@ -122,7 +131,7 @@ impl BinaryCache {
                 token: opts.bearer_token.clone(),
             }
         } else {
-            return Err(CacheError::Unsupported(url.to_owned()));
+            return Err(CacheError::Unsupported(redact_url(url)));
         };
         Ok(Self {
             source,
@@ -131,11 +140,45 @@ impl BinaryCache {
         })
     }
 
+    /// Checks that the URL is a binary cache for `store_dir` (its `nix-cache-info`), as Nix
+    /// does before using a substituter, so a mistyped URL is an error rather than "all missing".
+    /// `Ok(false)` when there is no `nix-cache-info` at all.
+    pub async fn check_cache_info(&self, store_dir: &str) -> Result<bool, CacheError> {
+        let Some(text) = self.fetch_file("nix-cache-info").await? else {
+            return Ok(false);
+        };
+        // Nix trims both name and value of each `Name: value` line here.
+        for line in text.lines() {
+            if let Some((name, value)) = line.split_once(':') {
+                if name.trim() == "StoreDir" && value.trim() != store_dir {
+                    return Err(CacheError::WrongStoreDir {
+                        url: self.display_url(),
+                        found: value.trim().to_owned(),
+                        expected: store_dir.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The cache's URL for messages (never with credentials).
+    pub fn display_url(&self) -> String {
+        match &self.source {
+            Source::Dir(dir) => format!("file://{}", dir.display()),
+            Source::Http { base, .. } => redact_url(base),
+        }
+    }
+
     /// The raw `<hash>.narinfo`, or `None` when the cache does not have it.
     pub async fn fetch_narinfo(&self, hash_part: &str) -> Result<Option<String>, CacheError> {
+        self.fetch_file(&format!("{hash_part}.narinfo")).await
+    }
+
+    async fn fetch_file(&self, file: &str) -> Result<Option<String>, CacheError> {
         let mut attempt = 0;
         loop {
-            match self.fetch_once(hash_part).await {
+            match self.fetch_once(file).await {
                 Err(e) if attempt < self.retries && self.is_transient(&e) => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100 * 3u64.pow(attempt - 1))).await;
@@ -147,16 +190,16 @@ impl BinaryCache {
 
     fn is_transient(&self, e: &CacheError) -> bool {
         match e {
-            CacheError::Status { status, .. } => *status >= 500,
+            CacheError::Status { status, .. } => *status >= 500 || *status == 429,
             CacheError::Http { .. } => true,
             _ => false,
         }
     }
 
-    async fn fetch_once(&self, hash_part: &str) -> Result<Option<String>, CacheError> {
+    async fn fetch_once(&self, file: &str) -> Result<Option<String>, CacheError> {
         match &self.source {
             Source::Dir(dir) => {
-                let path = dir.join(format!("{hash_part}.narinfo"));
+                let path = dir.join(file);
                 match std::fs::read_to_string(&path) {
                     Ok(text) => Ok(Some(text)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -168,12 +211,13 @@ impl BinaryCache {
                 client,
                 token,
             } => {
-                let url = format!("{base}/{hash_part}.narinfo");
+                let url = redact_url(&format!("{base}/{file}"));
+                let full = format!("{base}/{file}");
                 let http = |source: reqwest::Error| CacheError::Http {
                     url: url.clone(),
                     source: source.without_url(),
                 };
-                let mut request = client.get(&url);
+                let mut request = client.get(&full);
                 if let Some(BearerToken(t)) = token {
                     // reqwest marks the header sensitive, so it stays out of its Debug output.
                     request = request.bearer_auth(t);
@@ -183,6 +227,9 @@ impl BinaryCache {
                 match status {
                     200..=299 => Ok(Some(resp.text().await.map_err(http)?)),
                     404 | 410 => Ok(None),
+                    // Nix treats 403 like 404 (S3 answers 403 for a missing key without
+                    // list rights); with our token it is a real refusal, so an error.
+                    403 if token.is_none() => Ok(None),
                     _ => Err(CacheError::Status { url, status }),
                 }
             }
@@ -232,6 +279,18 @@ impl BinaryCache {
             progress(report.paths.len(), seen.len());
         }
         Ok(report)
+    }
+}
+
+/// `scheme://user:password@host/...` without the `user:password@`, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -446,5 +505,24 @@ mod tests {
             head.contains("authorization: bearer s3cr3t-token"),
             "{head}"
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        assert_eq!(
+            redact_url("https://user:pa55@cache.example/nix?x=1"),
+            "https://<redacted>@cache.example/nix?x=1"
+        );
+        assert_eq!(
+            redact_url("https://cache.example/a@b"),
+            "https://cache.example/a@b"
+        );
+        let cache =
+            BinaryCache::open("http://u:pa55@127.0.0.1:9", &CacheOptions::default()).unwrap();
+        assert!(!cache.display_url().contains("pa55"));
+        let err = BinaryCache::open("ftp://u:pa55@h/", &CacheOptions::default())
+            .err()
+            .unwrap();
+        assert!(!err.to_string().contains("pa55"), "{err}");
     }
 }

@@ -55,6 +55,7 @@ fn main() {
 
     let cache = tmp.path().join("cache");
     std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
     let key = SecretKey::from_seed("bench-1", [42; 32]);
     write_closure(&cache, &key, &out, opts.paths);
     let server = http_server::CacheServer::serve(cache);

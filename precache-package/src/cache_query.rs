@@ -9,7 +9,42 @@ use common::narinfo::TrustedKeys;
 use common::store_path::StorePath;
 
 use crate::cli::Args;
-use crate::failure::{Exit, Failure, OrExit};
+use crate::failure::{fail, Exit, Failure, OrExit};
+
+/// Refuses a URL that is not a binary cache for `store_dir` (exit 7), unless it is a
+/// file:// cache we are about to create by pushing to it.
+pub fn check_is_cache(
+    url: &str,
+    opts: &CacheOptions,
+    store_dir: &str,
+    may_be_new: bool,
+) -> Result<(), Failure> {
+    let cache = BinaryCache::open(url, opts).or_exit(Exit::Usage)?;
+    let runtime = runtime()?;
+    let present = runtime
+        .block_on(cache.check_cache_info(store_dir))
+        .with_context(|| format!("cannot query {}", cache.display_url()))
+        .or_exit(Exit::Query)?;
+    if present || may_be_new {
+        return Ok(());
+    }
+    fail(
+        Exit::Query,
+        format!(
+            "{} is not a binary cache (no nix-cache-info): check the URL; nothing was decided",
+            cache.display_url()
+        ),
+    )
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .or_exit(Exit::Query)
+}
 
 pub fn query(
     args: &Args,
@@ -26,7 +61,7 @@ pub fn query(
         {
             bar.set_style(style);
         }
-        bar.set_message(format!("querying {url}"));
+        bar.set_message(format!("querying {}", cache.display_url()));
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
@@ -36,19 +71,17 @@ pub fn query(
             bar.set_position(done as u64);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .or_exit(Exit::Query)?;
+    let runtime = runtime()?;
     let result = runtime.block_on(cache.query_closure(roots, keys, &progress));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     result
         .with_context(|| {
-            format!("cannot query {url}; nothing was decided (not treated as missing)")
+            format!(
+                "cannot query {}; nothing was decided (not treated as missing)",
+                cache.display_url()
+            )
         })
         .or_exit(Exit::Query)
 }

@@ -10,7 +10,10 @@ How it decides what is cached:
   through `References`, for its whole runtime closure, straight from the cache (Nix's own
   narinfo cache, which remembers misses for an hour, is bypassed). A path counts as cached
   only if one of its signatures verifies against a trusted public key: CI would refuse the
-  rest. A 404 is `missing`; a 5xx, timeout or refused connection is an error (exit 7).
+  rest. A 404 (or, as for Nix, a 403 when no token is sent) is `missing`; a 5xx, a 429
+  after retries, a timeout, a refused connection, or a URL without `nix-cache-info` (not a
+  cache, or one for another store dir) is an error (exit 7). Narinfos Nix would call
+  corrupt, and malformed signatures by a trusted key, count as not cached.
 
 Trusted public keys, first source that applies:
   1. every --trusted-public-key
@@ -24,12 +27,13 @@ Exit codes:
   0  everything is cached (or was pushed and verified)
   1  --check only: some closure path is not cached (or not validly signed)
   2  bad usage or input: not a git repository, uncommitted changes, no trusted key,
-     unreadable --sign-key, missing cache target
+     unreadable --sign-key, missing cache target, bad --cache name, unsupported `--` arg
   3  `nix` (or `cachix` for --cache) is not installed
   4  evaluation failed (Nix's message is shown; a missing output lists the available ones)
   5  `nix build` failed
   6  push failed, or the cache still does not serve validly signed paths after the push
-  7  the cache could not be queried (HTTP 5xx, timeout, unreachable, unreadable directory)
+  7  the cache could not be queried (HTTP 5xx, timeout, unreachable, unreadable directory,
+     no nix-cache-info)
 
 Examples:
   precache-package --cache mycache . packages.x86_64-linux.default

@@ -90,6 +90,11 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
             .map(BearerToken),
         ..CacheOptions::default()
     };
+    // `nix copy --to file://DIR` creates a cache that does not exist yet; anything else
+    // must already be one, or every path would look "missing".
+    let may_be_new = matches!(&target.push, Some(target::Push::Store { url, .. })
+        if url.starts_with("file://") && url.split('?').next() == target.read_url.split('?').next());
+    cache_query::check_is_cache(&target.read_url, &opts, out_path.store_dir(), may_be_new)?;
     // A locally valid output gives the exact closure; otherwise walk References in the cache.
     let local = nix.closure(std::slice::from_ref(&out_path)).ok();
     let roots = match &local {
@@ -173,7 +178,7 @@ fn summarize(
         } else {
             "not-cached"
         },
-        cache: target.read_url.clone(),
+        cache: common::binary_cache::redact_url(&target.read_url),
         trusted_keys_from: keys_from,
         closure_paths: report.paths.len(),
         closure_complete: true,

@@ -134,7 +134,7 @@ fn verify_pushed(
         format!(
             "pushed, but {} paths are still not usable by CI from {}:\n{}\nTrusted key names: {}. Sign with a trusted key (--sign-key FILE for --to), or add the signing key's public half to --trusted-public-key and to CI's trusted-public-keys.",
             bad.len(),
-            target.read_url,
+            common::binary_cache::redact_url(&target.read_url),
             bad.join("\n"),
             trusted.join(", ")
         ),

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
+use common::binary_cache::redact_url;
 use common::narinfo::SecretKey;
 use common::nix_cli::{describe, Nix};
 use common::store_path::StorePath;
@@ -35,8 +36,25 @@ impl Target {
     pub fn from_args(args: &Args) -> Result<Self, Failure> {
         let push = match (&args.cache, &args.to) {
             (Some(name), _) => {
+                // The name becomes the host the token is sent to: nothing but a Cachix name.
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    return fail(
+                        Exit::Usage,
+                        format!("--cache / CACHIX_CACHE {name:?} is not a Cachix cache name (lowercase letters, digits and `-` only)"),
+                    );
+                }
                 if args.sign_key.is_some() {
                     return fail(Exit::Usage, "--sign-key is for --to targets; Cachix signs pushed paths with the cache's own key");
+                }
+                if !args.check && which::which("cachix").is_err() {
+                    return fail(
+                        Exit::ToolMissing,
+                        "`cachix` was not found on PATH; install it (`nix profile install nixpkgs#cachix`) or push with --to",
+                    );
                 }
                 Some(Push::Cachix { name: name.clone() })
             }
@@ -58,7 +76,7 @@ impl Target {
             (None, Some(Push::Store { url, .. })) => {
                 return fail(
                     Exit::Usage,
-                    format!("cannot query {url} directly; pass --from with the http(s):// or file:// URL CI substitutes from"),
+                    format!("cannot query {} directly; pass --from with the http(s):// or file:// URL CI substitutes from", redact_url(url)),
                 )
             }
             (None, None) => {
@@ -106,7 +124,7 @@ impl Push {
     pub fn describe(&self) -> String {
         match self {
             Push::Cachix { name } => format!("cachix:{name}"),
-            Push::Store { url, .. } => url.clone(),
+            Push::Store { url, .. } => redact_url(url),
         }
     }
 

@@ -134,6 +134,7 @@ fn check_walks_references_in_the_cache_without_building() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
     let key = SecretKey::from_seed("walk-1", [9; 32]);
     let out: StorePath = repo.out_path("a").parse().unwrap();
     let dep1: StorePath = "/nix/store/00000000000000000000000000000001-dep1"
@@ -340,4 +341,62 @@ fn override_input_after_dashes_decides_which_path_is_checked() {
     )
     .expect_code(2)
     .expect_contains("unsupported `nix build` argument");
+}
+
+#[test]
+fn a_url_that_is_not_a_cache_is_an_error_not_missing() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let cache = SignedFileCache::new("test-info-1");
+    let repo = pushed_repo(&cache);
+    let public = cache.key.public.clone();
+    // A typo'd directory, and an HTTP server that answers 404 for everything.
+    let typo = format!("{}-typo", cache.url);
+    check(&repo, &typo, &public)
+        .expect_code(7)
+        .expect_contains("no nix-cache-info")
+        .expect_lacks("not cached");
+    let empty = tempfile::tempdir().unwrap();
+    let server = CacheServer::serve(empty.path().to_owned());
+    check(&repo, &server.url(), &public)
+        .expect_code(7)
+        .expect_contains("no nix-cache-info");
+    // A cache for another store directory is useless to this Nix.
+    let info = cache.dir.join("nix-cache-info");
+    let original = std::fs::read_to_string(&info).unwrap();
+    std::fs::write(&info, "StoreDir: /gnu/store\n").unwrap();
+    check(&repo, &cache.url, &public)
+        .expect_code(7)
+        .expect_contains("\"/gnu/store\", not \"/nix/store\"");
+    std::fs::write(&info, original).unwrap();
+    check(&repo, &cache.url, &public).expect_code(0);
+}
+
+#[test]
+fn http_403_is_missing_and_429_is_retried() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let cache = SignedFileCache::new("test-403-1");
+    let repo = pushed_repo(&cache);
+    let public = cache.key.public.clone();
+    let server = CacheServer::serve(cache.dir.clone());
+    let leaf = format!("{}.narinfo", hash_of(&repo.out_path("c")));
+    // S3 without list rights answers 403 for a missing key; Nix reads it as "not there".
+    server.set_status(&leaf, 403);
+    check(&repo, &server.url(), &public)
+        .expect_code(1)
+        .expect_contains("not in the cache");
+    server.set_status(&leaf, 429);
+    let before = server.requests();
+    check(&repo, &server.url(), &public)
+        .expect_code(7)
+        .expect_contains("HTTP 429");
+    assert!(
+        // nix-cache-info, a, b, then c tried once and retried twice.
+        server.requests() - before >= 6,
+        "429 was retried ({} requests)",
+        server.requests() - before
+    );
 }

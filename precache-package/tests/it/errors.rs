@@ -31,6 +31,20 @@ fn usage_errors_exit_2() {
     precache(dir.path(), &["--to", "s3://bucket", ".", "x"])
         .expect_code(2)
         .expect_contains("--from");
+    // The name becomes the host CACHIX_AUTH_TOKEN is sent to.
+    for hostile in ["evil.example/x", "a.b", "Upper", ""] {
+        precache(dir.path(), &["--check", "--cache", hostile, ".", "x"])
+            .expect_code(2)
+            .expect_contains("not a Cachix cache name");
+    }
+    // A missing cachix is found before anything is built.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_precache-package"));
+    cmd.env("PATH", dir.path())
+        .env_remove("CACHIX_CACHE")
+        .args(["--cache", "mycache", ".", "x"]);
+    run(cmd, dir.path())
+        .expect_code(3)
+        .expect_contains("`cachix` was not found");
     let help = precache(dir.path(), &["--help"]);
     help.expect_code(0)
         .expect_contains("Exit codes:")
@@ -84,6 +98,11 @@ fn push_failure_exits_6() {
     }
     let repo = FlakeRepo::new();
     let empty = tempfile::tempdir().unwrap();
+    std::fs::write(
+        empty.path().join("nix-cache-info"),
+        "StoreDir: /nix/store\n",
+    )
+    .unwrap();
     let from = format!("file://{}", empty.path().display());
     let key = common::narinfo::SecretKey::from_seed("k", [3; 32])
         .public()
@@ -103,7 +122,7 @@ fn push_failure_exits_6() {
         .expect_contains("'/dev/null' is not a directory");
     assert_eq!(
         std::fs::read_dir(empty.path()).unwrap().count(),
-        0,
-        "the read cache is untouched"
+        1,
+        "the read cache is untouched (only its nix-cache-info)"
     );
 }

@@ -7,6 +7,11 @@ use crate::util::*;
 /// A --check against an empty file:// cache: everything up to the verdict runs, nothing builds.
 fn check_empty(repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
     let empty = tempfile::tempdir().unwrap();
+    std::fs::write(
+        empty.path().join("nix-cache-info"),
+        "StoreDir: /nix/store\n",
+    )
+    .unwrap();
     let from = format!("file://{}", empty.path().display());
     let public = SecretKey::from_seed("k", [1; 32]).public().to_string();
     let mut args = vec!["--check", "--from", &from, "--trusted-public-key", &public];
