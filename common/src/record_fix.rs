@@ -57,9 +57,9 @@ pub fn fix_record(
             .ok_or_else(|| FixError::MissingLockfile {
                 lockfile: lockfile.clone(),
             })?;
-        let hash = recompute(lockfile, &bytes).map_err(|message| FixError::Recompute {
+        let hash = recompute(lockfile, &bytes).map_err(|failure| FixError::Recompute {
             lockfile: lockfile.clone(),
-            message,
+            message: failure.message,
         })?;
         outcome.updated.push((lockfile.clone(), hash.to_sri()));
         record.entries.insert(

@@ -24,6 +24,8 @@ pub enum CheckError {
     Record(#[from] RecordError),
     #[error("{record} names {lockfile}, but {lockfile} is not staged or tracked\nfix: `git add {lockfile}`, or drop it from the record with `update-yarn-hash`")]
     MissingLockfile { record: String, lockfile: String },
+    #[error("{lockfile} (staged) cannot be read as a Yarn v1 lockfile: {message}\nfix: regenerate it with `yarn install`, then `git add {lockfile}`")]
+    BadLockfile { lockfile: String, message: String },
     #[error("{lockfile} must have a fresh hash (configured in {config}), but {record} is not staged or tracked\nfix: run `update-yarn-hash --lockfile {lockfile}`, then `git add {record}`")]
     MissingRecord {
         config: String,
@@ -114,7 +116,16 @@ impl Report {
 
 /// Computes a lockfile's fetchYarnDeps hash from its bytes (the full, slow path).
 /// `lockfile` is its path relative to the repository root.
-pub type Recompute<'a> = dyn Fn(&str, &[u8]) -> Result<Sha256Hash, String> + 'a;
+pub type Recompute<'a> = dyn Fn(&str, &[u8]) -> Result<Sha256Hash, RecomputeFailure> + 'a;
+
+/// Why a hash could not be recomputed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct RecomputeFailure {
+    pub message: String,
+    /// The lockfile itself is malformed (exit 2), rather than its tarballs unreachable (exit 3).
+    pub bad_input: bool,
+}
 
 /// Runs every check on the staged content. `recompute` is called only for in-place
 /// lockfiles whose lockfile or `.nix` file is staged.
@@ -246,6 +257,9 @@ fn check_in_place(
     recompute: &Recompute<'_>,
     report: &mut Report,
 ) -> Result<(), CheckError> {
+    if config.checks.stale_hash == Level::Off {
+        return Ok(());
+    }
     for entry in &config.in_place {
         let staged = |p: &str| changes.iter().any(|c| c.path == p);
         if !staged(&entry.lockfile) && !staged(&entry.nix_file) {
@@ -284,13 +298,19 @@ fn check_in_place(
                     entry.nix_file
                 ),
             ),
+            Err(why) if why.bad_input => {
+                return Err(CheckError::BadLockfile {
+                    lockfile: entry.lockfile.clone(),
+                    message: why.message,
+                })
+            }
             Err(why) => report.push(
-                Level::Fail,
+                config.checks.stale_hash,
                 FindingKind::Unverifiable {
                     lockfile: entry.lockfile.clone(),
                 },
                 format!(
-                    "cannot verify the fetchYarnDeps hash in {} for {}: {why}\n  fix: fill the tarball cache with network access (`update-yarn-hash --check --full --lockfile {}`), or skip once with NIX_HOOKS_SKIP=1",
+                    "cannot verify the fetchYarnDeps hash in {} for {}: {why}\n  fix: fill the tarball cache with network access (`update-yarn-hash --print --lockfile {}`), or skip once with NIX_HOOKS_SKIP=1",
                     entry.nix_file, entry.lockfile, entry.lockfile
                 ),
             ),

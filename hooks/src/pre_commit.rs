@@ -48,7 +48,12 @@ pub fn run(args: &Args) -> Result<u8> {
     }
     let mut repo = StagedRepo::open_from_env().context("cannot open the repository")?;
     let (config, config_name) = load_config(&repo, args.config.as_deref())?;
-    let recomputer = Recomputer::new(args.offline, &args.mirror);
+    let recomputer = Recomputer::new(
+        args.offline,
+        &args.mirror,
+        !args.fix,
+        args.quiet || args.json,
+    );
     let recompute = |lockfile: &str, bytes: &[u8]| recomputer.hash(lockfile, bytes);
     let mut report = match check_staged(&repo, &config, &config_name, &recompute) {
         Ok(r) => r,

@@ -9,10 +9,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use common::nix_hash::Sha256Hash;
 use common::prefetch::{PrefetchOptions, Prefetcher};
+use common::staged_checks::RecomputeFailure;
 use common::tarball_cache::TarballCache;
 use common::tarball_fetch::{FetchOptions, Mirror, NoProgress};
 
@@ -22,23 +24,54 @@ use crate::exit;
 /// The cache directory variable `update-yarn-hash --cache-dir` also reads.
 const CACHE_VAR: &str = "UPDATE_YARN_HASH_CACHE";
 
+/// Timeouts for a recompute inside a commit, where a stalled download stalls the user:
+/// give up quickly and say so (exit 3) rather than retry for minutes.
+const QUICK_CONNECT: Duration = Duration::from_secs(5);
+const QUICK_READ: Duration = Duration::from_secs(10);
+const QUICK_RETRIES: u32 = 1;
+
 pub struct Recomputer {
     offline: bool,
     mirrors: Vec<String>,
+    /// Short timeouts (the hook's check); `--fix`, asked for explicitly, keeps the defaults.
+    quick: bool,
+    quiet: bool,
 }
 
 impl Recomputer {
-    pub fn new(offline: bool, mirrors: &[Mirror]) -> Self {
+    pub fn new(offline: bool, mirrors: &[Mirror], quick: bool, quiet: bool) -> Self {
         let mirrors = mirrors
             .iter()
             .map(|m| format!("{}={}", m.from, m.to))
             .collect();
-        Self { offline, mirrors }
+        Self {
+            offline,
+            mirrors,
+            quick,
+            quiet,
+        }
     }
 
     /// `lockfile` is the path relative to the repository root, for messages.
-    pub fn hash(&self, lockfile: &str, bytes: &[u8]) -> Result<Sha256Hash, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot locate nix-hooks: {e}"))?;
+    pub fn hash(&self, lockfile: &str, bytes: &[u8]) -> Result<Sha256Hash, RecomputeFailure> {
+        let fail = |message: String| RecomputeFailure {
+            message,
+            bad_input: false,
+        };
+        if !self.quiet {
+            let how = match (self.offline, self.quick) {
+                (true, _) => "from the tarball cache only (offline)".to_owned(),
+                (false, true) => format!(
+                    "from the tarball cache, downloading what is missing (timeouts {} s connect, {} s read, {QUICK_RETRIES} retry)",
+                    QUICK_CONNECT.as_secs(),
+                    QUICK_READ.as_secs()
+                ),
+                (false, false) => "from the tarball cache, downloading what is missing".to_owned(),
+            };
+            eprintln!("nix-hooks: recomputing the fetchYarnDeps hash of {lockfile} {how}...");
+        }
+        let exe =
+            std::env::current_exe().map_err(|e| fail(format!("cannot locate nix-hooks: {e}")))?;
         let mut cmd = Command::new(exe);
         cmd.args(["recompute", "--lockfile", lockfile])
             .stdin(Stdio::piped())
@@ -47,27 +80,39 @@ impl Recomputer {
         if self.offline {
             cmd.arg("--offline");
         }
+        if self.quick {
+            cmd.arg("--quick");
+        }
         for m in &self.mirrors {
             cmd.args(["--mirror", m]);
         }
         cert_loading::restore_for(&mut cmd);
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("cannot run nix-hooks recompute: {e}"))?;
+            .map_err(|e| fail(format!("cannot run nix-hooks recompute: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
         let written = stdin.write_all(bytes);
         drop(stdin);
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("nix-hooks recompute: {e}"))?;
-        written.map_err(|e| format!("cannot pass {lockfile} to nix-hooks recompute: {e}"))?;
+            .map_err(|e| fail(format!("nix-hooks recompute: {e}")))?;
         if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+            return Err(RecomputeFailure {
+                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                // The child's exit class survives: a malformed lockfile is bad input.
+                bad_input: out.status.code() == Some(i32::from(exit::BAD_INPUT)),
+            });
         }
+        // A child that exited before reading everything already said why above.
+        written.map_err(|e| {
+            fail(format!(
+                "cannot pass {lockfile} to nix-hooks recompute: {e}"
+            ))
+        })?;
         let text = String::from_utf8_lossy(&out.stdout);
         text.trim()
             .parse()
-            .map_err(|e| format!("nix-hooks recompute printed {text:?}: {e}"))
+            .map_err(|e| fail(format!("nix-hooks recompute printed {text:?}: {e}")))
     }
 }
 
@@ -79,6 +124,9 @@ pub struct Args {
     lockfile: String,
     #[arg(long)]
     offline: bool,
+    /// Short timeouts and one retry (inside a commit).
+    #[arg(long)]
+    quick: bool,
     #[arg(long, value_name = "FROM=TO", value_parser = parse_mirror)]
     mirror: Vec<Mirror>,
 }
@@ -93,12 +141,18 @@ pub fn run(args: &Args) -> Result<u8> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(TarballCache::default_dir);
+    let mut fetch = FetchOptions {
+        mirrors: args.mirror.clone(),
+        ..FetchOptions::default()
+    };
+    if args.quick {
+        fetch.connect_timeout = QUICK_CONNECT;
+        fetch.read_timeout = QUICK_READ;
+        fetch.retries = QUICK_RETRIES;
+    }
     let result = Prefetcher::new(PrefetchOptions {
         cache_dir,
-        fetch: FetchOptions {
-            mirrors: args.mirror.clone(),
-            ..FetchOptions::default()
-        },
+        fetch,
         offline: args.offline,
         recompute: false,
     })

@@ -86,3 +86,81 @@ fn a_stale_in_place_hash_is_recomputed_and_rejected_and_a_cache_miss_offline_is_
 fn run_code(cmd: std::process::Command, code: i32) {
     crate::util::run(cmd).code(code);
 }
+
+/// A repository in in-place mode with `stale-hash` at `level`, and a staged lockfile
+/// whose `.nix` file holds a wrong hash.
+fn in_place_repo(level: &str, lock: &str) -> Repo {
+    let repo = Repo::new();
+    repo.add_shim();
+    repo.write(
+        ".nix/hooks.toml",
+        &format!("[checks]\nstale-hash = \"{level}\"\n{CONFIG}"),
+    );
+    repo.git(["add", "."]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "initial"]);
+    repo.nix_hooks(["install"]).success();
+    let wrong = common::nix_hash::Sha256Hash::of(b"wrong").to_sri();
+    repo.write("yarn.lock", lock);
+    repo.write("nix/deps.nix", &deps_nix(&wrong));
+    repo.git(["add", "yarn.lock", "nix/deps.nix"]);
+    repo
+}
+
+#[test]
+fn the_stale_hash_level_applies_to_in_place_hashes() {
+    if !have_git() {
+        return;
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let env: [(&str, &OsStr); 2] = [
+        ("NIX_HOOKS_OFFLINE", "1".as_ref()),
+        ("UPDATE_YARN_HASH_CACHE", empty.path().as_os_str()),
+    ];
+    let tarball = b"level tarball".to_vec();
+    let lock = lockfile("https://registry.yarnpkg.com", &tarball, &["delta"]);
+
+    // Off: not even recomputed, so an empty cache offline does not matter.
+    let repo = in_place_repo("off", &lock);
+    repo.git_env(&["commit", "-q", "-m", "off"], &env)
+        .success()
+        .stderr_lacks("recomputing");
+    assert_eq!(repo.head_subject(), "off");
+
+    // Warn: a hash that cannot be verified is a warning, not a rejection.
+    let repo = in_place_repo("warn", &lock);
+    repo.git_env(&["commit", "-q", "-m", "warn"], &env)
+        .success()
+        .stderr_has("nix-hooks: warning: cannot verify the fetchYarnDeps hash")
+        .stderr_has("`update-yarn-hash --print --lockfile yarn.lock`");
+    assert_eq!(repo.head_subject(), "warn");
+
+    // Fail (the default) rejects, saying what it was doing and how to fill the cache.
+    let repo = in_place_repo("fail", &lock);
+    repo.git_env(&["commit", "-q", "-m", "fail"], &env)
+        .failure()
+        .stderr_has("nix-hooks: recomputing the fetchYarnDeps hash of yarn.lock")
+        .stderr_has("`update-yarn-hash --print --lockfile yarn.lock`")
+        .stderr_lacks("--check --full");
+    assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn a_malformed_in_place_lockfile_is_bad_input() {
+    if !have_git() {
+        return;
+    }
+    let repo = in_place_repo(
+        "fail",
+        "# yarn lockfile v1\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n  resolved 42 {{{\n",
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .env("NIX_HOOKS_OFFLINE", "1")
+        .env("UPDATE_YARN_HASH_CACHE", empty.path())
+        .arg("pre-commit");
+    crate::util::run(cmd)
+        .code(2)
+        .stderr_has("yarn.lock (staged) cannot be read as a Yarn v1 lockfile")
+        .stderr_has("yarn install");
+}
