@@ -132,6 +132,14 @@ impl StagedRepo {
         &self.index_path
     }
 
+    /// Whether the index is the repository's own, rather than a temporary one git made
+    /// for `git commit -a` or `git commit <paths>`.
+    pub fn uses_default_index(&self) -> bool {
+        let own = self.repo.path().join("index");
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+        canon(&own) == canon(&self.index_path)
+    }
+
     /// The staged bytes of `path`, or `None` when the index has no such file.
     pub fn staged(&self, path: &str) -> Result<Option<Vec<u8>>, GitIndexError> {
         match self.index.get_path(check_path(path)?, 0) {

@@ -241,12 +241,41 @@ fn check_record(
                 lockfile: lockfile.clone(),
             },
             format!(
-                "{what}\n  fix: run `update-yarn-hash --lockfile {lockfile}`, then `git add {}` (or run `nix-hooks pre-commit --fix`)",
-                config.record
+                "{what}\n  fix: {}",
+                stale_record_advice(repo, config, &lockfile, &bytes)
             ),
         );
     }
     Ok(())
+}
+
+/// What to run for a stale record entry, for the way this commit is being made.
+fn stale_record_advice(
+    repo: &StagedRepo,
+    config: &HooksConfig,
+    lockfile: &str,
+    staged: &[u8],
+) -> String {
+    let record = &config.record;
+    if !repo.uses_default_index() {
+        // `git commit -a` / `git commit <paths>`: git staged into a temporary index,
+        // so what the user stages now is not in this commit.
+        return format!(
+            "run `update-yarn-hash --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit); or `git add {lockfile} && nix-hooks pre-commit --fix`, then commit again"
+        );
+    }
+    let worktree = repo
+        .workdir()
+        .and_then(|w| std::fs::read(w.join(lockfile)).ok());
+    if worktree.as_deref() != Some(staged) {
+        // update-yarn-hash reads the working tree, which is not what is being committed.
+        return format!(
+            "run `nix-hooks pre-commit --fix` (it hashes the staged {lockfile}, which differs from your working-tree copy)"
+        );
+    }
+    format!(
+        "run `update-yarn-hash --lockfile {lockfile}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)"
+    )
 }
 
 fn check_in_place(

@@ -93,7 +93,9 @@ fn partial_commits_are_checked_through_git_index_file() {
     repo.write("yarn.lock", LOCK_V2);
     repo.git_result(["commit", "-q", "-m", "only the lock", "yarn.lock"])
         .failure()
-        .stderr_has("yarn.lock changed");
+        .stderr_has("yarn.lock changed")
+        .stderr_has("include .nix/yarn-deps.toml in this commit")
+        .stderr_has("`git add yarn.lock && nix-hooks pre-commit --fix`");
     repo.write(RECORD, &record_for(&[("yarn.lock", LOCK_V2)]));
     repo.git(["commit", "-q", "-m", "lock and record", "yarn.lock", RECORD]);
     assert_eq!(repo.head_subject(), "lock and record");
@@ -345,4 +347,24 @@ fn a_typo_in_the_configured_record_path_is_exit_2() {
         "record = \".nix/yarn-dep.toml\", but .nix/yarn-dep.toml is neither staged nor in HEAD",
     );
     assert_eq!(repo.head_subject(), "initial");
+}
+
+#[test]
+fn a_staged_lockfile_unlike_the_working_tree_gets_fix_advice_only() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    repo.write("yarn.lock", &format!("{LOCK_V2}\n# unstaged edit\n"));
+    repo.commit("stale")
+        .failure()
+        .stderr_has("fix: run `nix-hooks pre-commit --fix` (it hashes the staged yarn.lock")
+        .stderr_lacks("update-yarn-hash --lockfile");
+    // Staged and working tree agree: update-yarn-hash is fine advice.
+    repo.write("yarn.lock", LOCK_V2);
+    repo.commit("stale").failure().stderr_has(
+        "fix: run `update-yarn-hash --lockfile yarn.lock`, then `git add .nix/yarn-deps.toml`",
+    );
 }
