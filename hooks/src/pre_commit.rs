@@ -40,6 +40,27 @@ pub struct Args {
 pub const SKIP_VAR: &str = "NIX_HOOKS_SKIP";
 
 pub fn run(args: &Args) -> Result<u8> {
+    match check(args) {
+        Ok(code) => Ok(code),
+        // Scripts reading --json get an object for bad input too, not just a stderr line.
+        Err(e) if args.json => Ok(bad_input(args, &format!("{e:#}"))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reports input the checks cannot work with (exit 2), as JSON under `--json`.
+fn bad_input(args: &Args, message: &str) -> u8 {
+    if !args.json {
+        eprintln!("nix-hooks: error: {message}");
+    } else {
+        let value =
+            serde_json::json!({ "exit": exit::BAD_INPUT, "error": message, "findings": [] });
+        println!("{value}");
+    }
+    exit::BAD_INPUT
+}
+
+fn check(args: &Args) -> Result<u8> {
     if std::env::var_os(SKIP_VAR).is_some_and(|v| !v.is_empty() && v != "0") {
         if !args.quiet {
             eprintln!("nix-hooks: skipped ({SKIP_VAR} is set)");
@@ -57,10 +78,7 @@ pub fn run(args: &Args) -> Result<u8> {
     let recompute = |lockfile: &str, bytes: &[u8]| recomputer.hash(lockfile, bytes);
     let mut report = match check_staged(&repo, &config, &config_name, &recompute) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("nix-hooks: error: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
+        Err(e) => return Ok(bad_input(args, &e.to_string())),
     };
     if args.fix {
         let stale: Vec<String> = report
@@ -107,6 +125,10 @@ fn load_config(repo: &StagedRepo, explicit: Option<&Path>) -> Result<(HooksConfi
         },
     };
     let name = explicit.map_or(DEFAULT_CONFIG_PATH.to_owned(), |p| p.display().to_string());
+    // The default file is optional; one named on the command line must exist.
+    if explicit.is_some() && !path.exists() {
+        anyhow::bail!("--config {name}: no such file; check the path, or drop --config to use {DEFAULT_CONFIG_PATH}");
+    }
     Ok((HooksConfig::load(&path)?, name))
 }
 

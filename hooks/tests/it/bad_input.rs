@@ -125,3 +125,47 @@ fn dot_slash_or_absolute_paths_are_exit_2_not_a_panic() {
         .stderr_lacks("panicked");
     assert_eq!(snapshot(&repo), before);
 }
+
+#[test]
+fn a_missing_config_named_on_the_command_line_is_exit_2() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.nix_hooks(["pre-commit", "--config", "/nonexistent/hooks.toml"])
+        .code(2)
+        .stderr_has("--config /nonexistent/hooks.toml: no such file");
+}
+
+#[test]
+fn json_reports_bad_input_as_json() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write(RECORD, "[\"yarn.lock\"]\nlock-sha256 = \n");
+    repo.git(["add", RECORD]);
+    let run = repo.nix_hooks(["pre-commit", "--json"]).code(2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["exit"], 2);
+    assert!(
+        value["error"]
+            .as_str()
+            .unwrap()
+            .contains(".nix/yarn-deps.toml: line 2:"),
+        "{value}"
+    );
+    let run = repo
+        .nix_hooks([
+            "pre-commit",
+            "--json",
+            "--config",
+            "/nonexistent/hooks.toml",
+        ])
+        .code(2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        value["error"].as_str().unwrap().contains("no such file"),
+        "{value}"
+    );
+}
