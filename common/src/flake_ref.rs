@@ -20,6 +20,8 @@ pub enum FlakeRefError {
     NoCommits { root: PathBuf },
     #[error("{root} has uncommitted changes to tracked files:\n{}\nCI builds the commit, so outputs built from this tree would never be asked for.\nFix: commit them (`git commit -am ...`) or stash them (`git stash`), or pass --allow-uncommitted to build the working tree anyway.", list(.files))]
     Dirty { root: PathBuf, files: Vec<String> },
+    #[error("{root} has no branch or tag {name:?} (from `ref=`); list them with `git -C {root} show-ref`")]
+    NoSuchRef { root: PathBuf, name: String },
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 }
@@ -72,15 +74,19 @@ pub fn resolve(
         });
     };
     let mut dir_param = None;
-    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-        match k {
-            "rev" => {
+    let mut git_ref = None;
+    // Every other parameter (submodules=1, shallow=1, ...) changes what Nix fetches: kept.
+    let mut others = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        match kv.split_once('=').unwrap_or((kv, "")) {
+            ("rev", _) => {
                 return Ok(ResolvedFlakeRef::PassThrough {
                     url: flake_ref.to_owned(),
                 })
             }
-            "dir" => dir_param = Some(v.to_owned()),
-            _ => {}
+            ("dir", v) => dir_param = Some(percent_decode(v)),
+            ("ref", v) => git_ref = Some(percent_decode(v)),
+            _ => others.push(kv.to_owned()),
         }
     }
     let abs = cwd.join(path);
@@ -105,31 +111,71 @@ pub fn resolve(
         (None, false) => Some(sub),
         (None, true) => None,
     };
+    let base = format!("git+file://{}", percent_encode(&root.to_string_lossy()));
+    let params = |rev: Option<&str>| {
+        let mut p = Vec::new();
+        if let Some(r) = rev {
+            p.push(format!("rev={r}"));
+        }
+        if let Some(r) = &git_ref {
+            p.push(format!("ref={}", percent_encode(r)));
+        }
+        if let Some(d) = &dir {
+            p.push(format!("dir={}", percent_encode(d)));
+        }
+        p.extend(others.iter().cloned());
+        p
+    };
+    // With `ref=`, Nix fetches that ref's commit, not the working tree: pin it, and only
+    // care about uncommitted edits when that ref is what is checked out.
+    if let Some(r) = &git_ref {
+        let commit = ref_commit(&repo, r).ok_or_else(|| FlakeRefError::NoSuchRef {
+            root: root.clone(),
+            name: r.clone(),
+        })?;
+        let head = repo.head().ok();
+        let is_checkout = head.as_ref().and_then(|h| h.shorthand())
+            == Some(r.trim_start_matches("refs/heads/"))
+            && head.and_then(|h| h.peel_to_commit().ok()).map(|c| c.id()) == Some(commit);
+        if !is_checkout {
+            let rev = commit.to_string();
+            let url = with_params(&base, &params(Some(&rev)));
+            return Ok(ResolvedFlakeRef::Pinned { url, root, rev });
+        }
+    }
     let files = dirty_files(&repo)?;
-    let base = format!("git+file://{}", root.display());
     if !files.is_empty() {
         if !allow_uncommitted {
             return Err(FlakeRefError::Dirty { root, files });
         }
-        let url = with_params(&base, None, dir.as_deref());
+        let url = with_params(&base, &params(None));
         return Ok(ResolvedFlakeRef::Uncommitted { url, root, files });
     }
     let rev = match repo.head().and_then(|h| h.peel_to_commit()) {
         Ok(c) => c.id().to_string(),
         Err(_) => return Err(FlakeRefError::NoCommits { root }),
     };
-    let url = with_params(&base, Some(&rev), dir.as_deref());
+    let url = with_params(&base, &params(Some(&rev)));
     Ok(ResolvedFlakeRef::Pinned { url, root, rev })
 }
 
-fn with_params(base: &str, rev: Option<&str>, dir: Option<&str>) -> String {
-    let mut params = Vec::new();
-    if let Some(r) = rev {
-        params.push(format!("rev={r}"));
-    }
-    if let Some(d) = dir {
-        params.push(format!("dir={d}"));
-    }
+/// The commit a branch or tag name (or full `refs/...` name) points to.
+fn ref_commit(repo: &Repository, name: &str) -> Option<git2::Oid> {
+    let candidates = [
+        name.to_owned(),
+        format!("refs/heads/{name}"),
+        format!("refs/tags/{name}"),
+    ];
+    candidates.iter().find_map(|n| {
+        repo.find_reference(n)
+            .ok()?
+            .peel_to_commit()
+            .ok()
+            .map(|c| c.id())
+    })
+}
+
+fn with_params(base: &str, params: &[String]) -> String {
     if params.is_empty() {
         base.to_owned()
     } else {
@@ -137,16 +183,54 @@ fn with_params(base: &str, rev: Option<&str>, dir: Option<&str>) -> String {
     }
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters and `/`, so a path with
+/// spaces, `?`, `#` or `&` survives as one URL component.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out += &format!("%{b:02X}");
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The filesystem path and query of a local flake ref, or `None` for anything else.
-fn local_path(flake_ref: &str) -> Option<(&str, &str)> {
+fn local_path(flake_ref: &str) -> Option<(String, &str)> {
     fn split(s: &str) -> (&str, &str) {
         s.split_once('?').unwrap_or((s, ""))
     }
     if let Some(rest) = flake_ref.strip_prefix("git+file://") {
-        return Some(split(rest));
+        let (path, query) = split(rest);
+        return Some((percent_decode(path), query));
     }
     if let Some(rest) = flake_ref.strip_prefix("path:") {
-        return Some(split(rest));
+        let (path, query) = split(rest);
+        return Some((percent_decode(path), query));
     }
     // Bare paths, as Nix accepts them: `.`, `./sub`, `/abs`, `../x`.
     if flake_ref == "."
@@ -156,7 +240,7 @@ fn local_path(flake_ref: &str) -> Option<(&str, &str)> {
         || flake_ref == ".."
     {
         let (path, query) = split(flake_ref);
-        return Some((path, query));
+        return Some((path.to_owned(), query));
     }
     None
 }
@@ -194,10 +278,21 @@ mod tests {
 
     #[test]
     fn only_local_refs_are_touched() {
-        assert_eq!(local_path("."), Some((".", "")));
-        assert_eq!(local_path("git+file:///x?dir=a"), Some(("/x", "dir=a")));
-        assert_eq!(local_path("path:/x"), Some(("/x", "")));
+        assert_eq!(local_path("."), Some((".".into(), "")));
+        assert_eq!(
+            local_path("git+file:///x?dir=a"),
+            Some(("/x".into(), "dir=a"))
+        );
+        assert_eq!(local_path("git+file:///a%20b"), Some(("/a b".into(), "")));
+        assert_eq!(local_path("path:/x"), Some(("/x".into(), "")));
         assert_eq!(local_path("github:o/r/abc"), None);
         assert_eq!(local_path("git+https://h/r"), None);
+    }
+
+    #[test]
+    fn paths_are_percent_encoded_both_ways() {
+        let odd = "/tmp/a b/c#d?e&f%";
+        assert_eq!(percent_encode(odd), "/tmp/a%20b/c%23d%3Fe%26f%25");
+        assert_eq!(percent_decode(&percent_encode(odd)), odd);
     }
 }

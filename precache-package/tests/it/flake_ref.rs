@@ -101,3 +101,47 @@ fn not_a_git_repository_is_bad_input() {
     r.expect_code(2)
         .expect_contains("not inside a git repository");
 }
+
+#[test]
+fn ref_and_other_query_params_are_honoured() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let main_rev = repo.head();
+    sh(&repo.dir, "git", &["checkout", "-q", "-b", "other"]);
+    let flake = std::fs::read_to_string(repo.dir.join("flake.nix")).unwrap();
+    std::fs::write(
+        repo.dir.join("flake.nix"),
+        flake.replace("echo leaf", "echo other-leaf"),
+    )
+    .unwrap();
+    repo.commit("other");
+    let other_rev = repo.head();
+    let other_out = repo.out_path("a");
+    sh(&repo.dir, "git", &["checkout", "-q", "-"]);
+    assert_eq!(repo.head(), main_rev);
+    assert_ne!(repo.out_path("a"), other_out);
+    // Uncommitted edits on the checkout do not matter for another ref.
+    std::fs::write(repo.dir.join("flake.nix"), flake.clone() + "\n# edit\n").unwrap();
+    let root = repo.dir.canonicalize().unwrap();
+    let r = check_empty(
+        &repo,
+        &format!("git+file://{}?ref=other&submodules=1", root.display()),
+        &["--json"],
+    );
+    r.expect_code(1)
+        .expect_contains(&format!(
+            "\"flake\": \"git+file://{}?rev={other_rev}&ref=other&submodules=1\"",
+            root.display()
+        ))
+        .expect_contains(&format!("\"outPath\": \"{other_out}\""));
+    // An unknown ref is bad input, not a silent fallback to HEAD.
+    check_empty(
+        &repo,
+        &format!("git+file://{}?ref=nope", root.display()),
+        &[],
+    )
+    .expect_code(2)
+    .expect_contains("no branch or tag \"nope\"");
+}
