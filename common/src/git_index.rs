@@ -58,6 +58,29 @@ fn check_path(path: &str) -> Result<&Path, GitIndexError> {
     }
 }
 
+const MODE_SYMLINK: u32 = 0o120000;
+const MAX_SYMLINKS: usize = 40;
+
+/// The repository path a symlink at `link` with contents `target` points at, or `None`
+/// when it leaves the repository (absolute, or too many `..`).
+fn join_link(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitIndexError {
     let what = what.into();
     move |source| GitIndexError::Git { what, source }
@@ -140,12 +163,39 @@ impl StagedRepo {
         canon(&own) == canon(&self.index_path)
     }
 
-    /// The staged bytes of `path`, or `None` when the index has no such file.
+    /// The staged bytes of `path`, or `None` when the index has no such file. A staged
+    /// symlink is followed to the staged file it points at, as git's checkout would.
     pub fn staged(&self, path: &str) -> Result<Option<Vec<u8>>, GitIndexError> {
-        match self.index.get_path(check_path(path)?, 0) {
+        let resolved = self.resolve(path)?;
+        match self.index.get_path(Path::new(&resolved), 0) {
             None => Ok(None),
             Some(entry) => self.blob(entry.id, path).map(Some),
         }
+    }
+
+    /// The index path `path` ends at after following staged symlinks (itself when it
+    /// is not one, or is not staged).
+    pub fn resolve(&self, path: &str) -> Result<String, GitIndexError> {
+        let mut current = path.to_owned();
+        // As the kernel does (ELOOP): a bound rather than cycle detection.
+        for _ in 0..MAX_SYMLINKS {
+            let Some(entry) = self.index.get_path(check_path(&current)?, 0) else {
+                return Ok(current);
+            };
+            if entry.mode & 0o170000 != MODE_SYMLINK {
+                return Ok(current);
+            }
+            let target = self.blob(entry.id, &current)?;
+            let target = String::from_utf8_lossy(&target).into_owned();
+            current = join_link(&current, &target).ok_or_else(|| GitIndexError::BadPath {
+                path: path.to_owned(),
+                problem: "is a staged symlink pointing outside the repository",
+            })?;
+        }
+        Err(GitIndexError::BadPath {
+            path: path.to_owned(),
+            problem: "is a staged symlink in a loop (or a chain of more than 40)",
+        })
     }
 
     /// Whether the index has an entry for `path`.
@@ -196,8 +246,15 @@ impl StagedRepo {
     /// Stages `contents` as `path` (a regular, non-executable file) and writes the
     /// index. Only that entry changes: every other staged path keeps its blob, and the
     /// working tree is not touched.
+    /// A staged symlink is followed: its target is staged, and the link stays a link;
+    /// an executable file stays executable.
     pub fn stage_bytes(&mut self, path: &str, contents: &[u8]) -> Result<(), GitIndexError> {
-        check_path(path)?;
+        let resolved = self.resolve(path)?;
+        let path = resolved.as_str();
+        let mode = match self.index.get_path(Path::new(path), 0) {
+            Some(entry) if entry.mode == 0o100755 => 0o100755,
+            _ => 0o100644,
+        };
         let id = self.repo.blob(contents).map_err(git_err(format!(
             "cannot store {path} in the object database"
         )))?;
@@ -206,7 +263,7 @@ impl StagedRepo {
             mtime: IndexTime::new(0, 0),
             dev: 0,
             ino: 0,
-            mode: 0o100644,
+            mode,
             uid: 0,
             gid: 0,
             file_size: contents.len() as u32,
@@ -248,5 +305,40 @@ impl StagedRepo {
             .find_blob(id)
             .map_err(git_err(format!("cannot read the staged blob of {path}")))?;
         Ok(blob.content().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_targets_are_joined_inside_the_repository() {
+        assert_eq!(
+            join_link("yarn.lock", "app/yarn.lock").as_deref(),
+            Some("app/yarn.lock")
+        );
+        assert_eq!(
+            join_link(".nix/yarn-deps.toml", "../nix/deps.toml").as_deref(),
+            Some("nix/deps.toml")
+        );
+        assert_eq!(join_link("a/b", "./c").as_deref(), Some("a/c"));
+        assert_eq!(join_link("yarn.lock", "../outside/yarn.lock"), None);
+        assert_eq!(join_link("yarn.lock", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn odd_paths_are_named_not_panicked_on() {
+        for bad in [
+            "",
+            "./yarn.lock",
+            "../yarn.lock",
+            "/yarn.lock",
+            "a//b",
+            "a/",
+        ] {
+            assert!(repo_path_problem(bad).is_some(), "{bad:?}");
+        }
+        assert_eq!(repo_path_problem("apps/admin/yarn.lock"), None);
     }
 }

@@ -71,7 +71,9 @@ pub fn fix_record(
         );
     }
     let new = record.render().into_bytes();
-    let worktree = repo.workdir().map(|w| w.join(record_path));
+    // A record staged as a symlink is written through to its target, never replaced by a file.
+    let record_file = repo.resolve(&config.record)?;
+    let worktree = repo.workdir().map(|w| w.join(&record_file));
     // Only a working-tree record that matches the staged one is ours to replace.
     let worktree_old = match &worktree {
         Some(path) => match fs::read(path) {

@@ -223,3 +223,52 @@ fn nix_hash_of_output(lock: &str, files: &[(&str, &[u8])]) -> Option<String> {
         }
     }
 }
+
+#[test]
+fn staged_symlinks_are_followed_and_stay_symlinks() {
+    if !have_git() {
+        return;
+    }
+    let tarball = b"symlinked lockfile tarball".to_vec();
+    let mirror = format!("https://registry.yarnpkg.com={}", serve(tarball.clone()));
+    let base = "https://registry.yarnpkg.com";
+    let lock_a = lockfile(base, &tarball, &["alpha"]);
+    let lock_b = lockfile(base, &tarball, &["alpha", "beta"]);
+
+    // yarn.lock -> app/yarn.lock, and the record -> ../nix/deps.toml.
+    let repo = Repo::new();
+    repo.add_shim();
+    repo.write("app/yarn.lock", &lock_a);
+    repo.write("nix/deps.toml", &record_for(&[("yarn.lock", &lock_a)]));
+    std::fs::create_dir_all(repo.path(".nix")).unwrap();
+    std::os::unix::fs::symlink("app/yarn.lock", repo.path("yarn.lock")).unwrap();
+    std::os::unix::fs::symlink("../nix/deps.toml", repo.path(RECORD)).unwrap();
+    repo.git(["add", "."]);
+    repo.nix_hooks(["install"]).success();
+    repo.commit("fresh through symlinks").success();
+
+    repo.write("app/yarn.lock", &lock_b);
+    repo.git(["add", "app/yarn.lock"]);
+    repo.commit("stale through a symlink")
+        .failure()
+        .stderr_has("yarn.lock changed");
+
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .env("UPDATE_YARN_HASH_CACHE", repo.home.join("cache"))
+        .env_remove("GIT_INDEX_FILE")
+        .args(["pre-commit", "--fix", "--mirror", &mirror]);
+    run(cmd).success().stderr_has("nix-hooks: ok");
+    let stage = repo.git(["ls-files", "--stage", RECORD, "nix/deps.toml"]);
+    assert!(
+        stage.contains("120000") && stage.contains("100644"),
+        "{stage}"
+    );
+    assert!(std::fs::symlink_metadata(repo.path(RECORD))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(repo.read("nix/deps.toml"), repo.staged("nix/deps.toml"));
+    repo.commit("fixed").success();
+    assert_eq!(repo.head_subject(), "fixed");
+}
