@@ -282,10 +282,30 @@ impl Nix {
         Ok(paths)
     }
 
-    /// `nix copy --to STORE_URL PATHS`, Nix's progress on our stderr.
+    /// `nix copy --to STORE_URL PATHS`, Nix's progress on our stderr. Nix's narinfo cache
+    /// could claim the destination has a path it lost: positive answers are not trusted.
     pub fn copy_to(&self, store_url: &str, paths: &[StorePath]) -> Result<(), NixError> {
-        let mut cmd = self.command(["copy", "--to", store_url]);
+        let mut cmd = self.command(["copy", "--option", "narinfo-cache-positive-ttl", "0"]);
+        cmd.args(["--to", store_url]);
         cmd.args(paths.iter().map(|p| p.to_string()));
+        self.run_inherited(cmd)
+    }
+
+    /// `nix store sign --store STORE_URL --key-file KEY PATHS`: adds signatures to paths a
+    /// cache already holds (which `nix copy` would skip).
+    pub fn sign_in_store(
+        &self,
+        store_url: &str,
+        key_file: &Path,
+        paths: &[StorePath],
+    ) -> Result<(), NixError> {
+        let mut cmd = self.command(["store", "sign", "--store", store_url, "--key-file"]);
+        cmd.arg(key_file);
+        cmd.args(paths.iter().map(|p| p.to_string()));
+        self.run_inherited(cmd)
+    }
+
+    fn run_inherited(&self, mut cmd: Command) -> Result<(), NixError> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -77,7 +77,8 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub from: Option<String>,
 
-    /// Secret key file (from `nix key generate-secret`) to sign paths pushed with --to.
+    /// Secret key file (from `nix key generate-secret`) to sign paths pushed with --to; paths
+    /// the cache already holds without a trusted signature are signed in place.
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
 

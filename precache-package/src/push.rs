@@ -87,6 +87,20 @@ pub fn build_and_push(
     );
     let started = Instant::now();
     push.run(nix, &to_push)?;
+    let untrusted: Vec<StorePath> = report
+        .not_cached()
+        .filter(|(_, s)| matches!(s, PathStatus::Untrusted { .. }))
+        .map(|(p, _)| p.clone())
+        .collect();
+    if !untrusted.is_empty() && push.sign_existing(nix, &untrusted)? {
+        note(
+            args,
+            format!(
+                "signed {} paths the cache already held without a trusted signature",
+                untrusted.len()
+            ),
+        );
+    }
     let seconds = started.elapsed().as_secs_f64();
     verify_pushed(args, target, keys, opts, &to_push)?;
     summary.status = "pushed";
@@ -129,12 +143,12 @@ fn verify_pushed(
         return Ok(());
     }
     let trusted: Vec<String> = keys.keys().iter().map(|k| k.name.clone()).collect();
+    let url = common::binary_cache::redact_url(&target.read_url);
     fail(
         Exit::Push,
         format!(
-            "pushed, but {} paths are still not usable by CI from {}:\n{}\nTrusted key names: {}. Sign with a trusted key (--sign-key FILE for --to), or add the signing key's public half to --trusted-public-key and to CI's trusted-public-keys.",
+            "pushed, but {} paths are still not usable by CI from {url}:\n{}\nTrusted key names: {}.\nPushing never replaces a narinfo the cache already has. Sign those paths in place with a trusted key: `nix store sign --store {url} --key-file KEY PATH...` (precache-package does this with --to ... --sign-key KEY), or delete their .narinfo files and push again; or add the signing key's public half to --trusted-public-key and to CI's trusted-public-keys.",
             bad.len(),
-            common::binary_cache::redact_url(&target.read_url),
             bad.join("\n"),
             trusted.join(", ")
         ),

@@ -128,6 +128,23 @@ impl Push {
         }
     }
 
+    /// Signs `paths`, which the cache holds without a trusted signature (`nix copy` and
+    /// `cachix push` skip paths the cache has). `false` when this target cannot sign.
+    pub fn sign_existing(&self, nix: &Nix, paths: &[StorePath]) -> Result<bool, Failure> {
+        match self {
+            Push::Store {
+                url,
+                sign_key: Some(key),
+            } => {
+                nix.sign_in_store(url, key, paths)
+                    .context("signing the paths the cache already holds failed")
+                    .or_exit(Exit::Push)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Pushes exactly `paths` (which are closed under references together with what the
     /// cache already holds).
     pub fn run(&self, nix: &Nix, paths: &[StorePath]) -> Result<(), Failure> {

@@ -83,7 +83,26 @@ fn unsigned_push_is_reported_as_unusable() {
     precache(&repo.dir, &[&to_and_trust[..], &[".", &attr]].concat())
         .expect_code(6)
         .expect_contains("still not usable by CI")
-        .expect_contains("unsigned");
+        .expect_contains("unsigned")
+        .expect_contains("nix store sign --store");
+    // `nix copy` skips paths the cache has, so a signed push must sign them in place.
+    cache
+        .push(&repo, "b")
+        .expect_code(0)
+        .expect_contains("signed 2 paths the cache already held");
+    precache(
+        &repo.dir,
+        &[
+            "--check",
+            "--from",
+            &cache.url,
+            "--trusted-public-key",
+            &cache.key.public,
+            ".",
+            &attr,
+        ],
+    )
+    .expect_code(0);
 }
 
 #[test]
