@@ -324,6 +324,10 @@ impl FromStr for PublicKey {
         if key.is_weak() {
             return Err(err("a weak (small-order) ed25519 key"));
         }
+        // ... and non-canonical encodings (y >= p), which dalek decodes modulo p.
+        if key.to_edwards().compress().to_bytes() != bytes {
+            return Err(err("a non-canonical ed25519 point encoding"));
+        }
         Ok(Self {
             name: name.to_owned(),
             key,
@@ -709,6 +713,22 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
         identity[0] = 1;
         let weak = format!("weak:{}", BASE64.encode(identity));
         assert!(weak.parse::<PublicKey>().is_err());
+        // y + p (for y < 19 it still fits in 255 bits) encodes the point y non-canonically:
+        // libsodium refuses such a key. Some small y is a valid, non-weak point.
+        let encode = |y: u8, plus_p: bool| {
+            let mut b = [0u8; 32];
+            b[0] = y;
+            if plus_p {
+                b = [0xff; 32];
+                b[0] = 0xed + y;
+                b[31] = 0x7f;
+            }
+            format!("nc:{}", BASE64.encode(b))
+        };
+        let y = (2..19u8)
+            .find(|&y| encode(y, false).parse::<PublicKey>().is_ok())
+            .expect("a small canonical point");
+        assert!(encode(y, true).parse::<PublicKey>().is_err());
         // S + L (non-canonical S) verifies under lax ed25519 but not under libsodium.
         let key = SecretKey::from_seed("k", [6; 32]);
         let keys = TrustedKeys::new([key.public()]);
