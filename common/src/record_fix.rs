@@ -22,9 +22,25 @@ pub enum FixError {
     #[error("{lockfile} is not staged or tracked, so there is nothing to hash\nfix: `git add {lockfile}`")]
     MissingLockfile { lockfile: String },
     #[error("cannot recompute the hash of {lockfile}: {message}")]
-    Recompute { lockfile: String, message: String },
+    Recompute {
+        lockfile: String,
+        message: String,
+        /// The lockfile is malformed, rather than its tarballs unreachable.
+        bad_input: bool,
+    },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
+}
+
+impl FixError {
+    /// Input the user must repair (exit 2), as opposed to a hash that could not be computed.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            FixError::Record(_) | FixError::MissingLockfile { .. } => true,
+            FixError::Recompute { bad_input, .. } => *bad_input,
+            FixError::Git(_) | FixError::Write { .. } => false,
+        }
+    }
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -60,6 +76,7 @@ pub fn fix_record(
         let hash = recompute(lockfile, &bytes).map_err(|failure| FixError::Recompute {
             lockfile: lockfile.clone(),
             message: failure.message,
+            bad_input: failure.bad_input,
         })?;
         outcome.updated.push((lockfile.clone(), hash.to_sri()));
         record.entries.insert(

@@ -94,7 +94,11 @@ fn check(args: &Args) -> Result<u8> {
                 Ok(o) => o,
                 Err(e) => {
                     eprintln!("nix-hooks: error: --fix changed nothing: {e}");
-                    return Ok(exit::CANNOT_VERIFY);
+                    return Ok(if e.is_bad_input() {
+                        exit::BAD_INPUT
+                    } else {
+                        exit::CANNOT_VERIFY
+                    });
                 }
             };
             for (lockfile, hash) in &outcome.updated {

@@ -80,7 +80,9 @@ fn a_fix_that_cannot_recompute_changes_nothing() {
         return;
     }
     let repo = Repo::with_fresh_record();
-    repo.write("yarn.lock", LOCK_V2);
+    // A well-formed lockfile (LOCK_V2's integrity is not a full digest: bad input, exit 2).
+    let lock = crate::fix::lockfile("https://registry.yarnpkg.com", b"tarball", &["alpha"]);
+    repo.write("yarn.lock", &lock);
     repo.git(["add", "yarn.lock"]);
     let before = snapshot(&repo);
     // An empty tarball cache and --offline: the recompute must fail, not guess.
@@ -92,7 +94,10 @@ fn a_fix_that_cannot_recompute_changes_nothing() {
         .env_remove("GIT_DIR")
         .env_remove("GIT_INDEX_FILE")
         .args(["pre-commit", "--fix", "--offline"]);
-    run(cmd).code(3).stderr_has("--fix changed nothing");
+    run(cmd)
+        .code(3)
+        .stderr_has("--fix changed nothing")
+        .stderr_has("not in the tarball cache");
     assert_eq!(snapshot(&repo), before);
 }
 
@@ -168,4 +173,26 @@ fn json_reports_bad_input_as_json() {
         value["error"].as_str().unwrap().contains("no such file"),
         "{value}"
     );
+}
+
+#[test]
+fn fix_on_a_malformed_lockfile_is_exit_2_and_changes_nothing() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write(
+        "yarn.lock",
+        "# yarn lockfile v1\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n  resolved 42 {{{\n",
+    );
+    repo.git(["add", "yarn.lock"]);
+    let before = snapshot(&repo);
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .env("NIX_HOOKS_OFFLINE", "1")
+        .env("UPDATE_YARN_HASH_CACHE", empty.path())
+        .args(["pre-commit", "--fix"]);
+    run(cmd).code(2).stderr_has("--fix changed nothing");
+    assert_eq!(snapshot(&repo), before);
 }
