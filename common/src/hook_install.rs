@@ -40,8 +40,8 @@ pub enum InstallError {
     ChainSlotTaken(PathBuf),
     #[error("core.hooksPath puts {} inside the worktree where git would track it, so installing would commit a machine-specific file\nfix: add this line to that hook (create it if needed) and commit it: {HOOK_LINE}", .0.display())]
     TrackedHooksDir(PathBuf),
-    #[error("{} is run by a hook manager or depends on its own name ($0), so moving it aside would silently stop it running\nfix: add this line to it instead: {HOOK_LINE}", .0.display())]
-    CannotChain(PathBuf),
+    #[error("{} is run by a hook manager or depends on its own name ($0), so moving it aside would silently stop it running\nfix: add this line to {add_to} instead: {HOOK_LINE}", hook.display())]
+    CannotChain { hook: PathBuf, add_to: String },
     #[error("{} was written by nix-hooks but has been edited since, so uninstall leaves it alone\nfix: remove it yourself (keep your edits elsewhere), restoring {}{CHAINED_SUFFIX} if it exists", .0.display(), .0.display())]
     EditedNotRemoved(PathBuf),
 }
@@ -164,6 +164,22 @@ fn depends_on_own_name(text: &str) -> bool {
         .any(|needle| text.contains(needle))
 }
 
+/// Where the user's own pre-commit commands live when `hook` belongs to a manager.
+fn where_to_add_the_line(repo: &Repository, hook: &Path, text: &str) -> String {
+    let in_husky_internals = hook
+        .parent()
+        .is_some_and(|d| d.ends_with(".husky/_") || d.ends_with(".husky/_/"));
+    match repo.workdir() {
+        // husky 9 regenerates .husky/_/ and runs the tracked .husky/pre-commit.
+        Some(w) if in_husky_internals => w.join(".husky/pre-commit").display().to_string(),
+        // husky 4 runs the "husky" > "hooks" > "pre-commit" command in package.json.
+        _ if text.contains("husky.sh") && !text.contains("dirname -- \"$0\")/_/husky.sh") => {
+            "the \"husky\" > \"hooks\" > \"pre-commit\" command in package.json".to_owned()
+        }
+        _ => hook.display().to_string(),
+    }
+}
+
 /// `path` is the project's shim itself (hooksPath = .nix/githooks, or a symlink to it).
 fn is_the_project_shim(repo: &Repository, path: &Path) -> bool {
     let Some(workdir) = repo.workdir() else {
@@ -247,7 +263,8 @@ pub fn install(repo: &Repository, bin: &Path, force: bool) -> Result<Installed, 
         }
         Some(text) => {
             if depends_on_own_name(text) {
-                return Err(InstallError::CannotChain(hook));
+                let add_to = where_to_add_the_line(repo, &hook, text);
+                return Err(InstallError::CannotChain { hook, add_to });
             }
             if fs::symlink_metadata(&chained).is_ok() {
                 return Err(InstallError::ChainSlotTaken(hook));

@@ -335,7 +335,7 @@ fn hooks_that_dispatch_on_their_own_name_are_not_renamed() {
     write_executable(&hook, husky4);
     repo.nix_hooks(["install"])
         .code(1)
-        .stderr_has("nix-hooks pre-commit || exit $?");
+        .stderr_has("in package.json instead: nix-hooks pre-commit || exit $?");
     assert_eq!(fs::read_to_string(&hook).unwrap(), husky4);
     assert!(!repo
         .path(".git/hooks/pre-commit.nix-hooks-chained")
@@ -353,4 +353,26 @@ fn uninstall_keeps_an_edited_delegate() {
     fs::write(&hook, &edited).unwrap();
     repo.nix_hooks(["uninstall"]).code(1).stderr_has("edited");
     assert_eq!(fs::read_to_string(&hook).unwrap(), edited);
+}
+
+#[test]
+fn husky_9_is_pointed_at_its_tracked_hook() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.nix_hooks(["uninstall"]).success();
+    // As `husky` (v9) leaves a repository: its dispatcher in an ignored .husky/_.
+    let dispatcher = "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n";
+    repo.write(".husky/_/.gitignore", "*\n");
+    write_executable(&repo.path(".husky/_/pre-commit"), dispatcher);
+    repo.write(".husky/pre-commit", "npm test\n");
+    repo.git(["add", ".husky/pre-commit"]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "husky"]);
+    repo.git(["config", "core.hooksPath", ".husky/_"]);
+    repo.nix_hooks(["install"])
+        .code(1)
+        .stderr_has(".husky/pre-commit instead: nix-hooks pre-commit || exit $?");
+    assert_eq!(repo.read(".husky/_/pre-commit"), dispatcher);
+    assert!(!repo.path(".husky/_/pre-commit.nix-hooks-chained").exists());
 }
