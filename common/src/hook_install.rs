@@ -231,6 +231,10 @@ pub enum Installed {
     AlreadyInstalled {
         hook: PathBuf,
     },
+    /// The delegate chained to the project's shim (nix-hooks ran twice); the shim is back.
+    Unchained {
+        hook: PathBuf,
+    },
     Updated {
         hook: PathBuf,
     },
@@ -248,6 +252,16 @@ pub fn install(repo: &Repository, bin: &Path, force: bool) -> Result<Installed, 
     // The tracked shim already runs nix-hooks: chaining to it would run it twice or loop.
     if is_the_project_shim(repo, &hook) || existing.as_deref().is_some_and(is_project_shim) {
         return Ok(Installed::AlreadyInstalled { hook });
+    }
+    // An older install chained to the shim (or a link to it), so every commit ran the
+    // check twice: put the shim back in place of a delegate nobody edited.
+    let chained_text = read_if_exists(&chained)?;
+    if existing.as_deref().is_some_and(is_pristine_delegate)
+        && (is_the_project_shim(repo, &chained)
+            || chained_text.as_deref().is_some_and(is_project_shim))
+    {
+        fs::rename(&chained, &hook).map_err(io_err(&chained))?;
+        return Ok(Installed::Unchained { hook });
     }
     if is_trackable(repo, &hook)? && existing.as_deref() != Some(script.as_str()) {
         return Err(InstallError::TrackedHooksDir(hook));

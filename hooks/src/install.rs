@@ -19,6 +19,10 @@ pub fn install(args: &InstallArgs) -> Result<u8> {
     match hook_install::install(&repo, &bin, args.force) {
         Ok(Installed::New { hook }) => eprintln!("nix-hooks: installed {}", hook.display()),
         Ok(Installed::Updated { hook }) => eprintln!("nix-hooks: updated {}", hook.display()),
+        Ok(Installed::Unchained { hook }) => eprintln!(
+            "nix-hooks: {} is the project's shim again (the delegate in front of it ran nix-hooks twice); already installed",
+            hook.display()
+        ),
         Ok(Installed::AlreadyInstalled { hook }) => {
             eprintln!("nix-hooks: already installed at {}", hook.display())
         }

@@ -376,3 +376,37 @@ fn husky_9_is_pointed_at_its_tracked_hook() {
     assert_eq!(repo.read(".husky/_/pre-commit"), dispatcher);
     assert!(!repo.path(".husky/_/pre-commit.nix-hooks-chained").exists());
 }
+
+#[test]
+fn a_delegate_chained_to_the_shim_by_an_older_install_is_undone() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    let hook = repo.path(".git/hooks/pre-commit");
+    // What an older install did to a symlink to the shim: moved it aside, delegate in front.
+    std::os::unix::fs::symlink(
+        "../../.nix/githooks/pre-commit",
+        repo.path(".git/hooks/pre-commit.nix-hooks-chained"),
+    )
+    .unwrap();
+    repo.nix_hooks(["install"])
+        .success()
+        .stderr_has("already installed");
+    assert!(fs::symlink_metadata(&hook)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(!repo
+        .path(".git/hooks/pre-commit.nix-hooks-chained")
+        .exists());
+    repo.write("yarn.lock", LOCK_V2);
+    repo.git(["add", "yarn.lock"]);
+    let run = repo.commit("stale").failure();
+    assert_eq!(
+        run.stderr.matches("yarn.lock changed").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
