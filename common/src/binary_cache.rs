@@ -311,6 +311,13 @@ fn classify(path: &StorePath, text: Option<String>, keys: &TrustedKeys) -> PathS
             why: format!("narinfo is for {}, not this path", info.store_path),
         };
     }
+    // Nix checks no signature on a path whose CA field recomputes to the path itself.
+    if info.is_content_addressed() {
+        return PathStatus::Cached {
+            key: "(content-addressed)".to_owned(),
+            info,
+        };
+    }
     match info.verified_by(keys) {
         Err(e) => PathStatus::Invalid { why: e.to_string() },
         Ok(Some(key)) => PathStatus::Cached {
@@ -418,6 +425,16 @@ mod tests {
             classify(&p, Some("junk".into()), &keys),
             PathStatus::Invalid { .. }
         ));
+        // Unsigned but content-addressed (from `nix store add-path`, Nix 2.8): Nix takes it.
+        let ca: StorePath = "/nix/store/79b2q98ig99qdajc52vsnilr0b68blpd-ca-dir"
+            .parse()
+            .unwrap();
+        let ca_text = format!(
+            "StorePath: {ca}\nURL: nar/x.nar\nNarHash: sha256:1465h6w25vw0aiq98j9qmh04b5842c22546b0d2y7b6yzhjfa5gi\nNarSize: 296\nReferences: \nCA: fixed:r:sha256:1465h6w25vw0aiq98j9qmh04b5842c22546b0d2y7b6yzhjfa5gi\n"
+        );
+        assert!(classify(&ca, Some(ca_text.clone()), &keys).is_cached());
+        let bogus = ca_text.replace("CA: fixed:r:", "CA: fixed:");
+        assert!(!classify(&ca, Some(bogus), &keys).is_cached());
     }
 
     #[test]

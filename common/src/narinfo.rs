@@ -212,6 +212,27 @@ fn is_prefixed_hash(s: &str) -> bool {
     }
 }
 
+/// `algo:<any encoding>` as `algo:<hex>` (what Nix's `makeStorePath` hashes).
+fn hex_of(s: &str) -> Option<String> {
+    let (algo, body) = s.split_once(':')?;
+    let n: usize = match algo {
+        "md5" => 16,
+        "sha1" => 20,
+        "sha256" => 32,
+        "sha512" => 64,
+        _ => return None,
+    };
+    let bytes = if body.len() == 2 * n && body.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Some(format!("{algo}:{}", body.to_ascii_lowercase()));
+    } else if body.len() == (n * 8 - 1) / 5 + 1 {
+        crate::nix_base32::decode(body, n).ok()?
+    } else {
+        BASE64.decode(body).ok().filter(|b| b.len() == n)?
+    };
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{algo}:{hex}"))
+}
+
 /// `text:sha256:<hash>` or `fixed:[r:]<algo>:<hash>` (Nix's `parseContentAddress`).
 fn is_content_address(s: &str) -> bool {
     if let Some(h) = s.strip_prefix("text:") {
@@ -261,6 +282,61 @@ impl NarInfo {
             }
         }
         Ok(found)
+    }
+
+    /// Whether the `CA` field recomputes to this very store path (Nix's
+    /// `ValidPathInfo::isContentAddressed`): Nix then needs no signature at all.
+    pub fn is_content_addressed(&self) -> bool {
+        let Some(ca) = &self.ca else { return false };
+        let dir = self.store_path.store_dir();
+        let name = self.store_path.name();
+        let refs_type = |kind: &str, refs: &[&StorePath], self_ref: bool| {
+            let mut t = kind.to_owned();
+            for r in refs {
+                t += &format!(":{r}");
+            }
+            if self_ref {
+                t += ":self";
+            }
+            t
+        };
+        let mut refs: Vec<&StorePath> = self.references.iter().collect();
+        refs.sort();
+        refs.dedup();
+        let computed = if let Some(h) = ca.strip_prefix("text:") {
+            let Some(hex) = hex_of(h).filter(|x| x.starts_with("sha256:")) else {
+                return false;
+            };
+            StorePath::make(dir, &refs_type("text", &refs, false), &hex, name)
+        } else if let Some(h) = ca.strip_prefix("fixed:") {
+            let (recursive, h) = match h.strip_prefix("r:") {
+                Some(rest) => (true, rest),
+                None => (false, h),
+            };
+            let Some(hex) = hex_of(h) else { return false };
+            if recursive && hex.starts_with("sha256:") {
+                let self_ref = refs.contains(&&self.store_path);
+                refs.retain(|r| **r != self.store_path);
+                StorePath::make(dir, &refs_type("source", &refs, self_ref), &hex, name)
+            } else {
+                // Nix asserts there are no references here; treat any as "not CA".
+                if !refs.is_empty() {
+                    return false;
+                }
+                let prefix = if recursive { "r:" } else { "" };
+                let inner =
+                    crate::nix_hash::Sha256Hash::of(format!("fixed:out:{prefix}{hex}:").as_bytes());
+                StorePath::make(
+                    dir,
+                    "output:out",
+                    &format!("sha256:{}", inner.to_hex()),
+                    name,
+                )
+            }
+        } else {
+            return false;
+        };
+        computed.is_ok_and(|p| p == self.store_path)
     }
 
     /// Renders the narinfo in the layout Nix writes.
@@ -748,5 +824,61 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
         let malleated = format!("k:{}", BASE64.encode(bytes));
         assert_eq!(keys.verify(msg, &sig), Ok(Some("k")));
         assert_eq!(keys.verify(msg, &malleated), Ok(None));
+    }
+
+    /// Written by `nix copy --to file://` (Nix 2.8), unsigned, from `nix store add-path`,
+    /// `nix store add-file` and `builtins.toFile` (referencing the first). Nix 2.8 with
+    /// `require-sigs = true` and no trusted keys substitutes all three.
+    const CA_NARINFOS: [&str; 3] = [
+        "StorePath: /nix/store/79b2q98ig99qdajc52vsnilr0b68blpd-ca-dir
+URL: nar/1yq2hz0pk9kbq8ysqqr0l4qpsy7a3jwacgdzmz1yvh84s3cdx326.nar.xz
+Compression: xz
+FileHash: sha256:1yq2hz0pk9kbq8ysqqr0l4qpsy7a3jwacgdzmz1yvh84s3cdx326
+FileSize: 172
+NarHash: sha256:1465h6w25vw0aiq98j9qmh04b5842c22546b0d2y7b6yzhjfa5gi
+NarSize: 296
+References: 
+CA: fixed:r:sha256:1465h6w25vw0aiq98j9qmh04b5842c22546b0d2y7b6yzhjfa5gi
+",
+        "StorePath: /nix/store/9w0s69qb2c6czg4qi1gbz9qs10qp7rbb-flat.txt
+URL: nar/0gaxyl8fijismijnj5crhqj7pfdz1xql1kcsbl6l42r68my1dmi5.nar.xz
+Compression: xz
+FileHash: sha256:0gaxyl8fijismijnj5crhqj7pfdz1xql1kcsbl6l42r68my1dmi5
+FileSize: 128
+NarHash: sha256:09qj6p59yd3yi149d6ynhj47ibxqmb6yy4a8r0lyl5lic4gvnq15
+NarSize: 120
+References: 
+CA: fixed:sha256:16pralsibirgig4r70aylkxhvb2bswixkynhrix7wfkhsqswy4s3
+",
+        "StorePath: /nix/store/yam2ayxp7fqhhmi8ghn6v2nbm8w1pmgx-t
+URL: nar/0fv0v72bda0rbb2hzz5kb1ckl4zr3jadjvy9jwbrflgaq2rsfpfb.nar.xz
+Compression: xz
+FileHash: sha256:0fv0v72bda0rbb2hzz5kb1ckl4zr3jadjvy9jwbrflgaq2rsfpfb
+FileSize: 176
+NarHash: sha256:1nmn88xv0205lbfz7nrvgjxz1x6dwkvzzq4xwm09fh097jqj2pbp
+NarSize: 168
+References: 79b2q98ig99qdajc52vsnilr0b68blpd-ca-dir
+CA: text:sha256:1dirilhh4104m3v5grmv8w64zx4f1rrf23mzcpsx0z0bk06sapm1
+",
+    ];
+
+    #[test]
+    fn content_addressed_paths_need_no_signature_only_when_the_ca_recomputes() {
+        for text in CA_NARINFOS {
+            let info: NarInfo = text.parse().unwrap();
+            assert!(info.is_content_addressed(), "{text}");
+            // A CA that does not produce this path proves nothing.
+            let wrong = text
+                .replace("CA: fixed:r:", "CA: fixed:")
+                .replace("CA: text:sha256:1dir", "CA: text:sha256:0dir")
+                .replace(
+                    "16pralsibirgig4r70aylkxhvb2bswixkynhrix7wfkhsqswy4s3",
+                    "06pralsibirgig4r70aylkxhvb2bswixkynhrix7wfkhsqswy4s3",
+                );
+            let wrong: NarInfo = wrong.parse().unwrap();
+            assert!(!wrong.is_content_addressed(), "{wrong:?}");
+        }
+        let no_ca: NarInfo = B.parse().unwrap();
+        assert!(!no_ca.is_content_addressed());
     }
 }

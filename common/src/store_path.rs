@@ -76,6 +76,28 @@ impl StorePath {
     pub fn is_derivation(&self) -> bool {
         self.base_name.ends_with(".drv")
     }
+
+    /// Nix's `makeStorePath`: the path whose hash part is the SHA-256 of
+    /// `<kind>:<algo>:<hex digest>:<store dir>:<name>`, folded to 20 bytes.
+    pub fn make(
+        store_dir: &str,
+        kind: &str,
+        algo_hex: &str,
+        name: &str,
+    ) -> Result<Self, ParseStorePathError> {
+        let store_dir = store_dir.trim_end_matches('/');
+        let digest = crate::nix_hash::Sha256Hash::of(
+            format!("{kind}:{algo_hex}:{store_dir}:{name}").as_bytes(),
+        );
+        let mut folded = [0u8; 20];
+        for (i, b) in digest.0.iter().enumerate() {
+            folded[i % 20] ^= b;
+        }
+        Self::from_base_name(
+            store_dir,
+            &format!("{}-{name}", nix_base32::encode(&folded)),
+        )
+    }
 }
 
 impl FromStr for StorePath {

@@ -9,8 +9,8 @@ How it decides what is cached:
   The output path is evaluated (no build), then `<hash>.narinfo` is fetched for it and,
   through `References`, for its whole runtime closure, straight from the cache (Nix's own
   narinfo cache, which remembers misses for an hour, is bypassed). A path counts as cached
-  only if one of its signatures verifies against a trusted public key: CI would refuse the
-  rest. A 404 (or, as for Nix, a 403 when no token is sent) is `missing`; a 5xx, a 429
+  only if one of its signatures verifies against a trusted public key, or (as for Nix) its
+  CA field recomputes to the path itself: CI would refuse the rest. A 404 (or, as for Nix, a 403 when no token is sent) is `missing`; a 5xx, a 429
   after retries, a timeout, a refused connection, or a URL without `nix-cache-info` (not a
   cache, or one for another store dir) is an error (exit 7). Narinfos Nix would call
   corrupt, and malformed signatures by a trusted key, count as not cached.
