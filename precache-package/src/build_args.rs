@@ -46,6 +46,9 @@ const BUILD_ONLY: &[(&str, usize)] = &[
     ("-v", 0),
     ("--quiet", 0),
     ("--builders", 1),
+    // Already passed by us; harmless to repeat.
+    ("--no-link", 0),
+    ("--json", 0),
 ];
 
 pub fn classify(args: &[String]) -> Result<BuildArgs, Failure> {
