@@ -492,8 +492,8 @@ mod tests {
                 }
                 head.extend_from_slice(&buf[..n]);
             }
-            let reply =
-                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            // With our token, a 403 is a refusal (an error), not the S3-style "missing".
+            let reply = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
             conn.write_all(reply).unwrap();
             String::from_utf8_lossy(&head).to_ascii_lowercase()
         });
@@ -513,7 +513,7 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("HTTP 401") && msg.contains("CACHIX_AUTH_TOKEN"),
+            msg.contains("HTTP 403") && msg.contains("CACHIX_AUTH_TOKEN"),
             "{msg}"
         );
         assert!(!msg.contains("s3cr3t") && !format!("{err:?}").contains("s3cr3t"));
