@@ -112,6 +112,11 @@ pub fn resolve(
         (None, true) => None,
     };
     let base = format!("git+file://{}", percent_encode(&root.to_string_lossy()));
+    // Nix refuses to fetch `?rev=` from a shallow clone (CI checkouts are depth 1 by
+    // default) unless told `shallow=1`; the result is the same store path.
+    if repo.is_shallow() && !others.iter().any(|kv| kv.starts_with("shallow=")) {
+        others.push("shallow=1".to_owned());
+    }
     let params = |rev: Option<&str>| {
         let mut p = Vec::new();
         if let Some(r) = rev {

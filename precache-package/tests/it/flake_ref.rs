@@ -145,3 +145,53 @@ fn ref_and_other_query_params_are_honoured() {
     .expect_code(2)
     .expect_contains("no branch or tag \"nope\"");
 }
+
+#[test]
+fn a_shallow_clone_is_pinned_with_shallow_1_and_evaluates() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    std::fs::write(repo.dir.join("extra"), "second commit\n").unwrap();
+    sh(&repo.dir, "git", &["add", "extra"]);
+    repo.commit("second");
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("clone");
+    let source = format!("file://{}", repo.dir.display());
+    sh(
+        tmp.path(),
+        "git",
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &source,
+            clone.to_str().unwrap(),
+        ],
+    );
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(
+        empty.path().join("nix-cache-info"),
+        "StoreDir: /nix/store\n",
+    )
+    .unwrap();
+    let from = format!("file://{}", empty.path().display());
+    let public = SecretKey::from_seed("k", [1; 32]).public().to_string();
+    let attr = repo.attr("a");
+    // Without shallow=1, Nix fails to fetch (exit 4); with it, this is a plain miss.
+    precache(
+        &clone,
+        &[
+            "--check",
+            "--from",
+            &from,
+            "--trusted-public-key",
+            &public,
+            ".",
+            &attr,
+        ],
+    )
+    .expect_code(1)
+    .expect_contains(&format!("rev={}&shallow=1", repo.head()));
+}
