@@ -4,8 +4,9 @@ use common::narinfo::SecretKey;
 
 use crate::util::*;
 
-/// A --check against an empty file:// cache: everything up to the verdict runs, nothing builds.
-fn check_empty(repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
+/// A --check of `repo`'s output `a` against an empty file:// cache, run in `cwd`:
+/// everything up to the verdict runs, nothing builds.
+fn check_empty_in(cwd: &std::path::Path, repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
     let empty = tempfile::tempdir().unwrap();
     std::fs::write(
         empty.path().join("nix-cache-info"),
@@ -18,7 +19,11 @@ fn check_empty(repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
     args.extend_from_slice(extra);
     let attr = repo.attr("a");
     args.extend([flake_ref, attr.as_str()]);
-    precache(&repo.dir, &args)
+    precache(cwd, &args)
+}
+
+fn check_empty(repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
+    check_empty_in(&repo.dir, repo, flake_ref, extra)
 }
 
 #[test]
@@ -170,28 +175,8 @@ fn a_shallow_clone_is_pinned_with_shallow_1_and_evaluates() {
             clone.to_str().unwrap(),
         ],
     );
-    let empty = tempfile::tempdir().unwrap();
-    std::fs::write(
-        empty.path().join("nix-cache-info"),
-        "StoreDir: /nix/store\n",
-    )
-    .unwrap();
-    let from = format!("file://{}", empty.path().display());
-    let public = SecretKey::from_seed("k", [1; 32]).public().to_string();
-    let attr = repo.attr("a");
     // Without shallow=1, Nix fails to fetch (exit 4); with it, this is a plain miss.
-    precache(
-        &clone,
-        &[
-            "--check",
-            "--from",
-            &from,
-            "--trusted-public-key",
-            &public,
-            ".",
-            &attr,
-        ],
-    )
-    .expect_code(1)
-    .expect_contains(&format!("rev={}&shallow=1", repo.head()));
+    check_empty_in(&clone, &repo, ".", &[])
+        .expect_code(1)
+        .expect_contains(&format!("rev={}&shallow=1", repo.head()));
 }
