@@ -99,19 +99,6 @@ impl TarballCache {
         }
     }
 
-    /// Re-hashes an entry regardless of its stamp; deletes it if it fails.
-    pub fn verify(&self, key: &str, integrity: &Integrity) -> io::Result<bool> {
-        let path = self.entry_path(key);
-        if !path.exists() {
-            return Ok(false);
-        }
-        let ok = verify_file(&path, integrity)?;
-        if !ok {
-            remove_if_present(&path)?;
-        }
-        Ok(ok)
-    }
-
     /// A temp file beside where `key` will live, for a download in progress. Dropped
     /// without [`Self::commit`], it disappears: no partial entry is ever visible.
     pub fn temp_file(&self, key: &str) -> io::Result<NamedTempFile> {
