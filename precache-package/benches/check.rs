@@ -21,7 +21,7 @@ use common::narinfo::SecretKey;
 use common::nix_base32;
 use common::nix_hash::Sha256Hash;
 use common::store_path::StorePath;
-use signed_narinfo::{write_signed, Nar};
+use signed_narinfo::{new_cache_dir, write_signed, Nar};
 
 const NIX_CONFIG: &str =
     "experimental-features = nix-command flakes\nsandbox = false\nsubstituters = ";
@@ -54,8 +54,7 @@ fn main() {
     assert_eq!(evaluated.trim(), out.to_string());
 
     let cache = tmp.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
+    new_cache_dir(&cache);
     let key = SecretKey::from_seed("bench-1", [42; 32]);
     write_closure(&cache, &key, &out, opts.paths);
     let server = http_server::CacheServer::serve(cache);

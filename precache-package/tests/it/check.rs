@@ -4,7 +4,7 @@ use common::narinfo::SecretKey;
 use common::store_path::StorePath;
 
 use crate::http_server::CacheServer;
-use crate::signed_narinfo::{write_signed, Nar};
+use crate::signed_narinfo::{new_cache_dir, write_signed, Nar};
 use crate::util::*;
 
 /// Builds `a` and pushes its closure (a, b, c) signed to `cache`.
@@ -133,8 +133,7 @@ fn check_walks_references_in_the_cache_without_building() {
     let repo = FlakeRepo::new();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
+    new_cache_dir(&cache);
     let key = SecretKey::from_seed("walk-1", [9; 32]);
     let out: StorePath = repo.out_path("a").parse().unwrap();
     let dep1: StorePath = "/nix/store/00000000000000000000000000000001-dep1"
@@ -289,8 +288,7 @@ fn override_input_after_dashes_decides_which_path_is_checked() {
     sh(&repo.dir, "git", &["add", "flake.lock"]);
     repo.commit("input");
     let cache = tmp.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
+    new_cache_dir(&cache);
     let key = SecretKey::from_seed("ovr-1", [8; 32]);
     let b_input = format!("path:{}", tmp.path().join("B").display());
     let installable = format!("{}#{}.outPath", repo.pinned(), repo.attr("a"));

@@ -97,13 +97,7 @@ fn push_failure_exits_6() {
         return;
     }
     let repo = FlakeRepo::new();
-    let empty = tempfile::tempdir().unwrap();
-    std::fs::write(
-        empty.path().join("nix-cache-info"),
-        "StoreDir: /nix/store\n",
-    )
-    .unwrap();
-    let from = format!("file://{}", empty.path().display());
+    let (empty, from) = empty_cache();
     let key = common::narinfo::SecretKey::from_seed("k", [3; 32])
         .public()
         .to_string();

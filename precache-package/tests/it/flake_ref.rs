@@ -7,13 +7,7 @@ use crate::util::*;
 /// A --check of `repo`'s output `a` against an empty file:// cache, run in `cwd`:
 /// everything up to the verdict runs, nothing builds.
 fn check_empty_in(cwd: &std::path::Path, repo: &FlakeRepo, flake_ref: &str, extra: &[&str]) -> Run {
-    let empty = tempfile::tempdir().unwrap();
-    std::fs::write(
-        empty.path().join("nix-cache-info"),
-        "StoreDir: /nix/store\n",
-    )
-    .unwrap();
-    let from = format!("file://{}", empty.path().display());
+    let (_empty, from) = empty_cache();
     let public = SecretKey::from_seed("k", [1; 32]).public().to_string();
     let mut args = vec!["--check", "--from", &from, "--trusted-public-key", &public];
     args.extend_from_slice(extra);

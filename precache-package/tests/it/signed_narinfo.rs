@@ -7,6 +7,13 @@ use common::narinfo::{NarInfo, SecretKey};
 use common::nix_hash::Sha256Hash;
 use common::store_path::StorePath;
 
+/// Creates a file:// cache directory at `dir`: empty but for its `nix-cache-info`, which
+/// precache-package (like Nix) requires before it believes a URL is a cache.
+pub fn new_cache_dir(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
+}
+
 /// What a narinfo says of its (unwritten) NAR.
 #[derive(Clone, Copy)]
 pub struct Nar {

@@ -310,3 +310,11 @@ pub fn hash_of(store_path: &str) -> String {
 pub fn narinfo(cache: &Path, store_path: &str) -> PathBuf {
     cache.join(format!("{}.narinfo", hash_of(store_path)))
 }
+
+/// An empty file:// binary cache that exists (it has its `nix-cache-info`), and its URL.
+pub fn empty_cache() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::signed_narinfo::new_cache_dir(dir.path());
+    let url = format!("file://{}", dir.path().display());
+    (dir, url)
+}
