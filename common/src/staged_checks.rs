@@ -433,12 +433,14 @@ fn check_flake_inputs(
                 .and_then(|t| nix_syntax::flake_inputs(&t))
         })
     };
-    let before = inputs(repo.at_head(path)?);
+    let head = repo.at_head(path)?;
+    let is_new = head.is_none();
+    let before = inputs(head);
     let after = inputs(repo.staged(path)?);
     let changed = match (&before, &after) {
         (Some(b), Some(a)) => a != b,
         // A new flake with inputs needs a lock too.
-        (None, Some(a)) => !a.is_empty() && repo.at_head(path)?.is_none(),
+        (None, Some(a)) => !a.is_empty() && is_new,
         _ => false,
     };
     if changed {
