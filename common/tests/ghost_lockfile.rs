@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use common::dependency_source::Fetch;
-use common::offline_cache::OfflineCache;
+use common::yarn::dependency_source::Fetch;
+use common::yarn::offline_cache::OfflineCache;
 
 fn shared_dir() -> PathBuf {
     std::env::var_os("NIXCI_SHARED_DIR")
@@ -20,7 +20,7 @@ fn model(name: &str) -> Option<OfflineCache> {
         );
         return None;
     };
-    let lock = common::yarn_lock::parse(&text).expect("Ghost's lockfile parses");
+    let lock = common::yarn::yarn_lock::parse(&text).expect("Ghost's lockfile parses");
     assert_eq!(lock.ignored_from_line, None);
     Some(OfflineCache::from_lockfile(&lock).expect("Ghost's lockfile models"))
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use common::git_source::{GitFetcher, GitSourceError};
+use common::yarn::git_source::{GitFetcher, GitSourceError};
 
 /// Serialises the tests that set process environment variables.
 static ENV_LOCK: Mutex<()> = Mutex::new(());

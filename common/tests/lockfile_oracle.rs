@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::yarn_lock::{self, Value};
+use common::yarn::yarn_lock::{self, Value};
 use serde_json::{json, Value as Json};
 
 /// Unpacks `@yarnpkg/lockfile@1.1.0` from the npm registry into a temp dir.

@@ -5,8 +5,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use common::nar;
-use common::nix_hash::Sha256Hash;
+use common::nix::nar;
+use common::nix::nix_hash::Sha256Hash;
 
 fn nix_available() -> bool {
     let ok = Command::new("nix-store")

@@ -1,7 +1,7 @@
 //! `nix-hooks install` and `nix-hooks uninstall`.
 
 use anyhow::{Context, Result};
-use common::hook_install::{self, Installed, Uninstalled};
+use common::hook::hook_install::{self, Installed, Uninstalled};
 use git2::Repository;
 
 use crate::exit;

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use common::git_index::StagedRepo;
-use common::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
-use common::record_fix::fix_record;
-use common::staged_checks::{check_staged, FindingKind, Report, Severity};
+use common::git::git_index::StagedRepo;
+use common::hook::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
+use common::hook::record_fix::fix_record;
+use common::hook::staged_checks::{check_staged, FindingKind, Report, Severity};
 
 use crate::exit;
 use crate::recompute::Recomputer;
@@ -33,7 +33,7 @@ pub struct Args {
     /// mirror); repeatable. The hash still derives from the URLs in the lockfile.
     /// In a hook, where git passes no arguments: NIX_HOOKS_MIRROR="FROM=TO FROM2=TO2".
     #[arg(long, value_name = "FROM=TO", env = "NIX_HOOKS_MIRROR", value_delimiter = ' ', value_parser = crate::recompute::parse_mirror)]
-    mirror: Vec<common::tarball_fetch::Mirror>,
+    mirror: Vec<common::fetch::tarball_fetch::Mirror>,
 }
 
 /// Environment variable that makes the hook pass without checking.

@@ -1,5 +1,5 @@
 //! The full, slow path: a lockfile's fetchYarnDeps hash computed from its staged
-//! bytes with `common::prefetch` (the same code as `update-yarn-hash`, sharing its
+//! bytes with `common::yarn::prefetch` (the same code as `update-yarn-hash`, sharing its
 //! tarball cache), for `--fix` and for hashes kept in a `.nix` file.
 //!
 //! It runs in a child `nix-hooks recompute` with the original certificate environment
@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::nix_hash::Sha256Hash;
-use common::prefetch::{PrefetchOptions, Prefetcher};
-use common::staged_checks::RecomputeFailure;
-use common::tarball_cache::TarballCache;
-use common::tarball_fetch::{FetchOptions, Mirror, NoProgress};
+use common::nix::nix_hash::Sha256Hash;
+use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
+use common::hook::staged_checks::RecomputeFailure;
+use common::fetch::tarball_cache::TarballCache;
+use common::fetch::tarball_fetch::{FetchOptions, Mirror, NoProgress};
 
 use crate::cert_loading;
 use crate::exit;

@@ -17,10 +17,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::narinfo::SecretKey;
-use common::nix_base32;
-use common::nix_hash::Sha256Hash;
-use common::store_path::StorePath;
+use common::binary_cache::narinfo::SecretKey;
+use common::nix::nix_base32;
+use common::nix::nix_hash::Sha256Hash;
+use common::binary_cache::store_path::StorePath;
 use signed_narinfo::{new_cache_dir, write_signed, Nar};
 
 const NIX_CONFIG: &str =

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use common::binary_cache::{BinaryCache, CacheOptions, ClosureReport};
-use common::narinfo::TrustedKeys;
-use common::store_path::StorePath;
+use common::binary_cache::narinfo::TrustedKeys;
+use common::binary_cache::store_path::StorePath;
 
 use crate::cli::Args;
 use crate::failure::{fail, Exit, Failure, OrExit};

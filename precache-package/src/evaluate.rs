@@ -1,8 +1,8 @@
 //! Evaluating the output's store path, and helpful errors when the attribute is wrong.
 
 use anyhow::anyhow;
-use common::nix_cli::{Nix, NixError};
-use common::store_path::StorePath;
+use common::nix::nix_cli::{Nix, NixError};
+use common::binary_cache::store_path::StorePath;
 
 use crate::failure::{Exit, Failure};
 
@@ -49,7 +49,7 @@ fn available(nix: &Nix, flake_url: &str, output: &str) -> Option<String> {
     let names = nix
         .eval_json(&format!("{flake_url}#{prefix}"), Some("builtins.attrNames"))
         .ok()?;
-    let names: Vec<String> = common::nix_cli::strings_of(&names);
+    let names: Vec<String> = common::nix::nix_cli::strings_of(&names);
     Some(if names.is_empty() {
         format!("{prefix} is empty")
     } else {

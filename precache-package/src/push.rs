@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use common::binary_cache::{CacheOptions, PathStatus};
-use common::flake_ref::ResolvedFlakeRef;
-use common::narinfo::TrustedKeys;
-use common::nix_cli::Nix;
-use common::store_path::StorePath;
+use common::nix::flake_ref::ResolvedFlakeRef;
+use common::binary_cache::narinfo::TrustedKeys;
+use common::nix::nix_cli::Nix;
+use common::binary_cache::store_path::StorePath;
 
 use crate::cache_query::query;
 use crate::cli::Args;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use common::binary_cache::{ClosureReport, PathStatus};
-use common::store_path::StorePath;
+use common::binary_cache::store_path::StorePath;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

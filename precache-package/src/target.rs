@@ -5,9 +5,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use common::binary_cache::redact_url;
-use common::narinfo::SecretKey;
-use common::nix_cli::{describe, Nix};
-use common::store_path::StorePath;
+use common::binary_cache::narinfo::SecretKey;
+use common::nix::nix_cli::{describe, Nix};
+use common::binary_cache::store_path::StorePath;
 
 use crate::cli::Args;
 use crate::failure::{fail, Exit, Failure, OrExit};

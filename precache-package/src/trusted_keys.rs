@@ -6,8 +6,8 @@
 //! Nix parser that could disagree with it.
 
 use anyhow::Context;
-use common::narinfo::{PublicKey, TrustedKeys};
-use common::nix_cli::{strings_of, Nix};
+use common::binary_cache::narinfo::{PublicKey, TrustedKeys};
+use common::nix::nix_cli::{strings_of, Nix};
 
 use crate::failure::{fail, Exit, Failure, OrExit};
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use common::tarball_fetch::Mirror;
+use common::fetch::tarball_fetch::Mirror;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use common::prefetch::PrefetchError;
+use common::yarn::prefetch::PrefetchError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

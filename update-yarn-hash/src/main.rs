@@ -1,4 +1,4 @@
-//! `update-yarn-hash`: CLI and presentation over `common::prefetch`.
+//! `update-yarn-hash`: CLI and presentation over `common::yarn::prefetch`.
 
 mod cli;
 mod failure;

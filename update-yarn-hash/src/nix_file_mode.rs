@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use common::atomic_write::write_atomic;
-use common::fetch_yarn_deps_call;
-use common::hash_record::lock_sha256;
+use common::record::fetch_yarn_deps_call;
+use common::record::hash_record::lock_sha256;
 
 use crate::failure::{Failure, Outcome};
 use crate::lockfiles::{self, Context, Lockfile};

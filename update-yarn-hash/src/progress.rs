@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::tarball_fetch::{FetchProgress, NoProgress};
+use common::fetch::tarball_fetch::{FetchProgress, NoProgress};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 struct Bar {

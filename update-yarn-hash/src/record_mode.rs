@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use common::atomic_write::write_atomic;
-use common::hash_record::{lock_sha256, Freshness, HashRecord, RecordEntry};
-use common::prefetch::Prefetched;
+use common::record::hash_record::{lock_sha256, Freshness, HashRecord, RecordEntry};
+use common::yarn::prefetch::Prefetched;
 
 use crate::failure::{Failure, Outcome};
 use crate::lockfiles::{self, Context, Lockfile};
@@ -177,7 +177,7 @@ pub fn materialize(ctx: &Context, dir: &Path) -> Result<Outcome, Failure> {
     report::notes(ctx, &lockfile.key, &prefetched.notes);
     if let Some(out) = &ctx.cli.fixup_lockfile {
         let text = String::from_utf8_lossy(&bytes);
-        write_atomic(out, common::fixup_lockfile::fixup(&text).as_bytes())
+        write_atomic(out, common::yarn::fixup_lockfile::fixup(&text).as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))
             .map_err(Failure::bad_input)?;
     }

@@ -1,8 +1,8 @@
 //! What a run tells the user: one line per lockfile, a diff of what changed, warnings;
 //! or, with `--json`, one JSON document on stdout.
 
-use common::offline_cache::Note;
-use common::prefetch::Prefetched;
+use common::yarn::offline_cache::Note;
+use common::yarn::prefetch::Prefetched;
 use serde::Serialize;
 use similar::TextDiff;
 

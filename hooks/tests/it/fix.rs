@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::hash_record::{lock_sha256, HashRecord};
+use common::record::hash_record::{lock_sha256, HashRecord};
 use sha1::Digest as _;
 
 use crate::util::*;

@@ -34,7 +34,7 @@ fn a_stale_in_place_hash_is_recomputed_and_rejected_and_a_cache_miss_offline_is_
     repo.nix_hooks(["install"]).success();
 
     // A hash that is valid SRI but not this lockfile's: rejected, with the right one.
-    let wrong = common::nix_hash::Sha256Hash::of(b"wrong").to_sri();
+    let wrong = common::nix::nix_hash::Sha256Hash::of(b"wrong").to_sri();
     repo.write("yarn.lock", &lock);
     repo.write("nix/deps.nix", &deps_nix(&wrong));
     repo.git(["add", "yarn.lock", "nix/deps.nix"]);
@@ -99,7 +99,7 @@ fn in_place_repo(level: &str, lock: &str) -> Repo {
     repo.git(["add", "."]);
     repo.git(["commit", "-q", "--no-verify", "-m", "initial"]);
     repo.nix_hooks(["install"]).success();
-    let wrong = common::nix_hash::Sha256Hash::of(b"wrong").to_sri();
+    let wrong = common::nix::nix_hash::Sha256Hash::of(b"wrong").to_sri();
     repo.write("yarn.lock", lock);
     repo.write("nix/deps.nix", &deps_nix(&wrong));
     repo.git(["add", "yarn.lock", "nix/deps.nix"]);

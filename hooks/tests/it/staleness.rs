@@ -21,8 +21,8 @@ fn a_stale_hash_is_rejected_and_says_what_to_run() {
 
     // The whole message is the contract: what changed, and the exact commands.
     let run = repo.nix_hooks(["pre-commit"]).code(1);
-    let staged = common::hash_record::lock_sha256(LOCK_V2.as_bytes());
-    let recorded = common::hash_record::lock_sha256(LOCK_V1.as_bytes());
+    let staged = common::record::hash_record::lock_sha256(LOCK_V2.as_bytes());
+    let recorded = common::record::hash_record::lock_sha256(LOCK_V1.as_bytes());
     assert_eq!(
         run.stderr,
         format!(

@@ -1,7 +1,7 @@
 //! `--check`: "cached" only when every closure path is present with a valid trusted signature.
 
-use common::narinfo::SecretKey;
-use common::store_path::StorePath;
+use common::binary_cache::narinfo::SecretKey;
+use common::binary_cache::store_path::StorePath;
 
 use crate::http_server::CacheServer;
 use crate::signed_narinfo::{new_cache_dir, write_signed, Nar};

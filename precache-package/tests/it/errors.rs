@@ -64,7 +64,7 @@ fn missing_output_lists_the_available_ones() {
         precache(&repo.dir, &[&args[..], &[".", &attr]].concat())
     };
     check("k:").expect_code(2);
-    let key = common::narinfo::SecretKey::from_seed("k", [2; 32])
+    let key = common::binary_cache::narinfo::SecretKey::from_seed("k", [2; 32])
         .public()
         .to_string();
     check(&key)
@@ -98,7 +98,7 @@ fn push_failure_exits_6() {
     }
     let repo = FlakeRepo::new();
     let (empty, from) = empty_cache();
-    let key = common::narinfo::SecretKey::from_seed("k", [3; 32])
+    let key = common::binary_cache::narinfo::SecretKey::from_seed("k", [3; 32])
         .public()
         .to_string();
     // Nothing can be created below /dev/null, not even by root.

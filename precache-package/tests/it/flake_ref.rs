@@ -1,6 +1,6 @@
 //! Local flake refs are pinned to HEAD; uncommitted tracked changes are refused.
 
-use common::narinfo::SecretKey;
+use common::binary_cache::narinfo::SecretKey;
 
 use crate::util::*;
 

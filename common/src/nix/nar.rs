@@ -13,7 +13,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::nix_hash::Sha256Hash;
+use crate::nix::nix_hash::Sha256Hash;
 
 /// Token-level NAR writer. Callers drive the structure; [`dump_path`] and the offline
 /// cache's hasher are the two drivers.

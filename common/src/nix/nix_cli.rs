@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::store_path::StorePath;
+use crate::binary_cache::store_path::StorePath;
 
 #[derive(Debug, Error)]
 pub enum NixError {

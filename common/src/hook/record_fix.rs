@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::atomic_write::write_atomic;
-use crate::git_index::{GitIndexError, StagedRepo};
-use crate::hash_record::{lock_sha256, HashRecord, RecordEntry, RecordError};
-use crate::hooks_config::HooksConfig;
-use crate::staged_checks::Recompute;
+use crate::git::git_index::{GitIndexError, StagedRepo};
+use crate::record::hash_record::{lock_sha256, HashRecord, RecordEntry, RecordError};
+use crate::hook::hooks_config::HooksConfig;
+use crate::hook::staged_checks::Recompute;
 
 #[derive(Debug, Error)]
 pub enum FixError {

@@ -5,7 +5,7 @@
 //! -C NAME.tmp -cf NAME .`. [`GitFetcher::tarball`] produces the same bytes natively: it fetches
 //! with libgit2, reproduces nix-prefetch-git's checkout (rev forms, no submodules, no `.git`,
 //! modes under the Nix builder's umask 022, checkout filters from `.gitattributes` only) and packs
-//! the result with [`crate::gnu_tar`].
+//! the result with [`crate::archive::gnu_tar`].
 //!
 //! Mirrors work like in git: `url.<base>.insteadOf` from the user's git config rewrites the URL
 //! before anything is fetched (see [`GitFetcher::from_default_config`]).
@@ -21,7 +21,7 @@ use git2::{
     Repository, RepositoryInitOptions, Tree,
 };
 
-use crate::gnu_tar::{self, Dir, Node, TarError};
+use crate::archive::gnu_tar::{self, Dir, Node, TarError};
 
 /// A failure to turn a git dependency into its tarball.
 #[derive(Debug, thiserror::Error)]

@@ -94,7 +94,7 @@ impl Integrity {
                 .bytes()
                 .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let digest = valid
-            .then(|| crate::nix_hash::hex_decode(fragment))
+            .then(|| crate::nix::nix_hash::hex_decode(fragment))
             .flatten()
             .ok_or_else(|| IntegrityError::BadSha1Fragment(fragment.to_owned()))?;
         Ok(Self {
@@ -125,7 +125,7 @@ impl fmt::Display for Integrity {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    crate::nix_hash::hex_encode(bytes)
+    crate::nix::nix_hash::hex_encode(bytes)
 }
 
 /// Streaming hasher for one algorithm.

@@ -12,17 +12,17 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::dependency_source::Fetch;
-use crate::git_source::{GitFetcher, GitSourceError};
-use crate::nar::{HashingWriter, NarWriter};
-use crate::nar_memo::NarMemo;
-use crate::nix_hash::Sha256Hash;
-use crate::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
-use crate::tarball_cache::{Hit, TarballCache};
-use crate::tarball_fetch::{
+use crate::yarn::dependency_source::Fetch;
+use crate::yarn::git_source::{GitFetcher, GitSourceError};
+use crate::nix::nar::{HashingWriter, NarWriter};
+use crate::yarn::nar_memo::NarMemo;
+use crate::nix::nix_hash::Sha256Hash;
+use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
+use crate::fetch::tarball_cache::{Hit, TarballCache};
+use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
 };
-use crate::yarn_lock::{self, ParseError};
+use crate::yarn::yarn_lock::{self, ParseError};
 
 #[derive(Debug, Clone)]
 pub struct PrefetchOptions {

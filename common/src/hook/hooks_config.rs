@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::git_index::repo_path_problem;
-use crate::hash_record::{line_of, DEFAULT_RECORD_PATH};
+use crate::git::git_index::repo_path_problem;
+use crate::record::hash_record::{line_of, DEFAULT_RECORD_PATH};
 
 /// Where the configuration lives, relative to the repository root.
 pub const DEFAULT_CONFIG_PATH: &str = ".nix/hooks.toml";

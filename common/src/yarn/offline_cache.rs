@@ -7,9 +7,9 @@ use std::rc::Rc;
 
 use thiserror::Error;
 
-use crate::dependency_source::{classify, Classified, Fetch};
-use crate::integrity::{Integrity, IntegrityError};
-use crate::yarn_lock::{Lockfile, Object, Value};
+use crate::yarn::dependency_source::{classify, Classified, Fetch};
+use crate::fetch::integrity::{Integrity, IntegrityError};
+use crate::yarn::yarn_lock::{Lockfile, Object, Value};
 
 /// The lockfile copy's name in the output; no tarball may take it.
 pub const LOCKFILE_NAME: &str = "yarn.lock";
@@ -349,13 +349,13 @@ fn check_same_contents(first: &CacheFile, file: &CacheFile) -> Result<(), ModelE
 }
 
 fn sha256_hex(s: &str) -> String {
-    crate::nix_hash::Sha256Hash::of(s.as_bytes()).to_hex()
+    crate::nix::nix_hash::Sha256Hash::of(s.as_bytes()).to_hex()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yarn_lock::parse;
+    use crate::yarn::yarn_lock::parse;
 
     fn model(text: &str) -> Result<OfflineCache, ModelError> {
         OfflineCache::from_lockfile(&parse(text).unwrap())
@@ -466,7 +466,7 @@ mod tests {
         let m = model(lock).unwrap();
         assert_eq!(
             m.files[0].integrity.as_ref().unwrap().algorithm,
-            crate::integrity::Algorithm::Sha512
+            crate::fetch::integrity::Algorithm::Sha512
         );
         assert_eq!(
             m.notes,

@@ -1,7 +1,7 @@
 //! Where one lockfile entry's file comes from, decided exactly as prefetch-yarn-deps'
 //! `downloadPkg` decides it (same branches, same order).
 
-use crate::url_to_name::url_to_name;
+use crate::yarn::url_to_name::url_to_name;
 
 /// How a `resolved` URL is fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use thiserror::Error;
 
-use crate::nix_base32;
+use crate::nix::nix_base32;
 
 /// A SHA-256 digest, printable as SRI (`sha256-…`), Nix base-32 or hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
-use crate::nix_base32;
+use crate::nix::nix_base32;
 
 /// Length in characters of the hash part (160 bits in Nix base-32).
 pub const HASH_LEN: usize = 32;
@@ -86,7 +86,7 @@ impl StorePath {
         name: &str,
     ) -> Result<Self, ParseStorePathError> {
         let store_dir = store_dir.trim_end_matches('/');
-        let digest = crate::nix_hash::Sha256Hash::of(
+        let digest = crate::nix::nix_hash::Sha256Hash::of(
             format!("{kind}:{algo_hex}:{store_dir}:{name}").as_bytes(),
         );
         let mut folded = [0u8; 20];

@@ -7,7 +7,7 @@
 //! `#hash`, and codeload tarballs). The rewrite works line by line on yarn's own
 //! layout, so everything else, comments and order included, stays as it was.
 
-use crate::url_to_name::url_to_name;
+use crate::yarn::url_to_name::url_to_name;
 
 /// `lock` with every entry's `resolved` pointing into the offline cache.
 pub fn fixup(lock: &str) -> String {
@@ -66,7 +66,7 @@ mod tests {
             "# yarn lockfile v1\n\n\n\"@a/b@^1\":\n  version \"1.0.0\"\n  resolved \"_a_b___b_1.0.0.tgz#abc\"\n  dependencies:\n    c \"^1\"\n\nc@^1:\n  version \"1.0.0\"\n  resolved \"https___registry.npmjs.org_c___c_1.0.0.tgz\"\n  integrity sha512-BBBB==\n"
         );
         // The result is still a lockfile yarn's parser reads.
-        assert!(crate::yarn_lock::parse(&fixed).is_ok());
+        assert!(crate::yarn::yarn_lock::parse(&fixed).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 use tempfile::NamedTempFile;
 
-use crate::integrity::{Hasher, Integrity};
+use crate::fetch::integrity::{Hasher, Integrity};
 
 /// The mtime that marks "verified when written" (2001-09-09T01:46:40Z).
 const VERIFIED_MTIME: i64 = 1_000_000_000;
@@ -173,10 +173,10 @@ mod tests {
     use std::io::Write;
 
     fn integrity_of(data: &[u8]) -> Integrity {
-        let mut h = Hasher::new(crate::integrity::Algorithm::Sha512);
+        let mut h = Hasher::new(crate::fetch::integrity::Algorithm::Sha512);
         h.update(data);
         Integrity {
-            algorithm: crate::integrity::Algorithm::Sha512,
+            algorithm: crate::fetch::integrity::Algorithm::Sha512,
             digest: h.finish(),
         }
     }

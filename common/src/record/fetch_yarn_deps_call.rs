@@ -11,8 +11,8 @@ use rnix::Root;
 use rowan::ast::AstNode;
 use thiserror::Error;
 
-use crate::nix_hash::Sha256Hash;
-use crate::nix_syntax::line_col;
+use crate::nix::nix_hash::Sha256Hash;
+use crate::nix::nix_syntax::line_col;
 
 /// The hash argument of one `fetchYarnDeps` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub enum CallError {
 /// The single `fetchYarnDeps` call of `src`.
 pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
     let parse = Root::parse(src);
-    if let Some(e) = crate::nix_syntax::check(src).into_iter().next() {
+    if let Some(e) = crate::nix::nix_syntax::check(src).into_iter().next() {
         return Err(CallError::Syntax {
             line: e.line,
             col: e.col,

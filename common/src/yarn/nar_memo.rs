@@ -16,9 +16,9 @@ use filetime::FileTime;
 use sha2::{Digest, Sha256};
 
 use crate::atomic_write::write_atomic;
-use crate::dependency_source::Fetch;
-use crate::nix_hash::Sha256Hash;
-use crate::offline_cache::OfflineCache;
+use crate::yarn::dependency_source::Fetch;
+use crate::nix::nix_hash::Sha256Hash;
+use crate::yarn::offline_cache::OfflineCache;
 
 /// Bump when anything that shapes the output's bytes changes (naming, tar packing).
 const FORMAT: &str = "nar-memo-v1";
@@ -84,7 +84,7 @@ fn is_commit_sha(rev: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yarn_lock::parse;
+    use crate::yarn::yarn_lock::parse;
 
     fn model(text: &str) -> OfflineCache {
         OfflineCache::from_lockfile(&parse(text).unwrap()).unwrap()

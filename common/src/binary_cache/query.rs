@@ -15,8 +15,8 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use thiserror::Error;
 
-use crate::narinfo::{NarInfo, TrustedKeys};
-use crate::store_path::StorePath;
+use crate::binary_cache::narinfo::{NarInfo, TrustedKeys};
+use crate::binary_cache::store_path::StorePath;
 
 #[derive(Debug, Error)]
 pub enum CacheError {
@@ -391,7 +391,7 @@ impl ClosureReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::narinfo::SecretKey;
+    use crate::binary_cache::narinfo::SecretKey;
 
     fn info_text(path: &str, key: Option<&SecretKey>) -> String {
         let mut info: NarInfo = format!(

@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures_util::{stream, StreamExt};
 use thiserror::Error;
 
-use crate::integrity::{Hasher, Integrity};
-use crate::tarball_cache::TarballCache;
+use crate::fetch::integrity::{Hasher, Integrity};
+use crate::fetch::tarball_cache::TarballCache;
 
 #[derive(Debug, Clone)]
 pub struct FetchOptions {

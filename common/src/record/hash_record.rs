@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::git_index::repo_path_problem;
-use crate::nix_hash::Sha256Hash;
+use crate::git::git_index::repo_path_problem;
+use crate::nix::nix_hash::Sha256Hash;
 
 /// Where the record lives, relative to the repository root, unless configured.
 pub const DEFAULT_RECORD_PATH: &str = ".nix/yarn-deps.toml";

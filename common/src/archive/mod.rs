@@ -1,0 +1,3 @@
+//! Archive writers that must match the reference tools byte for byte.
+
+pub mod gnu_tar;

@@ -1,0 +1,8 @@
+//! `nix-hooks`: what the pre-commit check checks on staged content, its configuration,
+//! `--fix`, and installing the hook.
+
+pub mod hook_install;
+pub mod hooks_config;
+pub mod package_json;
+pub mod record_fix;
+pub mod staged_checks;
