@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use common::binary_cache::store_path::StorePath;
 use common::binary_cache::{BearerToken, CacheOptions, ClosureReport};
 use common::nix::flake_ref::{self, ResolvedFlakeRef};
 use common::nix::nix_cli::{Nix, NixError};
-use common::binary_cache::store_path::StorePath;
 
 use crate::cache_query::query;
 use crate::cli::Args;
@@ -44,9 +44,11 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Err(f) => {
-            eprintln!("error: {f}");
+            // Messages may quote URLs (from nix's own errors too): never their secrets.
+            let message = common::redact::text(&f.to_string());
+            eprintln!("error: {message}");
             if json {
-                let v = serde_json::json!({ "error": f.to_string(), "exitCode": f.exit as u8 });
+                let v = serde_json::json!({ "error": message, "exitCode": f.exit as u8 });
                 println!("{v}");
             }
             ExitCode::from(f.exit as u8)
@@ -178,7 +180,7 @@ fn summarize(
         } else {
             "not-cached"
         },
-        cache: common::binary_cache::redact_url(&target.read_url),
+        cache: common::redact::url(&target.read_url),
         trusted_keys_from: keys_from,
         closure_paths: report.paths.len(),
         closure_complete: true,
