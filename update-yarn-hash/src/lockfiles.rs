@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use common::record::hash_record::{HashRecord, DEFAULT_RECORD_PATH};
-use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
-use common::git::repo_root;
 use common::fetch::tarball_cache::TarballCache;
 use common::fetch::tarball_fetch::{FetchOptions, FetchProgress};
+use common::git::repo_root;
+use common::record::hash_record::{HashRecord, DEFAULT_RECORD_PATH};
+use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
 
 use crate::cli::Cli;
 use crate::failure::Failure;
@@ -86,6 +86,9 @@ impl<'a> Context<'a> {
                 jobs: cli.jobs.max(1),
                 retries: cli.retries,
                 read_timeout: Duration::from_secs(cli.timeout.max(1)),
+                max_backoff: Duration::from_secs(cli.max_backoff),
+                deadline: Duration::from_secs(cli.deadline.max(1)),
+                max_bytes: cli.max_tarball_size,
                 mirrors: cli.mirror.clone(),
                 ..FetchOptions::default()
             },
