@@ -5,6 +5,7 @@ mod fixture;
 mod server;
 mod util;
 
+mod digests;
 mod download_limits;
 mod fetch;
 mod git_dependency;
