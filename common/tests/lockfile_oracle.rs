@@ -64,8 +64,8 @@ fn theirs(parser: &Path, lockfile: &Path) -> Option<Json> {
 }
 
 fn ours(lockfile: &Path) -> Option<Json> {
-    let text = std::fs::read_to_string(lockfile).unwrap();
-    let lock = yarn_lock::parse(&text).ok()?;
+    let bytes = std::fs::read(lockfile).unwrap();
+    let lock = yarn_lock::parse(&yarn_lock::decode(&bytes).text).ok()?;
     let field = |v: &Value, name: &str| match v {
         Value::Object(o) => o.get_str(name).map(|s| json!(s)).unwrap_or(Json::Null),
         _ => Json::Null,
@@ -93,9 +93,20 @@ fn entries_match_upstream_on_tricky_and_real_lockfiles() {
         "\"x@file:y\":\n  resolved \"r\"\n\"10\":\n  resolved \"r\"\n\"2\":\n  resolved \"s\"\n\"02\":\n  resolved \"t\"\n",
         "a@1:\n  version: \"1\"\n",
         "a@1:\n  \"unterminated\\\\\" \"x\"\n",
+        // Merge conflicts: both sides parsed and merged, the later side winning.
+        "a@1:\n<<<<<<< HEAD\n  resolved \"x1\"\n=======\n  resolved \"x2\"\n>>>>>>> branch\nb@1:\n  resolved \"y\"\n",
+        "<<<<<<< ours\r\nc@1:\r\n  resolved \"c\"\r\n||||||| base\r\nz@1:\r\n  resolved \"z\"\r\n=======\r\nd@1:\r\n  resolved \"d\"\r\n>>>>>>> theirs\r\na@1:\r\n  resolved \"a\"\r\n",
+        "\"10\":\n  resolved \"p\"\n<<<<<<< a\n\"2\":\n  resolved \"q\"\nx@1:\n  resolved \"s\"\n=======\nx@1:\n  resolved \"r\"\n>>>>>>> b\n",
+        "a@1:\n  resolved \"=======\"\n<<<<<<< a\n  integrity \">>>>>>>\"\n",
     ];
+    // Not UTF-8: each invalid sequence (lone continuation, surrogate, truncated,
+    // overlong, 0xFF) becomes U+FFFD exactly as Node's decoder makes it.
+    let not_utf8: &[u8] =
+        b"a@1:\n  resolved \"https://r.com/\xe9\xed\xa0\x80\xf0\x9f\x98\xc0\xaf\xff\xe2\x82.tgz\x80\"\n";
     let mut files: Vec<PathBuf> = tricky
         .iter()
+        .map(|text| text.as_bytes())
+        .chain([not_utf8])
         .enumerate()
         .map(|(i, text)| {
             let p = dir.path().join(format!("tricky-{i}.lock"));

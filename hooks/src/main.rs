@@ -82,7 +82,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("nix-hooks: error: {e:#}");
+            let message = format!("{e:#}");
+            eprintln!("nix-hooks: error: {}", common::redact::text(&message));
             ExitCode::from(exit::BAD_INPUT)
         }
     }

@@ -44,9 +44,11 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         Err(f) => {
-            eprintln!("error: {f}");
+            // Messages may quote URLs (from nix's own errors too): never their secrets.
+            let message = common::redact::text(&f.to_string());
+            eprintln!("error: {message}");
             if json {
-                let v = serde_json::json!({ "error": f.to_string(), "exitCode": f.exit as u8 });
+                let v = serde_json::json!({ "error": message, "exitCode": f.exit as u8 });
                 println!("{v}");
             }
             ExitCode::from(f.exit as u8)
@@ -178,7 +180,7 @@ fn summarize(
         } else {
             "not-cached"
         },
-        cache: common::binary_cache::redact_url(&target.read_url),
+        cache: common::redact::url(&target.read_url),
         trusted_keys_from: keys_from,
         closure_paths: report.paths.len(),
         closure_complete: true,

@@ -143,7 +143,7 @@ fn verify_pushed(
         return Ok(());
     }
     let trusted: Vec<String> = keys.keys().iter().map(|k| k.name.clone()).collect();
-    let url = common::binary_cache::redact_url(&target.read_url);
+    let url = common::redact::url(&target.read_url);
     fail(
         Exit::Push,
         format!(

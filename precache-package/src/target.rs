@@ -5,9 +5,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use common::binary_cache::narinfo::SecretKey;
-use common::binary_cache::redact_url;
 use common::binary_cache::store_path::StorePath;
 use common::nix::nix_cli::{describe, Nix};
+use common::redact;
 
 use crate::cli::Args;
 use crate::failure::{fail, Exit, Failure, OrExit};
@@ -76,7 +76,7 @@ impl Target {
             (None, Some(Push::Store { url, .. })) => {
                 return fail(
                     Exit::Usage,
-                    format!("cannot query {} directly; pass --from with the http(s):// or file:// URL CI substitutes from", redact_url(url)),
+                    format!("cannot query {} directly; pass --from with the http(s):// or file:// URL CI substitutes from", redact::url(url)),
                 )
             }
             (None, None) => {
@@ -124,7 +124,7 @@ impl Push {
     pub fn describe(&self) -> String {
         match self {
             Push::Cachix { name } => format!("cachix:{name}"),
-            Push::Store { url, .. } => redact_url(url),
+            Push::Store { url, .. } => redact::url(url),
         }
     }
 

@@ -114,6 +114,43 @@ pub struct Cli {
     /// Retries for timeouts, connection errors, truncated bodies and 5xx answers.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
+
+    /// Longest wait between two attempts, in seconds: the backoff doubles up to it, and a
+    /// server's Retry-After is honoured up to it.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub max_backoff: u64,
+
+    /// Seconds one download may take in all, retries and waits included; a body that
+    /// trickles in without ever hitting --timeout still stops here.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub deadline: u64,
+
+    /// Largest tarball accepted, in bytes or with a K, M or G suffix (powers of 1024).
+    /// A larger Content-Length fails before the download, a longer body as it passes.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub max_tarball_size: u64,
+}
+
+/// `1234`, `512K`, `100M`, `1G` (also `KiB`, `MiB`, `GiB`): bytes.
+fn parse_size(spec: &str) -> Result<u64, String> {
+    let digits = spec.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit: u64 = match &spec[digits.len()..] {
+        "" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}: use K, M or G (powers of 1024)"
+            ))
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a size such as 1G or 500M, got {spec:?}"))?;
+    n.checked_mul(unit)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{spec:?} is not a usable size"))
 }
 
 fn parse_mirror(spec: &str) -> Result<Mirror, String> {

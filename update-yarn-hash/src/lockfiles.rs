@@ -86,6 +86,9 @@ impl<'a> Context<'a> {
                 jobs: cli.jobs.max(1),
                 retries: cli.retries,
                 read_timeout: Duration::from_secs(cli.timeout.max(1)),
+                max_backoff: Duration::from_secs(cli.max_backoff),
+                deadline: Duration::from_secs(cli.deadline.max(1)),
+                max_bytes: cli.max_tarball_size,
                 mirrors: cli.mirror.clone(),
                 ..FetchOptions::default()
             },

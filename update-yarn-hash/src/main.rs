@@ -21,7 +21,9 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            // Messages quote lockfile keys and URLs, which may hold credentials.
+            let message = format!("{:#}", failure.error);
+            eprintln!("error: {}", common::redact::text(&message));
             failure.exit_code()
         }
     }

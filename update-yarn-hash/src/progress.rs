@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::fetch::tarball_fetch::{FetchProgress, NoProgress};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,9 +34,8 @@ impl FetchProgress for Bar {
         self.bar.inc(1);
     }
 
-    fn retrying(&self, url: &str, attempt: u32, reason: &str) {
-        self.bar
-            .println(format!("retrying {url} (attempt {attempt}): {reason}"));
+    fn retrying(&self, url: &str, attempt: u32, reason: &str, delay: Duration) {
+        self.bar.println(retry_line(url, attempt, reason, delay));
     }
 }
 
@@ -46,11 +45,32 @@ impl Drop for Bar {
     }
 }
 
+fn retry_line(url: &str, attempt: u32, reason: &str, delay: Duration) -> String {
+    format!(
+        "retrying {url} in {:.1} s (attempt {}): {reason}",
+        delay.as_secs_f64(),
+        attempt + 1
+    )
+}
+
+/// Without a terminal (CI logs): no bar, but each retry on a line of its own, so a
+/// slow run shows why.
+struct RetryLog;
+
+impl FetchProgress for RetryLog {
+    fn retrying(&self, url: &str, attempt: u32, reason: &str, delay: Duration) {
+        eprintln!("{}", retry_line(url, attempt, reason, delay));
+    }
+}
+
 /// A download bar, shown once downloads start, when stderr is a terminal and output
-/// is not quiet.
+/// is not quiet; without a terminal, a line per retry.
 pub fn for_downloads(enabled: bool) -> Arc<dyn FetchProgress> {
-    if !enabled || !std::io::stderr().is_terminal() {
+    if !enabled {
         return Arc::new(NoProgress);
+    }
+    if !std::io::stderr().is_terminal() {
+        return Arc::new(RetryLog);
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     bar.set_style(

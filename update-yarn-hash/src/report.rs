@@ -150,8 +150,14 @@ pub fn notes(ctx: &Context, lockfile: &str, notes: &[Note]) {
             Note::IgnoredFrom { line } => format!(
                 "{lockfile}:{line}: yarn's parser stops at this indented line, so it and everything after it is ignored (by fetchYarnDeps too); re-run `yarn install` to rewrite the lockfile"
             ),
+            Note::MergeConflict { line } => format!(
+                "{lockfile}:{line}: merge-conflict markers; hashed as fetchYarnDeps hashes it (both sides merged, the later winning, and the file copied as it is), but yarn itself would rewrite it: resolve the conflict (re-run `yarn install`) and commit the result"
+            ),
+            Note::NotUtf8 { line } => format!(
+                "{lockfile}:{line}: not UTF-8; hashed as fetchYarnDeps hashes it (each invalid byte sequence read, and copied into the output, as U+FFFD), but the file is damaged: re-run `yarn install` to rewrite it"
+            ),
         };
-        eprintln!("warning: {text}");
+        eprintln!("warning: {}", common::redact::text(&text));
     }
 }
 

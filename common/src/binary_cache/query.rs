@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::binary_cache::narinfo::{NarInfo, TrustedKeys};
 use crate::binary_cache::store_path::StorePath;
+use crate::redact;
 
 #[derive(Debug, Error)]
 pub enum CacheError {
@@ -131,7 +132,7 @@ impl BinaryCache {
                 token: opts.bearer_token.clone(),
             }
         } else {
-            return Err(CacheError::Unsupported(redact_url(url)));
+            return Err(CacheError::Unsupported(redact::url(url)));
         };
         Ok(Self {
             source,
@@ -166,7 +167,7 @@ impl BinaryCache {
     pub fn display_url(&self) -> String {
         match &self.source {
             Source::Dir(dir) => format!("file://{}", dir.display()),
-            Source::Http { base, .. } => redact_url(base),
+            Source::Http { base, .. } => redact::url(base),
         }
     }
 
@@ -211,7 +212,7 @@ impl BinaryCache {
                 client,
                 token,
             } => {
-                let url = redact_url(&format!("{base}/{file}"));
+                let url = redact::url(&format!("{base}/{file}"));
                 let full = format!("{base}/{file}");
                 let http = |source: reqwest::Error| CacheError::Http {
                     url: url.clone(),
@@ -279,18 +280,6 @@ impl BinaryCache {
             progress(report.paths.len(), seen.len());
         }
         Ok(report)
-    }
-}
-
-/// `scheme://user:password@host/...` without the `user:password@`, for messages.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
-        None => url.to_owned(),
     }
 }
 
@@ -527,11 +516,11 @@ mod tests {
     #[test]
     fn credentials_in_urls_are_never_shown() {
         assert_eq!(
-            redact_url("https://user:pa55@cache.example/nix?x=1"),
-            "https://<redacted>@cache.example/nix?x=1"
+            redact::url("https://user:pa55@cache.example/nix?x=1"),
+            "https://<redacted>@cache.example/nix?x=<redacted>"
         );
         assert_eq!(
-            redact_url("https://cache.example/a@b"),
+            redact::url("https://cache.example/a@b"),
             "https://cache.example/a@b"
         );
         let cache =

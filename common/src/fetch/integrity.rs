@@ -107,6 +107,21 @@ impl Integrity {
         algorithm == self.algorithm && self.digest == digest
     }
 
+    /// Whether the file at `path` hashes to this digest.
+    pub fn verify_file(&self, path: &std::path::Path) -> std::io::Result<bool> {
+        use std::io::Read;
+        let mut hasher = Hasher::new(self.algorithm);
+        let mut file = std::fs::File::open(path)?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                return Ok(self.matches(self.algorithm, &hasher.finish()));
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
     /// The tarball cache's key: content-addressed by the verified digest.
     pub fn cache_key(&self) -> String {
         format!("{}-{}", self.algorithm.name(), hex(&self.digest))

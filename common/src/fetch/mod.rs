@@ -2,5 +2,6 @@
 //! cache shared by all lockfiles, and the parallel, retried, verified downloader.
 
 pub mod integrity;
+pub mod retry_after;
 pub mod tarball_cache;
 pub mod tarball_fetch;

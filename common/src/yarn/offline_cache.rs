@@ -8,6 +8,7 @@ use std::rc::Rc;
 use thiserror::Error;
 
 use crate::fetch::integrity::{Integrity, IntegrityError};
+use crate::redact;
 use crate::yarn::dependency_source::{classify, Classified, Fetch};
 use crate::yarn::yarn_lock::{Lockfile, Object, Value};
 
@@ -19,8 +20,12 @@ pub const LOCKFILE_NAME: &str = "yarn.lock";
 pub struct CacheFile {
     pub name: String,
     pub fetch: Fetch,
-    /// Expected digest, for tarballs that state one.
+    /// Expected digest, for tarballs that state one: the strongest, when entries
+    /// pinning this URL state digests of several algorithms.
     pub integrity: Option<Integrity>,
+    /// The other algorithms' digests, which the bytes must match as well (upstream
+    /// checks each entry against its own).
+    pub also_verify: Vec<Integrity>,
     /// The lockfile entry it came from, for messages.
     pub key: String,
     pub line: usize,
@@ -56,39 +61,55 @@ pub enum Note {
     Unverified { key: String, line: usize },
     /// The parser stopped early; see [`Lockfile::ignored_from_line`].
     IgnoredFrom { line: usize },
+    /// Merge-conflict markers, from this line: both sides were merged, as upstream
+    /// merges them ([`Lockfile::merge_conflict_line`]).
+    MergeConflict { line: usize },
+    /// Bytes that are not UTF-8, from this line: read, and copied into the output, with
+    /// U+FFFD in their place, as upstream reads them ([`crate::yarn::yarn_lock::decode`]).
+    NotUtf8 { line: usize },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ModelError {
-    #[error("line {line}: entry {key:?} has no `resolved` URL, so fetchYarnDeps cannot download it; re-run `yarn install` to rewrite the lockfile")]
+    #[error("line {line}: entry {:?} has no `resolved` URL, so fetchYarnDeps cannot download it; re-run `yarn install` to rewrite the lockfile", redact::text(key))]
     MissingResolved { key: String, line: usize },
-    #[error("line {line}: entry {key:?} has a `key` field that is not a string, on which fetchYarnDeps fails; remove the field (re-run `yarn install`)")]
+    #[error("line {line}: entry {:?} has a `key` field that is not a string, on which fetchYarnDeps fails; remove the field (re-run `yarn install`)", redact::text(key))]
     KeyNotString { key: String, line: usize },
-    #[error("line {line}: entry {key:?} has a `resolved` that is not a string; re-run `yarn install` to rewrite the lockfile")]
+    #[error("line {line}: entry {:?} has a `resolved` that is not a string; re-run `yarn install` to rewrite the lockfile", redact::text(key))]
     ResolvedNotString { key: String, line: usize },
-    #[error("line {line}: key {key:?} contains {marker:?} more than once, which fetchYarnDeps does not handle; rename the local package path")]
+    #[error("line {line}: key {:?} contains {marker:?} more than once, which fetchYarnDeps does not handle; rename the local package path", redact::text(key))]
     RepeatedMarker {
         key: String,
         line: usize,
         marker: &'static str,
     },
-    #[error("line {line}: don't know how to download {url:?}: fetchYarnDeps fetches only https:// and git URLs; point the registry at https (e.g. `yarn config set registry https://registry.yarnpkg.com`) and re-run `yarn install`")]
+    #[error("line {line}: don't know how to download {:?}: fetchYarnDeps fetches only https:// and git URLs; point the registry at https (e.g. `yarn config set registry https://registry.yarnpkg.com`) and re-run `yarn install`", redact::url(url))]
     Unsupported { url: String, line: usize },
-    #[error("line {line}: git dependency {url:?} has no `#<rev>`; pin it with `yarn upgrade`")]
+    #[error("line {line}: {:?} is not a URL that can be downloaded: {reason}; fix the `resolved` field (re-run `yarn install`)", redact::url(url))]
+    InvalidUrl {
+        url: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(
+        "line {line}: git dependency {:?} has no `#<rev>`; pin it with `yarn upgrade`",
+        redact::url(url)
+    )]
     GitWithoutRev { url: String, line: usize },
-    #[error("line {line}: {source} (in entry {key:?})")]
+    #[error("line {line}: {source} (in entry {:?})", redact::text(key))]
     Integrity {
         key: String,
         line: usize,
         source: IntegrityError,
     },
-    #[error("line {line}: {url:?} would be saved as {name:?}, which is not a safe file name; refusing a lockfile that could write outside the output directory")]
+    #[error("line {line}: {:?} would be saved as {:?}, which {why}; fetchYarnDeps names files after their URL, so point this entry at a URL that makes a plain file name (re-run `yarn install`)", redact::url(url), shown_name(name, url))]
     UnsafeName {
         url: String,
         name: String,
         line: usize,
+        why: &'static str,
     },
-    #[error("lines {first_line} and {line}: {url:?} is pinned by two different digests ({first} and {second}); fetchYarnDeps checks both, so at most one can pass. Re-run `yarn install` to rewrite the lockfile")]
+    #[error("lines {first_line} and {line}: {:?} is pinned by two different {} digests ({first} and {second}); fetchYarnDeps checks both, so at most one can pass. Re-run `yarn install` to rewrite the lockfile", redact::url(url), first.split('-').next().unwrap_or_default())]
     ConflictingDigests {
         url: String,
         first_line: usize,
@@ -96,7 +117,7 @@ pub enum ModelError {
         first: String,
         second: String,
     },
-    #[error("lines {first_line} and {line}: {first_url:?} and {url:?} both map to the file {name:?} and nothing guarantees the same contents, so the fetchYarnDeps result would depend on download order; make one of them point elsewhere and re-run `yarn install`")]
+    #[error("lines {first_line} and {line}: {:?} and {:?} both map to the file {:?} and nothing guarantees the same contents, so the fetchYarnDeps result would depend on download order; make one of them point elsewhere and re-run `yarn install`", redact::url(first_url), redact::url(url), shown_name(name, url))]
     NameCollision {
         name: String,
         first_url: String,
@@ -134,6 +155,8 @@ impl OfflineCache {
                             }
                         });
                         kept.integrity = file.integrity;
+                    } else if let Some(digest) = file.integrity {
+                        add_digest(&mut cache.files[i], digest, file.line)?;
                     }
                 }
                 None => {
@@ -144,6 +167,9 @@ impl OfflineCache {
         }
         if let Some(line) = lock.ignored_from_line {
             cache.notes.push(Note::IgnoredFrom { line });
+        }
+        if let Some(line) = lock.merge_conflict_line {
+            cache.notes.insert(0, Note::MergeConflict { line });
         }
         cache
             .files
@@ -215,6 +241,9 @@ impl OfflineCache {
             Classified::Unsupported { url } => return Err(ModelError::Unsupported { url, line }),
         };
         check_safe_name(&name, &fetch, line)?;
+        if let Fetch::Tarball { url } = &fetch {
+            check_fetchable(url, line)?;
+        }
         let integrity = match &fetch {
             Fetch::Git { .. } => None,
             Fetch::Tarball { .. } => {
@@ -237,6 +266,7 @@ impl OfflineCache {
             name,
             fetch,
             integrity,
+            also_verify: Vec::new(),
             key: key.to_owned(),
             line,
         }))
@@ -305,20 +335,70 @@ fn expected_integrity(
 }
 
 fn check_safe_name(name: &str, fetch: &Fetch, line: usize) -> Result<(), ModelError> {
-    let unsafe_name = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name == LOCKFILE_NAME
-        || name.contains(['/', '\0'])
-        || name.len() > 255;
-    if unsafe_name {
-        let (Fetch::Tarball { url } | Fetch::Git { url, .. }) = fetch;
-        return Err(ModelError::UnsafeName {
-            url: url.clone(),
-            name: name.to_owned(),
+    let why = if name.is_empty() || name == "." || name == ".." {
+        "is not a file name"
+    } else if name == LOCKFILE_NAME {
+        "would replace the output's copy of the lockfile"
+    } else if name.contains('/') {
+        "contains `/` and so could write outside the output directory"
+    } else if name.contains('\0') {
+        "contains a NUL byte, which no file name can"
+    } else if name.len() > 255 {
+        "is longer than 255 bytes, the longest file name Linux and macOS allow"
+    } else {
+        return Ok(());
+    };
+    let (Fetch::Tarball { url } | Fetch::Git { url, .. }) = fetch;
+    Err(ModelError::UnsafeName {
+        url: url.clone(),
+        name: name.to_owned(),
+        line,
+        why,
+    })
+}
+
+/// A file name derived from a URL carries the URL's credentials: shown only without.
+fn shown_name<'a>(name: &'a str, url: &str) -> &'a str {
+    if redact::url(url) == url {
+        name
+    } else {
+        redact::REDACTED
+    }
+}
+
+/// Upstream hands the URL to Node's `https.get`, which throws on one it cannot parse
+/// (`https://` with no host): bad input, not a network error worth retrying.
+fn check_fetchable(url: &str, line: usize) -> Result<(), ModelError> {
+    match reqwest::Url::parse(url) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ModelError::InvalidUrl {
+            url: url.to_owned(),
             line,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Adds another entry's digest for the same URL. Of one algorithm there can be only
+/// one digest; different algorithms are all checked, the strongest keys the cache.
+fn add_digest(file: &mut CacheFile, digest: Integrity, line: usize) -> Result<(), ModelError> {
+    let known = file.integrity.iter().chain(&file.also_verify);
+    if let Some(same) = known.clone().find(|d| d.algorithm == digest.algorithm) {
+        if *same == digest {
+            return Ok(());
+        }
+        return Err(ModelError::ConflictingDigests {
+            url: file.url().to_owned(),
+            first_line: file.line,
+            line,
+            first: same.to_string(),
+            second: digest.to_string(),
         });
     }
+    let mut all: Vec<Integrity> = known.cloned().chain([digest]).collect();
+    all.sort_by_key(|d| std::cmp::Reverse(d.algorithm));
+    file.integrity = Some(all.remove(0));
+    file.also_verify = all;
     Ok(())
 }
 
@@ -327,16 +407,10 @@ fn check_safe_name(name: &str, fetch: &Fetch, line: usize) -> Result<(), ModelEr
 fn check_same_contents(first: &CacheFile, file: &CacheFile) -> Result<(), ModelError> {
     match (&first.integrity, &file.integrity) {
         (Some(a), Some(b)) if a == b => return Ok(()),
-        (Some(a), Some(b)) if first.fetch == file.fetch => {
-            return Err(ModelError::ConflictingDigests {
-                url: file.url().to_owned(),
-                first_line: first.line,
-                line: file.line,
-                first: a.to_string(),
-                second: b.to_string(),
-            })
-        }
-        (a, b) if first.fetch == file.fetch && (a.is_none() || b.is_none()) => return Ok(()),
+        // Different algorithms: `add_digest` keeps both, or refuses a second digest
+        // of one algorithm.
+        (Some(_), Some(_)) if first.fetch == file.fetch => return Ok(()),
+        (None, _) | (_, None) if first.fetch == file.fetch => return Ok(()),
         _ => {}
     }
     Err(ModelError::NameCollision {
@@ -458,6 +532,47 @@ mod tests {
             "a@1:\n  resolved \"https://a.com/x.tgz#{SHA1}\"\nb@1:\n  resolved \"https://a.com/x.tgz\"\n"
         );
         assert_eq!(model(&unpinned).unwrap().files.len(), 1);
+    }
+
+    #[test]
+    fn one_url_pinned_by_two_algorithms_checks_both() {
+        let sha512 = "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==";
+        let lock = format!(
+            "a@1:\n  resolved \"https://a.com/x.tgz#{SHA1}\"\nb@1:\n  resolved \"https://a.com/x.tgz\"\n  integrity {sha512}\n"
+        );
+        let m = model(&lock).unwrap();
+        assert_eq!(m.files.len(), 1);
+        let file = &m.files[0];
+        assert_eq!(file.integrity.as_ref().unwrap().to_string(), sha512);
+        assert_eq!(file.also_verify.len(), 1);
+        assert_eq!(
+            file.also_verify[0].algorithm,
+            crate::fetch::integrity::Algorithm::Sha1
+        );
+        assert_eq!(
+            file.cache_key(),
+            Integrity::parse_sri(sha512).unwrap().cache_key()
+        );
+        // A third entry with another sha1 for the same URL cannot pass with the first.
+        let other = "0000000000000000000000000000000000000000";
+        let three = format!("{lock}c@1:\n  resolved \"https://a.com/x.tgz#{other}\"\n");
+        assert!(matches!(
+            model(&three),
+            Err(ModelError::ConflictingDigests {
+                first_line: 1,
+                line: 6,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn urls_that_cannot_be_fetched_are_refused() {
+        let lock = "a@1:\n  resolved \"https://\"\n";
+        assert!(matches!(
+            model(lock),
+            Err(ModelError::InvalidUrl { line: 1, .. })
+        ));
     }
 
     #[test]

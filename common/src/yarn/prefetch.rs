@@ -18,6 +18,7 @@ use crate::fetch::tarball_fetch::{
 };
 use crate::nix::nar::{HashingWriter, NarWriter};
 use crate::nix::nix_hash::Sha256Hash;
+use crate::redact;
 use crate::yarn::dependency_source::Fetch;
 use crate::yarn::git_source::{GitFetcher, GitSourceError};
 use crate::yarn::nar_memo::NarMemo;
@@ -38,8 +39,6 @@ pub struct PrefetchOptions {
 pub enum PrefetchError {
     #[error("{}:{}:{}: {}", path.display(), error.line, error.col, error.kind)]
     Lockfile { path: PathBuf, error: ParseError },
-    #[error("{}: not UTF-8 (byte {offset}); a yarn.lock is UTF-8 text", path.display())]
-    NotUtf8 { path: PathBuf, offset: usize },
     #[error("{}: {error}", path.display())]
     Model { path: PathBuf, error: ModelError },
     #[error("{}: {} of {total} files are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
@@ -53,7 +52,7 @@ pub enum PrefetchError {
         lockfile: PathBuf,
         errors: Vec<FetchError>,
     },
-    #[error("{}: line {line}: {key}: {source}", lockfile.display())]
+    #[error("{}: line {line}: {}: {}", lockfile.display(), redact::text(key), redact::text(&source.to_string()))]
     Git {
         lockfile: PathBuf,
         line: usize,
@@ -67,10 +66,7 @@ pub enum PrefetchError {
 impl PrefetchError {
     /// The lockfile itself is wrong (exit 2), as opposed to the network or cache (exit 3).
     pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
-            Self::Lockfile { .. } | Self::NotUtf8 { .. } | Self::Model { .. }
-        )
+        matches!(self, Self::Lockfile { .. } | Self::Model { .. })
     }
 }
 
@@ -143,6 +139,8 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
         let model = plan(path, lock_bytes)?;
+        let decoded = yarn_lock::decode(lock_bytes);
+        let lock_bytes = decoded.text.as_bytes();
         let memo = NarMemo::new(self.cache.root());
         let key = NarMemo::key(lock_bytes, &model);
         let remembered = key.as_deref().and_then(|k| memo.get(k));
@@ -204,7 +202,10 @@ impl Prefetcher {
                 lockfile: path.to_owned(),
                 missing: missing
                     .iter()
-                    .map(|f| format!("line {}: {} ({})", f.line, f.key, f.url()))
+                    .map(|f| {
+                        let (key, url) = (redact::text(&f.key), redact::url(f.url()));
+                        format!("line {}: {key} ({url})", f.line)
+                    })
                     .collect(),
                 total: model.files.len(),
             });
@@ -230,7 +231,8 @@ impl Prefetcher {
                     )),
                 })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<Hit>, _>>()?;
+        verify_other_digests(path, &model, &hits)?;
         Ok(Resolved {
             model,
             hits,
@@ -254,6 +256,7 @@ impl Prefetcher {
                 key: format!("line {}: {}", f.line, f.key),
                 url: f.url().to_owned(),
                 integrity: f.integrity.clone(),
+                also_verify: f.also_verify.clone(),
                 cache_key: f.cache_key(),
             })
             .collect();
@@ -301,6 +304,8 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
         let resolved = self.resolve(path, lock_bytes, progress)?;
+        let decoded = yarn_lock::decode(lock_bytes);
+        let lock_bytes = decoded.text.as_bytes();
         write_directory(&resolved, lock_bytes, dir).map_err(|source| PrefetchError::Io {
             path: dir.to_owned(),
             source,
@@ -309,20 +314,63 @@ impl Prefetcher {
     }
 }
 
-/// Parses and models a lockfile, without touching cache or network.
-pub fn plan(path: &Path, lock_bytes: &[u8]) -> Result<OfflineCache, PrefetchError> {
-    let text = std::str::from_utf8(lock_bytes).map_err(|e| PrefetchError::NotUtf8 {
-        path: path.to_owned(),
-        offset: e.valid_up_to(),
-    })?;
-    let lock = yarn_lock::parse(text).map_err(|error| PrefetchError::Lockfile {
-        path: path.to_owned(),
-        error,
-    })?;
-    OfflineCache::from_lockfile(&lock).map_err(|error| PrefetchError::Model {
-        path: path.to_owned(),
-        error,
+/// A file pinned by digests of several algorithms was verified, when cached, against
+/// the strongest only; upstream checks each, so the others are checked here.
+fn verify_other_digests(
+    path: &Path,
+    model: &OfflineCache,
+    hits: &[Hit],
+) -> Result<(), PrefetchError> {
+    let mut errors = Vec::new();
+    for (file, hit) in model.files.iter().zip(hits) {
+        for digest in &file.also_verify {
+            let ok = digest
+                .verify_file(&hit.path)
+                .map_err(|source| PrefetchError::Io {
+                    path: hit.path.clone(),
+                    source,
+                })?;
+            if !ok {
+                errors.push(FetchError::Integrity {
+                    key: format!("line {}: {}", file.line, file.key),
+                    url: file.url().to_owned(),
+                    expected: digest.to_string(),
+                    actual: format!(
+                        "other bytes (the ones matching {})",
+                        file.integrity
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(PrefetchError::Fetch {
+        lockfile: path.to_owned(),
+        errors,
     })
+}
+
+/// Parses and models a lockfile, without touching cache or network. The bytes are
+/// read as upstream reads them ([`yarn_lock::decode`]).
+pub fn plan(path: &Path, lock_bytes: &[u8]) -> Result<OfflineCache, PrefetchError> {
+    let decoded = yarn_lock::decode(lock_bytes);
+    let lock = yarn_lock::parse(&decoded.text).map_err(|error| PrefetchError::Lockfile {
+        path: path.to_owned(),
+        error,
+    })?;
+    let mut model = OfflineCache::from_lockfile(&lock).map_err(|error| PrefetchError::Model {
+        path: path.to_owned(),
+        error,
+    })?;
+    if let Some(line) = decoded.first_invalid_line {
+        model.notes.insert(0, Note::NotUtf8 { line });
+    }
+    Ok(model)
 }
 
 /// The output's entries in NAR order: the files and the lockfile copy, by name bytes.

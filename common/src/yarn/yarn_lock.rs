@@ -6,8 +6,10 @@
 //! the parse silently, `key: value` on one line is an error, and a later duplicate key
 //! replaces the earlier value but keeps its position. We follow all of that, and turn
 //! the inputs on which upstream hangs (an unterminated string, a final comment without
-//! newline) into errors.
+//! newline) into errors. A lockfile with merge-conflict markers is parsed as upstream
+//! parses it: both sides, merged, the later side winning.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
@@ -39,6 +41,18 @@ impl Object {
                 self.index.insert(key.clone(), self.entries.len());
                 self.entries.push((key, value, line));
             }
+        }
+    }
+
+    /// `Object.assign` of one property: a later value replaces an earlier one in
+    /// place, and its line is the one now shown.
+    fn assign(&mut self, key: String, value: Value, line: usize) {
+        match self.index.get(&key) {
+            Some(&i) => {
+                self.entries[i].1 = value;
+                self.entries[i].2 = line;
+            }
+            None => self.insert(key, value, line),
         }
     }
 
@@ -96,6 +110,9 @@ pub struct Lockfile {
     /// indented line at the top level: everything from this line on is ignored by
     /// yarn and by fetchYarnDeps alike.
     pub ignored_from_line: Option<usize>,
+    /// Set when the text has merge-conflict markers, to the first `<<<<<<<` line: the
+    /// object is then both sides merged, as `@yarnpkg/lockfile` merges them.
+    pub merge_conflict_line: Option<usize>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -112,7 +129,6 @@ pub enum ParseErrorKind {
     Berry,
     /// `# yarn lockfile vN` with N > 1.
     UnsupportedVersion(String),
-    MergeConflict,
     OddIndent,
     UnterminatedString,
     CommentWithoutNewline,
@@ -130,9 +146,6 @@ impl fmt::Display for ParseErrorKind {
                 f,
                 "`# yarn lockfile v{v}` is not Yarn v1; only v1 lockfiles are supported"
             ),
-            Self::MergeConflict => f.write_str(
-                "merge conflict markers; resolve them (re-run `yarn install`) and try again",
-            ),
             Self::OddIndent => f.write_str("invalid number of spaces: indentation must be even"),
             Self::UnterminatedString => f.write_str("string has no closing quote"),
             Self::CommentWithoutNewline => f.write_str(
@@ -141,6 +154,27 @@ impl fmt::Display for ParseErrorKind {
             ),
             Self::Unexpected(what) => f.write_str(what),
         }
+    }
+}
+
+/// Lockfile text as upstream reads it: prefetch-yarn-deps reads the file with
+/// `fs.readFile(…, 'utf-8')`, which replaces each invalid UTF-8 sequence by U+FFFD
+/// (WHATWG "maximal subpart" replacement, as `String::from_utf8_lossy` does), parses
+/// that text and writes it back as the output's `yarn.lock`.
+pub struct Decoded<'a> {
+    pub text: Cow<'a, str>,
+    /// The line of the first invalid sequence, when there is one.
+    pub first_invalid_line: Option<usize>,
+}
+
+pub fn decode(bytes: &[u8]) -> Decoded<'_> {
+    let first_invalid_line = std::str::from_utf8(bytes).err().map(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        before.iter().filter(|&&b| b == b'\n').count() + 1
+    });
+    Decoded {
+        text: String::from_utf8_lossy(bytes),
+        first_invalid_line,
     }
 }
 
@@ -153,14 +187,14 @@ pub fn parse(text: &str) -> Result<Lockfile, ParseError> {
             kind: ParseErrorKind::Berry,
         });
     }
-    if let Some(line) = merge_conflict_line(text) {
-        return Err(ParseError {
-            line,
-            col: 1,
-            kind: ParseErrorKind::MergeConflict,
-        });
-    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if has_merge_conflicts(text) {
+        return parse_with_conflict(text);
+    }
+    parse_text(text)
+}
+
+fn parse_text(text: &str) -> Result<Lockfile, ParseError> {
     let mut parser = Parser::new(text)?;
     let object = parser.parse_object(0)?;
     let ignored_from_line = match parser.token.kind {
@@ -170,6 +204,7 @@ pub fn parse(text: &str) -> Result<Lockfile, ParseError> {
     Ok(Lockfile {
         object,
         ignored_from_line,
+        merge_conflict_line: None,
     })
 }
 
@@ -179,16 +214,84 @@ fn berry_metadata_line(text: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// Yarn resolves conflicted lockfiles by merging both sides; fetchYarnDeps would hash
-/// the markers too. Neither is what anybody wants to commit, so we refuse.
-fn merge_conflict_line(text: &str) -> Option<usize> {
-    let has = |m: &str| text.contains(m);
-    if !(has("<<<<<<<") && has("=======") && has(">>>>>>>")) {
-        return None;
+const CONFLICT_START: &str = "<<<<<<<";
+const CONFLICT_SEP: &str = "=======";
+const CONFLICT_ANCESTOR: &str = "|||||||";
+const CONFLICT_END: &str = ">>>>>>>";
+
+/// `hasMergeConflicts`: all three markers anywhere in the text.
+fn has_merge_conflicts(text: &str) -> bool {
+    [CONFLICT_START, CONFLICT_SEP, CONFLICT_END]
+        .iter()
+        .all(|m| text.contains(m))
+}
+
+/// `parseWithConflict`: `Object.assign({}, parse(ours), parse(theirs))`. Upstream
+/// returns an empty object when a side does not parse, and fetchYarnDeps then hashes
+/// the lockfile alone; that is never what was meant, so here the error stands, on the
+/// line of the file it came from.
+fn parse_with_conflict(text: &str) -> Result<Lockfile, ParseError> {
+    let merge_conflict_line = text
+        .split('\n')
+        .position(|l| l.trim_end_matches('\r').starts_with(CONFLICT_START))
+        .map(|i| i + 1);
+    let mut object = Object::default();
+    let mut ignored_from_line = None;
+    for (variant, lines) in conflict_variants(text) {
+        let original = |line: usize| lines.get(line - 1).copied().unwrap_or(line);
+        let side = parse_text(&variant).map_err(|e| ParseError {
+            line: original(e.line),
+            ..e
+        })?;
+        ignored_from_line = ignored_from_line.or(side.ignored_from_line.map(original));
+        for (key, value, line) in side.object.entries {
+            object.assign(key, value, original(line));
+        }
     }
-    text.lines()
-        .position(|l| l.contains("<<<<<<<"))
-        .map(|i| i + 1)
+    Ok(Lockfile {
+        object,
+        ignored_from_line,
+        merge_conflict_line,
+    })
+}
+
+/// `extractConflictVariants` of @yarnpkg/lockfile 1.1.0 (src/lockfile/parse.js): the
+/// text of each side, lines joined by `\n`, and the file's line number of each line.
+fn conflict_variants(text: &str) -> [(String, Vec<usize>); 2] {
+    let mut sides: [Vec<(&str, usize)>; 2] = [Vec::new(), Vec::new()];
+    // `split(/\r?\n/g)`: a CR stays unless a LF follows it.
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .zip(1..);
+    let mut skip = false;
+    while let Some((line, n)) = lines.next() {
+        if !line.starts_with(CONFLICT_START) {
+            sides[0].push((line, n));
+            sides[1].push((line, n));
+            continue;
+        }
+        for (line, n) in lines.by_ref() {
+            if line == CONFLICT_SEP {
+                skip = false;
+                break;
+            } else if skip || line.starts_with(CONFLICT_ANCESTOR) {
+                skip = true;
+            } else {
+                sides[0].push((line, n));
+            }
+        }
+        for (line, n) in lines.by_ref() {
+            if line.starts_with(CONFLICT_END) {
+                break;
+            }
+            sides[1].push((line, n));
+        }
+    }
+    sides.map(|side| {
+        let text = side.iter().map(|(l, _)| *l).collect::<Vec<_>>().join("\n");
+        (text, side.into_iter().map(|(_, n)| n).collect())
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -567,8 +670,35 @@ mod tests {
             parse(v2).unwrap_err().kind,
             ParseErrorKind::UnsupportedVersion(_)
         ));
-        let conflict = "a@1:\n<<<<<<< HEAD\n  version \"1\"\n=======\n  version \"2\"\n>>>>>>> x\n";
-        let err = parse(conflict).unwrap_err();
-        assert_eq!((err.line, err.kind), (2, ParseErrorKind::MergeConflict));
+    }
+
+    #[test]
+    fn merge_conflicts_merge_both_sides_the_later_winning() {
+        let conflict = "a@1:\n<<<<<<< HEAD\n  version \"1\"\n=======\n  version \"2\"\n>>>>>>> x\nb@1:\n  version \"3\"\n";
+        let lock = parse(conflict).unwrap();
+        assert_eq!(lock.merge_conflict_line, Some(2));
+        assert_eq!(entry(&lock, "a@1").get_str("version"), Some("2"));
+        let keys: Vec<_> = lock.object.iter().map(|(k, _, l)| (k, l)).collect();
+        assert_eq!(keys, [("a@1", 1), ("b@1", 7)]);
+        // diff3: the ancestor section is dropped; entries only on one side are kept, and
+        // lines point into the file.
+        let diff3 = "<<<<<<< ours\nc@1:\n  v \"c\"\n||||||| base\nz@1:\n  v \"z\"\n=======\nd@1:\n  v \"d\"\n>>>>>>> theirs\n";
+        let lock = parse(diff3).unwrap();
+        let keys: Vec<_> = lock.object.iter().map(|(k, _, l)| (k, l)).collect();
+        assert_eq!(keys, [("c@1", 2), ("d@1", 8)]);
+        // A side that does not parse is an error on the file's line.
+        let broken = "<<<<<<< ours\na@1:\n  v \"1\"\n=======\na@1:\n   v \"2\"\n>>>>>>> theirs\n";
+        let err = parse(broken).unwrap_err();
+        assert_eq!((err.line, err.kind), (6, ParseErrorKind::OddIndent));
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        let d = decode(b"# ok\n# caf\xe9 \xed\xa0\x80\n");
+        assert_eq!(d.first_invalid_line, Some(2));
+        assert_eq!(d.text, "# ok\n# caf\u{fffd} \u{fffd}\u{fffd}\u{fffd}\n");
+        let d = decode(b"fine\n");
+        assert!(matches!(d.text, Cow::Borrowed("fine\n")));
+        assert_eq!(d.first_invalid_line, None);
     }
 }

@@ -7,6 +7,7 @@ mod errors;
 mod flake_ref;
 mod http_server;
 mod push;
+mod redaction;
 mod signed_narinfo;
 mod snapshots;
 mod trusted_keys;

@@ -5,11 +5,15 @@ mod fixture;
 mod server;
 mod util;
 
+mod digests;
+mod download_limits;
 mod fetch;
 mod git_dependency;
 mod in_place;
 mod live;
 mod nix_agreement;
+mod peer_parity;
 mod record;
+mod redaction;
 mod snapshots;
 mod yarn_offline;

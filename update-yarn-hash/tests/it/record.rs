@@ -191,7 +191,7 @@ fn a_hostile_resolved_url_is_refused_before_any_write() {
     .unwrap();
     r.run(".", &["--lockfile", "example/yarn.lock"])
         .expect_code(2)
-        .expect_stderr_contains("not a safe file name");
+        .expect_stderr_contains("would be saved as \"..\", which is not a file name");
     assert!(!r.path(".nix/yarn-deps.toml").exists());
 }
 

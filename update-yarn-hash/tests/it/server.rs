@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub enum Route {
@@ -33,12 +33,28 @@ pub enum Route {
         body: Vec<u8>,
         delay: Duration,
     },
+    /// Answer `status` with `Retry-After: after` to the first `failures` requests,
+    /// then serve `body`.
+    RetryAfter {
+        failures: usize,
+        status: u16,
+        after: String,
+        body: Vec<u8>,
+    },
+    /// Announce the length, then send one byte every `interval`.
+    Drip {
+        body: Vec<u8>,
+        interval: Duration,
+    },
+    /// No Content-Length: the body ends when the connection closes.
+    Unsized(Vec<u8>),
 }
 
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Route>,
     hits: HashMap<String, usize>,
+    times: HashMap<String, Vec<Instant>>,
 }
 
 pub struct Server {
@@ -86,6 +102,12 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// When each request for `path` arrived.
+    pub fn request_times(&self, path: &str) -> Vec<Instant> {
+        let state = self.state.lock().unwrap();
+        state.times.get(path).cloned().unwrap_or_default()
+    }
+
     pub fn total_hits(&self) -> usize {
         self.state.lock().unwrap().hits.values().sum()
     }
@@ -124,6 +146,10 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
         .to_owned();
     let route = {
         let mut s = state.lock().unwrap();
+        s.times
+            .entry(path.clone())
+            .or_default()
+            .push(Instant::now());
         let n = s.hits.entry(path.clone()).or_default();
         *n += 1;
         let n = *n;
@@ -132,6 +158,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
                 failures, status, ..
             }) if n <= failures => Route::Status(status),
             Some(Route::FailFirst { body, .. }) => Route::Ok(body),
+            Some(Route::RetryAfter { failures, body, .. }) if n > failures => Route::Ok(body),
             Some(r) => r,
             None => Route::Status(404),
         }
@@ -158,6 +185,26 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             conn.write_all(head(200, body.len()).as_bytes())
                 .and_then(|_| conn.write_all(&body))
         }
+        Route::RetryAfter { status, after, .. } => conn.write_all(
+            format!(
+                "HTTP/1.1 {status} X\r\nRetry-After: {after}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        ),
+        Route::Drip { body, interval } => {
+            let mut sent = conn.write_all(head(200, body.len()).as_bytes());
+            for byte in &body {
+                if sent.is_err() {
+                    break;
+                }
+                thread::sleep(interval);
+                sent = conn.write_all(std::slice::from_ref(byte));
+            }
+            sent
+        }
+        Route::Unsized(body) => conn
+            .write_all(b"HTTP/1.1 200 X\r\nConnection: close\r\n\r\n")
+            .and_then(|_| conn.write_all(&body)),
         Route::FailFirst { .. } => unreachable!("resolved above"),
     };
     let _ = conn.flush();
