@@ -18,6 +18,7 @@
 #   --registry URL        the value of NIX_NPM_REGISTRY (default: unset, as in a plain build)
 #   --workspace NAME      an entry of pnpmWorkspaces (repeatable) -> --filter=NAME
 #   --install-flag FLAG   an entry of pnpmInstallFlags (repeatable)
+#   --out DIR             copy $out to DIR (replaced if it exists)
 #   --keep DIR            keep the build: DIR/out ($out), DIR/store (the store before tar,
 #                         after fixup), DIR/pnpm-store.tar (the uncompressed tar)
 #   --allow-tool-versions do not refuse tar/zstd versions other than nixpkgs' (for bisecting)
@@ -43,6 +44,7 @@ sponge_bin=""
 registry_set=0
 registry=""
 keep=""
+out_copy=""
 allow_versions=0
 filter_flags=()
 install_flags=()
@@ -61,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --workspace) filter_flags+=("--filter=$2"); shift 2 ;;
     --install-flag) install_flags+=("$2"); shift 2 ;;
     --keep) keep=$2; shift 2 ;;
+    --out) out_copy=$2; shift 2 ;;
     --allow-tool-versions) allow_versions=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
@@ -154,6 +157,10 @@ store_path=$(cat "$top/.store-path")
 export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters ='
 hash=$(nix hash path "$top/out")
 
+if [[ -n $out_copy ]]; then
+    rm -rf "$out_copy"
+    cp -a "$top/out" "$out_copy"
+fi
 if [[ -n $keep ]]; then
     mkdir -p "$keep"
     chmod -R u+w "$keep" 2>/dev/null || true
