@@ -10,7 +10,9 @@
 # this script sets up what a Nix build gives them (environment, PATH, build directory).
 #
 # usage: fetch-pnpm-deps.sh [options] PROJECT_DIR
-#   --fetcher-version N   3 (pnpm 10 store packed as pnpm-store.tar.zst) or 4 (pnpm 11); required
+#   --fetcher-version N   3 (the pnpm 10 store packed as pnpm-store.tar.zst); required. 4 (pnpm 11)
+#                         runs the install but stops with exit 3 at v11/index.db: nixpkgs'
+#                         fetcherVersion 4 fixup is not replayed yet
 #   --pnpm PATH           pnpm executable (nixpkgs layout: bin/pnpm -> libexec/pnpm/bin/pnpm.cjs)
 #   --node PATH           node executable pnpm runs under (default: `node` on PATH)
 #   --tar PATH            GNU tar 1.35 (nixpkgs' gnutar); --zstd PATH: zstd 1.5.7; --jq PATH: jq
