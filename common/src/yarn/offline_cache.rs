@@ -14,6 +14,9 @@ use crate::yarn::yarn_lock::{Lockfile, Object, Value};
 /// The lockfile copy's name in the output; no tarball may take it.
 pub const LOCKFILE_NAME: &str = "yarn.lock";
 
+/// The longest file name (in bytes) Linux and macOS file systems accept.
+const NAME_MAX: usize = 255;
+
 /// One file of the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheFile {
@@ -88,6 +91,8 @@ pub enum ModelError {
         name: String,
         line: usize,
     },
+    #[error("line {line}: {url:?} would be saved as a file name of {len} bytes, but file systems allow at most {NAME_MAX} (NAME_MAX), so fetchYarnDeps cannot write it either; point the entry at a URL with a shorter last path segment and re-run `yarn install`")]
+    NameTooLong { url: String, len: usize, line: usize },
     #[error("lines {first_line} and {line}: {url:?} is pinned by two different digests ({first} and {second}); fetchYarnDeps checks both, so at most one can pass. Re-run `yarn install` to rewrite the lockfile")]
     ConflictingDigests {
         url: String,
@@ -309,10 +314,16 @@ fn check_safe_name(name: &str, fetch: &Fetch, line: usize) -> Result<(), ModelEr
         || name == "."
         || name == ".."
         || name == LOCKFILE_NAME
-        || name.contains(['/', '\0'])
-        || name.len() > 255;
+        || name.contains(['/', '\0']);
+    let (Fetch::Tarball { url } | Fetch::Git { url, .. }) = fetch;
+    if name.len() > NAME_MAX {
+        return Err(ModelError::NameTooLong {
+            url: url.clone(),
+            len: name.len(),
+            line,
+        });
+    }
     if unsafe_name {
-        let (Fetch::Tarball { url } | Fetch::Git { url, .. }) = fetch;
         return Err(ModelError::UnsafeName {
             url: url.clone(),
             name: name.to_owned(),
@@ -423,6 +434,17 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn a_name_too_long_for_a_file_system_says_so() {
+        let url = format!("https://r.com/{}.tgz", "a".repeat(300));
+        let lock = format!("a@1:\n  resolved \"{url}\"\n");
+        let err = model(&lock).unwrap_err();
+        assert!(matches!(err, ModelError::NameTooLong { len: 304, .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("at most 255") && text.contains(&url), "{text}");
+        assert!(!text.contains("outside"), "{text}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod fixture;
 mod server;
 mod util;
 
+mod cache_hardening;
 mod fetch;
 mod git_dependency;
 mod in_place;

@@ -33,6 +33,13 @@ pub enum Route {
         body: Vec<u8>,
         delay: Duration,
     },
+    /// Send the head and the first `sent` bytes, then go silent for `stall`: a
+    /// download caught in flight.
+    Stall {
+        body: Vec<u8>,
+        sent: usize,
+        stall: Duration,
+    },
 }
 
 #[derive(Default)]
@@ -157,6 +164,14 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             thread::sleep(delay);
             conn.write_all(head(200, body.len()).as_bytes())
                 .and_then(|_| conn.write_all(&body))
+        }
+        Route::Stall { body, sent, stall } => {
+            let sent = conn
+                .write_all(head(200, body.len()).as_bytes())
+                .and_then(|_| conn.write_all(&body[..sent]))
+                .and_then(|_| conn.flush());
+            thread::sleep(stall);
+            sent
         }
         Route::FailFirst { .. } => unreachable!("resolved above"),
     };
