@@ -256,9 +256,10 @@ fn yarn_hash(ghost: &Path, report: &mut String) -> Result<YarnFigures> {
 const COLD_ROUNDS: usize = 3;
 
 fn hash_of(m: &Measured) -> String {
-    serde_json::from_str::<serde_json::Value>(&m.stdout).ok().and_then(|j| {
-        j["lockfiles"][0]["hash"].as_str().map(str::to_owned)
-    }).unwrap_or_default()
+    serde_json::from_str::<serde_json::Value>(&m.stdout)
+        .ok()
+        .and_then(|j| j["lockfiles"][0]["hash"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The lockfile's tarball URLs, as update-yarn-hash would download them.
@@ -281,9 +282,16 @@ fn download_floor(urls: &[String]) -> Result<Option<Duration>> {
     }
     fs::write(config.path(), text)?;
     let mut c = Command::new("curl");
-    c.args(["--parallel", "--parallel-max", "64", "--http2", "--silent", "--fail"])
-        .args(["--retry", "4", "--config"])
-        .arg(config.path());
+    c.args([
+        "--parallel",
+        "--parallel-max",
+        "64",
+        "--http2",
+        "--silent",
+        "--fail",
+    ])
+    .args(["--retry", "4", "--config"])
+    .arg(config.path());
     Ok(Some(measure(c)?.wall))
 }
 
@@ -428,9 +436,16 @@ fn write_benchmarks(
     let (peer, peer_note) = match y.peer {
         Some((d, agrees)) => (
             secs(d),
-            if agrees { "same hash" } else { "DIFFERENT HASH" },
+            if agrees {
+                "same hash"
+            } else {
+                "DIFFERENT HASH"
+            },
         ),
-        None => ("not measured (needs node, nix and ../shared/peers)".into(), ""),
+        None => (
+            "not measured (needs node, nix and ../shared/peers)".into(),
+            "",
+        ),
     };
     let cold = y.cold_median.as_secs_f64();
     let mut ratios = Vec::new();
@@ -438,7 +453,10 @@ fn write_benchmarks(
         ratios.push(format!("{:.2}× the floor", cold / f.as_secs_f64()));
     }
     if let Some((p, _)) = y.peer {
-        ratios.push(format!("{:.2}× faster than the peer", p.as_secs_f64() / cold));
+        ratios.push(format!(
+            "{:.2}× faster than the peer",
+            p.as_secs_f64() / cold
+        ));
     }
     let ratios = ratios.join(", ");
     let text = format!(

@@ -345,7 +345,10 @@ mod tests {
         assert!(!stamped(&hit), "not trusted before it is sealed");
         cache.seal(std::slice::from_ref(&hit)).unwrap();
         assert!(stamped(&hit));
-        assert_eq!(cache.lookup(&key, Some(&i), Trust::Stamp).unwrap(), Some(hit));
+        assert_eq!(
+            cache.lookup(&key, Some(&i), Trust::Stamp).unwrap(),
+            Some(hit)
+        );
     }
 
     #[test]
@@ -358,7 +361,10 @@ mod tests {
 
         // Touched but intact: re-verified, re-stamped, still a hit.
         filetime::set_file_mtime(&hit.path, FileTime::now()).unwrap();
-        assert!(cache.lookup(&key, Some(&i), Trust::Stamp).unwrap().is_some());
+        assert!(cache
+            .lookup(&key, Some(&i), Trust::Stamp)
+            .unwrap()
+            .is_some());
 
         // Corrupted in place: discarded.
         fs::set_permissions(
@@ -376,7 +382,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = TarballCache::open(dir.path());
         let hit = cache.insert_bytes("git-abc", b"tar").unwrap();
-        assert!(cache.lookup("git-abc", None, Trust::Stamp).unwrap().is_some());
+        assert!(cache
+            .lookup("git-abc", None, Trust::Stamp)
+            .unwrap()
+            .is_some());
         filetime::set_file_mtime(&hit.path, FileTime::now()).unwrap();
         assert_eq!(cache.lookup("git-abc", None, Trust::Stamp).unwrap(), None);
         assert!(
@@ -420,16 +429,29 @@ mod tests {
         fs::remove_file(&hit_a.path).unwrap();
         std::os::unix::fs::symlink(&hit_b.path, &hit_a.path).unwrap();
         restamp(&hit_a.path, stamp);
-        assert_eq!(cache.lookup(&a.cache_key(), Some(&a), Trust::Stamp).unwrap(), None);
+        assert_eq!(
+            cache
+                .lookup(&a.cache_key(), Some(&a), Trust::Stamp)
+                .unwrap(),
+            None
+        );
         assert!(fs::symlink_metadata(&hit_a.path).is_err(), "link removed");
         assert_eq!(fs::read(&hit_b.path).unwrap(), b"b", "its target untouched");
         assert!(open_entry(&hit_b.path).is_ok());
 
         fs::create_dir_all(hit_a.path.join("sub")).unwrap();
-        assert_eq!(cache.lookup(&a.cache_key(), Some(&a), Trust::Stamp).unwrap(), None);
+        assert_eq!(
+            cache
+                .lookup(&a.cache_key(), Some(&a), Trust::Stamp)
+                .unwrap(),
+            None
+        );
         assert!(!hit_a.path.exists(), "directory removed");
         cache.insert_bytes(&a.cache_key(), b"a").unwrap();
-        assert!(cache.lookup(&a.cache_key(), Some(&a), Trust::Stamp).unwrap().is_some());
+        assert!(cache
+            .lookup(&a.cache_key(), Some(&a), Trust::Stamp)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -440,10 +462,18 @@ mod tests {
         fs::create_dir_all(shard.parent().unwrap()).unwrap();
         fs::write(&shard, b"not a directory").unwrap();
         let cache = TarballCache::open(dir.path());
-        assert_eq!(cache.lookup(&i.cache_key(), Some(&i), Trust::Stamp).unwrap(), None);
+        assert_eq!(
+            cache
+                .lookup(&i.cache_key(), Some(&i), Trust::Stamp)
+                .unwrap(),
+            None
+        );
         cache.insert_bytes(&i.cache_key(), b"x").unwrap();
         assert!(shard.is_dir());
-        assert!(cache.lookup(&i.cache_key(), Some(&i), Trust::Stamp).unwrap().is_some());
+        assert!(cache
+            .lookup(&i.cache_key(), Some(&i), Trust::Stamp)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -454,7 +484,10 @@ mod tests {
         assert_eq!(cache.lookup("git-abc", None, Trust::Digest).unwrap(), None);
         let i = integrity_of(b"t");
         cache.insert_bytes(&i.cache_key(), b"t").unwrap();
-        assert!(cache.lookup(&i.cache_key(), Some(&i), Trust::Digest).unwrap().is_some());
+        assert!(cache
+            .lookup(&i.cache_key(), Some(&i), Trust::Digest)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -462,7 +495,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = TarballCache::open(&dir.path().join("c"));
         let i = integrity_of(b"x");
-        assert_eq!(cache.lookup(&i.cache_key(), Some(&i), Trust::Stamp).unwrap(), None);
+        assert_eq!(
+            cache
+                .lookup(&i.cache_key(), Some(&i), Trust::Stamp)
+                .unwrap(),
+            None
+        );
         assert_eq!(cache.sweep_temp_files().unwrap(), 0);
         assert!(!dir.path().join("c").exists());
     }

@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use thiserror::Error;
 
-use crate::yarn::dependency_source::{classify, Classified, Fetch};
 use crate::fetch::integrity::{Integrity, IntegrityError};
+use crate::yarn::dependency_source::{classify, Classified, Fetch};
 use crate::yarn::yarn_lock::{Lockfile, Object, Value};
 
 /// The lockfile copy's name in the output; no tarball may take it.
@@ -92,7 +92,11 @@ pub enum ModelError {
         line: usize,
     },
     #[error("line {line}: {url:?} would be saved as a file name of {len} bytes, but file systems allow at most {NAME_MAX} (NAME_MAX), so fetchYarnDeps cannot write it either; point the entry at a URL with a shorter last path segment and re-run `yarn install`")]
-    NameTooLong { url: String, len: usize, line: usize },
+    NameTooLong {
+        url: String,
+        len: usize,
+        line: usize,
+    },
     #[error("lines {first_line} and {line}: {url:?} is pinned by two different digests ({first} and {second}); fetchYarnDeps checks both, so at most one can pass. Re-run `yarn install` to rewrite the lockfile")]
     ConflictingDigests {
         url: String,
@@ -441,9 +445,15 @@ mod tests {
         let url = format!("https://r.com/{}.tgz", "a".repeat(300));
         let lock = format!("a@1:\n  resolved \"{url}\"\n");
         let err = model(&lock).unwrap_err();
-        assert!(matches!(err, ModelError::NameTooLong { len: 304, .. }), "{err}");
+        assert!(
+            matches!(err, ModelError::NameTooLong { len: 304, .. }),
+            "{err}"
+        );
         let text = err.to_string();
-        assert!(text.contains("at most 255") && text.contains(&url), "{text}");
+        assert!(
+            text.contains("at most 255") && text.contains(&url),
+            "{text}"
+        );
         assert!(!text.contains("outside"), "{text}");
     }
 

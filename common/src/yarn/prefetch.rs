@@ -14,17 +14,17 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::yarn::dependency_source::Fetch;
-use crate::yarn::git_source::{GitFetcher, GitSourceError};
-use crate::nix::nar::{HashingWriter, NarWriter};
-use crate::yarn::nar_memo::NarMemo;
-use crate::nix::nix_hash::Sha256Hash;
-use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::fetch::integrity::{Hasher, Integrity};
 use crate::fetch::tarball_cache::{self, CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
 };
+use crate::nix::nar::{HashingWriter, NarWriter};
+use crate::nix::nix_hash::Sha256Hash;
+use crate::yarn::dependency_source::Fetch;
+use crate::yarn::git_source::{GitFetcher, GitSourceError};
+use crate::yarn::nar_memo::NarMemo;
+use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::yarn::yarn_lock::{self, ParseError};
 
 #[derive(Debug, Clone)]
@@ -84,7 +84,10 @@ impl PrefetchError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::Lockfile { .. } | Self::NotUtf8 { .. } | Self::Model { .. } | Self::OutputDir { .. }
+            Self::Lockfile { .. }
+                | Self::NotUtf8 { .. }
+                | Self::Model { .. }
+                | Self::OutputDir { .. }
         )
     }
 }
@@ -264,7 +267,10 @@ impl Prefetcher {
         let mut hits: Vec<Option<Hit>> = model
             .files
             .iter()
-            .map(|f| self.cache.lookup(&f.cache_key(), f.integrity.as_ref(), trust))
+            .map(|f| {
+                self.cache
+                    .lookup(&f.cache_key(), f.integrity.as_ref(), trust)
+            })
             .collect::<Result<_, _>>()?;
         let missing: Vec<&CacheFile> = model
             .files
@@ -287,11 +293,9 @@ impl Prefetcher {
         for (file, hit) in model.files.iter().zip(hits.iter_mut()) {
             if hit.is_none() {
                 // Just fetched and verified, so stamped: the stamp is the right trust.
-                *hit = self.cache.lookup(
-                    &file.cache_key(),
-                    file.integrity.as_ref(),
-                    Trust::Stamp,
-                )?;
+                *hit =
+                    self.cache
+                        .lookup(&file.cache_key(), file.integrity.as_ref(), Trust::Stamp)?;
             }
         }
         let hits = hits
@@ -374,8 +378,9 @@ impl Prefetcher {
         check_output_dir(dir)?;
         let model = plan(path, lock_bytes)?;
         // Copying reads every byte anyway, so the copy is always checked.
-        let (resolved, ()) =
-            self.repairing(path, model, progress, |r| write_directory(r, lock_bytes, dir))?;
+        let (resolved, ()) = self.repairing(path, model, progress, |r| {
+            write_directory(r, lock_bytes, dir)
+        })?;
         let nar = nar_hash(&resolved, lock_bytes, false).map_err(|d| match d {
             Damage::Failed(e) => e,
             Damage::Corrupt(bad) => PrefetchError::Io {
@@ -458,7 +463,9 @@ fn nar_hash(
             })?;
         }
         nar.end_directory().map_err(no_path)?;
-        let corrupt = reader_thread.join().expect("the reading thread does not panic");
+        let corrupt = reader_thread
+            .join()
+            .expect("the reading thread does not panic");
         if !corrupt.is_empty() {
             return Err(Damage::Corrupt(corrupt));
         }
@@ -501,7 +508,9 @@ fn read_ahead(
                 return corrupt;
             }
         };
-        let mut hasher = integrity.filter(|_| verify).map(|i| Hasher::new(i.algorithm));
+        let mut hasher = integrity
+            .filter(|_| verify)
+            .map(|i| Hasher::new(i.algorithm));
         loop {
             let mut buf = recycled.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
             match file.read(&mut buf) {
@@ -641,11 +650,9 @@ fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> Result
         let target = tmp.path().join(name);
         match entry {
             Some((hit, integrity)) => {
-                if !copy_verified(hit, integrity, &target).map_err(|error| {
-                    PrefetchError::Io {
-                        path: hit.path.clone(),
-                        error,
-                    }
+                if !copy_verified(hit, integrity, &target).map_err(|error| PrefetchError::Io {
+                    path: hit.path.clone(),
+                    error,
                 })? {
                     corrupt.push(hit.path.clone());
                 }

@@ -37,7 +37,7 @@ fn tamper(entry: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
     filetime::set_symlink_file_times(entry, FileTime::now(), mtime).unwrap();
 }
 
-fn flip_a_byte(bytes: &mut Vec<u8>) {
+fn flip_a_byte(bytes: &mut [u8]) {
     bytes[1000] ^= 0x40;
 }
 
@@ -45,10 +45,14 @@ fn flip_a_byte(bytes: &mut Vec<u8>) {
 fn recompute_verifies_every_byte_even_of_a_stamped_entry() {
     let s = Setup::new(&packages());
     let hash = s.print(&[]).expect_code(0).stdout();
-    tamper(&biggest_entry(s.cache.path()), flip_a_byte);
+    tamper(&biggest_entry(s.cache.path()), |b| flip_a_byte(b));
     let run = s.print(&["--recompute"]);
     run.expect_code(0);
-    assert_eq!(run.stdout(), hash, "a wrong hash from a tampered entry\n{run}");
+    assert_eq!(
+        run.stdout(),
+        hash,
+        "a wrong hash from a tampered entry\n{run}"
+    );
     assert_eq!(s.server.total_hits(), 4, "the bad entry was fetched again");
     // Repaired: the next full check needs no network.
     s.print(&["--recompute", "--offline"]).expect_code(0);
@@ -58,9 +62,16 @@ fn recompute_verifies_every_byte_even_of_a_stamped_entry() {
 fn check_full_catches_a_tampered_entry_and_still_answers_fresh() {
     let s = Setup::new(&packages());
     let m = mirror(&s.server);
-    let args = ["--lockfile", "yarn.lock", "--record", "r.toml", "--mirror", &m];
+    let args = [
+        "--lockfile",
+        "yarn.lock",
+        "--record",
+        "r.toml",
+        "--mirror",
+        &m,
+    ];
     uyh(s.dir.path(), s.cache.path(), &args).expect_code(0);
-    tamper(&biggest_entry(s.cache.path()), flip_a_byte);
+    tamper(&biggest_entry(s.cache.path()), |b| flip_a_byte(b));
     let check: Vec<&str> = args.iter().copied().chain(["--check", "--full"]).collect();
     let run = uyh(s.dir.path(), s.cache.path(), &check);
     run.expect_code(0);
@@ -72,13 +83,20 @@ fn materialize_never_copies_tampered_bytes() {
     let pkgs = packages();
     let s = Setup::new(&pkgs);
     s.print(&[]).expect_code(0);
-    tamper(&biggest_entry(s.cache.path()), flip_a_byte);
+    tamper(&biggest_entry(s.cache.path()), |b| flip_a_byte(b));
     let m = mirror(&s.server);
     let out = s.dir.path().join("out");
     let run = uyh(
         s.dir.path(),
         s.cache.path(),
-        &["--lockfile", "yarn.lock", "--mirror", &m, "--materialize", "out"],
+        &[
+            "--lockfile",
+            "yarn.lock",
+            "--mirror",
+            &m,
+            "--materialize",
+            "out",
+        ],
     );
     run.expect_code(0);
     for e in fs::read_dir(&out).unwrap() {
@@ -141,7 +159,11 @@ fn a_forged_memo_line_is_ignored() {
     }
     assert_eq!(lines, 1);
     let run = s.print(&["--offline"]);
-    assert_eq!(run.expect_code(0).stdout(), hash, "the forged hash was printed");
+    assert_eq!(
+        run.expect_code(0).stdout(),
+        hash,
+        "the forged hash was printed"
+    );
 }
 
 #[test]
@@ -167,7 +189,12 @@ fn temp_files(cache: &Path) -> Vec<PathBuf> {
     cache_entries(cache)
         .into_iter()
         .map(PathBuf::from)
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
         .collect()
 }
 
@@ -176,7 +203,13 @@ fn temp_files(cache: &Path) -> Vec<PathBuf> {
 fn spawn_stalled(s: &Setup, lock: &str, known: &[PathBuf]) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_update-yarn-hash"))
         .current_dir(s.dir.path())
-        .args(["--print", "--lockfile", lock, "--mirror", &mirror(&s.server)])
+        .args([
+            "--print",
+            "--lockfile",
+            lock,
+            "--mirror",
+            &mirror(&s.server),
+        ])
         .env("UPDATE_YARN_HASH_CACHE", s.cache.path())
         .env("HOME", s.cache.path())
         .stdout(Stdio::null())
@@ -231,14 +264,21 @@ fn temp_files_of_a_killed_run_are_removed_and_a_live_runs_are_not() {
     let after = temp_files(s.cache.path());
     live.kill().unwrap();
     live.wait().unwrap();
-    assert!(!after.contains(&left[0]), "the killed run's temp file is still there");
+    assert!(
+        !after.contains(&left[0]),
+        "the killed run's temp file is still there"
+    );
     assert_eq!(after, live_temp, "the live run's temp file was removed");
 }
 
 #[test]
 fn bad_input_writes_no_cache_and_fetches_nothing() {
     let s = Setup::new(&packages());
-    fs::write(s.dir.path().join("bad.lock"), "a@1:\n  resolved \"https://r.com/a.tgz\n").unwrap();
+    fs::write(
+        s.dir.path().join("bad.lock"),
+        "a@1:\n  resolved \"https://r.com/a.tgz\n",
+    )
+    .unwrap();
     let run = uyh(
         s.dir.path(),
         s.cache.path(),
@@ -262,7 +302,14 @@ fn a_materialize_target_that_is_not_an_empty_directory_is_refused_before_fetchin
         let run = uyh(
             s.dir.path(),
             s.cache.path(),
-            &["--lockfile", "yarn.lock", "--mirror", &m, "--materialize", target],
+            &[
+                "--lockfile",
+                "yarn.lock",
+                "--mirror",
+                &m,
+                "--materialize",
+                target,
+            ],
         );
         run.expect_code(2).expect_stderr_contains(why);
         assert_eq!(run.stderr().matches(why).count(), 1, "said twice\n{run}");
