@@ -117,6 +117,9 @@ impl TarballCache {
         trust: Trust,
     ) -> Result<Option<Hit>, CacheError> {
         let path = self.entry_path(key);
+        if !self.is_real_shard(path.parent().expect("entry paths have a parent")) {
+            return Ok(None); // replaced by a real directory when fetching into it
+        }
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
             // ENOTDIR: the shard is not a directory; repaired when fetching into it.
@@ -166,6 +169,19 @@ impl TarballCache {
         let dir = path.parent().expect("entry paths have a parent");
         self.ensure_shard(dir)?;
         cache_temp::create_locked(dir).map_err(at(dir))
+    }
+
+    /// Whether `dir` is a real directory, not a symlink to one (looked at once per run).
+    fn is_real_shard(&self, dir: &Path) -> bool {
+        let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+        if shards.contains(dir) {
+            return true;
+        }
+        let real = fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+        if real {
+            shards.insert(dir.to_owned());
+        }
+        real
     }
 
     /// Makes `dir` a real directory once per run (mkdir is not free on a cold fill of
@@ -474,6 +490,30 @@ mod tests {
             .lookup(&i.cache_key(), Some(&i), Trust::Stamp)
             .unwrap()
             .is_some());
+    }
+
+    #[test]
+    fn a_symlinked_shard_is_not_followed_and_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = TarballCache::open(&dir.path().join("elsewhere"));
+        let i = integrity_of(b"x");
+        elsewhere.insert_bytes(&i.cache_key(), b"x").unwrap();
+        let shard = dir.path().join("c").join(LAYOUT).join("sha512");
+        fs::create_dir_all(shard.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(elsewhere.root().join("sha512"), &shard).unwrap();
+        let cache = TarballCache::open(&dir.path().join("c"));
+        assert_eq!(
+            cache
+                .lookup(&i.cache_key(), Some(&i), Trust::Stamp)
+                .unwrap(),
+            None
+        );
+        cache.insert_bytes(&i.cache_key(), b"x").unwrap();
+        assert!(fs::symlink_metadata(&shard).unwrap().is_dir());
+        assert!(
+            elsewhere.root().join("sha512").is_dir(),
+            "the link's target is kept"
+        );
     }
 
     #[test]
