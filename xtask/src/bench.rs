@@ -287,7 +287,7 @@ fn download_floor(urls: &[String]) -> Result<Option<Duration>> {
         "--parallel-max",
         "64",
         "--http2",
-        "--silent",
+        "--no-progress-meter",
         "--fail",
     ])
     .args(["--retry", "4", "--config"])
