@@ -76,6 +76,17 @@ fn check_full_catches_a_tampered_entry_and_still_answers_fresh() {
     let run = uyh(s.dir.path(), s.cache.path(), &check);
     run.expect_code(0);
     assert!(!run.stderr().contains("stale"), "{run}");
+
+    // A recorded hash that is wrong for an unchanged lockfile is stale, said as such.
+    let record = s.dir.path().join("r.toml");
+    let text = fs::read_to_string(&record).unwrap();
+    let forged = format!("sha256-{}=", "A".repeat(43));
+    let at = text.find("sha256-").unwrap();
+    fs::write(&record, format!("{}{forged}\"\n", &text[..at])).unwrap();
+    let run = uyh(s.dir.path(), s.cache.path(), &check);
+    run.expect_code(1)
+        .expect_stdout_contains("the lockfile is as recorded")
+        .expect_stdout_contains("not the one it gives");
 }
 
 #[test]
