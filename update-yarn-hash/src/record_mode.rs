@@ -121,6 +121,7 @@ pub fn check_full(ctx: &Context) -> Result<Outcome, Failure> {
         let status = match record.entries.get(&lockfile.key) {
             None => Status::Missing,
             Some(e) if *e == expected => Status::Fresh,
+            Some(e) if e.lock_sha256 == expected.lock_sha256 => Status::WrongHash,
             Some(_) => Status::Stale,
         };
         reports.push(
@@ -132,9 +133,12 @@ pub fn check_full(ctx: &Context) -> Result<Outcome, Failure> {
 }
 
 fn finish_check(ctx: &Context, reports: Vec<LockfileReport>) -> Result<Outcome, Failure> {
-    let stale = reports
-        .iter()
-        .any(|r| matches!(r.status, Status::Stale | Status::Missing));
+    let stale = reports.iter().any(|r| {
+        matches!(
+            r.status,
+            Status::Stale | Status::WrongHash | Status::Missing
+        )
+    });
     report::emit(
         ctx,
         &Report {

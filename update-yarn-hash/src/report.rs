@@ -19,6 +19,10 @@ pub enum Status {
     Fresh,
     /// `--check`: the record does not match.
     Stale,
+    /// `--check --full`: the lockfile is as recorded, but the recorded hash is not the
+    /// one it gives. Stale to scripts; told apart for people.
+    #[serde(rename = "stale")]
+    WrongHash,
     /// `--check`: the record has no entry for this lockfile.
     Missing,
     /// `--print` / `--materialize`: computed, nothing recorded.
@@ -84,7 +88,10 @@ pub fn emit(ctx: &Context, report: &Report) {
         return;
     }
     for l in &report.lockfiles {
-        let stale = matches!(l.status, Status::Stale | Status::Missing);
+        let stale = matches!(
+            l.status,
+            Status::Stale | Status::WrongHash | Status::Missing
+        );
         if ctx.cli.quiet && !stale {
             continue;
         }
@@ -120,6 +127,10 @@ fn human_line(l: &LockfileReport, target: &str) -> String {
         Status::Computed => format!("{}: {hash}{fetched}", l.lockfile),
         Status::Stale => format!(
             "{}: stale: the lockfile changed since its hash was recorded in {target}; run `update-yarn-hash`",
+            l.lockfile
+        ),
+        Status::WrongHash => format!(
+            "{}: stale: the lockfile is as recorded in {target}, but the recorded hash is not the one it gives ({hash}); run `update-yarn-hash`",
             l.lockfile
         ),
         Status::Missing => format!(

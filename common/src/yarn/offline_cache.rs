@@ -15,6 +15,9 @@ use crate::yarn::yarn_lock::{Lockfile, Object, Value};
 /// The lockfile copy's name in the output; no tarball may take it.
 pub const LOCKFILE_NAME: &str = "yarn.lock";
 
+/// The longest file name (in bytes) Linux and macOS file systems accept.
+const NAME_MAX: usize = 255;
+
 /// One file of the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheFile {
@@ -343,8 +346,8 @@ fn check_safe_name(name: &str, fetch: &Fetch, line: usize) -> Result<(), ModelEr
         "contains `/` and so could write outside the output directory"
     } else if name.contains('\0') {
         "contains a NUL byte, which no file name can"
-    } else if name.len() > 255 {
-        "is longer than 255 bytes, the longest file name Linux and macOS allow"
+    } else if name.len() > NAME_MAX {
+        "is longer than a file name can be: Linux and macOS allow at most 255 bytes (NAME_MAX)"
     } else {
         return Ok(());
     };
@@ -497,6 +500,23 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn a_name_too_long_for_a_file_system_says_so() {
+        let url = format!("https://r.com/{}.tgz", "a".repeat(300));
+        let lock = format!("a@1:\n  resolved \"{url}\"\n");
+        let err = model(&lock).unwrap_err();
+        assert!(
+            matches!(err, ModelError::UnsafeName { ref name, .. } if name.len() == 304),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("at most 255") && text.contains(&url),
+            "{text}"
+        );
+        assert!(!text.contains("outside"), "{text}");
     }
 
     #[test]

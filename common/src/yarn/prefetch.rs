@@ -3,6 +3,8 @@
 //! Plan (parse + model), make sure every file is in the tarball cache (downloading or
 //! cloning only what is missing), then stream the NAR of the would-be output directory
 //! from the cached files straight into SHA-256. Nothing is copied and Nix is not needed.
+//! With `recompute`, every file is checked against its digest while it streams (no
+//! extra read); a file that fails is removed, fetched again, and the pass repeated.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, Read, Write};
@@ -12,7 +14,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::fetch::tarball_cache::{Hit, TarballCache};
+use crate::fetch::integrity::{Hasher, Integrity};
+use crate::fetch::tarball_cache::{self, CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
 };
@@ -31,7 +34,8 @@ pub struct PrefetchOptions {
     pub fetch: FetchOptions,
     /// Use the cache only; a miss is an error listing what is missing.
     pub offline: bool,
-    /// Ignore remembered NAR hashes ([`NarMemo`]): verify every file and hash again.
+    /// Ignore remembered NAR hashes ([`NarMemo`]) and cache stamps: verify every byte of
+    /// every file against its digest (fetching again what has none) and hash again.
     pub recompute: bool,
 }
 
@@ -59,14 +63,28 @@ pub enum PrefetchError {
         key: String,
         source: GitSourceError,
     },
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
+    #[error("{}: {reason}; remove it or choose another directory", path.display())]
+    OutputDir { path: PathBuf, reason: &'static str },
+}
+
+impl From<CacheError> for PrefetchError {
+    fn from(e: CacheError) -> Self {
+        Self::Io {
+            path: e.path,
+            error: e.error,
+        }
+    }
 }
 
 impl PrefetchError {
     /// The lockfile itself is wrong (exit 2), as opposed to the network or cache (exit 3).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Self::Lockfile { .. } | Self::Model { .. })
+        matches!(
+            self,
+            Self::Lockfile { .. } | Self::Model { .. } | Self::OutputDir { .. }
+        )
     }
 }
 
@@ -102,10 +120,9 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Streams the output's NAR into SHA-256 and reports the run.
-    fn hashed(self, lock_bytes: &[u8]) -> Result<Prefetched, PrefetchError> {
-        let (hash, nar_size) = nar_hash(&self, lock_bytes)?;
-        Ok(Prefetched {
+    /// Reports the run, with the NAR hash and size computed from it.
+    fn hashed(self, (hash, nar_size): (Sha256Hash, u64)) -> Prefetched {
+        Prefetched {
             hash,
             nar_size,
             files: self.model.files.len(),
@@ -113,7 +130,20 @@ impl Resolved {
             git_cloned: self.git_cloned,
             notes: self.model.notes,
             from_memo: false,
-        })
+        }
+    }
+}
+
+/// Why a pass over the cached files failed: entries that do not match their digests
+/// (repairable: fetch them again), or anything else.
+enum Damage {
+    Corrupt(Vec<PathBuf>),
+    Failed(PrefetchError),
+}
+
+impl<E: Into<PrefetchError>> From<E> for Damage {
+    fn from(e: E) -> Self {
+        Damage::Failed(e.into())
     }
 }
 
@@ -123,12 +153,18 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
+    /// Creates nothing on disk: the cache appears when something is written to it.
     pub fn new(opts: PrefetchOptions) -> Result<Self, PrefetchError> {
-        let cache = TarballCache::open(&opts.cache_dir).map_err(|source| PrefetchError::Io {
-            path: opts.cache_dir.clone(),
-            source,
-        })?;
+        let cache = TarballCache::open(&opts.cache_dir);
         Ok(Self { cache, opts })
+    }
+
+    fn trust(&self) -> Trust {
+        if self.opts.recompute {
+            Trust::Digest
+        } else {
+            Trust::Stamp
+        }
     }
 
     /// The fetchYarnDeps hash of `lock_bytes` (read from `path`, named in errors).
@@ -155,7 +191,10 @@ impl Prefetcher {
                 from_memo: true,
             });
         }
-        let prefetched = self.fill(path, model, progress)?.hashed(lock_bytes)?;
+        let verify = self.opts.recompute;
+        let (resolved, nar) =
+            self.repairing(path, model, progress, |r| nar_hash(r, lock_bytes, verify))?;
+        let prefetched = resolved.hashed(nar);
         if let Some(key) = key {
             // Only an optimisation: a read-only cache must not fail the run.
             let _ = memo.put(&key, &prefetched.hash, prefetched.nar_size);
@@ -173,6 +212,46 @@ impl Prefetcher {
         self.fill(path, plan(path, lock_bytes)?, progress)
     }
 
+    /// Fills the cache and runs `pass` over the files. Entries `pass` finds corrupt are
+    /// removed and fetched again, once: failing twice means the disk or the cache
+    /// itself is broken, and that is an error naming the entry.
+    fn repairing<T>(
+        &self,
+        path: &Path,
+        model: OfflineCache,
+        progress: Arc<dyn FetchProgress>,
+        mut pass: impl FnMut(&Resolved) -> Result<T, Damage>,
+    ) -> Result<(Resolved, T), PrefetchError> {
+        let mut resolved = self.fill(path, model, progress.clone())?;
+        let mut repaired = false;
+        loop {
+            match pass(&resolved) {
+                Ok(t) => return Ok((resolved, t)),
+                Err(Damage::Failed(e)) => return Err(e),
+                Err(Damage::Corrupt(bad)) if repaired => {
+                    return Err(PrefetchError::Io {
+                        path: bad[0].clone(),
+                        error: io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "does not match its digest, even fetched again; check the disk",
+                        ),
+                    })
+                }
+                Err(Damage::Corrupt(bad)) => {
+                    for entry in &bad {
+                        self.cache.discard(entry)?;
+                    }
+                    let before = (resolved.downloaded, resolved.git_cloned);
+                    resolved = self.fill(path, resolved.model, progress.clone())?;
+                    resolved.downloaded.files += before.0.files;
+                    resolved.downloaded.bytes += before.0.bytes;
+                    resolved.git_cloned += before.1;
+                    repaired = true;
+                }
+            }
+        }
+    }
+
     /// Looks every file of `model` up in the cache and fetches what is missing.
     fn fill(
         &self,
@@ -180,16 +259,17 @@ impl Prefetcher {
         model: OfflineCache,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Resolved, PrefetchError> {
-        let io_err = |source| PrefetchError::Io {
-            path: self.cache.root().to_owned(),
-            source,
-        };
+        // Housekeeping only: a cache we cannot clean is still usable.
+        let _ = self.cache.sweep_temp_files();
+        let trust = self.trust();
         let mut hits: Vec<Option<Hit>> = model
             .files
             .iter()
-            .map(|f| self.cache.lookup(&f.cache_key(), f.integrity.as_ref()))
-            .collect::<io::Result<_>>()
-            .map_err(io_err)?;
+            .map(|f| {
+                self.cache
+                    .lookup(&f.cache_key(), f.integrity.as_ref(), trust)
+            })
+            .collect::<Result<_, _>>()?;
         let missing: Vec<&CacheFile> = model
             .files
             .iter()
@@ -213,10 +293,10 @@ impl Prefetcher {
         let (downloaded, git_cloned) = self.fetch_missing(path, &missing, progress)?;
         for (file, hit) in model.files.iter().zip(hits.iter_mut()) {
             if hit.is_none() {
-                *hit = self
-                    .cache
-                    .lookup(&file.cache_key(), file.integrity.as_ref())
-                    .map_err(io_err)?;
+                // Just fetched and verified, so stamped: the stamp is the right trust.
+                *hit =
+                    self.cache
+                        .lookup(&file.cache_key(), file.integrity.as_ref(), Trust::Stamp)?;
             }
         }
         let hits = hits
@@ -225,9 +305,9 @@ impl Prefetcher {
             .map(|(h, f)| {
                 h.ok_or_else(|| PrefetchError::Io {
                     path: self.cache.root().to_owned(),
-                    source: io::Error::other(format!(
-                        "{} vanished from the cache while in use",
-                        f.key
+                    error: io::Error::other(format!(
+                        "{} (line {}) vanished from the cache while in use; run again",
+                        f.key, f.line
                     )),
                 })
             })
@@ -285,12 +365,7 @@ impl Prefetcher {
     }
 
     fn store_git(&self, file: &CacheFile, bytes: &[u8]) -> Result<(), PrefetchError> {
-        self.cache
-            .insert_bytes(&file.cache_key(), bytes)
-            .map_err(|source| PrefetchError::Io {
-                path: self.cache.root().to_owned(),
-                source,
-            })?;
+        self.cache.insert_bytes(&file.cache_key(), bytes)?;
         Ok(())
     }
 
@@ -303,14 +378,22 @@ impl Prefetcher {
         dir: &Path,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let resolved = self.resolve(path, lock_bytes, progress)?;
+        check_output_dir(dir)?;
+        let model = plan(path, lock_bytes)?;
         let decoded = yarn_lock::decode(lock_bytes);
         let lock_bytes = decoded.text.as_bytes();
-        write_directory(&resolved, lock_bytes, dir).map_err(|source| PrefetchError::Io {
-            path: dir.to_owned(),
-            source,
+        // Copying reads every byte anyway, so the copy is always checked.
+        let (resolved, ()) = self.repairing(path, model, progress, |r| {
+            write_directory(r, lock_bytes, dir)
         })?;
-        resolved.hashed(lock_bytes)
+        let nar = nar_hash(&resolved, lock_bytes, false).map_err(|d| match d {
+            Damage::Failed(e) => e,
+            Damage::Corrupt(bad) => PrefetchError::Io {
+                path: bad[0].clone(),
+                error: io::Error::other("changed while in use; run again"),
+            },
+        })?;
+        Ok(resolved.hashed(nar))
     }
 }
 
@@ -326,9 +409,9 @@ fn verify_other_digests(
         for digest in &file.also_verify {
             let ok = digest
                 .verify_file(&hit.path)
-                .map_err(|source| PrefetchError::Io {
+                .map_err(|error| PrefetchError::Io {
                     path: hit.path.clone(),
-                    source,
+                    error,
                 })?;
             if !ok {
                 errors.push(FetchError::Integrity {
@@ -373,14 +456,18 @@ pub fn plan(path: &Path, lock_bytes: &[u8]) -> Result<OfflineCache, PrefetchErro
     Ok(model)
 }
 
+/// One file of the output in NAR order: its name, and its cache entry with the digest
+/// to check it against (`None` for the lockfile copy).
+type Entry<'a> = (&'a str, Option<(&'a Hit, Option<&'a Integrity>)>);
+
 /// The output's entries in NAR order: the files and the lockfile copy, by name bytes.
-fn entries(resolved: &Resolved) -> Vec<(&str, Option<&Hit>)> {
-    let mut entries: Vec<(&str, Option<&Hit>)> = resolved
+fn entries(resolved: &Resolved) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry<'_>> = resolved
         .model
         .files
         .iter()
         .zip(&resolved.hits)
-        .map(|(f, h)| (f.name.as_str(), Some(h)))
+        .map(|(f, h)| (f.name.as_str(), Some((h, f.integrity.as_ref()))))
         .collect();
     entries.push((LOCKFILE_NAME, None));
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -388,13 +475,18 @@ fn entries(resolved: &Resolved) -> Vec<(&str, Option<&Hit>)> {
 }
 
 /// Streams the output's NAR into SHA-256. One sequential SHA-256 is the floor, so a
-/// second thread reads the files ahead and the hashing thread only hashes.
-fn nar_hash(resolved: &Resolved, lock_bytes: &[u8]) -> Result<(Sha256Hash, u64), PrefetchError> {
+/// second thread reads the files ahead (and, with `verify`, checks each against its
+/// digest) and the hashing thread only hashes.
+fn nar_hash(
+    resolved: &Resolved,
+    lock_bytes: &[u8],
+    verify: bool,
+) -> Result<(Sha256Hash, u64), Damage> {
     let entries = entries(resolved);
     let (chunks, received) = mpsc::sync_channel(READ_AHEAD);
     let (recycle, recycled) = mpsc::channel();
     std::thread::scope(|scope| {
-        scope.spawn(|| read_ahead(&entries, chunks, recycled));
+        let reader_thread = scope.spawn(|| read_ahead(&entries, verify, chunks, recycled));
         let mut reader = ChunkReader {
             chunks: received,
             recycle,
@@ -404,21 +496,27 @@ fn nar_hash(resolved: &Resolved, lock_bytes: &[u8]) -> Result<(Sha256Hash, u64),
         };
         let mut nar = NarWriter::new(HashingWriter::default()).map_err(no_path)?;
         nar.start_directory().map_err(no_path)?;
-        for (name, hit) in &entries {
+        for (name, entry) in &entries {
             let written = (|| {
                 nar.start_entry(name.as_bytes())?;
-                match hit {
-                    Some(hit) => nar.regular_buffered(false, hit.len, &mut reader)?,
+                match entry {
+                    Some((hit, _)) => nar.regular_buffered(false, hit.len, &mut reader)?,
                     None => nar.regular(false, lock_bytes.len() as u64, lock_bytes)?,
                 }
                 nar.end_entry()
             })();
-            written.map_err(|source| PrefetchError::Io {
-                path: hit.map_or_else(|| PathBuf::from(LOCKFILE_NAME), |h| h.path.clone()),
-                source,
+            written.map_err(|error| PrefetchError::Io {
+                path: entry.map_or_else(|| PathBuf::from(LOCKFILE_NAME), |(h, _)| h.path.clone()),
+                error,
             })?;
         }
         nar.end_directory().map_err(no_path)?;
+        let corrupt = reader_thread
+            .join()
+            .expect("the reading thread does not panic");
+        if !corrupt.is_empty() {
+            return Err(Damage::Corrupt(corrupt));
+        }
         Ok(nar.into_inner().finish())
     })
 }
@@ -426,10 +524,10 @@ fn nar_hash(resolved: &Resolved, lock_bytes: &[u8]) -> Result<(Sha256Hash, u64),
 const READ_AHEAD: usize = 8;
 const CHUNK: usize = 256 << 10;
 
-fn no_path(source: io::Error) -> PrefetchError {
+fn no_path(error: io::Error) -> PrefetchError {
     PrefetchError::Io {
         path: PathBuf::new(),
-        source,
+        error,
     }
 }
 
@@ -441,38 +539,67 @@ enum Chunk {
     Failed(io::Error),
 }
 
+/// Sends every entry's bytes in order; returns the entries that failed their digest
+/// (with `verify`). Stops at the first read error, which it sends.
 fn read_ahead(
-    entries: &[(&str, Option<&Hit>)],
+    entries: &[Entry<'_>],
+    verify: bool,
     out: SyncSender<Chunk>,
     recycled: Receiver<Vec<u8>>,
-) {
-    for hit in entries.iter().filter_map(|(_, h)| *h) {
-        let mut file = match File::open(&hit.path) {
+) -> Vec<PathBuf> {
+    let mut corrupt = Vec::new();
+    for (hit, integrity) in entries.iter().filter_map(|(_, e)| *e) {
+        let mut file = match open_at_len(hit) {
             Ok(f) => f,
             Err(e) => {
                 let _ = out.send(Chunk::Failed(e));
-                return;
+                return corrupt;
             }
         };
+        let mut hasher = integrity
+            .filter(|_| verify)
+            .map(|i| Hasher::new(i.algorithm));
         loop {
             let mut buf = recycled.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
             match file.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
+                    if let Some(h) = &mut hasher {
+                        h.update(&buf[..n]);
+                    }
                     if out.send(Chunk::Data(buf, n)).is_err() {
-                        return;
+                        return corrupt;
                     }
                 }
                 Err(e) => {
                     let _ = out.send(Chunk::Failed(e));
-                    return;
+                    return corrupt;
                 }
             }
         }
+        if let (Some(h), Some(i)) = (hasher, integrity) {
+            if !i.matches(i.algorithm, &h.finish()) {
+                corrupt.push(hit.path.clone());
+            }
+        }
         if out.send(Chunk::End).is_err() {
-            return;
+            return corrupt;
         }
     }
+    corrupt
+}
+
+/// Opens a cache entry (never through a symlink) that must still be as long as it was
+/// when looked up: the NAR has already announced that length.
+fn open_at_len(hit: &Hit) -> io::Result<File> {
+    let file = tarball_cache::open_entry(&hit.path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() != hit.len {
+        return Err(io::Error::other(
+            "changed while in use (another process wrote to the cache); run again",
+        ));
+    }
+    Ok(file)
 }
 
 /// One file at a time from the reading thread, as a `BufRead` that ends at the file's
@@ -519,37 +646,100 @@ impl BufRead for ChunkReader {
     }
 }
 
-fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> io::Result<()> {
-    if dir.exists() && fs::read_dir(dir)?.next().is_some() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "exists and is not empty; remove it or choose another directory",
-        ));
-    }
+/// `--materialize DIR` writes only into a directory that is absent or empty; checked
+/// before any work, and again when renaming into place.
+fn check_output_dir(dir: &Path) -> Result<(), PrefetchError> {
+    let reason = match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(PrefetchError::Io {
+                path: dir.to_owned(),
+                error,
+            })
+        }
+        Ok(m) if !m.is_dir() => "exists and is not a directory",
+        Ok(_) => match fs::read_dir(dir).map(|mut d| d.next().is_none()) {
+            Ok(true) => return Ok(()),
+            Ok(false) => "exists and is not empty",
+            Err(error) => {
+                return Err(PrefetchError::Io {
+                    path: dir.to_owned(),
+                    error,
+                })
+            }
+        },
+    };
+    Err(PrefetchError::OutputDir {
+        path: dir.to_owned(),
+        reason,
+    })
+}
+
+/// Builds the output directory in a sibling temp dir, checking each file against its
+/// digest as it is copied, and renames it into place: whole or absent.
+fn write_directory(resolved: &Resolved, lock_bytes: &[u8], dir: &Path) -> Result<(), Damage> {
+    use std::os::unix::fs::PermissionsExt;
+    check_output_dir(dir)?;
+    let at = |error| PrefetchError::Io {
+        path: dir.to_owned(),
+        error,
+    };
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    fs::create_dir_all(parent)?;
+    fs::create_dir_all(parent).map_err(at)?;
     let tmp = tempfile::Builder::new()
         .prefix(".materialize-")
-        .tempdir_in(parent)?;
-    for (name, hit) in entries(resolved) {
+        .tempdir_in(parent)
+        .map_err(at)?;
+    let mut corrupt = Vec::new();
+    for (name, entry) in entries(resolved) {
         let target = tmp.path().join(name);
-        match hit {
-            Some(hit) => {
-                fs::copy(&hit.path, &target)?;
+        match entry {
+            Some((hit, integrity)) => {
+                if !copy_verified(hit, integrity, &target).map_err(|error| PrefetchError::Io {
+                    path: hit.path.clone(),
+                    error,
+                })? {
+                    corrupt.push(hit.path.clone());
+                }
             }
-            None => File::create(&target)?.write_all(lock_bytes)?,
+            None => File::create(&target)
+                .and_then(|mut f| f.write_all(lock_bytes))
+                .map_err(at)?,
         }
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&target, fs::Permissions::from_mode(0o644))?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).map_err(at)?;
     }
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
+    if !corrupt.is_empty() {
+        return Err(Damage::Corrupt(corrupt));
+    }
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).map_err(at)?;
     // rename(2) replaces an empty directory, so a failure leaves `dir` as it was.
-    fs::rename(tmp.path(), dir)?;
+    fs::rename(tmp.path(), dir).map_err(at)?;
     // Renamed away: nothing left for the guard to clean up.
     let _ = tmp.keep();
     Ok(())
+}
+
+/// Copies a cache entry to `target`, hashing it on the way; whether it matched.
+fn copy_verified(hit: &Hit, integrity: Option<&Integrity>, target: &Path) -> io::Result<bool> {
+    let mut from = open_at_len(hit)?;
+    let mut to = File::create(target)?;
+    let mut hasher = integrity.map(|i| Hasher::new(i.algorithm));
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(h) = &mut hasher {
+            h.update(&buf[..n]);
+        }
+        to.write_all(&buf[..n])?;
+    }
+    Ok(match (hasher, integrity) {
+        (Some(h), Some(i)) => i.matches(i.algorithm, &h.finish()),
+        _ => true,
+    })
 }

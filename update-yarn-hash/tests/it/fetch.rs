@@ -7,14 +7,14 @@ use crate::fixture::{lockfile, mirror, Package};
 use crate::server::{Route, Server};
 use crate::util::uyh;
 
-struct Setup {
-    dir: tempfile::TempDir,
-    cache: tempfile::TempDir,
-    server: Server,
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub cache: tempfile::TempDir,
+    pub server: Server,
 }
 
 impl Setup {
-    fn new(packages: &[Package]) -> Self {
+    pub fn new(packages: &[Package]) -> Self {
         let s = Self {
             dir: tempfile::tempdir().unwrap(),
             cache: tempfile::tempdir().unwrap(),
@@ -27,11 +27,11 @@ impl Setup {
         s
     }
 
-    fn write_lock(&self, packages: &[Package]) {
+    pub fn write_lock(&self, packages: &[Package]) {
         std::fs::write(self.dir.path().join("yarn.lock"), lockfile(packages)).unwrap();
     }
 
-    fn print(&self, extra: &[&str]) -> crate::util::Run {
+    pub fn print(&self, extra: &[&str]) -> crate::util::Run {
         let m = mirror(&self.server);
         let mut args = vec!["--print", "--lockfile", "yarn.lock", "--mirror", &m];
         args.extend_from_slice(extra);
@@ -39,7 +39,7 @@ impl Setup {
     }
 }
 
-fn packages() -> Vec<Package> {
+pub fn packages() -> Vec<Package> {
     vec![
         Package::new("left-pad", "1.3.0", 3000),
         Package::new("@scope/util", "2.0.1", 70_000),
@@ -48,7 +48,7 @@ fn packages() -> Vec<Package> {
 }
 
 /// Files in the cache that are entries (not the temp dir).
-fn cache_entries(cache: &Path) -> Vec<String> {
+pub fn cache_entries(cache: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![cache.to_path_buf()];
     while let Some(d) = stack.pop() {

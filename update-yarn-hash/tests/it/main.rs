@@ -5,6 +5,7 @@ mod fixture;
 mod server;
 mod util;
 
+mod cache_hardening;
 mod digests;
 mod download_limits;
 mod fetch;

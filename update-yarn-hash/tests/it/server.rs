@@ -48,6 +48,13 @@ pub enum Route {
     },
     /// No Content-Length: the body ends when the connection closes.
     Unsized(Vec<u8>),
+    /// Send the head and the first `sent` bytes, then go silent for `stall`: a
+    /// download caught in flight.
+    Stall {
+        body: Vec<u8>,
+        sent: usize,
+        stall: Duration,
+    },
 }
 
 #[derive(Default)]
@@ -205,6 +212,14 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
         Route::Unsized(body) => conn
             .write_all(b"HTTP/1.1 200 X\r\nConnection: close\r\n\r\n")
             .and_then(|_| conn.write_all(&body)),
+        Route::Stall { body, sent, stall } => {
+            let sent = conn
+                .write_all(head(200, body.len()).as_bytes())
+                .and_then(|_| conn.write_all(&body[..sent]))
+                .and_then(|_| conn.flush());
+            thread::sleep(stall);
+            sent
+        }
         Route::FailFirst { .. } => unreachable!("resolved above"),
     };
     let _ = conn.flush();
