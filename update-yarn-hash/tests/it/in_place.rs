@@ -73,3 +73,76 @@ fn refuses_an_ambiguous_file_without_touching_it() {
         two
     );
 }
+
+/// The file `pid` has open in `repo` (work tree or git dir) whose name says it is a
+/// temp file (`.tmpXXXXXX`, `.nixci-tmp-…`): watching /proc is how the test sees the
+/// write in progress.
+fn open_temp_file(pid: u32, repo: &std::path::Path) -> Option<std::path::PathBuf> {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    fds.flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .find(|target| {
+            target
+                .strip_prefix(repo)
+                .ok()
+                .and_then(|inside| inside.file_name())
+                .is_some_and(|n| n.to_string_lossy().contains("tmp"))
+        })
+}
+
+fn porcelain(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_kill_during_the_write_leaves_nothing_in_git_status_and_the_next_run_cleans_up() {
+    let dir = repo();
+    let cache = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("yarn.lock"), lockfile(&[])).unwrap();
+    // A 64 MiB comment makes the write long enough to be caught in progress.
+    let nix = format!("# {}\n{NIX}", "x".repeat(64 << 20));
+    fs::write(dir.path().join("deps.nix"), &nix).unwrap();
+    crate::util::git(dir.path(), &["add", "."]);
+    crate::util::git(dir.path(), &["commit", "-qm", "init"]);
+    let args = ["--quiet", "--offline", "--nix-file", "deps.nix"];
+    let repo_path = fs::canonicalize(dir.path()).unwrap();
+    let mut caught = None;
+    for _attempt in 0..20 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_update-yarn-hash"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("UPDATE_YARN_HASH_CACHE", cache.path())
+            .spawn()
+            .unwrap();
+        let temp = loop {
+            if let Some(temp) = open_temp_file(child.id(), &repo_path) {
+                break Some(temp);
+            }
+            if child.try_wait().unwrap().is_some() {
+                break None;
+            }
+        };
+        child.kill().unwrap(); // SIGKILL, mid-write when `temp` is Some
+        child.wait().unwrap();
+        if temp.as_ref().is_some_and(|t| t.exists()) {
+            caught = temp;
+            break;
+        }
+        crate::util::git(dir.path(), &["checkout", "--", "deps.nix"]);
+    }
+    let temp = caught.expect("a run killed while its temp file was open");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("deps.nix")).unwrap(),
+        nix
+    );
+    assert_eq!(porcelain(dir.path()), "", "left behind: {}", temp.display());
+
+    uyh(dir.path(), cache.path(), &args).expect_code(0);
+    assert!(!temp.exists(), "the stale {} was removed", temp.display());
+    assert_eq!(porcelain(dir.path()), " M deps.nix\n");
+}
