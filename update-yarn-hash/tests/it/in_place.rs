@@ -146,3 +146,75 @@ fn a_kill_during_the_write_leaves_nothing_in_git_status_and_the_next_run_cleans_
     assert!(!temp.exists(), "the stale {} was removed", temp.display());
     assert_eq!(porcelain(dir.path()), " M deps.nix\n");
 }
+
+/// `update-yarn-hash ARGS` in `dir` on a 1 MiB main stack (`ulimit -s 1024`).
+fn uyh_small_stack(
+    dir: &std::path::Path,
+    cache: &std::path::Path,
+    args: &[&str],
+) -> crate::util::Run {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(dir)
+        .arg("-c")
+        .arg("ulimit -s 1024 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_update-yarn-hash"))
+        .args(args)
+        .env("UPDATE_YARN_HASH_CACHE", cache)
+        .env("HOME", cache);
+    crate::util::run(cmd)
+}
+
+#[test]
+fn nesting_at_the_bound_works_and_past_it_is_bad_input_on_a_1_mib_stack() {
+    let dir = repo();
+    let cache = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("yarn.lock"), lockfile(&[])).unwrap();
+    let bound = common::nix::nix_nesting::MAX_NESTING;
+    let with = |x: &str| NIX.replace("  # keep me\n", &format!("  x = {x};\n"));
+    let args = ["--offline", "--check", "--nix-file", "deps.nix"];
+    // The lambda, the application and the call's `{` put the value three levels down.
+    for (link, close) in [("(", ")"), ("[", "]"), ("- ", ""), ("x: ", ""), ("f ", "")] {
+        let at_bound = bound - 3;
+        fs::write(
+            dir.path().join("deps.nix"),
+            with(&format!(
+                "{}1{}",
+                link.repeat(at_bound),
+                close.repeat(at_bound)
+            )),
+        )
+        .unwrap();
+        // Stale: the hash literal is empty. What matters is that it parsed.
+        uyh_small_stack(dir.path(), cache.path(), &args).expect_code(1);
+        for deep in [at_bound + 1, 100_000] {
+            let x = format!("{}1{}", link.repeat(deep), close.repeat(deep));
+            fs::write(dir.path().join("deps.nix"), with(&x)).unwrap();
+            uyh_small_stack(dir.path(), cache.path(), &args)
+                .expect_code(2)
+                .expect_stderr_contains("deps.nix: line 4:")
+                .expect_stderr_contains(&format!("nested more than {bound} levels"));
+        }
+    }
+}
+
+#[test]
+fn a_lockfile_nested_3000_deep_is_bad_input_on_a_1_mib_stack() {
+    let dir = repo();
+    let cache = tempfile::tempdir().unwrap();
+    let mut lock = lockfile(&[]);
+    // 2,000 levels overflowed a 1 MiB stack; each is indented two more spaces.
+    for level in 0..3_000 {
+        lock.push_str(&"  ".repeat(level));
+        lock.push_str(&format!("k{level}:\n"));
+    }
+    fs::write(dir.path().join("yarn.lock"), lock).unwrap();
+    let bound = common::yarn::yarn_lock::MAX_NESTING;
+    uyh_small_stack(
+        dir.path(),
+        cache.path(),
+        &["--offline", "--print", "--lockfile", "yarn.lock"],
+    )
+    .expect_code(2)
+    .expect_stderr_contains(&format!("yarn.lock:{}:", 4 + bound))
+    .expect_stderr_contains(&format!("nested more than {bound} levels"));
+}
