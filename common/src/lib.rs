@@ -11,6 +11,7 @@ pub mod archive;
 pub mod atomic_write;
 pub mod binary_cache;
 pub mod fetch;
+pub mod file_lock;
 pub mod git;
 pub mod hook;
 pub mod nix;

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use common::atomic_write::write_atomic;
+use common::file_lock::UpdateLock;
 use common::record::fetch_yarn_deps_call;
 use common::record::hash_record::lock_sha256;
 
@@ -35,6 +36,10 @@ pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failu
     };
     let written = status == Status::Updated;
     if written {
+        // Held across the re-read and the write, so a concurrent run is seen, not overwritten.
+        let _lock = UpdateLock::acquire(nix_file)
+            .with_context(|| format!("cannot lock {}", nix_file.display()))
+            .map_err(Failure::bad_input)?;
         let now = std::fs::read_to_string(nix_file).unwrap_or_default();
         if now != src {
             return Err(Failure::bad_input(anyhow!(

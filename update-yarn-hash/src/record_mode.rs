@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use common::atomic_write::write_atomic;
+use common::file_lock::UpdateLock;
 use common::record::hash_record::{lock_sha256, Freshness, HashRecord, RecordEntry};
 use common::yarn::prefetch::Prefetched;
 
@@ -56,8 +57,12 @@ pub fn update(ctx: &Context) -> Result<Outcome, Failure> {
 
 /// Applies `updates` to the record as it is now (re-read: downloads can take minutes,
 /// and another run may have recorded another lockfile meanwhile), and writes it
-/// atomically when its text changes; leaves it untouched otherwise.
+/// atomically when its text changes; leaves it untouched otherwise. The lock makes the
+/// read-merge-write one step for concurrent runs, so none loses another's entry.
 fn write_record(ctx: &Context, updates: Vec<(String, RecordEntry)>) -> Result<bool, Failure> {
+    let _lock = UpdateLock::acquire(&ctx.record_path)
+        .with_context(|| format!("cannot lock {}", ctx.record_path.display()))
+        .map_err(Failure::bad_input)?;
     let old_text = match std::fs::read(&ctx.record_path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::atomic_write::write_atomic;
+use crate::file_lock::UpdateLock;
 use crate::git::git_index::{GitIndexError, StagedRepo};
 use crate::hook::hooks_config::HooksConfig;
 use crate::hook::staged_checks::Recompute;
@@ -30,13 +31,21 @@ pub enum FixError {
     },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
+    #[error("{path} resolves to {target}, outside the repository {workdir}, and --fix writes only inside it: replace the symlink on the way to {path} with a real directory or file, or update the record where it points with `update-yarn-hash`")]
+    OutsideRepo {
+        path: String,
+        target: PathBuf,
+        workdir: PathBuf,
+    },
 }
 
 impl FixError {
     /// Input the user must repair (exit 2), as opposed to a hash that could not be computed.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            FixError::Record(_) | FixError::MissingLockfile { .. } => true,
+            FixError::Record(_)
+            | FixError::MissingLockfile { .. }
+            | FixError::OutsideRepo { .. } => true,
             FixError::Recompute { bad_input, .. } => *bad_input,
             FixError::Git(_) | FixError::Write { .. } => false,
         }
@@ -61,6 +70,11 @@ pub fn fix_record(
     recompute: &Recompute<'_>,
 ) -> Result<FixOutcome, FixError> {
     let record_path = Path::new(&config.record);
+    // A record staged as a symlink is written through to its target, never replaced by a file.
+    let record_file = repo.resolve(&config.record)?;
+    if let Some(workdir) = repo.workdir() {
+        refuse_outside(workdir, &record_file)?;
+    }
     let old_staged = repo.staged(&config.record)?;
     let mut record = match &old_staged {
         Some(bytes) => HashRecord::parse(bytes, record_path)?,
@@ -88,9 +102,15 @@ pub fn fix_record(
         );
     }
     let new = record.render().into_bytes();
-    // A record staged as a symlink is written through to its target, never replaced by a file.
-    let record_file = repo.resolve(&config.record)?;
     let worktree = repo.workdir().map(|w| w.join(&record_file));
+    // Held from the read to the write, as update-yarn-hash holds it for its merge.
+    let _lock = match &worktree {
+        Some(path) => Some(UpdateLock::acquire(path).map_err(|source| FixError::Write {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
     // Only a working-tree record that matches the staged one is ours to replace.
     let worktree_old = match &worktree {
         Some(path) => match fs::read(path) {
@@ -124,4 +144,31 @@ pub fn fix_record(
     }
     outcome.worktree_updated = update_worktree;
     Ok(outcome)
+}
+
+/// Refuses a working-tree path that leads out of `workdir` through a symlink (the file
+/// itself or a directory on the way, such as `.nix/`), where `--fix` would write
+/// outside the repository. Staged symlinks are resolved within the index before this.
+fn refuse_outside(workdir: &Path, rel: &str) -> Result<(), FixError> {
+    let io_error = |source| FixError::Write {
+        path: workdir.join(rel),
+        source,
+    };
+    let root = fs::canonicalize(workdir).map_err(io_error)?;
+    // The deepest part of the path that exists is where a write would really go.
+    let mut existing = workdir.join(rel);
+    while fs::symlink_metadata(&existing).is_err() {
+        if !existing.pop() {
+            return Ok(());
+        }
+    }
+    let target = fs::canonicalize(&existing).map_err(io_error)?;
+    if target.starts_with(&root) {
+        return Ok(());
+    }
+    Err(FixError::OutsideRepo {
+        path: rel.to_owned(),
+        target,
+        workdir: root,
+    })
 }

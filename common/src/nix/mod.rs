@@ -7,4 +7,5 @@ pub mod nar;
 pub mod nix_base32;
 pub mod nix_cli;
 pub mod nix_hash;
+pub mod nix_nesting;
 pub mod nix_syntax;

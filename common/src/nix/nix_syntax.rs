@@ -4,6 +4,9 @@
 use rnix::ast::{self, HasEntry};
 use rnix::{NodeOrToken, Root, SyntaxKind, SyntaxNode, TextRange};
 use rowan::ast::AstNode;
+use rowan::GreenNode;
+
+use crate::nix::nix_nesting::{self, MAX_NESTING};
 
 /// A syntax error; `line` and `col` are 1-based, `col` counts characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,9 +16,86 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// An rnix parse whose tree is freed without recursion.
+///
+/// rowan frees a green tree recursively, one call per level, and a left-associative
+/// chain (`f f f …`, `a + a + …`) is a tree as deep as it is long: 20,000 applications
+/// overflow a 1 MiB stack when the tree is dropped, though parsing them is a loop.
+/// Red nodes ([`SyntaxNode`]) taken from it must be dropped before it, as they are
+/// when they live in the scope that holds it.
+pub struct NixParse {
+    green: Option<GreenNode>,
+    errors: Vec<rnix::parser::ParseError>,
+}
+
+impl NixParse {
+    pub fn syntax(&self) -> SyntaxNode {
+        SyntaxNode::new_root(self.green.clone().expect("taken only by drop"))
+    }
+
+    pub fn tree(&self) -> Root {
+        Root::cast(self.syntax()).expect("the parser's root is a Root")
+    }
+
+    pub fn errors(&self) -> &[rnix::parser::ParseError] {
+        &self.errors
+    }
+}
+
+impl Drop for NixParse {
+    fn drop(&mut self) {
+        // Each node is released only after its children are held by the stack, so no
+        // release reaches further than one level down.
+        let mut stack: Vec<GreenNode> = self.green.take().into_iter().collect();
+        while let Some(node) = stack.pop() {
+            stack.extend(
+                node.children()
+                    .filter_map(NodeOrToken::into_node)
+                    .map(ToOwned::to_owned),
+            );
+        }
+    }
+}
+
+/// `src` parsed by rnix, unless it nests deeper than [`MAX_NESTING`]: then the error
+/// points at where, and rnix (whose recursion would overflow the stack) never runs.
+pub fn parse(src: &str) -> Result<NixParse, SyntaxError> {
+    if let Some(offset) = nix_nesting::too_deep(src) {
+        let (line, col) = line_col(src, offset);
+        return Err(SyntaxError {
+            line,
+            col,
+            message: format!(
+                "nested more than {MAX_NESTING} levels deep (brackets, strings, let, with, \
+                 lambdas and operators); no real Nix code nests this deep, is the file generated \
+                 wrongly or corrupt?"
+            ),
+        });
+    }
+    // `Root::parse`, not the generic `rnix::parser::parse`: instantiated here, the
+    // latter would be compiled at this crate's opt-level, and its debug frames are
+    // several times larger.
+    let parse = Root::parse(src);
+    let green = parse.syntax().green().into_owned();
+    let errors = parse.errors().to_vec();
+    // Now `green` holds the tree alone, and `NixParse` frees it.
+    drop(parse);
+    Ok(NixParse {
+        green: Some(green),
+        errors,
+    })
+}
+
 /// The syntax errors in `src`, in source order; empty when it parses.
 pub fn check(src: &str) -> Vec<SyntaxError> {
-    let parse = Root::parse(src);
+    match parse(src) {
+        Ok(parse) => errors(src, &parse),
+        Err(too_deep) => vec![too_deep],
+    }
+}
+
+/// The syntax errors of a parse of `src`, in source order.
+pub fn errors(src: &str, parse: &NixParse) -> Vec<SyntaxError> {
     let mut out: Vec<SyntaxError> = parse.errors().iter().map(|e| describe(src, e)).collect();
     out.sort_by_key(|e| (e.line, e.col));
     out.dedup();
@@ -87,7 +167,7 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 /// can be compared for input changes only. `None` when there are no inputs to read
 /// (not an attribute set, or a parse error).
 pub fn flake_inputs(src: &str) -> Option<String> {
-    let parse = Root::parse(src);
+    let parse = parse(src).ok()?;
     if !parse.errors().is_empty() {
         return None;
     }
@@ -120,7 +200,7 @@ fn push_tokens(node: &SyntaxNode, out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -164,5 +244,59 @@ mod tests {
         assert_ne!(flake_inputs(a), flake_inputs(c));
         assert_ne!(flake_inputs(a), flake_inputs(d));
         assert_eq!(flake_inputs("{ outputs = _: {}; }").as_deref(), Some(""));
+    }
+
+    /// Runs `f` on a thread with a 1 MiB stack, as `ulimit -s 1024` gives the main one.
+    pub(crate) fn on_small_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(1 << 20)
+                .spawn_scoped(s, f)
+                .unwrap()
+                .join()
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn left_associative_chains_parse_to_the_bound_and_are_refused_past_it() {
+        // The parser loops over these, but rowan hashes and frees the tree they give
+        // recursively, one level per link.
+        for link in ["f ", "a + ", "a+"] {
+            let src = format!("{}1", link.repeat(MAX_NESTING));
+            assert_eq!(on_small_stack(|| check(&src)), [], "{link:?}");
+            let src = format!("{}1", link.repeat(200_000));
+            let errors = on_small_stack(|| check(&src));
+            assert!(errors[0].message.contains("nested more than"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_deep_tree_is_freed_without_recursion() {
+        // Built by hand (no node cache, which would hash it recursively): a tree far
+        // deeper than the nesting bound lets through.
+        use rowan::{GreenToken, Language};
+        let kind = rnix::NixLanguage::kind_to_raw;
+        let x = GreenToken::new(kind(SyntaxKind::TOKEN_IDENT), "x");
+        let mut green = GreenNode::new(kind(SyntaxKind::NODE_IDENT), [NodeOrToken::Token(x)]);
+        for _ in 0..200_000 {
+            green = GreenNode::new(kind(SyntaxKind::NODE_PAREN), [NodeOrToken::Node(green)]);
+        }
+        on_small_stack(move || {
+            drop(NixParse {
+                green: Some(green),
+                errors: Vec::new(),
+            })
+        });
+    }
+
+    #[test]
+    fn too_deep_nesting_is_an_error_at_its_position_on_a_small_stack() {
+        let src = format!("{{\n  x = {};\n}}\n", "[".repeat(100_000));
+        let errors = on_small_stack(|| check(&src));
+        let first = &errors[0];
+        assert_eq!((first.line, first.col), (2, 6 + MAX_NESTING), "{errors:?}");
+        assert!(first.message.contains("nested more than"), "{errors:?}");
+        assert_eq!(flake_inputs(&src), None);
     }
 }

@@ -7,12 +7,12 @@
 use std::ops::Range;
 
 use rnix::ast::{self, HasEntry};
-use rnix::Root;
+use rnix::{SyntaxKind, SyntaxNode};
 use rowan::ast::AstNode;
 use thiserror::Error;
 
 use crate::nix::nix_hash::Sha256Hash;
-use crate::nix::nix_syntax::line_col;
+use crate::nix::nix_syntax::{self, line_col, SyntaxError};
 
 /// The hash argument of one `fetchYarnDeps` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,18 +50,21 @@ pub enum CallError {
 
 /// The single `fetchYarnDeps` call of `src`.
 pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
-    let parse = Root::parse(src);
-    if let Some(e) = crate::nix::nix_syntax::check(src).into_iter().next() {
-        return Err(CallError::Syntax {
-            line: e.line,
-            col: e.col,
-            message: e.message,
-        });
+    let syntax = |e: SyntaxError| CallError::Syntax {
+        line: e.line,
+        col: e.col,
+        message: e.message,
+    };
+    let parse = nix_syntax::parse(src).map_err(syntax)?;
+    if let Some(e) = nix_syntax::errors(src, &parse).into_iter().next() {
+        return Err(syntax(e));
     }
     let mut calls = Vec::new();
     for apply in parse.syntax().descendants().filter_map(ast::Apply::cast) {
-        let callee = apply.lambda().map(|l| l.syntax().text().to_string());
-        if !callee.is_some_and(|c| c.trim_end().ends_with("fetchYarnDeps")) {
+        if !apply
+            .lambda()
+            .is_some_and(|l| ends_with_fetch_yarn_deps(l.syntax()))
+        {
             continue;
         }
         if let Some(ast::Expr::AttrSet(args)) = apply.argument() {
@@ -77,6 +80,22 @@ pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
             lines: calls.iter().map(|c| c.line).collect(),
         }),
     }
+}
+
+/// Whether the callee's last token is `…fetchYarnDeps`. Only that token is read: the
+/// callee of `f a b c` is `f a b`, so copying its text for every application would be
+/// quadratic in the length of the chain.
+fn ends_with_fetch_yarn_deps(callee: &SyntaxNode) -> bool {
+    let mut token = callee.last_token();
+    while let Some(t) = token {
+        if t.kind() != SyntaxKind::TOKEN_WHITESPACE {
+            return t.text().ends_with("fetchYarnDeps");
+        }
+        token = t
+            .prev_token()
+            .filter(|p| callee.text_range().contains_range(p.text_range()));
+    }
+    false
 }
 
 fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
@@ -207,5 +226,16 @@ mod tests {
             find("fetchYarnDeps { hash = ; }"),
             Err(CallError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn only_the_callee_s_last_token_is_read() {
+        let src = "{ a = pkgs.fetchYarnDeps  { hash = \"\"; }; b = (fetchYarnDeps) { hash = 1; }; c = fetchYarnDeps.x { }; }";
+        assert_eq!(find(src).unwrap().line, 1);
+        let chain = format!(
+            "{{ x = {}1; d = fetchYarnDeps {{ hash = \"\"; }}; }}",
+            "f ".repeat(300)
+        );
+        assert_eq!(find(&chain).unwrap().attr, "hash");
     }
 }

@@ -132,8 +132,16 @@ pub enum ParseErrorKind {
     OddIndent,
     UnterminatedString,
     CommentWithoutNewline,
+    /// Objects nested deeper than [`MAX_NESTING`].
+    TooDeep,
     Unexpected(&'static str),
 }
+
+/// How deeply objects may nest. yarn writes two levels (an entry and its
+/// `dependencies`); the bound is far above that, and keeps the recursive parse (and the
+/// recursive drop of the objects) well inside a 1 MiB stack in a debug build, where
+/// about 2,000 levels overflowed it.
+pub const MAX_NESTING: usize = 100;
 
 impl fmt::Display for ParseErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,6 +159,11 @@ impl fmt::Display for ParseErrorKind {
             Self::CommentWithoutNewline => f.write_str(
                 "the file ends in a comment without a final newline, on which yarn's parser \
                  (and so fetchYarnDeps) never terminates; add a newline",
+            ),
+            Self::TooDeep => write!(
+                f,
+                "objects nested more than {MAX_NESTING} levels deep; yarn writes two, so the \
+                 file is corrupt or not a lockfile: regenerate it with `yarn install`"
             ),
             Self::Unexpected(what) => f.write_str(what),
         }
@@ -538,6 +551,13 @@ impl<'a> Parser<'a> {
         }
         let value = match self.token.kind.clone() {
             TokenKind::Colon => {
+                if indent >= MAX_NESTING {
+                    return Err(ParseError {
+                        line: self.token.line,
+                        col: self.token.col,
+                        kind: ParseErrorKind::TooDeep,
+                    });
+                }
                 self.advance()?;
                 let nested = Value::Object(Rc::new(self.parse_object(indent + 1)?));
                 for key in keys {
@@ -700,5 +720,21 @@ mod tests {
         let d = decode(b"fine\n");
         assert!(matches!(d.text, Cow::Borrowed("fine\n")));
         assert_eq!(d.first_invalid_line, None);
+    }
+
+    #[test]
+    fn nesting_is_bounded_where_it_goes_too_deep() {
+        let nested = |levels: usize| {
+            let mut text = String::from("# yarn lockfile v1\n\n");
+            for level in 0..levels {
+                text.push_str(&format!("{}k{level}:\n", "  ".repeat(level)));
+            }
+            text.push_str(&format!("{}leaf \"x\"\n", "  ".repeat(levels)));
+            text
+        };
+        parse(&nested(MAX_NESTING)).unwrap();
+        let err = parse(&nested(MAX_NESTING + 1)).unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::TooDeep);
+        assert_eq!(err.line, 3 + MAX_NESTING, "the key one level too deep");
     }
 }

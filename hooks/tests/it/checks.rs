@@ -119,3 +119,71 @@ fn package_json_dependencies_without_yarn_lock_warn_or_fail_as_configured() {
         .success()
         .stderr_lacks("warning");
 }
+
+/// `nix-hooks pre-commit` in `repo` on a 1 MiB main stack (`ulimit -s 1024`).
+fn pre_commit_small_stack(repo: &Repo) -> Run {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(&repo.root)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .args(["-c", "ulimit -s 1024 && exec \"$0\" pre-commit", BIN]);
+    run(cmd)
+}
+
+#[test]
+fn a_nix_file_nested_100000_deep_is_reported_at_its_position_not_a_crash() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    let bound = common::nix::nix_nesting::MAX_NESTING;
+    repo.write(
+        "deep.nix",
+        &format!("{{\n  x = {};\n}}\n", "[".repeat(100_000)),
+    );
+    // 100,000 applications: rnix loops over them, but rowan hashed and freed the
+    // tree recursively, one frame per link.
+    repo.write("chain.nix", &format!("{}1\n", "f ".repeat(100_000)));
+    repo.git(["add", "deep.nix", "chain.nix"]);
+    pre_commit_small_stack(&repo)
+        .failure()
+        .stderr_has(&format!(
+            "deep.nix:2:{}: syntax error: nested more than {bound} levels",
+            6 + bound
+        ))
+        .stderr_has("chain.nix:1:");
+}
+
+#[test]
+fn a_flake_lock_with_a_100000_input_chain_is_checked() {
+    if !have_git() {
+        return;
+    }
+    // Each input follows the one before through the root: the old check summed all
+    // inputs for each input and recursed once per link.
+    let n = 100_000;
+    let mut nodes = vec![format!(
+        "\"root\":{{\"inputs\":{{{}}}}}",
+        (0..n)
+            .map(|i| format!("\"a{i}\":\"n{i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    )];
+    for i in 0..n {
+        let x = match i {
+            0 => "\"n0\"".to_owned(),
+            _ => format!("[\"a{}\",\"x\"]", i - 1),
+        };
+        nodes.push(format!("\"n{i}\":{{\"inputs\":{{\"x\":{x}}}}}"));
+    }
+    let lock = format!(
+        "{{\"nodes\":{{{}}},\"root\":\"root\",\"version\":7}}\n",
+        nodes.join(",")
+    );
+    let repo = Repo::with_fresh_record();
+    repo.write("flake.lock", &lock);
+    repo.git(["add", "flake.lock"]);
+    pre_commit_small_stack(&repo).success();
+}

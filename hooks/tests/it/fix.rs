@@ -272,3 +272,43 @@ fn staged_symlinks_are_followed_and_stay_symlinks() {
     repo.commit("fixed").success();
     assert_eq!(repo.head_subject(), "fixed");
 }
+
+#[test]
+fn fix_refuses_a_record_dir_that_is_a_symlink_out_of_the_repository() {
+    if !have_git() {
+        return;
+    }
+    let tarball = b"outside tarball".to_vec();
+    let mirror = format!("https://registry.yarnpkg.com={}", serve(tarball.clone()));
+    let base = "https://registry.yarnpkg.com";
+    let lock_a = lockfile(base, &tarball, &["alpha"]);
+    let lock_b = lockfile(base, &tarball, &["alpha", "beta"]);
+    let repo = Repo::new();
+    repo.write("yarn.lock", &lock_a);
+    let record = record_for(&[("yarn.lock", &lock_a)]);
+    repo.write(RECORD, &record);
+    repo.git(["add", "."]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "initial"]);
+    // `.nix/` in the work tree becomes a symlink to a directory outside the repository.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("yarn-deps.toml"), &record).unwrap();
+    std::fs::remove_dir_all(repo.path(".nix")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path(".nix")).unwrap();
+    repo.write("yarn.lock", &lock_b);
+    repo.git(["add", "yarn.lock"]);
+
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .env("UPDATE_YARN_HASH_CACHE", repo.home.join("cache"))
+        .args(["pre-commit", "--fix", "--mirror", &mirror]);
+    run(cmd)
+        .code(2)
+        .stderr_has(".nix/yarn-deps.toml resolves to")
+        .stderr_has("outside the repository");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("yarn-deps.toml")).unwrap(),
+        record,
+        "nothing was written outside"
+    );
+    assert_eq!(repo.staged(RECORD), record, "nor staged");
+}

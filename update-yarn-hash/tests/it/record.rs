@@ -268,3 +268,58 @@ fn concurrent_runs_for_different_lockfiles_keep_both_entries() {
         "the other run's entry survived:\n{record}"
     );
 }
+
+#[test]
+fn six_concurrent_writers_lose_no_entry() {
+    // Each run records its own lockfile; without a lock on the read-merge-write, runs
+    // that overlap overwrite each other's entries (the issue measured 330 of 600 lost).
+    const WRITERS: usize = 6;
+    const ROUNDS: usize = 15;
+    let r = Repo::new();
+    let keys: Vec<String> = (0..WRITERS).map(|k| format!("p{k}/yarn.lock")).collect();
+    for (k, key) in keys.iter().enumerate() {
+        let pkg = Package::new(&format!("pkg{k}"), "1.0.0", 10 + k);
+        pkg.serve(&r.server);
+        fs::create_dir_all(r.path(&format!("p{k}"))).unwrap();
+        fs::write(r.path(key), lockfile(&[pkg])).unwrap();
+        // Fills the cache, so the concurrent runs are offline and overlap closely.
+        r.run(".", &["--lockfile", key]).expect_code(0);
+    }
+    let m = mirror(&r.server);
+    let mut lost = Vec::new();
+    for round in 0..ROUNDS {
+        fs::remove_file(r.path(".nix/yarn-deps.toml")).unwrap();
+        let children: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_update-yarn-hash"))
+                    .current_dir(r.dir.path())
+                    .args(["--offline", "--quiet", "--mirror", &m, "--lockfile", key])
+                    .env("UPDATE_YARN_HASH_CACHE", r.cache.path())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let record = r.record();
+        for key in &keys {
+            if !record.contains(&format!("[\"{key}\"]")) {
+                lost.push((round, key.clone()));
+            }
+        }
+    }
+    assert_eq!(
+        lost,
+        [],
+        "entries lost (round, lockfile) over {ROUNDS} rounds"
+    );
+}
