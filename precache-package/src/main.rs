@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use common::binary_cache::store_path::StorePath;
 use common::binary_cache::{BearerToken, CacheOptions, ClosureReport};
 use common::nix::flake_ref::{self, ResolvedFlakeRef};
 use common::nix::nix_cli::{Nix, NixError};
-use common::binary_cache::store_path::StorePath;
 
 use crate::cache_query::query;
 use crate::cli::Args;
@@ -76,6 +76,12 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
     let flake = resolve_flake(args)?;
     note(args, format!("flake: {}", flake.url()));
     let keys = trusted_keys::resolve(&nix, &args.trusted_public_keys, flake.url())?;
+    // --check answers for CI alone; a push is read back with the key it signs with too.
+    let keys = if args.check {
+        keys
+    } else {
+        trusted_keys::with_sign_key(&keys, target.sign_public.as_ref())?
+    };
     let out_path = evaluate::out_path(&nix, flake.url(), &args.output, &build_args.eval)?;
     note(args, format!("output: {out_path}"));
 
@@ -88,6 +94,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
             .flatten()
             .filter(|t| !t.is_empty())
             .map(BearerToken),
+        max_closure_paths: args.max_closure_paths,
         ..CacheOptions::default()
     };
     // `nix copy --to file://DIR` creates a cache that does not exist yet; anything else
@@ -114,7 +121,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
         &flake,
         &out_path,
         &target,
-        keys.source,
+        &keys.source,
         &report,
         &sizes,
     );
@@ -164,7 +171,7 @@ fn summarize(
     flake: &ResolvedFlakeRef,
     out_path: &StorePath,
     target: &Target,
-    keys_from: &'static str,
+    keys_from: &str,
     report: &ClosureReport,
     sizes: &BTreeMap<StorePath, u64>,
 ) -> Summary {
@@ -179,7 +186,7 @@ fn summarize(
             "not-cached"
         },
         cache: common::binary_cache::redact_url(&target.read_url),
-        trusted_keys_from: keys_from,
+        trusted_keys_from: keys_from.to_owned(),
         closure_paths: report.paths.len(),
         closure_complete: true,
         cached_paths: report.paths.len() - missing.len(),
