@@ -80,7 +80,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
     let keys = if args.check {
         keys
     } else {
-        trusted_keys::with_sign_key(&keys, target.sign_public.as_ref())?
+        trusted_keys::with_sign_key(keys, target.sign_public.as_ref())?
     };
     let out_path = evaluate::out_path(&nix, flake.url(), &args.output, &build_args.eval)?;
     note(args, format!("output: {out_path}"));

@@ -69,20 +69,11 @@ pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolv
 /// the --sign-key's public half, since what this run signs verifies only against that.
 /// Warns (before anything is built) when CI is not told to trust it; refuses a sign key
 /// whose name a different trusted key already has, as Nix would ignore it.
-pub fn with_sign_key(resolved: &Resolved, sign: Option<&PublicKey>) -> Result<Resolved, Failure> {
-    let Some(public) = sign else {
-        return Ok(Resolved {
-            keys: resolved.keys.clone(),
-            source: resolved.source.clone(),
-        });
+pub fn with_sign_key(resolved: Resolved, sign: Option<&PublicKey>) -> Result<Resolved, Failure> {
+    let Some(public) = sign.filter(|k| !resolved.keys.keys().contains(k)) else {
+        return Ok(resolved);
     };
     let mut keys = resolved.keys.clone();
-    if keys.keys().contains(public) {
-        return Ok(Resolved {
-            keys,
-            source: resolved.source.clone(),
-        });
-    }
     if !keys.add(public.clone()) {
         return fail(
             Exit::Usage,
