@@ -78,6 +78,12 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
     let flake = resolve_flake(args)?;
     note(args, format!("flake: {}", flake.url()));
     let keys = trusted_keys::resolve(&nix, &args.trusted_public_keys, flake.url())?;
+    // --check answers for CI alone; a push is read back with the key it signs with too.
+    let keys = if args.check {
+        keys
+    } else {
+        trusted_keys::with_sign_key(keys, target.sign_public.as_ref())?
+    };
     let out_path = evaluate::out_path(&nix, flake.url(), &args.output, &build_args.eval)?;
     note(args, format!("output: {out_path}"));
 
@@ -90,6 +96,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
             .flatten()
             .filter(|t| !t.is_empty())
             .map(BearerToken),
+        max_closure_paths: args.max_closure_paths,
         ..CacheOptions::default()
     };
     // `nix copy --to file://DIR` creates a cache that does not exist yet; anything else
@@ -116,7 +123,7 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
         &flake,
         &out_path,
         &target,
-        keys.source,
+        &keys.source,
         &report,
         &sizes,
     );
@@ -166,7 +173,7 @@ fn summarize(
     flake: &ResolvedFlakeRef,
     out_path: &StorePath,
     target: &Target,
-    keys_from: &'static str,
+    keys_from: &str,
     report: &ClosureReport,
     sizes: &BTreeMap<StorePath, u64>,
 ) -> Summary {
@@ -181,7 +188,7 @@ fn summarize(
             "not-cached"
         },
         cache: common::redact::url(&target.read_url),
-        trusted_keys_from: keys_from,
+        trusted_keys_from: keys_from.to_owned(),
         closure_paths: report.paths.len(),
         closure_complete: true,
         cached_paths: report.paths.len() - missing.len(),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use common::binary_cache::narinfo::TrustedKeys;
 use common::binary_cache::store_path::StorePath;
-use common::binary_cache::{CacheOptions, PathStatus};
+use common::binary_cache::{CacheOptions, ClosureReport, PathStatus};
 use common::nix::flake_ref::ResolvedFlakeRef;
 use common::nix::nix_cli::Nix;
 
@@ -102,7 +102,7 @@ pub fn build_and_push(
         );
     }
     let seconds = started.elapsed().as_secs_f64();
-    verify_pushed(args, target, keys, opts, &to_push)?;
+    verify_pushed(args, target, keys, opts, &to_push, &report)?;
     summary.status = "pushed";
     summary.cached_paths = report.paths.len();
     summary.missing = report::missing(&report, &sizes);
@@ -115,42 +115,62 @@ pub fn build_and_push(
     Ok((summary, 0))
 }
 
-/// Reads back what was pushed: a push that leaves unsigned or untrusted paths has not
-/// achieved anything CI can use.
+/// Reads back what was pushed: a push that leaves unsigned or untrusted paths, or
+/// narinfos without their NAR, has not achieved anything CI can use. `before` is what the
+/// cache held before the push, so the advice fits the cause.
 fn verify_pushed(
     args: &Args,
     target: &Target,
     keys: &TrustedKeys,
     opts: &CacheOptions,
     pushed: &[StorePath],
+    before: &ClosureReport,
 ) -> Result<(), Failure> {
     let report = query(args, &target.read_url, opts, pushed, keys)?;
-    let bad: Vec<String> = report
-        .not_cached()
-        .map(|(p, s)| {
-            format!(
-                "  {p}: {}",
-                match s {
-                    PathStatus::Missing => "still not in the cache".to_owned(),
-                    PathStatus::Untrusted { why, .. } => why.clone(),
-                    PathStatus::Invalid { why } => why.clone(),
-                    PathStatus::Cached { .. } => unreachable!(),
-                }
-            )
-        })
-        .collect();
+    let bad: Vec<(&StorePath, &PathStatus)> = report.not_cached().collect();
     if bad.is_empty() {
         return Ok(());
     }
-    let trusted: Vec<String> = keys.keys().iter().map(|k| k.name.clone()).collect();
     let url = common::redact::url(&target.read_url);
+    let lines: Vec<String> = bad
+        .iter()
+        .map(|(p, s)| match s {
+            PathStatus::Missing => format!("  {p}: still not in the cache"),
+            s => format!("  {p}: {}", report::kind_and_reason(s).1),
+        })
+        .collect();
+    let held_before =
+        |p: &StorePath| !matches!(before.paths.get(p), None | Some(PathStatus::Missing));
+    let mut advice = Vec::new();
+    if bad
+        .iter()
+        .any(|(_, s)| matches!(s, PathStatus::NarMissing { .. }))
+    {
+        advice.push(format!("A push skips a path whose narinfo the cache has, so a narinfo whose NAR is gone stays broken: delete those .narinfo files from {url} and push again."));
+    }
+    let held_unusable = bad.iter().any(|(p, s)| {
+        matches!(s, PathStatus::Untrusted { .. } | PathStatus::Invalid { .. }) && held_before(p)
+    });
+    if held_unusable {
+        advice.push(format!("The cache already held these narinfos, and pushing never replaces one: sign them in place with a trusted key (`nix store sign --store {url} --key-file KEY PATH...`; precache-package does this with --to ... --sign-key KEY), or delete their .narinfo files and push again."));
+    }
+    let trusted: Vec<String> = keys.keys().iter().map(|k| k.name.clone()).collect();
+    if bad
+        .iter()
+        .any(|(p, s)| matches!(s, PathStatus::Untrusted { .. }) && !held_before(p))
+    {
+        advice.push(format!("This push wrote them without a signature by a trusted key ({}): push with --to ... --sign-key KEY whose public half CI trusts (or, for Cachix, pass the cache's public key with --trusted-public-key).", trusted.join(", ")));
+    }
+    if bad.iter().any(|(_, s)| matches!(s, PathStatus::Missing)) {
+        advice.push("The push did not make them readable where they are checked: make sure --from reads what --to writes.".to_owned());
+    }
     fail(
         Exit::Push,
         format!(
-            "pushed, but {} paths are still not usable by CI from {url}:\n{}\nTrusted key names: {}.\nPushing never replaces a narinfo the cache already has. Sign those paths in place with a trusted key: `nix store sign --store {url} --key-file KEY PATH...` (precache-package does this with --to ... --sign-key KEY), or delete their .narinfo files and push again; or add the signing key's public half to --trusted-public-key and to CI's trusted-public-keys.",
+            "pushed, but {} paths are still not usable by CI from {url}:\n{}\n{}",
             bad.len(),
-            bad.join("\n"),
-            trusted.join(", ")
+            lines.join("\n"),
+            advice.join("\n")
         ),
     )
 }

@@ -15,7 +15,7 @@ pub struct Summary {
     /// `cached`, `not-cached`, `nothing-to-push` or `pushed`.
     pub status: &'static str,
     pub cache: String,
-    pub trusted_keys_from: &'static str,
+    pub trusted_keys_from: String,
     pub closure_paths: usize,
     /// False when the closure was discovered through the cache and stops at missing paths.
     pub closure_complete: bool,
@@ -30,6 +30,8 @@ pub struct Summary {
 #[serde(rename_all = "camelCase")]
 pub struct Missing {
     pub path: StorePath,
+    /// `missing`, `untrusted`, `nar-missing` (the narinfo is there, its NAR is not) or `invalid`.
+    pub kind: &'static str,
     pub reason: String,
     pub nar_size: Option<u64>,
 }
@@ -46,19 +48,29 @@ pub fn missing(report: &ClosureReport, local_sizes: &BTreeMap<StorePath, u64>) -
     report
         .not_cached()
         .map(|(path, status)| {
-            let (reason, cache_size) = match status {
-                PathStatus::Missing => ("not in the cache".to_owned(), None),
-                PathStatus::Untrusted { info, why } => (why.clone(), Some(info.nar_size)),
-                PathStatus::Invalid { why } => (why.clone(), None),
-                PathStatus::Cached { .. } => unreachable!("filtered by not_cached"),
-            };
+            let (kind, reason) = kind_and_reason(status);
             Missing {
                 path: path.clone(),
+                kind,
                 reason,
-                nar_size: local_sizes.get(path).copied().or(cache_size),
+                nar_size: local_sizes.get(path).copied().or(status.nar_size()),
             }
         })
         .collect()
+}
+
+/// Why a path is not cached, for people and (the kind) for scripts.
+pub fn kind_and_reason(status: &PathStatus) -> (&'static str, String) {
+    match status {
+        PathStatus::Missing => ("missing", "not in the cache".to_owned()),
+        PathStatus::Untrusted { why, .. } => ("untrusted", why.clone()),
+        PathStatus::NarMissing { url, .. } => (
+            "nar-missing",
+            format!("its narinfo is there but its NAR {url} is not: Nix cannot substitute it"),
+        ),
+        PathStatus::Invalid { why } => ("invalid", why.clone()),
+        PathStatus::Cached { .. } => unreachable!("only paths that are not cached have a reason"),
+    }
 }
 
 pub fn human(s: &Summary) -> String {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use common::binary_cache::narinfo::SecretKey;
+use common::binary_cache::narinfo::{PublicKey, SecretKey};
 use common::binary_cache::store_path::StorePath;
 use common::nix::nix_cli::{describe, Nix};
 use common::redact;
@@ -30,10 +30,13 @@ pub struct Target {
     /// True only when reading https://NAME.cachix.org for --cache: CACHIX_AUTH_TOKEN may be
     /// sent there (private caches) and nowhere else, least of all to a --from URL.
     pub read_with_cachix_token: bool,
+    /// The public half of --sign-key: what the paths this run signs verify against.
+    pub sign_public: Option<PublicKey>,
 }
 
 impl Target {
     pub fn from_args(args: &Args) -> Result<Self, Failure> {
+        let mut sign_public = None;
         let push = match (&args.cache, &args.to) {
             (Some(name), _) => {
                 // The name becomes the host the token is sent to: nothing but a Cachix name.
@@ -60,7 +63,7 @@ impl Target {
             }
             (None, Some(url)) => {
                 if let Some(key) = &args.sign_key {
-                    check_secret_key(key)?;
+                    sign_public = Some(public_of_secret_key(key)?);
                 }
                 Some(Push::Store {
                     url: url.clone(),
@@ -98,6 +101,7 @@ impl Target {
             read_url,
             push,
             read_with_cachix_token,
+            sign_public,
         })
     }
 }
@@ -108,16 +112,18 @@ fn is_readable(url: &str) -> bool {
         .any(|p| url.starts_with(p))
 }
 
-/// Refuses an unreadable or malformed key before anything is built. The key is parsed, never echoed.
-fn check_secret_key(path: &Path) -> Result<(), Failure> {
+/// Refuses an unreadable or malformed key before anything is built, and gives its public
+/// half. The key is parsed, never echoed.
+fn public_of_secret_key(path: &Path) -> Result<PublicKey, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read --sign-key {}", path.display()))
         .or_exit(Exit::Usage)?;
-    text.trim()
+    let key = text
+        .trim()
         .parse::<SecretKey>()
         .with_context(|| format!("--sign-key {} is not a Nix secret key; make one with `nix key generate-secret --key-name NAME > FILE`", path.display()))
         .or_exit(Exit::Usage)?;
-    Ok(())
+    Ok(key.public())
 }
 
 impl Push {

@@ -13,7 +13,8 @@ use crate::failure::{fail, Exit, Failure, OrExit};
 
 pub struct Resolved {
     pub keys: TrustedKeys,
-    pub source: &'static str,
+    /// Where the keys came from, for messages and `trustedKeysFrom`.
+    pub source: String,
 }
 
 pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolved, Failure> {
@@ -21,7 +22,7 @@ pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolv
         let keys = parse_all(explicit, "--trusted-public-key")?;
         return Ok(Resolved {
             keys,
-            source: "--trusted-public-key",
+            source: "--trusted-public-key".into(),
         });
     }
     let mut texts = flake_keys(nix, flake_url).or_exit(Exit::Eval)?;
@@ -57,10 +58,38 @@ pub fn resolve(nix: &Nix, explicit: &[String], flake_url: &str) -> Result<Resolv
     Ok(Resolved {
         keys,
         source: if flake_count > 0 {
-            "flake nixConfig + nix.conf"
+            "flake nixConfig + nix.conf".into()
         } else {
-            "nix.conf"
+            "nix.conf".into()
         },
+    })
+}
+
+/// The keys a push is checked with, before and after: the keys CI is told to trust plus
+/// the --sign-key's public half, since what this run signs verifies only against that.
+/// Warns (before anything is built) when CI is not told to trust it; refuses a sign key
+/// whose name a different trusted key already has, as Nix would ignore it.
+pub fn with_sign_key(resolved: Resolved, sign: Option<&PublicKey>) -> Result<Resolved, Failure> {
+    let Some(public) = sign.filter(|k| !resolved.keys.keys().contains(k)) else {
+        return Ok(resolved);
+    };
+    let mut keys = resolved.keys.clone();
+    if !keys.add(public.clone()) {
+        return fail(
+            Exit::Usage,
+            format!(
+                "the --sign-key's public key {public} is not the trusted key named {:?} (from {}): Nix keeps only the first key of a name, so CI would refuse every path this run signs; sign with the key CI trusts, or give this key another name",
+                public.name, resolved.source
+            ),
+        );
+    }
+    eprintln!(
+        "warning: the --sign-key's public key {public} is not among the keys CI is told to trust (from {}): the pushed paths are checked against it, but CI will rebuild them unless it trusts it too; pass `--trusted-public-key {public}` and add it to CI's trusted-public-keys",
+        resolved.source
+    );
+    Ok(Resolved {
+        keys,
+        source: format!("{} + --sign-key", resolved.source),
     })
 }
 

@@ -445,9 +445,20 @@ impl FromStr for SecretKey {
             });
         }
         let seed: [u8; 32] = bytes[..32].try_into().expect("length checked");
+        let key = SigningKey::from_bytes(&seed);
+        // Nix's `toPublicKey` (libsodium's `crypto_sign_ed25519_sk_to_pk`) copies the stored
+        // second half rather than deriving it, and signs with it too: a key whose halves
+        // disagree makes signatures that verify under no key, so it is refused.
+        if key.verifying_key().as_bytes()[..] != bytes[32..] {
+            return Err(KeyError {
+                what: "secret key",
+                name_hint: name.to_owned(),
+                why: "its public half does not match its seed",
+            });
+        }
         Ok(Self {
             name: name.to_owned(),
-            key: SigningKey::from_bytes(&seed),
+            key,
         })
     }
 }
@@ -686,6 +697,21 @@ Sig: test-1:yI2KXVJVJBsXJSICRt5QrE8TTK8eybBTEWU6AIzoOf8LxNNbByLOdXptYeZQfQ1nKNFU
             reparsed.verified_by(&TrustedKeys::new([key.public()])),
             Ok(Some("bench-1"))
         );
+    }
+
+    #[test]
+    fn secret_key_gives_the_public_key_nix_gives() {
+        // `nix key generate-secret --key-name t-1` and `nix key convert-secret-to-public` (2.8).
+        let secret = "t-1:wQidwGXOnCTacpbJYxIs5aibiDNQarm1etZQyTHYnQFa+OzWMrWpGs1iGVBSiMSMLZWIktEjUFk1OKaVsEEpQQ==";
+        let public = "t-1:Wvjs1jK1qRrNYhlQUojEjC2ViJLRI1BZNTimlbBBKUE=";
+        let key: SecretKey = secret.parse().unwrap();
+        assert_eq!(key.public().to_string(), public);
+        // The same seed with another public half is not a key Nix could sign with.
+        let mut bytes = BASE64.decode(&secret[4..]).unwrap();
+        bytes[40] ^= 1;
+        let bad = format!("t-1:{}", BASE64.encode(bytes));
+        let err = bad.parse::<SecretKey>().unwrap_err();
+        assert!(err.why.contains("public half"), "{err}");
     }
 
     #[test]

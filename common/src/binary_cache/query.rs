@@ -5,9 +5,14 @@
 //! Answers are three-valued on purpose. 404 is *missing*; a 5xx, a timeout or a refused
 //! connection is an *error* (never missing, which would trigger a pointless push, and never
 //! cached, which would let CI rebuild).
+//!
+//! A path is *cached* only when Nix could substitute it: a trusted narinfo and the NAR it
+//! names. The walk is bounded, since the cache decides how much there is to read: a file
+//! over `max_file_bytes` and a closure over `max_closure_paths` are errors.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::io::Read;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
@@ -48,6 +53,10 @@ pub enum CacheError {
         found: String,
         expected: String,
     },
+    #[error("{url} is larger than {limit} bytes, which no real narinfo is: the cache is broken or hostile (reading stopped there)")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: the closure has more than {limit} paths (its narinfos keep referencing new ones); no real closure is that large, so the cache is broken or hostile; if this one really is, raise the bound (--max-closure-paths)")]
+    ClosureTooLarge { url: String, limit: usize },
 }
 
 fn status_hint(status: u16) -> &'static str {
@@ -88,6 +97,8 @@ pub struct BinaryCache {
     source: Source,
     concurrency: usize,
     retries: u32,
+    max_file_bytes: u64,
+    max_closure_paths: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -100,7 +111,17 @@ pub struct CacheOptions {
     pub retries: u32,
     /// Sent as `Authorization: Bearer` to http(s) caches (private Cachix caches).
     pub bearer_token: Option<BearerToken>,
+    /// A narinfo (or `nix-cache-info`) larger than this is an error, and nothing past it is
+    /// read: a narinfo with 10,000 references is about 500 KiB.
+    pub max_file_bytes: u64,
+    /// A closure with more paths than this is an error: a cache whose narinfos keep
+    /// referencing new paths would otherwise be walked forever.
+    pub max_closure_paths: usize,
 }
+
+/// Default of [`CacheOptions::max_closure_paths`]: real closures (a NixOS system, a
+/// Docker image with its toolchain) have a few thousand paths.
+pub const DEFAULT_MAX_CLOSURE_PATHS: usize = 100_000;
 
 impl Default for CacheOptions {
     fn default() -> Self {
@@ -109,6 +130,8 @@ impl Default for CacheOptions {
             concurrency: 32,
             retries: 2,
             bearer_token: None,
+            max_file_bytes: 1 << 20,
+            max_closure_paths: DEFAULT_MAX_CLOSURE_PATHS,
         }
     }
 }
@@ -138,6 +161,8 @@ impl BinaryCache {
             source,
             concurrency: opts.concurrency.max(1),
             retries: opts.retries,
+            max_file_bytes: opts.max_file_bytes,
+            max_closure_paths: opts.max_closure_paths,
         })
     }
 
@@ -177,9 +202,27 @@ impl BinaryCache {
     }
 
     async fn fetch_file(&self, file: &str) -> Result<Option<String>, CacheError> {
+        self.retrying(|| self.fetch_once(file)).await
+    }
+
+    /// Whether the NAR a narinfo's `URL` names is there, tested as Nix's `fileExists` tests
+    /// it: a HEAD request (404 and 403 are "no", as there) or, for file://, the path
+    /// `<dir>/<url>` (Nix concatenates, it does not resolve). Only a regular file counts:
+    /// Nix could not read anything else.
+    /// (NixOS/nix src/libstore/http-binary-cache-store.cc `fileExists`, `makeRequest`;
+    /// src/libstore/local-binary-cache-store.cc `fileExists`, `getFile`.)
+    pub async fn nar_exists(&self, url: &str) -> Result<bool, CacheError> {
+        self.retrying(|| self.nar_exists_once(url)).await
+    }
+
+    async fn retrying<T, F, Fut>(&self, once: F) -> Result<T, CacheError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, CacheError>>,
+    {
         let mut attempt = 0;
         loop {
-            match self.fetch_once(file).await {
+            match once().await {
                 Err(e) if attempt < self.retries && self.is_transient(&e) => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100 * 3u64.pow(attempt - 1))).await;
@@ -198,147 +241,329 @@ impl BinaryCache {
     }
 
     async fn fetch_once(&self, file: &str) -> Result<Option<String>, CacheError> {
+        let limit = self.max_file_bytes;
         match &self.source {
             Source::Dir(dir) => {
                 let path = dir.join(file);
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Ok(Some(text)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(CacheError::Io { path, source }),
-                }
-            }
-            Source::Http {
-                base,
-                client,
-                token,
-            } => {
-                let url = redact::url(&format!("{base}/{file}"));
-                let full = format!("{base}/{file}");
-                let http = |source: reqwest::Error| CacheError::Http {
-                    url: url.clone(),
-                    source: source.without_url(),
+                let io = |source| CacheError::Io {
+                    path: path.clone(),
+                    source,
                 };
-                let mut request = client.get(&full);
-                if let Some(BearerToken(t)) = token {
-                    // reqwest marks the header sensitive, so it stays out of its Debug output.
-                    request = request.bearer_auth(t);
+                let f = match std::fs::File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(io(e)),
+                };
+                let mut bytes = Vec::new();
+                f.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+                if bytes.len() as u64 > limit {
+                    return Err(CacheError::TooLarge {
+                        url: format!("file://{}", path.display()),
+                        limit,
+                    });
                 }
-                let resp = request.send().await.map_err(http)?;
-                let status = resp.status().as_u16();
-                match status {
-                    200..=299 => Ok(Some(resp.text().await.map_err(http)?)),
-                    404 | 410 => Ok(None),
-                    // Nix treats 403 like 404 (S3 answers 403 for a missing key without
-                    // list rights); with our token it is a real refusal, so an error.
-                    403 if token.is_none() => Ok(None),
-                    _ => Err(CacheError::Status { url, status }),
+                let text = String::from_utf8(bytes)
+                    .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+                Ok(Some(text))
+            }
+            Source::Http { base, .. } => {
+                let full = format!("{base}/{file}");
+                let Some(resp) = self.send(&full, false).await? else {
+                    return Ok(None);
+                };
+                let url = redact::url(&full);
+                let too_large = || CacheError::TooLarge {
+                    url: url.clone(),
+                    limit,
+                };
+                if resp.content_length().is_some_and(|n| n > limit) {
+                    return Err(too_large());
                 }
+                let mut resp = resp;
+                let mut body = Vec::new();
+                while let Some(chunk) = resp.chunk().await.map_err(|e| CacheError::Http {
+                    url: url.clone(),
+                    source: e.without_url(),
+                })? {
+                    if (body.len() + chunk.len()) as u64 > limit {
+                        // Dropping the response closes the connection: nothing more is read.
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(Some(String::from_utf8_lossy(&body).into_owned()))
             }
         }
     }
 
+    async fn nar_exists_once(&self, url: &str) -> Result<bool, CacheError> {
+        match &self.source {
+            Source::Dir(dir) => {
+                let mut path = dir.clone().into_os_string();
+                path.push("/");
+                path.push(url);
+                let path = PathBuf::from(path);
+                match std::fs::metadata(&path) {
+                    Ok(meta) => Ok(meta.is_file()),
+                    Err(e)
+                        // ENOTDIR is 20 on Linux and macOS (ErrorKind::NotADirectory is
+                        // newer than our MSRV): a file where a directory of the URL should be.
+                        if e.kind() == std::io::ErrorKind::NotFound
+                            || e.raw_os_error() == Some(20) =>
+                    {
+                        Ok(false)
+                    }
+                    Err(source) => Err(CacheError::Io { path, source }),
+                }
+            }
+            Source::Http { base, .. } => {
+                let full = if url.starts_with("http://") || url.starts_with("https://") {
+                    url.to_owned()
+                } else if url.starts_with("file://") {
+                    // A file on whichever machine substitutes: nothing we can vouch for.
+                    return Ok(false);
+                } else {
+                    format!("{base}/{url}")
+                };
+                Ok(self.send(&full, true).await?.is_some())
+            }
+        }
+    }
+
+    /// GET (or HEAD) `full` on an HTTP cache: `None` for 404/410 and, as for Nix, a 403
+    /// when we send no token. The token goes only to URLs below the cache's own base.
+    async fn send(&self, full: &str, head: bool) -> Result<Option<reqwest::Response>, CacheError> {
+        let Source::Http {
+            base,
+            client,
+            token,
+        } = &self.source
+        else {
+            unreachable!("send is for http caches")
+        };
+        let url = redact::url(full);
+        let mut request = if head {
+            client.head(full)
+        } else {
+            client.get(full)
+        };
+        let token = token
+            .as_ref()
+            .filter(|_| full.starts_with(&format!("{base}/")));
+        if let Some(BearerToken(t)) = token {
+            // reqwest marks the header sensitive, so it stays out of its Debug output.
+            request = request.bearer_auth(t);
+        }
+        let resp = request.send().await.map_err(|source| CacheError::Http {
+            url: url.clone(),
+            source: source.without_url(),
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => Ok(Some(resp)),
+            404 | 410 => Ok(None),
+            // Nix treats 403 like 404 (S3 answers 403 for a missing key without
+            // list rights); with our token it is a real refusal, so an error.
+            403 if token.is_none() => Ok(None),
+            _ => Err(CacheError::Status { url, status }),
+        }
+    }
+
     /// Queries `roots` and, through each narinfo's `References`, everything they reference,
-    /// `concurrency` requests at a time. `progress(done, known)` is called after each answer.
+    /// and the NAR of each path whose narinfo is usable, all in one walk with `concurrency`
+    /// requests in flight. `progress(done, known)` is called after each path is decided.
     pub async fn query_closure(
         &self,
         roots: &[StorePath],
         keys: &TrustedKeys,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<ClosureReport, CacheError> {
-        type Pending<'a> = Pin<
-            Box<dyn Future<Output = (StorePath, Result<Option<String>, CacheError>)> + Send + 'a>,
-        >;
-        let mut seen: HashSet<StorePath> = HashSet::new();
-        let mut queue: Vec<StorePath> = Vec::new();
+        let mut walk = Walk::default();
         for r in roots {
-            if seen.insert(r.clone()) {
-                queue.push(r.clone());
-            }
+            walk.discover(r, self)?;
         }
         let mut in_flight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
         let mut report = ClosureReport::default();
         loop {
             while in_flight.len() < self.concurrency {
-                let Some(path) = queue.pop() else { break };
-                in_flight.push(Box::pin(async move {
-                    let r = self.fetch_narinfo(path.hash_part()).await;
-                    (path, r)
-                }));
-            }
-            let Some((path, result)) = in_flight.next().await else {
-                break;
-            };
-            let status = classify(&path, result?, keys);
-            if let PathStatus::Cached { info, .. } | PathStatus::Untrusted { info, .. } = &status {
-                for r in &info.references {
-                    if seen.insert(r.clone()) {
-                        queue.push(r.clone());
-                    }
+                // NARs first: each one decides a path, while narinfos only widen the walk.
+                if let Some((path, url)) = walk.nars.pop() {
+                    in_flight.push(Box::pin(async move {
+                        let r = self.nar_exists(&url).await;
+                        (path, Answer::Nar(url, r))
+                    }));
+                } else if let Some(path) = walk.narinfos.pop() {
+                    in_flight.push(Box::pin(async move {
+                        let r = self.fetch_narinfo(path.hash_part()).await;
+                        (path, Answer::NarInfo(r))
+                    }));
+                } else {
+                    break;
                 }
             }
+            let Some((path, answer)) = in_flight.next().await else {
+                break;
+            };
+            let status = match answer {
+                Answer::NarInfo(result) => {
+                    let (status, info) = classify(&path, result?, keys);
+                    let Some(info) = info else {
+                        report.paths.insert(path, status);
+                        progress(report.paths.len(), walk.seen.len());
+                        continue;
+                    };
+                    for r in &info.references {
+                        walk.discover(r, self)?;
+                    }
+                    let url = info.url.unwrap_or_default();
+                    walk.nars.push((path.clone(), url));
+                    walk.awaiting_nar.insert(path, status);
+                    continue;
+                }
+                Answer::Nar(url, exists) => {
+                    let status = walk
+                        .awaiting_nar
+                        .remove(&path)
+                        .expect("a NAR is checked only after its narinfo");
+                    if exists? {
+                        status
+                    } else {
+                        PathStatus::NarMissing {
+                            url: bounded(&redact::url(&url)),
+                            nar_size: status.nar_size().unwrap_or(0),
+                        }
+                    }
+                }
+            };
             report.paths.insert(path, status);
-            progress(report.paths.len(), seen.len());
+            progress(report.paths.len(), walk.seen.len());
         }
         Ok(report)
     }
 }
 
-fn classify(path: &StorePath, text: Option<String>, keys: &TrustedKeys) -> PathStatus {
+type Pending<'a> = Pin<Box<dyn Future<Output = (StorePath, Answer)> + Send + 'a>>;
+
+enum Answer {
+    NarInfo(Result<Option<String>, CacheError>),
+    Nar(String, Result<bool, CacheError>),
+}
+
+/// The state of a closure walk: what is known, and what is still to ask.
+#[derive(Default)]
+struct Walk {
+    seen: HashSet<StorePath>,
+    narinfos: Vec<StorePath>,
+    nars: Vec<(StorePath, String)>,
+    /// Verdicts from the narinfo that hold only if the NAR is there too.
+    awaiting_nar: HashMap<StorePath, PathStatus>,
+}
+
+impl Walk {
+    fn discover(&mut self, path: &StorePath, cache: &BinaryCache) -> Result<(), CacheError> {
+        if self.seen.contains(path) {
+            return Ok(());
+        }
+        if self.seen.len() >= cache.max_closure_paths {
+            return Err(CacheError::ClosureTooLarge {
+                url: cache.display_url(),
+                limit: cache.max_closure_paths,
+            });
+        }
+        self.seen.insert(path.clone());
+        self.narinfos.push(path.clone());
+        Ok(())
+    }
+}
+
+/// At most a few hundred bytes of text that came from the cache: a report holds one such
+/// string per path, so its size must not be the cache's choice.
+fn bounded(text: &str) -> String {
+    const MAX: usize = 300;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// The verdict from the narinfo alone, and the narinfo when it is this path's (its
+/// references are walked and its NAR checked).
+fn classify(
+    path: &StorePath,
+    text: Option<String>,
+    keys: &TrustedKeys,
+) -> (PathStatus, Option<NarInfo>) {
     let Some(text) = text else {
-        return PathStatus::Missing;
+        return (PathStatus::Missing, None);
     };
     let info: NarInfo = match text.parse() {
         Ok(info) => info,
         Err(e) => {
-            return PathStatus::Invalid {
-                why: format!("unparseable narinfo: {e}"),
-            }
+            let why = bounded(&format!("unparseable narinfo: {e}"));
+            return (PathStatus::Invalid { why }, None);
         }
     };
     if info.store_path != *path {
-        return PathStatus::Invalid {
-            why: format!("narinfo is for {}, not this path", info.store_path),
-        };
+        let why = bounded(&format!(
+            "narinfo is for {}, not this path",
+            info.store_path
+        ));
+        return (PathStatus::Invalid { why }, None);
     }
+    let nar_size = info.nar_size;
     // Nix checks no signature on a path whose CA field recomputes to the path itself.
-    if info.is_content_addressed() {
-        return PathStatus::Cached {
+    let status = if info.is_content_addressed() {
+        PathStatus::Cached {
             key: "(content-addressed)".to_owned(),
-            info,
-        };
-    }
-    match info.verified_by(keys) {
-        Err(e) => PathStatus::Invalid { why: e.to_string() },
-        Ok(Some(key)) => PathStatus::Cached {
-            key: key.to_owned(),
-            info,
-        },
-        Ok(None) => {
-            let why = if info.sigs.is_empty() {
-                "unsigned".to_owned()
-            } else {
-                let names: Vec<&str> = info
-                    .sigs
-                    .iter()
-                    .map(|s| s.split(':').next().unwrap_or(""))
-                    .collect();
-                format!(
-                    "no valid signature by a trusted key (signed by: {})",
-                    names.join(", ")
-                )
-            };
-            PathStatus::Untrusted { info, why }
+            nar_size,
         }
-    }
+    } else {
+        match info.verified_by(keys) {
+            Err(e) => return (PathStatus::Invalid { why: e.to_string() }, None),
+            Ok(Some(key)) => PathStatus::Cached {
+                key: key.to_owned(),
+                nar_size,
+            },
+            Ok(None) => PathStatus::Untrusted {
+                why: untrusted_why(&info),
+                nar_size,
+            },
+        }
+    };
+    (status, Some(info))
 }
 
-/// What the cache holds for one store path, from a consumer's point of view.
+fn untrusted_why(info: &NarInfo) -> String {
+    if info.sigs.is_empty() {
+        return "unsigned".to_owned();
+    }
+    let mut names: Vec<&str> = info
+        .sigs
+        .iter()
+        .map(|s| s.split(':').next().unwrap_or(""))
+        .collect();
+    names.dedup();
+    bounded(&format!(
+        "no valid signature by a trusted key (signed by: {})",
+        names.join(", ")
+    ))
+}
+
+/// What the cache holds for one store path, from a consumer's point of view. Only what the
+/// verdict needs is kept, so memory grows with the closure, not with what the cache serves.
 #[derive(Clone, Debug)]
 pub enum PathStatus {
-    /// Present and signed by a trusted key: CI will substitute it.
-    Cached { info: NarInfo, key: String },
+    /// Signed by a trusted key, and its NAR is there: CI will substitute it.
+    Cached { key: String, nar_size: u64 },
     /// Present but CI would refuse it (unsigned, bad or untrusted signature).
-    Untrusted { info: NarInfo, why: String },
+    Untrusted { why: String, nar_size: u64 },
+    /// The narinfo is there but the NAR its `URL` names is not: Nix fails with "does not
+    /// exist in binary cache", and a push skips the path because its narinfo exists.
+    NarMissing { url: String, nar_size: u64 },
     /// Present but unusable (unparseable, or for another path).
     Invalid { why: String },
     /// 404: not in the cache.
@@ -348,6 +573,16 @@ pub enum PathStatus {
 impl PathStatus {
     pub fn is_cached(&self) -> bool {
         matches!(self, PathStatus::Cached { .. })
+    }
+
+    /// The NAR size the narinfo states, when there is a usable narinfo.
+    pub fn nar_size(&self) -> Option<u64> {
+        match self {
+            PathStatus::Cached { nar_size, .. }
+            | PathStatus::Untrusted { nar_size, .. }
+            | PathStatus::NarMissing { nar_size, .. } => Some(*nar_size),
+            PathStatus::Invalid { .. } | PathStatus::Missing => None,
+        }
     }
 }
 
@@ -369,10 +604,8 @@ impl ClosureReport {
     pub fn cached_bytes(&self) -> u64 {
         self.paths
             .values()
-            .map(|s| match s {
-                PathStatus::Cached { info, .. } => info.nar_size,
-                _ => 0,
-            })
+            .filter(|s| s.is_cached())
+            .filter_map(PathStatus::nar_size)
             .sum()
     }
 }
@@ -403,15 +636,15 @@ mod tests {
             .unwrap();
         let other = "/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c";
         let text = info_text(&p.to_string(), Some(&key));
-        assert!(classify(&p, Some(text), &keys).is_cached());
-        assert!(matches!(classify(&p, None, &keys), PathStatus::Missing));
-        let unsigned = classify(&p, Some(info_text(&p.to_string(), None)), &keys);
+        assert!(classify(&p, Some(text), &keys).0.is_cached());
+        assert!(matches!(classify(&p, None, &keys).0, PathStatus::Missing));
+        let unsigned = classify(&p, Some(info_text(&p.to_string(), None)), &keys).0;
         assert!(matches!(&unsigned, PathStatus::Untrusted { why, .. } if why == "unsigned"));
         // A validly signed narinfo served under the wrong name is not this path.
-        let wrong = classify(&p, Some(info_text(other, Some(&key))), &keys);
+        let wrong = classify(&p, Some(info_text(other, Some(&key))), &keys).0;
         assert!(matches!(wrong, PathStatus::Invalid { .. }));
         assert!(matches!(
-            classify(&p, Some("junk".into()), &keys),
+            classify(&p, Some("junk".into()), &keys).0,
             PathStatus::Invalid { .. }
         ));
         // Unsigned but content-addressed (from `nix store add-path`, Nix 2.8): Nix takes it.
@@ -421,9 +654,9 @@ mod tests {
         let ca_text = format!(
             "StorePath: {ca}\nURL: nar/x.nar\nNarHash: sha256:1465h6w25vw0aiq98j9qmh04b5842c22546b0d2y7b6yzhjfa5gi\nNarSize: 296\nReferences: \nCA: fixed:r:sha256:1465h6w25vw0aiq98j9qmh04b5842c22546b0d2y7b6yzhjfa5gi\n"
         );
-        assert!(classify(&ca, Some(ca_text.clone()), &keys).is_cached());
+        assert!(classify(&ca, Some(ca_text.clone()), &keys).0.is_cached());
         let bogus = ca_text.replace("CA: fixed:r:", "CA: fixed:");
-        assert!(!classify(&ca, Some(bogus), &keys).is_cached());
+        assert!(!classify(&ca, Some(bogus), &keys).0.is_cached());
     }
 
     #[test]
@@ -454,10 +687,23 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let report = rt
-            .block_on(cache.query_closure(std::slice::from_ref(&top), &keys, &|_, _| {}))
-            .unwrap();
+        let query = || {
+            rt.block_on(cache.query_closure(std::slice::from_ref(&top), &keys, &|_, _| {}))
+                .unwrap()
+        };
+        // A trusted narinfo whose NAR is gone: Nix cannot substitute it.
+        let report = query();
         assert_eq!(report.paths.len(), 2);
+        assert!(
+            matches!(&report.paths[&top], PathStatus::NarMissing { url, nar_size: 1 } if url == "nar/x.nar"),
+            "{report:?}"
+        );
+        std::fs::create_dir(dir.path().join("nar")).unwrap();
+        std::fs::create_dir(dir.path().join("nar/x.nar")).unwrap();
+        assert!(!query().paths[&top].is_cached(), "a directory is no NAR");
+        std::fs::remove_dir(dir.path().join("nar/x.nar")).unwrap();
+        std::fs::write(dir.path().join("nar/x.nar"), "nar").unwrap();
+        let report = query();
         assert!(report.paths[&top].is_cached());
         assert!(matches!(report.paths[&leaf], PathStatus::Missing));
         assert!(!report.all_cached());
@@ -530,5 +776,101 @@ mod tests {
             .err()
             .unwrap();
         assert!(!err.to_string().contains("pa55"), "{err}");
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_narinfo_over_the_bound_is_an_error_and_is_not_read_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = "51qyrlmf67x58ngw8087a6zci97llcwm";
+        let opts = CacheOptions {
+            max_file_bytes: 1000,
+            retries: 0,
+            ..CacheOptions::default()
+        };
+        std::fs::write(dir.path().join(format!("{hash}.narinfo")), vec![b'x'; 1001]).unwrap();
+        let cache = BinaryCache::open(&format!("file://{}", dir.path().display()), &opts).unwrap();
+        let err = runtime().block_on(cache.fetch_narinfo(hash)).unwrap_err();
+        assert!(
+            matches!(err, CacheError::TooLarge { limit: 1000, .. }),
+            "{err}"
+        );
+        std::fs::write(dir.path().join(format!("{hash}.narinfo")), vec![b'x'; 1000]).unwrap();
+        assert!(runtime().block_on(cache.fetch_narinfo(hash)).is_ok());
+
+        // Over HTTP without a Content-Length (the body ends at EOF), reading stops at the
+        // bound: the server sees its connection closed long before the end of its body.
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let _ = std::io::Read::read(&mut conn, &mut head).unwrap();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let chunk = vec![b'x'; 64 << 10];
+            let mut sent = 0usize;
+            // 1 GiB unless the client hangs up.
+            while sent < 1 << 30 && conn.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+            sent
+        });
+        let cache = BinaryCache::open(&format!("http://{addr}"), &opts).unwrap();
+        let err = runtime().block_on(cache.fetch_narinfo(hash)).unwrap_err();
+        assert!(matches!(err, CacheError::TooLarge { .. }), "{err}");
+        drop(cache);
+        let sent = server.join().unwrap();
+        assert!(sent < 64 << 20, "the client read {sent} bytes");
+    }
+
+    #[test]
+    fn a_closure_over_the_bound_is_an_error() {
+        // A chain p0 -> p1 -> ... -> p9, every narinfo signed and every NAR present.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("nar")).unwrap();
+        std::fs::write(dir.path().join("nar/x.nar"), "nar").unwrap();
+        let key = SecretKey::from_seed("k-1", [5; 32]);
+        let keys = TrustedKeys::new([key.public()]);
+        let paths: Vec<StorePath> = (0..10)
+            .map(|i| {
+                let digest = crate::nix::nix_hash::Sha256Hash::of(format!("p{i}").as_bytes());
+                let hash = crate::nix::nix_base32::encode(&digest.0[..20]);
+                format!("/nix/store/{hash}-p{i}").parse().unwrap()
+            })
+            .collect();
+        for (i, p) in paths.iter().enumerate() {
+            let mut info: NarInfo = info_text(&p.to_string(), None).parse().unwrap();
+            info.references = paths.get(i + 1).cloned().into_iter().collect();
+            key.sign_narinfo(&mut info);
+            std::fs::write(
+                dir.path().join(format!("{}.narinfo", p.hash_part())),
+                info.to_text(),
+            )
+            .unwrap();
+        }
+        let url = format!("file://{}", dir.path().display());
+        let walk = |max_closure_paths| {
+            let opts = CacheOptions {
+                max_closure_paths,
+                ..CacheOptions::default()
+            };
+            let cache = BinaryCache::open(&url, &opts).unwrap();
+            runtime().block_on(cache.query_closure(&paths[..1], &keys, &|_, _| {}))
+        };
+        assert!(walk(10).unwrap().all_cached());
+        let err = walk(9).unwrap_err();
+        assert!(
+            matches!(err, CacheError::ClosureTooLarge { limit: 9, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("more than 9 paths"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 that serves a binary cache directory, with
-//! per-file status overrides (to play a failing cache) and a request counter. Keep-alive is
+//! per-file status overrides (to play a failing cache), files generated on request (to play
+//! an endless one) and a request counter. Keep-alive is
 //! supported so the benchmark measures the client, not reconnects. Shared by the tests and
 //! the benchmark example.
 
@@ -20,8 +21,12 @@ pub struct CacheServer {
     authorized: Arc<AtomicUsize>,
 }
 
+/// Makes the body of a requested file (`None`: 404) instead of reading it from the root.
+pub type Generator = Arc<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
+
 struct Shared {
     root: PathBuf,
+    generator: Option<Generator>,
     overrides: Arc<Mutex<HashMap<String, u16>>>,
     requests: Arc<AtomicUsize>,
     authorized: Arc<AtomicUsize>,
@@ -30,6 +35,15 @@ struct Shared {
 
 impl CacheServer {
     pub fn serve(root: PathBuf) -> Self {
+        Self::start(root, None)
+    }
+
+    /// Serves what `generator` makes of each requested path.
+    pub fn serve_generated(generator: Generator) -> Self {
+        Self::start(PathBuf::new(), Some(generator))
+    }
+
+    fn start(root: PathBuf, generator: Option<Generator>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -38,6 +52,7 @@ impl CacheServer {
         let authorized = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             root,
+            generator,
             overrides: overrides.clone(),
             requests: requests.clone(),
             authorized: authorized.clone(),
@@ -177,6 +192,13 @@ fn respond(shared: &Shared, method: &str, path: &str) -> (u16, Vec<u8>) {
     }
     if method != "GET" && method != "HEAD" || path.contains("..") {
         return (404, Vec::new());
+    }
+    if let Some(generate) = &shared.generator {
+        return match generate(path) {
+            Some(bytes) if method == "GET" => (200, bytes),
+            Some(_) => (200, Vec::new()),
+            None => (404, Vec::new()),
+        };
     }
     match std::fs::read(shared.root.join(path)) {
         Ok(bytes) if method == "GET" => (200, bytes),

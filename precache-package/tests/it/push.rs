@@ -80,10 +80,20 @@ fn unsigned_push_is_reported_as_unusable() {
         "--trusted-public-key",
         &cache.key.public,
     ];
+    // The cache held none of them: the advice is to sign the push, not to sign in place.
     precache(&repo.dir, &[&to_and_trust[..], &[".", &attr]].concat())
         .expect_code(6)
         .expect_contains("still not usable by CI")
         .expect_contains("unsigned")
+        .expect_contains(
+            "This push wrote them without a signature by a trusted key (test-unsigned-1)",
+        )
+        .expect_contains("--sign-key KEY")
+        .expect_lacks("already held");
+    // Now it holds them unsigned: pushing again skips them, so they must be signed in place.
+    precache(&repo.dir, &[&to_and_trust[..], &[".", &attr]].concat())
+        .expect_code(6)
+        .expect_contains("The cache already held these narinfos")
         .expect_contains("nix store sign --store");
     // `nix copy` skips paths the cache has, so a signed push must sign them in place.
     cache
@@ -144,4 +154,74 @@ fn build_deps_are_pushed_only_when_asked() {
         "c pushed with --include-build-deps\n{run}"
     );
     assert!(cache.narinfo(&repo.out_path("c")).exists());
+}
+
+#[test]
+fn a_sign_key_ci_is_not_told_to_trust_is_trusted_for_the_read_back_with_a_warning() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let cache = SignedFileCache::new("test-signonly-1");
+    let secret = cache.key.secret_file.to_str().unwrap();
+    let attr = repo.attr("b");
+    // No --trusted-public-key: the check trusts nix.conf's keys (cache.nixos.org's only).
+    let sign_only = |json: &[&str]| {
+        let args = ["--to", &cache.url, "--sign-key", secret];
+        precache(&repo.dir, &[&args[..], json, &[".", &attr]].concat())
+    };
+    let r = sign_only(&[]);
+    r.expect_code(0)
+        .expect_contains("pushed 2 paths")
+        .expect_lacks("already has")
+        .expect_lacks(&cache.key.secret);
+    // The key derived from the secret is the one `nix key convert-secret-to-public` prints,
+    // and the warning comes before anything is built.
+    let warning = format!(
+        "warning: the --sign-key's public key {} is not among the keys CI is told to trust (from nix.conf)",
+        cache.key.public
+    );
+    let stderr = r.stderr();
+    let warned = stderr
+        .find(&warning)
+        .unwrap_or_else(|| panic!("no warning\n{r}"));
+    assert!(warned < stderr.find("building ").unwrap(), "{r}");
+    assert!(
+        stderr.contains(&format!("--trusted-public-key {}", cache.key.public)),
+        "{r}"
+    );
+    let r = sign_only(&["--json"]);
+    r.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["status"], "nothing-to-push", "{r}");
+    assert_eq!(v["trustedKeysFrom"], "nix.conf + --sign-key", "{r}");
+
+    // Told to trust it: no warning, and everything is already there.
+    cache
+        .push(&repo, "b")
+        .expect_code(0)
+        .expect_contains("nothing to push, all 2 paths already cached")
+        .expect_lacks("warning:");
+
+    // A different trusted key of the same name makes every signature useless to Nix: refused
+    // before anything is built.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let impostor = make_key(elsewhere.path(), "test-signonly-1");
+    let builds = repo.builds().len();
+    precache(
+        &repo.dir,
+        &[
+            "--to",
+            &cache.url,
+            "--sign-key",
+            secret,
+            "--trusted-public-key",
+            &impostor.public,
+            ".",
+            &repo.attr("a"),
+        ],
+    )
+    .expect_code(2)
+    .expect_contains("is not the trusted key named \"test-signonly-1\"");
+    assert_eq!(repo.builds().len(), builds, "nothing was built");
 }
