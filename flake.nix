@@ -152,8 +152,8 @@
             '';
           };
 
-          # Every .nix file, hidden directories included. nixpkgs-fmt, deadnix and statix skip
-          # hidden directories (.nix/, .docker-nix/) when given a directory, so this script
+          # Every .nix file, hidden directories included. nixpkgs-fmt and deadnix skip hidden
+          # directories (.nix/, .docker-nix/) when given a directory, so this script
           # names each file; `nix fmt`, checks.formatting and `cargo xtask nix-check` (which
           # runs this very script against planted faults) all go through it.
           # nixpkgs-fmt rather than nixfmt: see README.md "Nix formatting".
@@ -241,7 +241,7 @@
               { nativeBuildInputs = [ nixFmtTree pkgs.statix ]; } ''
               cd ${nixFiles} || exit 1
               nixpkgs-fmt-tree --check
-              # statix takes one path, and skips hidden directories when it is a directory.
+              # statix takes one path; given this list it checks exactly the files the others do.
               nixpkgs-fmt-tree --list | while IFS= read -r file; do
                 statix check "$file"
               done
