@@ -12,7 +12,7 @@
   };
   # -------------------------------------------------------------------------------------
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs = { nixpkgs, ... }:
     let
@@ -28,6 +28,8 @@
       perSystem = pkgs:
         let
           nodejs = pkgs.nodejs_22;
+          # What the app runs on: node without npm and corepack, so the image carries less.
+          nodejsRuntime = pkgs.nodejs-slim_22;
           yarn = pkgs.yarn.override { inherit nodejs; };
           corePackage = builtins.fromJSON (builtins.readFile ./example/ghost/core/package.json);
           inherit (corePackage) version;
@@ -45,13 +47,20 @@
             # git2 links libgit2 (vendored), libssh2 and OpenSSL. The workspace vendors
             # OpenSSL for bare machines; in Nix, link nixpkgs' instead.
             buildInputs = [ pkgs.openssl pkgs.zlib ];
-            OPENSSL_NO_VENDOR = 1;
+            env.OPENSSL_NO_VENDOR = 1;
             # Run as the `tools-tests` check. Nix is left out on purpose: it cannot use the
             # store inside the build sandbox, and the tests skip (printing why) without it;
             # `cargo xtask ci` runs them against real Nix.
             doCheck = false;
             nativeCheckInputs = [ pkgs.git ];
-            meta.description = "update-yarn-hash, precache-package and nix-hooks";
+            # The tests bind HTTP servers and caches on 127.0.0.1; the macOS sandbox forbids
+            # that unless asked (nixpkgs pkgs/stdenv/generic/make-derivation.nix).
+            __darwinAllowLocalNetworking = true;
+            meta = {
+              description = "update-yarn-hash, precache-package and nix-hooks";
+              # `nix run .` runs this one (the record writer is what every adopter runs first).
+              mainProgram = "update-yarn-hash";
+            };
           };
 
           yarnOfflineCache = pkgs.fetchYarnDeps {
@@ -68,7 +77,7 @@
             # node-gyp needs setuptools (distutils is gone from Python >= 3.12).
             nativeBuildInputs = [ nodejs yarn pkgs.fixup-yarn-lock nodeGypPython ];
             # node-gyp builds against these headers instead of downloading them.
-            npm_config_nodedir = nodejs;
+            env.npm_config_nodedir = nodejs;
             dontConfigure = true;
             buildPhase = ''
               runHook preBuild
@@ -117,7 +126,7 @@
               runHook preInstall
               mkdir -p "$out/lib/example" "$out/bin"
               cp -r package.json node_modules ghost "$out/lib/example/"
-              makeWrapper ${lib.getExe nodejs} "$out/bin/example-app" \
+              makeWrapper ${lib.getExe nodejsRuntime} "$out/bin/example-app" \
                 --add-flags "$out/lib/example/ghost/core/build/server.js" \
                 --set-default NODE_ENV production
               runHook postInstall
@@ -128,7 +137,7 @@
           };
 
           # What `nix run .#dev` puts on PATH for process-compose.yaml's commands.
-          devServices = [ nodejs yarn pkgs.mariadb pkgs.redis pkgs.mailpit pkgs.process-compose pkgs.git pkgs.coreutils pkgs.bash ];
+          devServices = [ nodejs yarn pkgs.mysql84 pkgs.redis pkgs.mailpit pkgs.process-compose pkgs.git pkgs.coreutils pkgs.bash ];
 
           dev = pkgs.writeShellApplication {
             name = "dev";
@@ -143,10 +152,47 @@
             '';
           };
 
+          # Every .nix file, hidden directories included. nixpkgs-fmt and deadnix skip hidden
+          # directories (.nix/, .docker-nix/) when given a directory, so this script
+          # names each file; `nix fmt`, checks.formatting and `cargo xtask nix-check` (which
+          # runs this very script against planted faults) all go through it.
+          # nixpkgs-fmt rather than nixfmt: see README.md "Nix formatting".
+          nixFmtTree = pkgs.writeShellApplication {
+            name = "nixpkgs-fmt-tree";
+            runtimeInputs = [ pkgs.nixpkgs-fmt pkgs.deadnix pkgs.findutils pkgs.coreutils ];
+            text = ''
+              mode=format
+              case "''${1:-}" in
+                --check) mode=check; shift ;;
+                --list) mode=list; shift ;;
+              esac
+              # `nix fmt` passes nothing since Nix 2.25 and "." before: both mean every file.
+              if [ "$#" -eq 0 ] || [ "$*" = . ]; then
+                mapfile -d "" files < <(find . \( -name .git -o -name node_modules -o -name target -o -name .direnv -o -name .dev-data -o -name 'result*' \) -prune -o -type f -name '*.nix' -print0 | LC_ALL=C sort -z)
+              else
+                files=("$@")
+              fi
+              if [ "''${#files[@]}" -eq 0 ]; then
+                echo "nixpkgs-fmt-tree: no .nix files" >&2
+                exit 1
+              fi
+              case "$mode" in
+                list) printf '%s\n' "''${files[@]}" ;;
+                check)
+                  nixpkgs-fmt --check "''${files[@]}"
+                  deadnix --fail "''${files[@]}"
+                  ;;
+                format) nixpkgs-fmt "''${files[@]}" ;;
+              esac
+            '';
+          };
+
           nixFiles = builtins.path {
             path = ./.;
             name = "nix-files";
-            filter = path: type: type == "directory" && baseNameOf path != ".git" || lib.hasSuffix ".nix" path;
+            filter = path: type:
+              (type == "directory" && !(lib.elem (baseNameOf path) [ ".git" "node_modules" "target" ".direnv" ".dev-data" ]))
+              || lib.hasSuffix ".nix" path;
           };
         in
         {
@@ -155,16 +201,21 @@
             yarn-offline-cache = yarnOfflineCache;
             node-modules = nodeModules;
             default = tools;
-          } // lib.optionalAttrs pkgs.stdenv.isLinux {
-            dockerImage = pkgs.callPackage ./.docker-nix { inherit app nodejs; };
+          } // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
+            dockerImage = pkgs.callPackage ./.docker-nix { inherit app; nodejs = nodejsRuntime; };
           };
 
-          apps = {
-            update-yarn-hash = { type = "app"; program = "${tools}/bin/update-yarn-hash"; };
-            precache-package = { type = "app"; program = "${tools}/bin/precache-package"; };
-            nix-hooks = { type = "app"; program = "${tools}/bin/nix-hooks"; };
-            dev = { type = "app"; program = lib.getExe dev; };
-          };
+          apps =
+            let
+              mkApp = program: description: { type = "app"; inherit program; meta = { inherit description; }; };
+            in
+            rec {
+              update-yarn-hash = mkApp "${tools}/bin/update-yarn-hash" "Record or check the fetchYarnDeps hash of each yarn.lock (.nix/yarn-deps.toml)";
+              precache-package = mkApp "${tools}/bin/precache-package" "Build a flake output and push its closure to the binary cache CI substitutes from";
+              nix-hooks = mkApp "${tools}/bin/nix-hooks" "Git pre-commit checks: yarn.lock hashes recorded, Nix files parse";
+              dev = mkApp (lib.getExe dev) "Start MySQL, Redis, Mailpit and the example app under process-compose";
+              default = update-yarn-hash;
+            };
 
           devShells.default = import ./.nix/dev-shell.nix { inherit pkgs tools nodejs yarn; };
 
@@ -187,22 +238,21 @@
               touch "$out"
             '';
             formatting = pkgs.runCommand "nix-formatting"
-              { nativeBuildInputs = [ pkgs.nixpkgs-fmt pkgs.deadnix pkgs.statix ]; } ''
+              { nativeBuildInputs = [ nixFmtTree pkgs.statix ]; } ''
               cd ${nixFiles} || exit 1
-              nixpkgs-fmt --check .
-              deadnix --fail .
-              statix check .
+              nixpkgs-fmt-tree --check
+              # statix takes one path; given this list it checks exactly the files the others do.
+              nixpkgs-fmt-tree --list | while IFS= read -r file; do
+                statix check "$file"
+              done
               touch "$out"
             '';
-          } // lib.optionalAttrs pkgs.stdenv.isLinux {
+          } // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
             # Evaluating the image forces the source filters and the whole build graph.
-            image = pkgs.callPackage ./.docker-nix { inherit app nodejs; };
+            image = pkgs.callPackage ./.docker-nix { inherit app; nodejs = nodejsRuntime; };
           };
 
-          # `nix fmt` passes no arguments since Nix 2.25; nixpkgs-fmt would then read stdin.
-          formatter = pkgs.writeShellScriptBin "nixpkgs-fmt-tree" ''
-            exec ${lib.getExe pkgs.nixpkgs-fmt} "''${@:-.}"
-          '';
+          formatter = nixFmtTree;
         };
 
       bySystem = forAllSystems perSystem;

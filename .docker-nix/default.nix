@@ -7,7 +7,6 @@
 { lib
 , dockerTools
 , writeTextDir
-, cacert
 , app
 , nodejs
 }:
@@ -36,7 +35,10 @@ dockerTools.streamLayeredImage {
   name = "example-app";
   tag = app.version;
   # Runtime closure only: the app (which references nodejs), CA certificates, /etc.
-  contents = etc ++ [ cacert ];
+  # dockerTools.caCertificates links the bundle at the paths OpenSSL and Node look in
+  # (/etc/ssl/certs/ca-bundle.crt, ca-certificates.crt; nixpkgs
+  # pkgs/build-support/docker/default.nix), which a bare `cacert` in contents does not.
+  contents = etc ++ [ dockerTools.caCertificates ];
   fakeRootCommands = ''
     mkdir -p tmp home/app
     chmod 1777 tmp
@@ -52,7 +54,7 @@ dockerTools.streamLayeredImage {
       "HOST=0.0.0.0"
       "PORT=2368"
       "HOME=/home/app"
-      "SSL_CERT_FILE=${cacert}/etc/ssl/certs/ca-bundle.crt"
+      "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
       "PATH=${lib.makeBinPath [ nodejs ]}"
     ];
     Labels."org.opencontainers.image.title" = "example-app";

@@ -4,6 +4,12 @@
 //! readiness probe polled as written (initial delay, period, timeout, thresholds). Then the
 //! example app must answer HTTP with working MySQL and Redis. Prints the time to all-ready.
 //!
+//! MySQL 8 (what process-compose.yaml runs, nixpkgs' mysql84) is in none of the registries
+//! this machine reaches, so Debian's MariaDB stands in for it (Debian's mariadb-server ships
+//! `mysqld` and `mysqladmin` as links to `mariadbd` and `mariadb-admin`): the two MySQL-only
+//! parts of the mysql commands are swapped (`MARIADB_STAND_IN`), and each adapted command is
+//! printed. Everything else runs as written.
+//!
 //! Needs root only to apt-get install what is missing. Mailpit is in no registry this
 //! machine reaches (not in Debian; npm and PyPI only have API clients), so when `mailpit`
 //! is not on PATH that one process is skipped with the reason printed.
@@ -30,7 +36,8 @@ const BRING_UP_LIMIT: Duration = Duration::from_secs(600);
 
 pub fn run(sh: &Shell) -> Result<()> {
     let root = project_root();
-    let project = Project::load(&root.join(".nix/process-compose.yaml"))?;
+    let mut project = Project::load(&root.join(".nix/process-compose.yaml"))?;
+    mariadb_stand_in(&mut project)?;
     let skipped = install_service_programs(sh)?;
 
     // A scratch copy of example/ keeps .dev-data/ and node_modules out of the checkout and
@@ -55,9 +62,48 @@ pub fn run(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
+/// MySQL 8.4 → Debian MariaDB. `--initialize-insecure` (root without password) is
+/// mariadb-install-db with normal authentication and no test database; MariaDB has no X
+/// Plugin, so it refuses `--mysqlx`.
+const MARIADB_STAND_IN: &[(&str, &str)] = &[
+    (
+        "mysqld --no-defaults --initialize-insecure",
+        "mariadb-install-db --no-defaults --auth-root-authentication-method=normal --skip-test-db --basedir=/usr",
+    ),
+    (" --mysqlx=OFF", ""),
+];
+
+/// Swaps MySQL 8.4 for the MariaDB stand-in in every command and exec probe, printing
+/// what changed; refuses a MySQL command the table does not cover.
+fn mariadb_stand_in(project: &mut Project) -> Result<()> {
+    println!("dev-services: MySQL 8.4 is not installable here; Debian's MariaDB stands in for it (the dev shell and `nix run .#dev` run MySQL 8.4)");
+    for (name, process) in project.processes.iter_mut() {
+        let probes = [&mut process.readiness_probe, &mut process.liveness_probe];
+        let probe_commands = probes
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.exec.as_mut())
+            .map(|e| &mut e.command);
+        for command in process.command.iter_mut().chain(probe_commands) {
+            let adapted = MARIADB_STAND_IN
+                .iter()
+                .fold(command.clone(), |c, (from, to)| c.replace(from, to));
+            ensure!(
+                !adapted.contains("--initialize") && !adapted.contains("mysqlx"),
+                "process `{name}`: no MariaDB stand-in for this MySQL command (extend MARIADB_STAND_IN in xtask/src/dev_services.rs): {command}"
+            );
+            if adapted != *command {
+                println!("dev-services: `{name}` with MariaDB: {adapted}");
+                *command = adapted;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Installs MariaDB and Redis from Debian when missing; returns the processes to skip.
 fn install_service_programs(sh: &Shell) -> Result<BTreeMap<String, String>> {
-    for bin in ["mariadbd", "mariadb-install-db", "mariadb-admin"] {
+    for bin in ["mysqld", "mariadb-install-db", "mysqladmin"] {
         tool_install::apt_tool(sh, bin, "mariadb-server")?;
     }
     for bin in ["redis-server", "redis-cli"] {
@@ -453,4 +499,62 @@ fn counters(body: &str) -> Result<(u64, u64)> {
             .with_context(|| format!("no `{k}` in {body}"))
     };
     Ok((get("visits")?, get("hits")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> Project {
+        Project::load(&project_root().join(".nix/process-compose.yaml")).unwrap()
+    }
+
+    #[test]
+    fn the_mysql_commands_run_on_the_mariadb_stand_in() {
+        let mut p = project();
+        let mysql = p.processes["mysql"].command.clone().unwrap();
+        assert!(
+            mysql.contains("exec mysqld ") && mysql.contains("--mysqlx=OFF"),
+            "{mysql}"
+        );
+        mariadb_stand_in(&mut p).unwrap();
+        let init = p.processes["mysql-init"].command.as_deref().unwrap();
+        assert!(
+            init.contains(
+                "mariadb-install-db --no-defaults --auth-root-authentication-method=normal"
+            ),
+            "{init}"
+        );
+        let mysql = p.processes["mysql"].command.as_deref().unwrap();
+        assert!(
+            mysql.contains("exec mysqld --no-defaults") && !mysql.contains("mysqlx"),
+            "{mysql}"
+        );
+        let probe = &p.processes["mysql"]
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .exec
+            .as_ref()
+            .unwrap()
+            .command;
+        assert!(probe.starts_with("mysqladmin --no-defaults"), "{probe}");
+        // Redis and the app are left exactly as written.
+        assert_eq!(
+            p.processes["redis"].command,
+            project().processes["redis"].command
+        );
+    }
+
+    #[test]
+    fn a_mysql_command_without_a_stand_in_is_refused() {
+        let mut p = project();
+        p.processes.get_mut("mysql").unwrap().command =
+            Some("mysqld --initialize --mysqlx-port=0".into());
+        let err = mariadb_stand_in(&mut p).unwrap_err().to_string();
+        assert!(
+            err.contains("process `mysql`") && err.contains("MARIADB_STAND_IN"),
+            "{err}"
+        );
+    }
 }

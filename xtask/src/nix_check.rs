@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::process_compose::Project;
@@ -53,6 +53,7 @@ pub fn run(sh: &Shell) -> Result<()> {
             .run()
             .context("deadnix found unused code: remove it, or prefix an intentionally unused argument with `_`")
     })?;
+    step("formatter script", || formatter_script(sh, &root))?;
     step("lint", || nix_lint::check_files(&nix_files))?;
     step("embedded shell", || {
         nix_shell_snippets::check(sh, &nix_files)
@@ -72,6 +73,92 @@ pub fn run(sh: &Shell) -> Result<()> {
         "nix-check: all passed in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The flake's `nixpkgs-fmt-tree` (`nix fmt`, and what checks.formatting runs) must reach
+/// every .nix file, hidden directories included: its text, taken from flake.nix, runs with
+/// the real nixpkgs-fmt and deadnix against trees with planted faults, and lists the same
+/// files as this check.
+fn formatter_script(sh: &Shell, root: &Path) -> Result<()> {
+    let src = fs::read_to_string(root.join("flake.nix"))?;
+    let script = nix_shell_snippets::snippets(&src)
+        .into_iter()
+        .find(|s| s.role == "text" && s.script.contains("nixpkgs-fmt --check"))
+        .context("flake.nix has no writeShellApplication text running `nixpkgs-fmt --check` (the formatter)")?
+        .script;
+    let bin = tempfile::tempdir()?;
+    for tool in ["nixpkgs-fmt", "deadnix"] {
+        std::os::unix::fs::symlink(
+            tool_install::cargo_tool(sh, tool, tool)?,
+            bin.path().join(tool),
+        )?;
+    }
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // writeShellApplication runs `text` under errexit, nounset and pipefail.
+    let run = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("set -o errexit -o nounset -o pipefail\n{script}"))
+            .arg("nixpkgs-fmt-tree")
+            .args(args)
+            .current_dir(dir)
+            .env("PATH", &path)
+            .output()?;
+        anyhow::Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
+    };
+    let tree = tempfile::tempdir()?;
+    let t = tree.path();
+    let junk = "node_modules/pkg/junk.nix";
+    let plant = |file: &str, text: &str| {
+        fs::create_dir_all(t.join(file).parent().expect("has a parent"))?;
+        fs::write(t.join(file), text)
+    };
+    plant("flake.nix", "{ }\n")?;
+    plant(".nix/bad.nix", "{a=1;}\n")?;
+    ensure!(
+        !run(t, &["--check"])?.0,
+        "the formatter passed a badly formatted .nix/bad.nix (hidden directory)"
+    );
+    plant(junk, "{a=1;}\n")?;
+    ensure!(run(t, &[])?.0, "the formatter could not format the tree");
+    ensure!(
+        run(t, &["--check"])?.0,
+        "the formatter refused the tree it just formatted"
+    );
+    ensure!(
+        fs::read_to_string(t.join(junk))? == "{a=1;}\n",
+        "the formatter rewrote {junk}"
+    );
+    let dead = ".docker-nix/default.nix";
+    fs::create_dir_all(t.join(".docker-nix"))?;
+    fs::write(t.join(dead), "let unused = 1; in { }\n")?;
+    ensure!(run(t, &[dead])?.0, "the formatter could not format {dead}");
+    ensure!(
+        !run(t, &["--check"])?.0,
+        "the formatter passed an unused binding in {dead} (deadnix)"
+    );
+
+    let (ok, listed) = run(root, &["--list"])?;
+    ensure!(ok, "`nixpkgs-fmt-tree --list` failed in the repository");
+    let mut listed: Vec<PathBuf> = listed
+        .lines()
+        .map(|l| root.join(l.trim_start_matches("./")))
+        .collect();
+    listed.sort();
+    let ours = nix_files(root)?;
+    ensure!(
+        listed == ours,
+        "the flake's formatter lists {listed:?}, nix-check checks {ours:?}: make them agree"
+    );
+    println!("formatter script: checks hidden directories (planted nixpkgs-fmt and deadnix faults refused), skips node_modules, lists the same {} files as nix-check", ours.len());
     Ok(())
 }
 

@@ -76,6 +76,7 @@ fn check_node(node: &SyntaxNode) -> Option<(&'static str, String)> {
             "`let { ... }` is deprecated: use `let ... in`".into(),
         )),
         NODE_ATTRPATH_VALUE => manual_inherit(node),
+        NODE_ATTR_SET => app_without_description(node),
         NODE_LAMBDA => eta_reduction(node),
         NODE_PATTERN
             if !node
@@ -160,6 +161,56 @@ fn eta_reduction(node: &SyntaxNode) -> Option<(&'static str, String)> {
     })
 }
 
+/// A flake app (`{ type = "app"; ... }`) needs `meta.description`: `nix flake check`
+/// warns without it (NixOS/nix src/nix/flake.cc, the app check), and `nix flake show` has
+/// nothing to print.
+fn app_without_description(node: &SyntaxNode) -> Option<(&'static str, String)> {
+    let bindings: Vec<SyntaxNode> = node
+        .children()
+        .filter(|c| c.kind() == NODE_ATTRPATH_VALUE)
+        .collect();
+    let is_app = bindings.iter().any(|b| {
+        let mut kids = b.children();
+        let key = kids.next().and_then(|k| single_ident(&k));
+        let value = kids.next().map(|v| v.text().to_string());
+        key.as_deref() == Some("type") && value.as_deref() == Some("\"app\"")
+    });
+    let described = bindings.iter().any(|b| {
+        let mut kids = b.children();
+        let (Some(key), Some(value)) = (kids.next(), kids.next()) else {
+            return false;
+        };
+        let path: Vec<String> = key.children().map(|p| p.text().to_string()).collect();
+        match path.as_slice() {
+            [meta, description] => meta == "meta" && description == "description",
+            [meta] if meta == "meta" => {
+                value.kind() == NODE_ATTR_SET && binds(&value, "description")
+            }
+            _ => false,
+        }
+    });
+    (is_app && !described).then(|| {
+        (
+            "app_without_description",
+            "a flake app without `meta.description`: add one (`nix flake check` warns)".into(),
+        )
+    })
+}
+
+/// Whether an attribute set binds `name` (as `name = ...;` or `inherit ... name;`).
+fn binds(set: &SyntaxNode, name: &str) -> bool {
+    set.children().any(|c| match c.kind() {
+        NODE_ATTRPATH_VALUE => c
+            .first_child()
+            .and_then(|k| single_ident(&k))
+            .is_some_and(|k| k == name),
+        NODE_INHERIT => c
+            .children()
+            .any(|i| i.kind() == NODE_IDENT && i.text() == name),
+        _ => false,
+    })
+}
+
 /// The name of an attrpath made of one plain identifier.
 fn single_ident(attrpath: &SyntaxNode) -> Option<String> {
     let mut parts = attrpath.children();
@@ -192,6 +243,14 @@ mod tests {
         assert_eq!(rules("{ ... }: 1"), ["empty_pattern"]);
         assert_eq!(rules("x: isNull x.a"), ["deprecated_is_null"]);
         assert_eq!(rules("path: type: keep (rel path) type"), ["eta_reduction"]);
+        assert_eq!(
+            rules(r#"{ type = "app"; program = "/bin/x"; }"#),
+            ["app_without_description"]
+        );
+        assert_eq!(
+            rules(r#"{ type = "app"; program = "/bin/x"; meta = { }; }"#),
+            ["app_without_description"]
+        );
     }
 
     #[test]
@@ -205,6 +264,42 @@ mod tests {
         );
         assert!(rules("x: x.f x").is_empty());
         assert!(rules("x: f x y").is_empty());
+        assert!(rules(r#"{ type = "app"; meta.description = "d"; }"#).is_empty());
+        assert!(rules(r#"d: { type = "app"; meta = { description = d; }; }"#).is_empty());
+        assert!(
+            rules(r#"description: { type = "app"; meta = { inherit description; }; }"#).is_empty()
+        );
+        assert!(rules(r#"{ type = "derivation"; }"#).is_empty());
+    }
+
+    /// `nix run .` needs apps.default (or packages.default's meta.mainProgram); the flake
+    /// has both.
+    #[test]
+    fn the_flake_runs_without_an_attribute_name() {
+        let src = fs::read_to_string(crate::project_root().join("flake.nix")).unwrap();
+        let root = rnix::Root::parse(&src).syntax();
+        let apps = root
+            .descendants()
+            .filter(|n| n.kind() == NODE_ATTRPATH_VALUE)
+            .find(|n| n.first_child().and_then(|k| single_ident(&k)).as_deref() == Some("apps"))
+            .expect("flake.nix defines apps");
+        let set = apps
+            .descendants()
+            .find(|n| n.kind() == NODE_ATTR_SET)
+            .expect("apps is an attribute set");
+        let default_in = |set: &SyntaxNode| binds(set, "default");
+        assert!(
+            default_in(&set)
+                || apps
+                    .descendants()
+                    .filter(|n| n.kind() == NODE_ATTR_SET)
+                    .any(|s| default_in(&s)),
+            "flake.nix has no apps.default: `nix run .` fails"
+        );
+        assert!(
+            src.contains("mainProgram = \"update-yarn-hash\""),
+            "the tools package has no meta.mainProgram"
+        );
     }
 
     #[test]

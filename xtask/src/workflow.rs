@@ -1,6 +1,7 @@
 //! The GitHub workflows: schema-valid (check-jsonschema's vendored schema), and every
 //! `run:` script shellcheck-clean with no `${{ }}` spliced into it (an expression pasted
-//! into a script is a script-injection hole; pass it through `env:`).
+//! into a script is a script-injection hole; pass it through `env:`). `packages: write`
+//! is granted only to jobs that push images, and some job runs `nix flake check`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -37,9 +38,15 @@ pub fn check(sh: &Shell, files: &[PathBuf]) -> Result<()> {
     let shellcheck = tool_install::apt_tool(sh, "shellcheck", "shellcheck")?;
     let scratch = tempfile::tempdir()?;
     let mut scripts = Vec::new();
+    let mut flake_checked = false;
     for file in files {
         let text =
             fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let problems = package_write_problems(&text)?;
+        if !problems.is_empty() {
+            bail!("{}: {}", file.display(), problems.join("; "));
+        }
+        flake_checked |= runs_flake_check(&text)?;
         for (i, run) in run_scripts(&text)?.into_iter().enumerate() {
             let at = format!(
                 "{}:{} {}",
@@ -57,6 +64,9 @@ pub fn check(sh: &Shell, files: &[PathBuf]) -> Result<()> {
             fs::write(&path, as_shell_file(&at, &run))?;
             scripts.push(path);
         }
+    }
+    if !flake_checked {
+        bail!("no workflow runs `nix flake check`, so checks.* are built nowhere: add a job that runs it");
     }
     if !scripts.is_empty() {
         let files = &scripts;
@@ -128,6 +138,61 @@ pub fn run_scripts(text: &str) -> Result<Vec<RunScript>> {
     Ok(out)
 }
 
+/// Jobs granted `packages: write` (job-level or workflow-level) that push no image, and
+/// jobs that push one without it. The right to publish stays where images are published.
+pub fn package_write_problems(text: &str) -> Result<Vec<String>> {
+    let doc: Value = serde_yaml::from_str(text).context("workflow is not valid YAML")?;
+    let writes = |v: Option<&Value>| {
+        v.and_then(|p| p.get("packages")).and_then(Value::as_str) == Some("write")
+    };
+    let top_level = writes(doc.get("permissions"));
+    let mut problems = Vec::new();
+    if top_level {
+        problems.push("`packages: write` at workflow level gives it to every job: grant it in the jobs that push images only".to_string());
+    }
+    let scripts = run_scripts(text)?;
+    for (name, job) in doc
+        .get("jobs")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+    {
+        let name = name.as_str().unwrap_or("?");
+        let prefix = format!("jobs.{name}.");
+        let pushes = scripts.iter().any(|r| {
+            r.location.starts_with(&prefix)
+                && (r.script.contains("docker push") || r.script.contains("imagetools create"))
+        });
+        let granted = writes(job.get("permissions"));
+        if granted && !pushes {
+            problems.push(format!(
+                "job `{name}` has `packages: write` but pushes no image: drop it"
+            ));
+        }
+        let push_only = job
+            .get("if")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.contains("github.event_name == 'push'"));
+        if granted && !push_only {
+            problems.push(format!("job `{name}` has `packages: write` on every event: give the pushing to a job with `if: github.event_name == 'push' && ...`, so pull-request runs never hold the right to publish"));
+        }
+        if pushes && !granted {
+            problems.push(format!(
+                "job `{name}` pushes an image without `packages: write`"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+fn runs_flake_check(text: &str) -> Result<bool> {
+    Ok(run_scripts(text)?.iter().any(|r| {
+        r.script
+            .lines()
+            .any(|l| l.trim_start().starts_with("nix flake check"))
+    }))
+}
+
 fn line_of(text: &str, script: &str) -> Option<usize> {
     let first = script.lines().find(|l| !l.trim().is_empty())?.trim();
     text.lines().position(|l| l.contains(first)).map(|i| i + 1)
@@ -178,6 +243,62 @@ jobs:
             .iter()
             .any(|r| r.script.contains("precache-package -- --check")));
         assert!(runs.iter().any(|r| r.script.contains("cargo xtask ci")));
+    }
+
+    #[test]
+    fn packages_write_only_where_images_are_pushed() {
+        let job = |name: &str, perms: &str, run: &str| {
+            let cond = if perms.is_empty() {
+                ""
+            } else {
+                "    if: github.event_name == 'push'\n"
+            };
+            format!("  {name}:\n    runs-on: x\n{cond}{perms}    steps:\n      - run: {run}\n")
+        };
+        let write = "    permissions:\n      packages: write\n";
+        let ok = format!(
+            "on: push\njobs:\n{}{}",
+            job("push", write, "docker push img"),
+            job("build", "", "nix build")
+        );
+        assert!(package_write_problems(&ok).unwrap().is_empty());
+        let extra = format!(
+            "on: push\njobs:\n{}{}",
+            job("push", write, "docker push img"),
+            job("build", write, "nix build")
+        );
+        assert_eq!(
+            package_write_problems(&extra).unwrap(),
+            ["job `build` has `packages: write` but pushes no image: drop it"]
+        );
+        let missing = format!("on: push\njobs:\n{}", job("push", "", "docker push img"));
+        assert_eq!(package_write_problems(&missing).unwrap().len(), 1);
+        let top = format!(
+            "on: push\npermissions:\n  packages: write\njobs:\n{}",
+            job("push", write, "docker push img")
+        );
+        assert_eq!(package_write_problems(&top).unwrap().len(), 1);
+        let every_event = ok.replace("    if: github.event_name == 'push'\n", "");
+        assert_eq!(
+            package_write_problems(&every_event).unwrap().len(),
+            1,
+            "{every_event}"
+        );
+        assert!(!runs_flake_check(&ok).unwrap());
+        assert!(runs_flake_check(&format!(
+            "on: push\njobs:\n{}",
+            job("c", "", "nix flake check -L")
+        ))
+        .unwrap());
+    }
+
+    #[test]
+    fn the_repository_workflow_grants_packages_write_only_to_pushers() {
+        let text =
+            fs::read_to_string(crate::project_root().join(".github/workflows/ci-docker-nix.yml"))
+                .unwrap();
+        assert_eq!(package_write_problems(&text).unwrap(), Vec::<String>::new());
+        assert!(runs_flake_check(&text).unwrap());
     }
 
     #[test]
