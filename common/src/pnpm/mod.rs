@@ -1,0 +1,9 @@
+//! pnpm and nixpkgs' `fetchPnpmDeps`: the lockfile model, what `--frozen-lockfile`
+//! refuses, which packages an install fetches, and the orchestration that streams
+//! the output's NAR hash.
+
+pub mod frozen_check;
+pub mod lockfile;
+pub mod object_hash;
+pub mod plan;
+pub mod project_config;
