@@ -91,7 +91,7 @@ pub fn check(
 }
 
 /// `getOutdatedLockfileSetting`: the first setting that differs, in pnpm's order.
-fn outdated_setting(
+pub fn outdated_setting(
     lock: &Lockfile,
     config: &ProjectConfig,
 ) -> Result<Option<&'static str>, String> {
