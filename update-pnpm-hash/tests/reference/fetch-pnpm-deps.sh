@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Reference replay of nixpkgs' fetchPnpmDeps: the install and fixup phases of the
+# fixed-output derivation, run outside Nix with the same programs, then `nix hash path`.
+#
+# It is the oracle update-pnpm-hash is tested against, so it follows nixpkgs, not our code:
+#   pkgs/build-support/node/fetch-pnpm-deps/default.nix
+#   (NixOS/nixpkgs commit 00d3e9499656a99482f2d245bb600253927e40d2, and the newer stored
+#   revision that differs only in the pnpm >= 11 branch; see /work/notes/nixpkgs-facts.md)
+# Every step below names the line of that file it stands for.
+#
+# usage: fetch-pnpm-deps.sh [options] PROJECT_DIR
+#   --fetcher-version N   3 (pnpm 10 store packed as pnpm-store.tar.zst) or 4 (pnpm 11); required
+#   --pnpm PATH           pnpm executable (nixpkgs layout: bin/pnpm -> libexec/pnpm/bin/pnpm.cjs)
+#   --node PATH           node executable pnpm runs under (default: `node` on PATH)
+#   --tar PATH            GNU tar 1.35 (nixpkgs' gnutar); --zstd PATH: zstd 1.5.7; --jq PATH: jq
+#   --sponge PATH         moreutils' sponge (default: on PATH)
+#   --registry URL        the value of NIX_NPM_REGISTRY (default: unset, as in a plain build)
+#   --workspace NAME      an entry of pnpmWorkspaces (repeatable) -> --filter=NAME
+#   --install-flag FLAG   an entry of pnpmInstallFlags (repeatable)
+#   --keep DIR            keep the build: DIR/out ($out), DIR/store (the store before tar,
+#                         after fixup), DIR/pnpm-store.tar (the uncompressed tar)
+#   --allow-tool-versions do not refuse tar/zstd versions other than nixpkgs' (for bisecting)
+# Prints the SRI hash of $out on stdout; the build's log goes to stderr.
+# Tools default to $NIXCI_TOOLS_DIR (default ~/.cache/nixci-tools)/{gnutar-1.35,zstd-1.5.7}/bin,
+# overridable with NIXCI_GNUTAR, NIXCI_ZSTD, NIXCI_JQ, NIXCI_PNPM, NIXCI_NODE.
+# `cargo xtask reference-tools` installs them.
+set -euo pipefail
+
+die() {
+    echo "fetch-pnpm-deps.sh: $*" >&2
+    exit 2
+}
+
+tools_dir=${NIXCI_TOOLS_DIR:-$HOME/.cache/nixci-tools}
+fetcher_version=""
+pnpm=${NIXCI_PNPM:-}
+node=${NIXCI_NODE:-}
+tar_bin=${NIXCI_GNUTAR:-$tools_dir/gnutar-1.35/bin/tar}
+zstd_bin=${NIXCI_ZSTD:-$tools_dir/zstd-1.5.7/bin/zstd}
+jq_bin=${NIXCI_JQ:-}
+sponge_bin=""
+registry_set=0
+registry=""
+keep=""
+allow_versions=0
+filter_flags=()
+install_flags=()
+project=""
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --fetcher-version) fetcher_version=$2; shift 2 ;;
+    --pnpm) pnpm=$2; shift 2 ;;
+    --node) node=$2; shift 2 ;;
+    --tar) tar_bin=$2; shift 2 ;;
+    --zstd) zstd_bin=$2; shift 2 ;;
+    --jq) jq_bin=$2; shift 2 ;;
+    --sponge) sponge_bin=$2; shift 2 ;;
+    --registry) registry=$2; registry_set=1; shift 2 ;;
+    --workspace) filter_flags+=("--filter=$2"); shift 2 ;;
+    --install-flag) install_flags+=("$2"); shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
+    --allow-tool-versions) allow_versions=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) [[ -z $project ]] || die "one PROJECT_DIR only (got $project and $1)"; project=$1; shift ;;
+    esac
+done
+
+[[ -n $project ]] || die "missing PROJECT_DIR (see --help)"
+[[ -f $project/pnpm-lock.yaml ]] || die "$project/pnpm-lock.yaml: no such file"
+case $fetcher_version in
+3 | 4) ;;
+"") die "--fetcher-version is required (3 for pnpm 10, 4 for pnpm 11), as nixpkgs requires fetcherVersion" ;;
+*) die "--fetcher-version $fetcher_version: this harness replays 3 and 4 only" ;;
+esac
+
+# Resolves a tool to an absolute path, or fails naming the fix.
+resolve() {
+    local what=$1 path=$2
+    if [[ $path != */* ]]; then
+        path=$(command -v "$path" || true)
+    fi
+    [[ -n $path && -x $path ]] || die "$what not found at '${2}': run \`cargo xtask reference-tools\` or pass --${what%% *} PATH"
+    realpath "$path"
+}
+
+[[ -n $pnpm ]] || die "--pnpm PATH is required (e.g. $tools_dir/pnpm-10.34.5/bin/pnpm; \`cargo xtask reference-tools\` installs it)"
+pnpm=$(resolve pnpm "$pnpm")
+node=$(resolve node "${node:-node}")
+tar_bin=$(resolve tar "$tar_bin")
+zstd_bin=$(resolve zstd "$zstd_bin")
+jq_bin=$(resolve jq "${jq_bin:-jq}")
+sponge_bin=$(resolve sponge "${sponge_bin:-sponge}")
+
+if [[ $allow_versions == 0 ]]; then
+    "$tar_bin" --version | head -n1 | grep -qx 'tar (GNU tar) 1.35' ||
+        die "$tar_bin is not GNU tar 1.35 (nixpkgs' gnutar): run \`cargo xtask reference-tools\`"
+    "$zstd_bin" --version | grep -q 'v1\.5\.7,' ||
+        die "$zstd_bin is not zstd 1.5.7 (nixpkgs' zstd): run \`cargo xtask reference-tools\`"
+fi
+
+# The build directory stands for /build: the source is copied to ./source (mutable, as
+# the unpack phase leaves it), $out is ./out. It starts empty, so pnpm's store and cache
+# start empty too: a FOD never sees a warm store.
+top=$(mktemp -d "${TMPDIR:-/tmp}/fetch-pnpm-deps.XXXXXX")
+cleanup() {
+    chmod -R u+w "$top" 2>/dev/null || true
+    rm -rf "$top"
+}
+trap cleanup EXIT
+mkdir "$top/source" "$top/.home" "$top/.bin"
+cp -a "$project/." "$top/source/"
+chmod -R u+w "$top/source"
+
+# PATH holds only what the derivation puts there (nativeBuildInputs and stdenv's tar),
+# then the host's coreutils/findutils/xargs/sort: nixpkgs' tar and zstd must win.
+ln -s "$pnpm" "$top/.bin/pnpm"
+ln -s "$node" "$top/.bin/node"
+ln -s "$tar_bin" "$top/.bin/tar"
+ln -s "$zstd_bin" "$top/.bin/zstd"
+ln -s "$jq_bin" "$top/.bin/jq"
+ln -s "$sponge_bin" "$top/.bin/sponge"
+
+# The builder's environment: nothing of ours leaks in (CI=true, for one, changes pnpm's
+# behaviour), HOME is writableTmpDirAsHomeHook's directory, SOURCE_DATE_EPOCH is stdenv's.
+env_vars=(
+    PATH="$top/.bin:/usr/bin:/bin"
+    HOME="$top/.home"
+    NIX_BUILD_TOP="$top"
+    TMPDIR="$top" TMP="$top" TEMP="$top" TEMPDIR="$top"
+    SOURCE_DATE_EPOCH=315532800
+    NIX_BUILD_CORES="$(nproc)"
+    TERM=xterm-256color
+    out="$top/out"
+    fetcherVersion="$fetcher_version"
+)
+if [[ $registry_set == 1 ]]; then
+    env_vars+=(NIX_NPM_REGISTRY="$registry")
+fi
+
+# The phases, as one bash script run in that environment (a Nix build runs phases in one
+# shell, so `storePath` set in installPhase is seen by fixupPhase).
+build_script=$(
+    cat <<'PHASES'
+set -euo pipefail
+cd "$NIX_BUILD_TOP/source"
+
+versionAtLeast() {
+    local cur_version=$1 min_version=$2
+    printf "%s\0%s" "$min_version" "$cur_version" | sort -zVC
+}
+
+echo "== installPhase" >&2
+# The lockfileVersion guard (nixpkgs reads it with yq; a refusal only, never output).
+lockfileVersion=$(sed -n "s/^lockfileVersion: *['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\} *$/\1/p" pnpm-lock.yaml | head -n1)
+pnpmMajor=$(pnpm --version | cut -d. -f1)
+if [[ ${lockfileVersion:0:1} -gt $pnpmMajor ]]; then
+    echo "ERROR: lockfileVersion $lockfileVersion in pnpm-lock.yaml is too new for the provided pnpm version $pnpmMajor!" >&2
+    exit 1
+fi
+
+if [[ $fetcherVersion -ge 3 ]]; then
+    mkdir "$out"
+    storePath=$(mktemp -d)
+else
+    storePath=$out
+fi
+
+pushd "$HOME" >/dev/null
+pnpmVersion=$(pnpm --version)
+if versionAtLeast "$pnpmVersion" "11"; then
+    export npm_config_pm_on_fail=ignore
+    export pnpm_config_pm_on_fail=ignore
+    # nixpkgs writes these without `=`: bash exports nothing for them. Replayed as written.
+    export npm_config_side_effects_cache false
+    export pnpm_config_side_effects_cache false
+    export npm_config_update_notifier false
+    export pnpm_config_update_notifier false
+else
+    pnpm config set manage-package-manager-versions false
+    pnpm config set side-effects-cache false
+    pnpm config set update-notifier false
+fi
+popd >/dev/null
+
+pnpm config set store-dir "$storePath"
+
+pnpm install \
+    --force \
+    --ignore-scripts \
+    "${FILTER_FLAGS[@]}" \
+    "${INSTALL_FLAGS[@]}" \
+    --registry="${NIX_NPM_REGISTRY-}" \
+    --frozen-lockfile
+
+if [[ $fetcherVersion -gt 1 ]]; then
+    echo "$fetcherVersion" >"$out/.fetcher-version"
+fi
+
+echo "== fixupPhase" >&2
+rm -rf "$storePath"/{v3,v10,v11}/tmp
+# Word splitting of find's output, as nixpkgs writes it (paths have no spaces here: store
+# paths are hex digests and pkgIds).
+for f in $(find "$storePath" -name "*.json"); do
+    jq --sort-keys "del(.. | .checkedAt?)" "$f" | sponge "$f"
+done
+
+if [ -f "$storePath/v11/index.db" ]; then
+    echo "fetcherVersion 4 (pnpm-fixup-state-db) is not replayed yet" >&2
+    exit 3
+fi
+
+rm -rf "$storePath"/{v3,v10,v11}/projects
+
+if [[ $fetcherVersion -ge 2 ]]; then
+    find "$storePath" -type f -name "*-exec" -print0 | xargs --no-run-if-empty -0 chmod 555
+    find "$storePath" -type f -not -name "*-exec" -print0 | xargs --no-run-if-empty -0 chmod 444
+    find "$storePath" -type d -print0 | xargs --no-run-if-empty -0 chmod 555
+fi
+
+if [[ $fetcherVersion -ge 3 ]]; then
+    (
+        cd "$storePath"
+        tar --sort=name \
+            --mtime="@$SOURCE_DATE_EPOCH" \
+            --owner=0 --group=0 --numeric-owner \
+            --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+            --zstd -cf "$out/pnpm-store.tar.zst" .
+    )
+fi
+echo "$storePath" >"$NIX_BUILD_TOP/.store-path"
+PHASES
+)
+
+# Arrays cannot cross `env`; they go in as declarations prepended to the script.
+quote_array() {
+    [[ $# -eq 0 ]] || printf '%q ' "$@"
+}
+decls="FILTER_FLAGS=($(quote_array "${filter_flags[@]}")); INSTALL_FLAGS=($(quote_array "${install_flags[@]}"))"
+env -i "${env_vars[@]}" /bin/bash -c "$decls"$'\n'"$build_script" >&2
+
+store_path=$(cat "$top/.store-path")
+export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters ='
+hash=$(nix hash path "$top/out")
+
+if [[ -n $keep ]]; then
+    mkdir -p "$keep"
+    chmod -R u+w "$keep" 2>/dev/null || true
+    rm -rf "$keep/out" "$keep/store"
+    cp -a "$top/out" "$keep/out"
+    cp -a "$store_path" "$keep/store"
+    "$zstd_bin" -q -d -f "$top/out/pnpm-store.tar.zst" -o "$keep/pnpm-store.tar"
+    echo "fetch-pnpm-deps.sh: kept \$out, the store and the tar in $keep" >&2
+fi
+echo "$hash"
