@@ -6,4 +6,5 @@ pub mod frozen_check;
 pub mod lockfile;
 pub mod object_hash;
 pub mod plan;
+pub mod profile;
 pub mod project_config;

@@ -1,4 +1,5 @@
-//! The `fetchYarnDeps { … hash = "…"; }` call in a `.nix` file, found and rewritten
+//! The `fetchYarnDeps { … hash = "…"; }` call in a `.nix` file (or nixpkgs'
+//! `fetchPnpmDeps { … }`, also spelt `pnpm.fetchDeps`), found and rewritten
 //! syntax-aware (rnix), for the in-place mode that keeps the hash in Nix code.
 //!
 //! Only the hash string's own bytes change, so formatting and comments survive. A
@@ -26,6 +27,35 @@ pub struct FetchYarnDepsCall {
     pub col: usize,
     /// `yarnLock = ./path;` when it is a path literal.
     pub yarn_lock: Option<String>,
+    /// `src = ./path;` when it is a path literal (fetchPnpmDeps reads the lockfile there).
+    pub src: Option<String>,
+}
+
+/// The fixed-output fetcher whose call is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetcherCall {
+    FetchYarnDeps,
+    /// nixpkgs' `fetchPnpmDeps`, or `pnpm.fetchDeps` / `pnpm_10.fetchDeps` (its older
+    /// spelling, still in nixpkgs).
+    FetchPnpmDeps,
+}
+
+impl FetcherCall {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FetchYarnDeps => "fetchYarnDeps",
+            Self::FetchPnpmDeps => "fetchPnpmDeps",
+        }
+    }
+
+    fn is_callee(self, callee: &str) -> bool {
+        match self {
+            Self::FetchYarnDeps => callee.ends_with("fetchYarnDeps"),
+            Self::FetchPnpmDeps => {
+                callee.ends_with("fetchPnpmDeps") || callee.ends_with(".fetchDeps")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -36,10 +66,13 @@ pub enum CallError {
         col: usize,
         message: String,
     },
-    #[error("no `fetchYarnDeps {{ … }}` call with a `hash = \"…\";` argument found; add `hash = \"\";` to the call, or use the record mode (without --nix-file)")]
-    None,
-    #[error("{} `fetchYarnDeps` calls found (lines {}); in-place mode needs exactly one per file", lines.len(), lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
-    Several { lines: Vec<usize> },
+    #[error("no `{fetcher} {{ … }}` call with a `hash = \"…\";` argument found; add `hash = \"\";` to the call, or use the record mode (without --nix-file)")]
+    None { fetcher: &'static str },
+    #[error("{} `{fetcher}` calls found (lines {}); in-place mode needs exactly one per file", lines.len(), lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Several {
+        fetcher: &'static str,
+        lines: Vec<usize>,
+    },
     #[error("line {line}: `{attr} = {text};` is an expression, not a literal; in-place mode rewrites only string literals (or lib.fakeHash). If it reads .nix/yarn-deps.toml, use the record mode")]
     NotLiteral {
         attr: String,
@@ -50,6 +83,11 @@ pub enum CallError {
 
 /// The single `fetchYarnDeps` call of `src`.
 pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
+    find_call(src, FetcherCall::FetchYarnDeps)
+}
+
+/// The single call of `fetcher` in `src`.
+pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FetchYarnDepsCall, CallError> {
     let parse = Root::parse(src);
     if let Some(e) = crate::nix::nix_syntax::check(src).into_iter().next() {
         return Err(CallError::Syntax {
@@ -61,7 +99,7 @@ pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
     let mut calls = Vec::new();
     for apply in parse.syntax().descendants().filter_map(ast::Apply::cast) {
         let callee = apply.lambda().map(|l| l.syntax().text().to_string());
-        if !callee.is_some_and(|c| c.trim_end().ends_with("fetchYarnDeps")) {
+        if !callee.is_some_and(|c| fetcher.is_callee(c.trim_end())) {
             continue;
         }
         if let Some(ast::Expr::AttrSet(args)) = apply.argument() {
@@ -71,9 +109,12 @@ pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
         }
     }
     match calls.len() {
-        0 => Err(CallError::None),
+        0 => Err(CallError::None {
+            fetcher: fetcher.name(),
+        }),
         1 => Ok(calls.pop().expect("one call")),
         _ => Err(CallError::Several {
+            fetcher: fetcher.name(),
             lines: calls.iter().map(|c| c.line).collect(),
         }),
     }
@@ -82,6 +123,7 @@ pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
 fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
     let mut hash = None;
     let mut yarn_lock = None;
+    let mut src_path = None;
     for binding in args.attrpath_values() {
         let (Some(path), Some(value)) = (binding.attrpath(), binding.value()) else {
             continue;
@@ -90,6 +132,8 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
         let value_text = value.syntax().text().to_string();
         if attr == "yarnLock" && matches!(value, ast::Expr::Path(_)) {
             yarn_lock = Some(value_text);
+        } else if attr == "src" && matches!(value, ast::Expr::Path(_)) {
+            src_path = Some(value_text);
         } else if attr == "hash" || attr == "sha256" {
             let range = value.syntax().text_range();
             let value_range = usize::from(range.start())..usize::from(range.end());
@@ -108,10 +152,15 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
                 line,
                 col,
                 yarn_lock: None,
+                src: None,
             });
         }
     }
-    Ok(hash.map(|h| FetchYarnDepsCall { yarn_lock, ..h }))
+    Ok(hash.map(|h| FetchYarnDepsCall {
+        yarn_lock,
+        src: src_path,
+        ..h
+    }))
 }
 
 /// A plain string literal, or the `lib.fakeHash` placeholder of the old fake-hash loop.
@@ -194,10 +243,37 @@ mod tests {
     }
 
     #[test]
+    fn finds_fetch_pnpm_deps_in_both_spellings_and_only_it() {
+        let src = "{ pnpm_10, fetchPnpmDeps }:\nfetchPnpmDeps {\n  src = ./.;\n  fetcherVersion = 3;\n  hash = \"\";\n}\n";
+        let call = find_call(src, FetcherCall::FetchPnpmDeps).unwrap();
+        assert_eq!((call.line, call.src.as_deref()), (5, Some("./.")));
+        let old = "pnpm_10.fetchDeps { src = ./.; hash = \"\"; }";
+        assert!(find_call(old, FetcherCall::FetchPnpmDeps).is_ok());
+        assert!(matches!(find(src), Err(CallError::None { .. })));
+        assert!(matches!(
+            find_call(SRC, FetcherCall::FetchPnpmDeps),
+            Err(CallError::None {
+                fetcher: "fetchPnpmDeps"
+            })
+        ));
+    }
+
+    #[test]
     fn refuses_zero_several_and_expressions() {
-        assert_eq!(find("{ a = 1; }"), Err(CallError::None));
+        assert_eq!(
+            find("{ a = 1; }"),
+            Err(CallError::None {
+                fetcher: "fetchYarnDeps"
+            })
+        );
         let two = "[ (fetchYarnDeps { hash = \"\"; }) (fetchYarnDeps { hash = \"\"; }) ]";
-        assert_eq!(find(two), Err(CallError::Several { lines: vec![1, 1] }));
+        assert_eq!(
+            find(two),
+            Err(CallError::Several {
+                fetcher: "fetchYarnDeps",
+                lines: vec![1, 1]
+            })
+        );
         let expr = "fetchYarnDeps {\n  hash = (builtins.fromTOML x).h;\n}";
         assert!(matches!(
             find(expr),
