@@ -14,5 +14,6 @@ pub mod fetch;
 pub mod git;
 pub mod hook;
 pub mod nix;
+pub mod pnpm;
 pub mod record;
 pub mod yarn;
