@@ -1,6 +1,6 @@
 //! pnpm and nixpkgs' `fetchPnpmDeps`: the lockfile model, what `--frozen-lockfile`
-//! refuses, which packages an install fetches, and the orchestration that streams
-//! the output's NAR hash.
+//! refuses, which packages an install fetches, the store pnpm 10 leaves (emulated),
+//! and the orchestration that streams the output's NAR hash.
 
 pub mod frozen_check;
 pub mod lockfile;
@@ -8,3 +8,4 @@ pub mod object_hash;
 pub mod plan;
 pub mod profile;
 pub mod project_config;
+pub mod store;
