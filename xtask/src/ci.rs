@@ -36,5 +36,8 @@ fn install_test_tools(sh: &Shell) -> Result<()> {
     if tool_install::find("yarn").is_none() {
         cmd!(sh, "npm install -g yarn@1.22.22").run()?;
     }
+    // The fetchPnpmDeps reference replay: pnpm, GNU tar, zstd, jq at nixpkgs' versions
+    // (cached in ~/.cache/nixci-tools; a fresh machine builds them once, a few minutes).
+    crate::reference_tools::install_all(sh)?;
     Ok(())
 }

@@ -6,7 +6,8 @@
 #   pkgs/build-support/node/fetch-pnpm-deps/default.nix
 #   (NixOS/nixpkgs commit 00d3e9499656a99482f2d245bb600253927e40d2, and the newer stored
 #   revision that differs only in the pnpm >= 11 branch; see /work/notes/nixpkgs-facts.md)
-# Every step below names the line of that file it stands for.
+# fetch-pnpm-deps.phases.sh holds the phases, in that file's order and with its commands;
+# this script sets up what a Nix build gives them (environment, PATH, build directory).
 #
 # usage: fetch-pnpm-deps.sh [options] PROJECT_DIR
 #   --fetcher-version N   3 (pnpm 10 store packed as pnpm-store.tar.zst) or 4 (pnpm 11); required
@@ -17,11 +18,12 @@
 #   --registry URL        the value of NIX_NPM_REGISTRY (default: unset, as in a plain build)
 #   --workspace NAME      an entry of pnpmWorkspaces (repeatable) -> --filter=NAME
 #   --install-flag FLAG   an entry of pnpmInstallFlags (repeatable)
+#   --out DIR             copy $out to DIR (replaced if it exists)
 #   --keep DIR            keep the build: DIR/out ($out), DIR/store (the store before tar,
 #                         after fixup), DIR/pnpm-store.tar (the uncompressed tar)
 #   --allow-tool-versions do not refuse tar/zstd versions other than nixpkgs' (for bisecting)
 # Prints the SRI hash of $out on stdout; the build's log goes to stderr.
-# Tools default to $NIXCI_TOOLS_DIR (default ~/.cache/nixci-tools)/{gnutar-1.35,zstd-1.5.7}/bin,
+# Tools default to $NIXCI_TOOLS_DIR (default ~/.cache/nixci-tools)/{gnutar-1.35,zstd-1.5.7,jq-1.8.2}/bin,
 # overridable with NIXCI_GNUTAR, NIXCI_ZSTD, NIXCI_JQ, NIXCI_PNPM, NIXCI_NODE.
 # `cargo xtask reference-tools` installs them.
 set -euo pipefail
@@ -37,11 +39,12 @@ pnpm=${NIXCI_PNPM:-}
 node=${NIXCI_NODE:-}
 tar_bin=${NIXCI_GNUTAR:-$tools_dir/gnutar-1.35/bin/tar}
 zstd_bin=${NIXCI_ZSTD:-$tools_dir/zstd-1.5.7/bin/zstd}
-jq_bin=${NIXCI_JQ:-}
+jq_bin=${NIXCI_JQ:-$tools_dir/jq-1.8.2/bin/jq}
 sponge_bin=""
 registry_set=0
 registry=""
 keep=""
+out_copy=""
 allow_versions=0
 filter_flags=()
 install_flags=()
@@ -60,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --workspace) filter_flags+=("--filter=$2"); shift 2 ;;
     --install-flag) install_flags+=("$2"); shift 2 ;;
     --keep) keep=$2; shift 2 ;;
+    --out) out_copy=$2; shift 2 ;;
     --allow-tool-versions) allow_versions=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
@@ -90,7 +94,7 @@ pnpm=$(resolve pnpm "$pnpm")
 node=$(resolve node "${node:-node}")
 tar_bin=$(resolve tar "$tar_bin")
 zstd_bin=$(resolve zstd "$zstd_bin")
-jq_bin=$(resolve jq "${jq_bin:-jq}")
+jq_bin=$(resolve jq "$jq_bin")
 sponge_bin=$(resolve sponge "${sponge_bin:-sponge}")
 
 if [[ $allow_versions == 0 ]]; then
@@ -139,111 +143,24 @@ if [[ $registry_set == 1 ]]; then
     env_vars+=(NIX_NPM_REGISTRY="$registry")
 fi
 
-# The phases, as one bash script run in that environment (a Nix build runs phases in one
-# shell, so `storePath` set in installPhase is seen by fixupPhase).
-build_script=$(
-    cat <<'PHASES'
-set -euo pipefail
-cd "$NIX_BUILD_TOP/source"
-
-versionAtLeast() {
-    local cur_version=$1 min_version=$2
-    printf "%s\0%s" "$min_version" "$cur_version" | sort -zVC
-}
-
-echo "== installPhase" >&2
-# The lockfileVersion guard (nixpkgs reads it with yq; a refusal only, never output).
-lockfileVersion=$(sed -n "s/^lockfileVersion: *['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\} *$/\1/p" pnpm-lock.yaml | head -n1)
-pnpmMajor=$(pnpm --version | cut -d. -f1)
-if [[ ${lockfileVersion:0:1} -gt $pnpmMajor ]]; then
-    echo "ERROR: lockfileVersion $lockfileVersion in pnpm-lock.yaml is too new for the provided pnpm version $pnpmMajor!" >&2
-    exit 1
-fi
-
-if [[ $fetcherVersion -ge 3 ]]; then
-    mkdir "$out"
-    storePath=$(mktemp -d)
-else
-    storePath=$out
-fi
-
-pushd "$HOME" >/dev/null
-pnpmVersion=$(pnpm --version)
-if versionAtLeast "$pnpmVersion" "11"; then
-    export npm_config_pm_on_fail=ignore
-    export pnpm_config_pm_on_fail=ignore
-    # nixpkgs writes these without `=`: bash exports nothing for them. Replayed as written.
-    export npm_config_side_effects_cache false
-    export pnpm_config_side_effects_cache false
-    export npm_config_update_notifier false
-    export pnpm_config_update_notifier false
-else
-    pnpm config set manage-package-manager-versions false
-    pnpm config set side-effects-cache false
-    pnpm config set update-notifier false
-fi
-popd >/dev/null
-
-pnpm config set store-dir "$storePath"
-
-pnpm install \
-    --force \
-    --ignore-scripts \
-    "${FILTER_FLAGS[@]}" \
-    "${INSTALL_FLAGS[@]}" \
-    --registry="${NIX_NPM_REGISTRY-}" \
-    --frozen-lockfile
-
-if [[ $fetcherVersion -gt 1 ]]; then
-    echo "$fetcherVersion" >"$out/.fetcher-version"
-fi
-
-echo "== fixupPhase" >&2
-rm -rf "$storePath"/{v3,v10,v11}/tmp
-# Word splitting of find's output, as nixpkgs writes it (paths have no spaces here: store
-# paths are hex digests and pkgIds).
-for f in $(find "$storePath" -name "*.json"); do
-    jq --sort-keys "del(.. | .checkedAt?)" "$f" | sponge "$f"
-done
-
-if [ -f "$storePath/v11/index.db" ]; then
-    echo "fetcherVersion 4 (pnpm-fixup-state-db) is not replayed yet" >&2
-    exit 3
-fi
-
-rm -rf "$storePath"/{v3,v10,v11}/projects
-
-if [[ $fetcherVersion -ge 2 ]]; then
-    find "$storePath" -type f -name "*-exec" -print0 | xargs --no-run-if-empty -0 chmod 555
-    find "$storePath" -type f -not -name "*-exec" -print0 | xargs --no-run-if-empty -0 chmod 444
-    find "$storePath" -type d -print0 | xargs --no-run-if-empty -0 chmod 555
-fi
-
-if [[ $fetcherVersion -ge 3 ]]; then
-    (
-        cd "$storePath"
-        tar --sort=name \
-            --mtime="@$SOURCE_DATE_EPOCH" \
-            --owner=0 --group=0 --numeric-owner \
-            --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-            --zstd -cf "$out/pnpm-store.tar.zst" .
-    )
-fi
-echo "$storePath" >"$NIX_BUILD_TOP/.store-path"
-PHASES
-)
+# The phases themselves, in their own file (one shell, as in a Nix build).
+phases=$(dirname "$(realpath "$0")")/fetch-pnpm-deps.phases.sh
 
 # Arrays cannot cross `env`; they go in as declarations prepended to the script.
 quote_array() {
     [[ $# -eq 0 ]] || printf '%q ' "$@"
 }
 decls="FILTER_FLAGS=($(quote_array "${filter_flags[@]}")); INSTALL_FLAGS=($(quote_array "${install_flags[@]}"))"
-env -i "${env_vars[@]}" /bin/bash -c "$decls"$'\n'"$build_script" >&2
+env -i "${env_vars[@]}" /bin/bash -c "$decls"$'\n'"source $(printf %q "$phases")" >&2
 
 store_path=$(cat "$top/.store-path")
 export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters ='
 hash=$(nix hash path "$top/out")
 
+if [[ -n $out_copy ]]; then
+    rm -rf "$out_copy"
+    cp -a "$top/out" "$out_copy"
+fi
 if [[ -n $keep ]]; then
     mkdir -p "$keep"
     chmod -R u+w "$keep" 2>/dev/null || true
