@@ -406,3 +406,66 @@ fn jq_printer_matches_node_and_jq_1_8_2() {
     let ours = common::pnpm::store::jq_json::jq_pretty(&value);
     assert_eq!(ours, String::from_utf8(theirs.stdout).unwrap());
 }
+
+/// `(pkgId, integrity)` of each `packages:` entry of a pnpm-lock.yaml v9 (test-only reader:
+/// keys are the two-space-indented lines, integrity the `resolution:` line below them).
+fn lockfile_packages(lockfile: &str) -> Vec<(String, String)> {
+    let section = lockfile.split("\npackages:\n").nth(1).unwrap_or_default();
+    let section = section.split("\nsnapshots:\n").next().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut key = None;
+    for line in section.lines() {
+        if let Some(k) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) {
+            key = Some(k.trim_end_matches(':').trim_matches('\'').to_owned());
+        } else if let Some(rest) = line.trim().strip_prefix("resolution: {integrity: ") {
+            let integrity = rest.trim_end_matches('}').trim().to_owned();
+            out.push((key.take().unwrap(), integrity));
+        }
+    }
+    out
+}
+
+#[test]
+fn registry_packages_give_pnpm_10s_store() {
+    let (Some(pnpm), Some(jq)) = (pnpm(), jq()) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    // Scoped, an alias, bins and exec files, a native binary package for another platform
+    // (fetched anyway under --force), a transitive dependency.
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"name": "probe", "version": "1.0.0", "private": true, "dependencies": {
+            "is-number": "7.0.0", "@types/node": "20.11.0", "node-gyp-build": "4.8.0",
+            "@esbuild/darwin-arm64": "0.19.12", "my-ms": "npm:ms@2.1.3"}}"#,
+    )
+    .unwrap();
+    let store_dir = replay(&pnpm, &jq, &project, work.path());
+    let lockfile = std::fs::read_to_string(project.join("pnpm-lock.yaml")).unwrap();
+    let locked = lockfile_packages(&lockfile);
+    assert_eq!(locked.len(), 6, "{lockfile}");
+    let tarballs = work.path().join("tarballs");
+    std::fs::create_dir_all(&tarballs).unwrap();
+    let mut packages = Vec::new();
+    for (pkg_id, integrity) in locked {
+        // `npm pack` downloads the very tarball the registry serves pnpm.
+        let out = Command::new("npm")
+            .args(["pack", "--json", "--silent", &pkg_id])
+            .current_dir(&tarballs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "npm pack {pkg_id}: {out:?}");
+        let packed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(packed[0]["integrity"], integrity.as_str(), "{pkg_id}");
+        let file = tarballs.join(packed[0]["filename"].as_str().unwrap());
+        packages.push(PackageTarball {
+            pkg_id,
+            integrity: Some(integrity),
+            source: TarballSource::File(file),
+        });
+    }
+    let store = Store::build(packages, 2).unwrap();
+    let mut ours = Collect::default();
+    store.write(&mut ours, 1 << 20, 2).unwrap();
+    assert_same_tree(ours, &walk(&store_dir), &store_dir);
+}
