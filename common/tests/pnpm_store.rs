@@ -24,7 +24,9 @@ const PNPM_VERSION: &str = "10.34.5";
 fn tools_dir() -> PathBuf {
     std::env::var_os("NIXCI_TOOLS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/nixci-tools"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/nixci-tools")
+        })
 }
 
 fn missing(what: &str) -> Option<PathBuf> {
@@ -65,7 +67,10 @@ fn jq() -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        missing(&format!("jq 1.8.2 at {} (cargo xtask reference-tools builds it)", path.display()))
+        missing(&format!(
+            "jq 1.8.2 at {} (cargo xtask reference-tools builds it)",
+            path.display()
+        ))
     }
 }
 
@@ -103,7 +108,10 @@ impl TarBuilder {
         self
     }
     fn file(&mut self, name: &str, mode: &str, data: &[u8]) -> &mut Self {
-        self.raw(header(name.as_bytes(), mode, data.len() as u64, b'0', b"", b""), data)
+        self.raw(
+            header(name.as_bytes(), mode, data.len() as u64, b'0', b"", b""),
+            data,
+        )
     }
     fn entry(&mut self, name: &[u8], kind: u8, link: &[u8]) -> &mut Self {
         self.raw(header(name, "0000755", 0, kind, link, b""), b"")
@@ -118,13 +126,27 @@ impl TarBuilder {
             }
             body.push_str(&format!("{len}{rest}"));
         }
-        let h = header(b"PaxHeaders/x", "0000644", body.len() as u64, kind, b"", b"");
+        let h = header(
+            b"PaxHeaders/x",
+            "0000644",
+            body.len() as u64,
+            kind,
+            b"",
+            b"",
+        );
         self.raw(h, body.as_bytes())
     }
     fn long_name(&mut self, name: &str) -> &mut Self {
         let mut data = name.as_bytes().to_vec();
         data.push(0);
-        let h = header(b"././@LongLink", "0000644", data.len() as u64, b'L', b"", b"");
+        let h = header(
+            b"././@LongLink",
+            "0000644",
+            data.len() as u64,
+            b'L',
+            b"",
+            b"",
+        );
         self.raw(h, &data)
     }
     fn finish(&mut self) -> Vec<u8> {
@@ -150,7 +172,11 @@ fn synthetic_packages() -> Vec<(&'static str, Vec<u8>)> {
     let pax_path = format!("package/{}.txt", "p".repeat(140));
     let a = TarBuilder::default()
         .entry(b"package/", b'5', b"")
-        .file("package/package.json", "0000644", &manifest("syn-rules", ""))
+        .file(
+            "package/package.json",
+            "0000644",
+            &manifest("syn-rules", ""),
+        )
         .file("package/plain.txt", "0000644", b"plain\n")
         .file("package/bin/tool", "0000755", b"#!/bin/sh\necho tool\n")
         .file("package/group-exec", "0000010", b"only group may run me\n")
@@ -171,29 +197,57 @@ fn synthetic_packages() -> Vec<(&'static str, Vec<u8>)> {
         .file("package/short", "0000644", b"pax path\n")
         .pax(b'g', &[("comment", "global comment only")])
         .pax(b'x', &[("path", "nodirectory.txt")])
-        .file("package/ignored", "0000644", b"pax path without a slash keeps its name\n")
+        .file(
+            "package/ignored",
+            "0000644",
+            b"pax path without a slash keeps its name\n",
+        )
         .file("package/a/./b/../c.txt", "0000644", b"normalised\n")
         .file("package//double//slash.txt", "0000644", b"double slashes\n")
         .file("package/../../escape.txt", "0000644", b"dotdot\n")
         .file("toplevel.txt", "0000644", b"no slash: kept whole\n")
-        .file("package\\backslash.txt", "0000644", b"stripped at a backslash\n")
+        .file(
+            "package\\backslash.txt",
+            "0000644",
+            b"stripped at a backslash\n",
+        )
         .file("package/checkedAt", "0000644", b"jq deletes this key\n")
-        .file("package/ctl-\x01-\x7f-é-\u{2028}.txt", "0000644", b"odd names\n")
-        .raw(header(b"package/deep.txt", "0000644", 7, b'0', b"", b"package/pre"), b"prefix\n")
-        .raw(header(b"x/y.txt", "0000644", 6, b'0', b"", b"package"), b"pfx2\n\n")
-        .raw(header(b"package/bad-\xff\xfe.txt", "0000644", 4, b'0', b"", b""), b"bad\n")
+        .file(
+            "package/ctl-\x01-\x7f-é-\u{2028}.txt",
+            "0000644",
+            b"odd names\n",
+        )
+        .raw(
+            header(b"package/deep.txt", "0000644", 7, b'0', b"", b"package/pre"),
+            b"prefix\n",
+        )
+        .raw(
+            header(b"x/y.txt", "0000644", 6, b'0', b"", b"package"),
+            b"pfx2\n\n",
+        )
+        .raw(
+            header(b"package/bad-\xff\xfe.txt", "0000644", 4, b'0', b"", b""),
+            b"bad\n",
+        )
         .finish();
     let b = TarBuilder::default()
         .file("root-not-package/package.json", "0000644", &{
             let mut m = b"\xef\xbb\xbf".to_vec();
-            m.extend(manifest("syn-build", r#", "scripts": {"install": "node-gyp rebuild", "test": ""}"#));
+            m.extend(manifest(
+                "syn-build",
+                r#", "scripts": {"install": "node-gyp rebuild", "test": ""}"#,
+            ));
             m
         })
         .file("root-not-package/binding.gyp", "0000644", b"{}\n")
         .file("root-not-package/shared.txt", "0000644", shared)
         .finish();
     let c = TarBuilder::default()
-        .file("package/package.json", "0000644", &manifest("syn-hooks", r#", "scripts": {"postinstall": ""}"#))
+        .file(
+            "package/package.json",
+            "0000644",
+            &manifest("syn-hooks", r#", "scripts": {"postinstall": ""}"#),
+        )
         .file("package/.hooks/pre", "0000755", b"hook\n")
         .finish();
     let mut multi = gzip(&b[..1024]);
@@ -284,14 +338,30 @@ impl StoreSink for Collect {
         self.0.push((path.to_owned(), ('d', mode, Vec::new())));
         Ok(())
     }
-    fn file(&mut self, path: &str, mode: u32, size: u64, data: &mut dyn Read) -> std::io::Result<()> {
+    fn file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> std::io::Result<()> {
         let mut bytes = Vec::new();
         data.read_to_end(&mut bytes)?;
-        assert_eq!(bytes.len() as u64, size, "{path}: size given differs from the bytes");
+        assert_eq!(
+            bytes.len() as u64,
+            size,
+            "{path}: size given differs from the bytes"
+        );
         if path.ends_with(".json") {
-            self.1.insert(path.to_owned(), String::from_utf8_lossy(&bytes).into_owned());
+            self.1.insert(
+                path.to_owned(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            );
         }
-        self.0.push((path.to_owned(), ('f', mode, Sha512::digest(&bytes).to_vec())));
+        self.0.push((
+            path.to_owned(),
+            ('f', mode, Sha512::digest(&bytes).to_vec()),
+        ));
         Ok(())
     }
 }
@@ -313,7 +383,12 @@ fn assert_same_tree(ours: Collect, theirs: &BTreeMap<String, Entry>, store: &Pat
     let differ: Vec<_> = ours
         .iter()
         .filter(|(k, v)| theirs.get(*k).is_some_and(|t| t != *v))
-        .map(|(k, v)| format!("{k}: ours {:?} {:o}, pnpm's {:?} {:o}", v.0, v.1, theirs[k].0, theirs[k].1))
+        .map(|(k, v)| {
+            format!(
+                "{k}: ours {:?} {:o}, pnpm's {:?} {:o}",
+                v.0, v.1, theirs[k].0, theirs[k].1
+            )
+        })
         .collect();
     if !(only_ours.is_empty() && only_theirs.is_empty() && differ.is_empty()) {
         let index_files: Vec<String> = our_json
@@ -333,7 +408,9 @@ fn assert_same_tree(ours: Collect, theirs: &BTreeMap<String, Entry>, store: &Pat
 
 #[test]
 fn synthetic_tarballs_give_pnpm_10s_store() {
-    let (Some(pnpm), Some(jq)) = (pnpm(), jq()) else { return };
+    let (Some(pnpm), Some(jq)) = (pnpm(), jq()) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     std::fs::create_dir_all(project.join("tarballs")).unwrap();
@@ -347,7 +424,10 @@ fn synthetic_tarballs_give_pnpm_10s_store() {
         let sri = {
             use base64::Engine;
             let digest = Sha512::digest(&bytes);
-            format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(digest))
+            format!(
+                "sha512-{}",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
         };
         packages.push(PackageTarball {
             pkg_id: format!("file:{rel}"),
@@ -363,7 +443,11 @@ fn synthetic_tarballs_give_pnpm_10s_store() {
     let store_dir = replay(&pnpm, &jq, &project, work.path());
     let lockfile = std::fs::read_to_string(project.join("pnpm-lock.yaml")).unwrap();
     for p in &packages {
-        assert!(lockfile.contains(p.integrity.as_deref().unwrap()), "lockfile lacks {}: {lockfile}", p.pkg_id);
+        assert!(
+            lockfile.contains(p.integrity.as_deref().unwrap()),
+            "lockfile lacks {}: {lockfile}",
+            p.pkg_id
+        );
     }
 
     let store = Store::build(packages, 2).unwrap();
@@ -385,7 +469,11 @@ fn jq_printer_matches_node_and_jq_1_8_2() {
         "nested": {"checkedAt": 1, "b": {"checkedAt": {"x": 1}, "a": []}, "e": {}},
         "Z": true, "a": null, "\u00e9": 1, "é": 2, "\uffff": 3, "😀": 4}"#;
     let node = Command::new("node")
-        .args(["-e", "process.stdout.write(JSON.stringify(JSON.parse(process.argv[1])))", corpus])
+        .args([
+            "-e",
+            "process.stdout.write(JSON.stringify(JSON.parse(process.argv[1])))",
+            corpus,
+        ])
         .output();
     let Some(node) = node.ok().filter(|o| o.status.success()) else {
         assert!(std::env::var_os("CI").is_none(), "node is required in CI");
@@ -427,7 +515,9 @@ fn lockfile_packages(lockfile: &str) -> Vec<(String, String)> {
 
 #[test]
 fn registry_packages_give_pnpm_10s_store() {
-    let (Some(pnpm), Some(jq)) = (pnpm(), jq()) else { return };
+    let (Some(pnpm), Some(jq)) = (pnpm(), jq()) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
