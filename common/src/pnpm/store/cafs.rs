@@ -24,7 +24,12 @@ pub fn content_path(sha512: &[u8; 64], executable: bool) -> String {
 pub fn index_path(tarball: &Integrity, pkg_id: &str) -> String {
     let hex = hex(&tarball.digest);
     let hex = &hex[..hex.len().min(64)];
-    format!("index/{}/{}-{}.json", &hex[..2], &hex[2..], sanitize_pkg_id(pkg_id))
+    format!(
+        "index/{}/{}-{}.json",
+        &hex[..2],
+        &hex[2..],
+        sanitize_pkg_id(pkg_id)
+    )
 }
 
 /// The characters Windows forbids in file names become `+`, as pnpm does on every OS.
@@ -34,10 +39,12 @@ pub fn sanitize_pkg_id(pkg_id: &str) -> String {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -52,7 +59,10 @@ mod tests {
             index_path(&integrity, "@esbuild/aix-ppc64@0.19.12"),
             "index/6e/6a0263259d10bdf00d02156dccb347278a2e09365ad58b4d6cf564801917f1-@esbuild+aix-ppc64@0.19.12.json"
         );
-        assert_eq!(sanitize_pkg_id(r#"a\b/c:d*e?f"g<h>i|j"#), "a+b+c+d+e+f+g+h+i+j");
+        assert_eq!(
+            sanitize_pkg_id(r#"a\b/c:d*e?f"g<h>i|j"#),
+            "a+b+c+d+e+f+g+h+i+j"
+        );
     }
 
     #[test]

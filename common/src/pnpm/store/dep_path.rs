@@ -50,9 +50,15 @@ mod tests {
             dep_path_to_filename("file:components/tryghost-local-tpl-1.0.0.tgz", MAX_LENGTH),
             "file+components+tryghost-local-tpl-1.0.0.tgz"
         );
-        assert_eq!(dep_path_to_filename("@a/b@1.0.0(react@18.3.1)", MAX_LENGTH), "@a+b@1.0.0_react@18.3.1");
+        assert_eq!(
+            dep_path_to_filename("@a/b@1.0.0(react@18.3.1)", MAX_LENGTH),
+            "@a+b@1.0.0_react@18.3.1"
+        );
         // Upper case outside `file+` names is hashed (case-insensitive file systems).
         let upper = dep_path_to_filename("JSONStream@1.3.5", MAX_LENGTH);
-        assert!(upper.starts_with("JSONStream@1.3.5_") && upper.len() == 16 + 1 + 32, "{upper}");
+        assert!(
+            upper.starts_with("JSONStream@1.3.5_") && upper.len() == 16 + 1 + 32,
+            "{upper}"
+        );
     }
 }

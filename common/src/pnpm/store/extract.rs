@@ -55,7 +55,9 @@ pub enum ExtractError {
     Gzip(String),
     #[error("the tar ends inside the header at byte {offset} (no end-of-archive block); pnpm fails with \"Invalid checksum\" here")]
     Truncated { offset: usize },
-    #[error("invalid checksum for the tar header at byte {offset}: expected {expected}, got {actual}")]
+    #[error(
+        "invalid checksum for the tar header at byte {offset}: expected {expected}, got {actual}"
+    )]
     Checksum {
         offset: usize,
         expected: String,
@@ -78,7 +80,10 @@ pub enum ExtractError {
     #[error("invalid pax record at byte {offset}: {record:?}")]
     PaxRecord { offset: usize, record: String },
     #[error("a global pax header at byte {offset} sets {keyword}, which pnpm refuses")]
-    GlobalPax { offset: usize, keyword: &'static str },
+    GlobalPax {
+        offset: usize,
+        keyword: &'static str,
+    },
 }
 
 /// The tar inside a tarball: gunzipped when it starts like gzip (`1f 8b 08`, as the
@@ -200,7 +205,8 @@ impl Parser<'_> {
             std::mem::take(&mut self.pax_path)
         } else {
             let mut trimmed = false;
-            let mut prefix = strip_first_component(&header[PREFIX_OFFSET..PREFIX_OFFSET + 155], &mut trimmed);
+            let mut prefix =
+                strip_first_component(&header[PREFIX_OFFSET..PREFIX_OFFSET + 155], &mut trimmed);
             if !prefix.is_empty() && !trimmed {
                 // A prefix without a slash is itself the first component.
                 trimmed = true;
@@ -238,7 +244,12 @@ impl Parser<'_> {
 
     /// pnpm's `parsePaxHeader`: `<len> <keyword>=<value>\n` records, only `path` and `size`
     /// used. Offsets are pnpm's own arithmetic, so a bad length reads what pnpm reads.
-    fn pax_header(&mut self, offset: usize, length: usize, global: bool) -> Result<(), ExtractError> {
+    fn pax_header(
+        &mut self,
+        offset: usize,
+        length: usize,
+        global: bool,
+    ) -> Result<(), ExtractError> {
         let tar = self.tar;
         let end = offset + length;
         let mut i = offset;
@@ -270,7 +281,10 @@ impl Parser<'_> {
             match keyword {
                 "path" => {
                     if global {
-                        return Err(ExtractError::GlobalPax { offset, keyword: "path" });
+                        return Err(ExtractError::GlobalPax {
+                            offset,
+                            keyword: "path",
+                        });
                     }
                     let value = value.unwrap_or(&record);
                     self.pax_path = match value.find('/') {
@@ -286,7 +300,10 @@ impl Parser<'_> {
                             record: record.clone(),
                         })?;
                     if global {
-                        return Err(ExtractError::GlobalPax { offset, keyword: "size" });
+                        return Err(ExtractError::GlobalPax {
+                            offset,
+                            keyword: "size",
+                        });
                     }
                     self.pax_size = Some(checked_size(size, offset, &record)?);
                 }
@@ -315,7 +332,13 @@ fn checked_size(n: i128, offset: usize, text: &str) -> Result<usize, ExtractErro
 }
 
 /// A numeric header field read as pnpm's `parseOctal` does, refusing what pnpm misreads.
-fn octal(header: &[u8], start: usize, at: usize, len: usize, field: &'static str) -> Result<usize, ExtractError> {
+fn octal(
+    header: &[u8],
+    start: usize,
+    at: usize,
+    len: usize,
+    field: &'static str,
+) -> Result<usize, ExtractError> {
     let bytes = &header[at..at + len];
     let bad = || ExtractError::BadNumber {
         offset: start,
@@ -370,7 +393,9 @@ fn js_parse_int(text: &str, radix: u32) -> Option<i128> {
     for c in digits.chars() {
         let Some(d) = c.to_digit(radix) else { break };
         any = true;
-        value = value.saturating_mul(i128::from(radix)).saturating_add(i128::from(d));
+        value = value
+            .saturating_mul(i128::from(radix))
+            .saturating_add(i128::from(d));
     }
     any.then_some(if negative { -value } else { value })
 }

@@ -126,7 +126,11 @@ fn js_number(x: f64) -> String {
         format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
         let e = n - 1;
-        let e = if e >= 0 { format!("+{e}") } else { e.to_string() };
+        let e = if e >= 0 {
+            format!("+{e}")
+        } else {
+            e.to_string()
+        };
         match digits.len() {
             1 => format!("{digits}e{e}"),
             _ => format!("{}.{}e{e}", &digits[..1], &digits[1..]),

@@ -6,15 +6,21 @@
 
 use serde_json::Value;
 
-pub fn requires_build<'a>(manifest: Option<&Value>, mut files: impl Iterator<Item = &'a str>) -> bool {
-    let scripts = manifest.and_then(|m| m.as_object()).and_then(|m| m.get("scripts"));
+pub fn requires_build<'a>(
+    manifest: Option<&Value>,
+    mut files: impl Iterator<Item = &'a str>,
+) -> bool {
+    let scripts = manifest
+        .and_then(|m| m.as_object())
+        .and_then(|m| m.get("scripts"));
     let has_script = scripts.and_then(Value::as_object).is_some_and(|scripts| {
         ["preinstall", "install", "postinstall"]
             .iter()
             .any(|name| scripts.get(*name).is_some_and(truthy))
     });
     has_script
-        || files.any(|f| f == "binding.gyp" || f.starts_with(".hooks/") || f.starts_with(".hooks\\"))
+        || files
+            .any(|f| f == "binding.gyp" || f.starts_with(".hooks/") || f.starts_with(".hooks\\"))
 }
 
 /// JavaScript's `Boolean(value)` for a JSON value.
@@ -36,13 +42,31 @@ mod tests {
     #[test]
     fn scripts_and_files() {
         let none = std::iter::empty();
-        assert!(requires_build(Some(&json!({"scripts": {"install": "x"}})), none.clone()));
-        assert!(!requires_build(Some(&json!({"scripts": {"install": ""}})), none.clone()));
-        assert!(!requires_build(Some(&json!({"scripts": {"build": "x", "postinstall": 0}})), none.clone()));
-        assert!(requires_build(Some(&json!({"scripts": {"preinstall": {}}})), none.clone()));
-        assert!(!requires_build(Some(&json!({"scripts": "install"})), none.clone()));
+        assert!(requires_build(
+            Some(&json!({"scripts": {"install": "x"}})),
+            none.clone()
+        ));
+        assert!(!requires_build(
+            Some(&json!({"scripts": {"install": ""}})),
+            none.clone()
+        ));
+        assert!(!requires_build(
+            Some(&json!({"scripts": {"build": "x", "postinstall": 0}})),
+            none.clone()
+        ));
+        assert!(requires_build(
+            Some(&json!({"scripts": {"preinstall": {}}})),
+            none.clone()
+        ));
+        assert!(!requires_build(
+            Some(&json!({"scripts": "install"})),
+            none.clone()
+        ));
         assert!(requires_build(None, ["binding.gyp"].into_iter()));
-        assert!(!requires_build(None, ["src/binding.gyp", ".hooksx/a"].into_iter()));
+        assert!(!requires_build(
+            None,
+            ["src/binding.gyp", ".hooksx/a"].into_iter()
+        ));
         assert!(requires_build(None, [".hooks/pre"].into_iter()));
     }
 }

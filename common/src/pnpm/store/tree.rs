@@ -102,7 +102,9 @@ pub enum StoreError {
         pkg_id: String,
         source: serde_json::Error,
     },
-    #[error("the integrity {integrity:?} of {pkg_id} is not one `<algorithm>-<base64>` hash: {source}")]
+    #[error(
+        "the integrity {integrity:?} of {pkg_id} is not one `<algorithm>-<base64>` hash: {source}"
+    )]
     Integrity {
         pkg_id: String,
         integrity: String,
@@ -171,7 +173,10 @@ impl Store {
                     index_files.insert((shard, name), d.index_json);
                 }
                 Placement::Loose(dir, name) => {
-                    loose_dirs.entry(dir).or_default().insert(name, d.index_json);
+                    loose_dirs
+                        .entry(dir)
+                        .or_default()
+                        .insert(name, d.index_json);
                 }
             }
             if let Some((dir, integrity)) = d.tarball_integrity {
@@ -203,9 +208,15 @@ impl Store {
     }
 
     /// Pass 2: every entry of the store, in order, into `sink`.
-    pub fn write(&self, sink: &mut dyn StoreSink, memory_budget: usize, threads: usize) -> Result<(), StoreError> {
+    pub fn write(
+        &self,
+        sink: &mut dyn StoreSink,
+        memory_budget: usize,
+        threads: usize,
+    ) -> Result<(), StoreError> {
         sink.dir(".", DIR_MODE).map_err(StoreError::Sink)?;
-        sink.dir(&format!("./{LAYOUT}"), DIR_MODE).map_err(StoreError::Sink)?;
+        sink.dir(&format!("./{LAYOUT}"), DIR_MODE)
+            .map_err(StoreError::Sink)?;
         // `v10/`'s children in strcmp order, as `--sort=name` visits them.
         let mut children: Vec<&str> = vec!["files", "index"];
         children.extend(self.loose_dirs.keys().map(String::as_str));
@@ -229,9 +240,15 @@ impl Store {
     }
 
     /// `v10/files` and its 256 shards, contents gathered group by group.
-    fn write_files(&self, sink: &mut dyn StoreSink, memory_budget: usize, threads: usize) -> Result<(), StoreError> {
+    fn write_files(
+        &self,
+        sink: &mut dyn StoreSink,
+        memory_budget: usize,
+        threads: usize,
+    ) -> Result<(), StoreError> {
         let sink_err = StoreError::Sink;
-        sink.dir(&format!("./{LAYOUT}/files"), DIR_MODE).map_err(sink_err)?;
+        sink.dir(&format!("./{LAYOUT}/files"), DIR_MODE)
+            .map_err(sink_err)?;
         let files: Vec<(&CafsKey, &Origin)> = self.files.iter().collect();
         let mut next_shard = 0usize;
         for group in groups(&files, memory_budget as u64) {
@@ -245,11 +262,13 @@ impl Store {
                 }
                 let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
                 let path = format!("./{LAYOUT}/{}", content_path(&key.sha512, key.executable));
-                sink.file(&path, mode, origin.size, &mut &data[..]).map_err(sink_err)?;
+                sink.file(&path, mode, origin.size, &mut &data[..])
+                    .map_err(sink_err)?;
             }
         }
         for shard in next_shard..256 {
-            sink.dir(&format!("./{LAYOUT}/files/{shard:02x}"), DIR_MODE).map_err(sink_err)?;
+            sink.dir(&format!("./{LAYOUT}/files/{shard:02x}"), DIR_MODE)
+                .map_err(sink_err)?;
         }
         Ok(())
     }
@@ -273,11 +292,18 @@ impl Store {
     }
 
     /// The contents of one group of files, read again from their tarballs in parallel.
-    fn gather(&self, group: &[(&CafsKey, &Origin)], threads: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+    fn gather(
+        &self,
+        group: &[(&CafsKey, &Origin)],
+        threads: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         // Per package, the (slot, origin) pairs it must give, by offset.
         let mut wanted: BTreeMap<usize, Vec<(usize, Origin)>> = BTreeMap::new();
         for (slot, (_, origin)) in group.iter().enumerate() {
-            wanted.entry(origin.package).or_default().push((slot, **origin));
+            wanted
+                .entry(origin.package)
+                .or_default()
+                .push((slot, **origin));
         }
         let jobs: Vec<(usize, Vec<(usize, Origin)>)> = wanted
             .into_iter()
@@ -290,11 +316,19 @@ impl Store {
         parallel_map(&jobs, threads, |_, (package, want)| {
             self.read_slices(*package, want, &slots)
         })?;
-        Ok(slots.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect())
+        Ok(slots
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_default())
+            .collect())
     }
 
     /// Streams one tarball's tar up to the last wanted byte, copying the wanted files.
-    fn read_slices(&self, package: usize, want: &[(usize, Origin)], slots: &[Mutex<Vec<u8>>]) -> Result<(), StoreError> {
+    fn read_slices(
+        &self,
+        package: usize,
+        want: &[(usize, Origin)],
+        slots: &[Mutex<Vec<u8>>],
+    ) -> Result<(), StoreError> {
         let p = &self.packages[package];
         let read_err = |source| StoreError::Read {
             pkg_id: p.pkg_id.clone(),
@@ -317,9 +351,13 @@ impl Store {
                     offset: origin.offset,
                 });
             }
-            io::copy(&mut (&mut tar).take(origin.offset - pos), &mut io::sink()).map_err(read_err)?;
+            io::copy(&mut (&mut tar).take(origin.offset - pos), &mut io::sink())
+                .map_err(read_err)?;
             let mut data = Vec::with_capacity(origin.size as usize);
-            (&mut tar).take(origin.size).read_to_end(&mut data).map_err(read_err)?;
+            (&mut tar)
+                .take(origin.size)
+                .read_to_end(&mut data)
+                .map_err(read_err)?;
             if data.len() as u64 != origin.size {
                 return Err(StoreError::Changed {
                     pkg_id: p.pkg_id.clone(),
@@ -389,7 +427,10 @@ fn digest_package(package: usize, p: &PackageTarball) -> Result<Digested, StoreE
 /// Where pnpm's package requester puts the index (`getFilesIndexFilePath`), and the
 /// `tarball-integrity` it writes for a `file:` tarball (the lockfile's integrity, else the
 /// tarball's sha512 as the worker computes it).
-fn placement(p: &PackageTarball, tarball: &[u8]) -> Result<(Placement, Option<(String, String)>), StoreError> {
+fn placement(
+    p: &PackageTarball,
+    tarball: &[u8],
+) -> Result<(Placement, Option<(String, String)>), StoreError> {
     let dir = || dep_path_to_filename(&p.pkg_id, MAX_LENGTH);
     let placement = match &p.integrity {
         Some(sri) => {
@@ -404,9 +445,10 @@ fn placement(p: &PackageTarball, tarball: &[u8]) -> Result<(Placement, Option<(S
         None => Placement::Loose(dir(), "integrity-not-built.json".to_owned()),
     };
     let tarball_integrity = p.pkg_id.starts_with("file:").then(|| {
-        let sri = p.integrity.clone().unwrap_or_else(|| {
-            format!("sha512-{}", BASE64.encode(Sha512::digest(tarball)))
-        });
+        let sri = p
+            .integrity
+            .clone()
+            .unwrap_or_else(|| format!("sha512-{}", BASE64.encode(Sha512::digest(tarball))));
         (dir(), sri)
     });
     Ok((placement, tarball_integrity))
@@ -420,7 +462,10 @@ fn split_shard(index_name: &str) -> (String, String) {
 }
 
 /// Consecutive runs of files whose sizes add up to at most `budget` (a larger file alone).
-fn groups<'a, 'b>(files: &'b [(&'a CafsKey, &'a Origin)], budget: u64) -> impl Iterator<Item = &'b [(&'a CafsKey, &'a Origin)]> {
+fn groups<'a, 'b>(
+    files: &'b [(&'a CafsKey, &'a Origin)],
+    budget: u64,
+) -> impl Iterator<Item = &'b [(&'a CafsKey, &'a Origin)]> {
     let mut start = 0;
     std::iter::from_fn(move || {
         if start == files.len() {
