@@ -15,4 +15,5 @@ pub mod git;
 pub mod hook;
 pub mod nix;
 pub mod record;
+pub mod reference_tools;
 pub mod yarn;

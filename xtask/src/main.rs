@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! Tasks: `ci` (everything CI checks), `bench` (benchmarks, writes BENCHMARKS.md),
-//! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks).
+//! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks),
+//! `reference-tools` (GNU tar and zstd at nixpkgs' versions, built from source).
 
 mod bench;
 mod ci;
@@ -12,6 +13,7 @@ mod nix_eval;
 mod nix_lint;
 mod nix_shell_snippets;
 mod process_compose;
+mod source_build;
 #[cfg(test)]
 mod tidy;
 mod tool_install;
@@ -31,6 +33,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&sh),
         Some("nix-check") => nix_check::run(&sh),
         Some("dev-services") => dev_services::run(&sh),
+        Some("reference-tools") => source_build::run(&sh),
         Some("--help") | Some("-h") | None => {
             println!("{HELP}");
             Ok(())
@@ -48,7 +51,10 @@ Tasks:
   nix-check     the Nix side: parse, nixpkgs-fmt, deadnix, lints, flake.lock, workflow
                 (check-jsonschema + shellcheck), process-compose.yaml, pure-eval tests
   dev-services  start MySQL, Redis and the app as .nix/process-compose.yaml says (Debian
-                packages; installs them as root when missing) and time them to all-ready";
+                packages; installs them as root when missing) and time them to all-ready
+  reference-tools
+                build GNU tar 1.35 and zstd 1.5.7 (nixpkgs' versions) from source into
+                ~/.cache/nixci-tools (or $NIXCI_TOOLS_DIR); skips what is already there";
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
