@@ -1,25 +1,11 @@
 //! The model on Ghost's real lockfile: every entry accounted for.
 
-use std::path::PathBuf;
-
 use common::yarn::dependency_source::Fetch;
 use common::yarn::offline_cache::OfflineCache;
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("NIXCI_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
 fn model(name: &str) -> Option<OfflineCache> {
-    let path = shared_dir().join("fixtures/ghost").join(name);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "skipping: {} not found (set NIXCI_SHARED_DIR)",
-            path.display()
-        );
-        return None;
-    };
+    let path = test_support::shared_fixture(&format!("fixtures/ghost/{name}"))?;
+    let text = std::fs::read_to_string(&path).unwrap();
     let lock = common::yarn::yarn_lock::parse(&text).expect("Ghost's lockfile parses");
     assert_eq!(lock.ignored_from_line, None);
     Some(OfflineCache::from_lockfile(&lock).expect("Ghost's lockfile models"))

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use common::record::hash_record::{lock_sha256, HashRecord, RecordEntry, DEFAULT_RECORD_PATH};
 use common::nix::nix_hash::Sha256Hash;
+use common::record::hash_record::{lock_sha256, HashRecord, RecordEntry, DEFAULT_RECORD_PATH};
 
 use crate::exit;
 

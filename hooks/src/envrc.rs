@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use common::record::hash_record::{Freshness, HashRecord};
 use common::hook::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
 use common::hook::staged_checks::record_lockfiles;
+use common::record::hash_record::{Freshness, HashRecord};
 
 #[derive(clap::Args)]
 pub struct Args {}

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::nix::nix_hash::Sha256Hash;
-use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
-use common::hook::staged_checks::RecomputeFailure;
 use common::fetch::tarball_cache::TarballCache;
 use common::fetch::tarball_fetch::{FetchOptions, Mirror, NoProgress};
+use common::hook::staged_checks::RecomputeFailure;
+use common::nix::nix_hash::Sha256Hash;
+use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
 
 use crate::cert_loading;
 use crate::exit;

@@ -18,9 +18,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::binary_cache::narinfo::SecretKey;
+use common::binary_cache::store_path::StorePath;
 use common::nix::nix_base32;
 use common::nix::nix_hash::Sha256Hash;
-use common::binary_cache::store_path::StorePath;
 use signed_narinfo::{new_cache_dir, write_signed, Nar};
 
 const NIX_CONFIG: &str =

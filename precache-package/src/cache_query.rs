@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::binary_cache::{BinaryCache, CacheOptions, ClosureReport};
 use common::binary_cache::narinfo::TrustedKeys;
 use common::binary_cache::store_path::StorePath;
+use common::binary_cache::{BinaryCache, CacheOptions, ClosureReport};
 
 use crate::cli::Args;
 use crate::failure::{fail, Exit, Failure, OrExit};

@@ -1,8 +1,8 @@
 //! Evaluating the output's store path, and helpful errors when the attribute is wrong.
 
 use anyhow::anyhow;
-use common::nix::nix_cli::{Nix, NixError};
 use common::binary_cache::store_path::StorePath;
+use common::nix::nix_cli::{Nix, NixError};
 
 use crate::failure::{Exit, Failure};
 

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use common::binary_cache::store_path::StorePath;
 use common::binary_cache::{BearerToken, CacheOptions, ClosureReport};
 use common::nix::flake_ref::{self, ResolvedFlakeRef};
 use common::nix::nix_cli::{Nix, NixError};
-use common::binary_cache::store_path::StorePath;
 
 use crate::cache_query::query;
 use crate::cli::Args;

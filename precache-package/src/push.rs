@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
+use common::binary_cache::narinfo::TrustedKeys;
+use common::binary_cache::store_path::StorePath;
 use common::binary_cache::{CacheOptions, PathStatus};
 use common::nix::flake_ref::ResolvedFlakeRef;
-use common::binary_cache::narinfo::TrustedKeys;
 use common::nix::nix_cli::Nix;
-use common::binary_cache::store_path::StorePath;
 
 use crate::cache_query::query;
 use crate::cli::Args;

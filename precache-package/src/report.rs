@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use common::binary_cache::{ClosureReport, PathStatus};
 use common::binary_cache::store_path::StorePath;
+use common::binary_cache::{ClosureReport, PathStatus};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

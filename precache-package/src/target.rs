@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use common::binary_cache::redact_url;
 use common::binary_cache::narinfo::SecretKey;
-use common::nix::nix_cli::{describe, Nix};
+use common::binary_cache::redact_url;
 use common::binary_cache::store_path::StorePath;
+use common::nix::nix_cli::{describe, Nix};
 
 use crate::cli::Args;
 use crate::failure::{fail, Exit, Failure, OrExit};

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use common::record::hash_record::{HashRecord, DEFAULT_RECORD_PATH};
-use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
-use common::git::repo_root;
 use common::fetch::tarball_cache::TarballCache;
 use common::fetch::tarball_fetch::{FetchOptions, FetchProgress};
+use common::git::repo_root;
+use common::record::hash_record::{HashRecord, DEFAULT_RECORD_PATH};
+use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
 
 use crate::cli::Cli;
 use crate::failure::Failure;

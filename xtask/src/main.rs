@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 fn main() -> Result<()> {
+    forget_cargo_run_environment();
     let args: Vec<String> = env::args().skip(1).collect();
     let sh = xshell::Shell::new()?;
     sh.change_dir(project_root());
@@ -55,6 +56,28 @@ Tasks:
   reference-tools
                 build GNU tar 1.35 and zstd 1.5.7 (nixpkgs' versions) from source into
                 ~/.cache/nixci-tools (or $NIXCI_TOOLS_DIR); skips what is already there";
+
+/// `cargo xtask` is `cargo run`, which gives this process the package's `CARGO_*`
+/// variables. The cargo commands xtask starts would inherit them, and build scripts that
+/// watch one (ring watches `CARGO_MANIFEST_DIR`) would then rebuild, and again on the
+/// next `cargo test` typed by hand: every warm run recompiled ring, reqwest and every
+/// workspace crate twice. Without them, xtask's cargo and a hand-typed one agree.
+fn forget_cargo_run_environment() {
+    const SET_BY_CARGO_RUN: [&str; 5] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+    ];
+    for (name, _) in env::vars_os() {
+        let name = name.to_string_lossy();
+        if SET_BY_CARGO_RUN.contains(&name.as_ref()) || name.starts_with("CARGO_PKG_") {
+            // Single-threaded: nothing else reads the environment yet.
+            env::remove_var(name.as_ref());
+        }
+    }
+}
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, ensure, Context, Result};
-use common::record::hash_record::{lock_sha256, HashRecord, RecordEntry};
 use common::nix::nix_hash::Sha256Hash;
+use common::record::hash_record::{lock_sha256, HashRecord, RecordEntry};
 
 use crate::example_copy::copy_example;
 use crate::tool_install;

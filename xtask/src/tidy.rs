@@ -135,3 +135,34 @@ fn readme_documents_every_xtask_task() {
         );
     }
 }
+
+/// The names in the first `[ "a" "b" ]` / `["a", "b"]` list on the line starting with `key`.
+fn string_list_after(text: &str, key: &str) -> Vec<String> {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap_or_else(|| panic!("no line starting with `{key}`"));
+    let inside = line.split_once('[').and_then(|(_, r)| r.split_once(']'));
+    let (inside, _) = inside.unwrap_or_else(|| panic!("`{key}` is not a one-line list"));
+    let mut names: Vec<String> = inside
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_flake_sees_every_workspace_member() {
+    // Cargo refuses to load a workspace with a member missing, so a crate left out of
+    // the tools' source filter breaks the flake's build, which no test here can run.
+    let root = project_root();
+    let members = string_list_after(&read(&root.join("Cargo.toml")), "members");
+    let kept = string_list_after(&read(&root.join(".nix/sources.nix")), "toolCrates");
+    assert_eq!(
+        members, kept,
+        "Cargo.toml's workspace members and .nix/sources.nix's toolCrates differ: add the new crate to toolCrates"
+    );
+}

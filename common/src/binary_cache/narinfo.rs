@@ -14,8 +14,8 @@ use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use thiserror::Error;
 
-use crate::nix::nix_hash::Sha256Hash;
 use crate::binary_cache::store_path::StorePath;
+use crate::nix::nix_hash::Sha256Hash;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NarInfo {
@@ -206,7 +206,8 @@ fn is_prefixed_hash(s: &str) -> bool {
         ':' => {
             base64_ok
                 || (body.len() == 2 * n && body.bytes().all(|c| c.is_ascii_hexdigit()))
-                || (body.len() == (n * 8 - 1) / 5 + 1 && crate::nix::nix_base32::decode(body, n).is_ok())
+                || (body.len() == (n * 8 - 1) / 5 + 1
+                    && crate::nix::nix_base32::decode(body, n).is_ok())
         }
         _ => false,
     }
@@ -324,8 +325,9 @@ impl NarInfo {
                     return false;
                 }
                 let prefix = if recursive { "r:" } else { "" };
-                let inner =
-                    crate::nix::nix_hash::Sha256Hash::of(format!("fixed:out:{prefix}{hex}:").as_bytes());
+                let inner = crate::nix::nix_hash::Sha256Hash::of(
+                    format!("fixed:out:{prefix}{hex}:").as_bytes(),
+                );
                 StorePath::make(
                     dir,
                     "output:out",

@@ -9,9 +9,9 @@ use thiserror::Error;
 
 use crate::atomic_write::write_atomic;
 use crate::git::git_index::{GitIndexError, StagedRepo};
-use crate::record::hash_record::{lock_sha256, HashRecord, RecordEntry, RecordError};
 use crate::hook::hooks_config::HooksConfig;
 use crate::hook::staged_checks::Recompute;
+use crate::record::hash_record::{lock_sha256, HashRecord, RecordEntry, RecordError};
 
 #[derive(Debug, Error)]
 pub enum FixError {

@@ -6,14 +6,14 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::record::fetch_yarn_deps_call;
-use crate::nix::flake_lock;
 use crate::git::git_index::{GitIndexError, StagedChange, StagedRepo};
-use crate::record::hash_record::{Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH};
 use crate::hook::hooks_config::{HooksConfig, InPlace, Level};
+use crate::hook::package_json;
+use crate::nix::flake_lock;
 use crate::nix::nix_hash::Sha256Hash;
 use crate::nix::nix_syntax;
-use crate::hook::package_json;
+use crate::record::fetch_yarn_deps_call;
+use crate::record::hash_record::{Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH};
 
 /// Input the checks cannot work with: the user must repair it (exit code 2).
 #[derive(Debug, Error)]

@@ -16,8 +16,8 @@ use filetime::FileTime;
 use sha2::{Digest, Sha256};
 
 use crate::atomic_write::write_atomic;
-use crate::yarn::dependency_source::Fetch;
 use crate::nix::nix_hash::Sha256Hash;
+use crate::yarn::dependency_source::Fetch;
 use crate::yarn::offline_cache::OfflineCache;
 
 /// Bump when anything that shapes the output's bytes changes (naming, tar packing).

@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use thiserror::Error;
 
-use crate::yarn::dependency_source::{classify, Classified, Fetch};
 use crate::fetch::integrity::{Integrity, IntegrityError};
+use crate::yarn::dependency_source::{classify, Classified, Fetch};
 use crate::yarn::yarn_lock::{Lockfile, Object, Value};
 
 /// The lockfile copy's name in the output; no tarball may take it.

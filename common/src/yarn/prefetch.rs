@@ -12,16 +12,16 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::yarn::dependency_source::Fetch;
-use crate::yarn::git_source::{GitFetcher, GitSourceError};
-use crate::nix::nar::{HashingWriter, NarWriter};
-use crate::yarn::nar_memo::NarMemo;
-use crate::nix::nix_hash::Sha256Hash;
-use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::fetch::tarball_cache::{Hit, TarballCache};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
 };
+use crate::nix::nar::{HashingWriter, NarWriter};
+use crate::nix::nix_hash::Sha256Hash;
+use crate::yarn::dependency_source::Fetch;
+use crate::yarn::git_source::{GitFetcher, GitSourceError};
+use crate::yarn::nar_memo::NarMemo;
+use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::yarn::yarn_lock::{self, ParseError};
 
 #[derive(Debug, Clone)]

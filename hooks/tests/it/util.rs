@@ -7,8 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::record::hash_record::{lock_sha256, HashRecord, RecordEntry};
 use common::nix::nix_hash::Sha256Hash;
+use common::record::hash_record::{lock_sha256, HashRecord, RecordEntry};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_nix-hooks");
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use common::binary_cache::narinfo::{NarInfo, SecretKey};
-use common::nix::nix_hash::Sha256Hash;
 use common::binary_cache::store_path::StorePath;
+use common::nix::nix_hash::Sha256Hash;
 
 /// Creates a file:// cache directory at `dir`: empty but for its `nix-cache-info`, which
 /// precache-package (like Nix) requires before it believes a URL is a cache.
