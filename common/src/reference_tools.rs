@@ -4,6 +4,8 @@
 //!
 //! `NIXCI_TOOLS_DIR` moves that cache; a per-tool variable (`NIXCI_GNUTAR`, `NIXCI_ZSTD`)
 //! names a binary directly. Either way the binary's `--version` must name the version.
+//! Tests that cannot [`ReferenceTool::locate`] a tool pass the error to
+//! `test_support::skip` (skip locally, fail under `CI=true`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -117,19 +119,6 @@ impl ReferenceTool {
             });
         }
         Ok(path)
-    }
-
-    /// For tests: the binary, or `None` after printing `skipping: …`; under `CI` a
-    /// missing or wrong tool fails the test instead (as in every test here, any `CI` counts).
-    pub fn for_test(&self) -> Option<PathBuf> {
-        match self.locate() {
-            Ok(path) => Some(path),
-            Err(e) if std::env::var_os("CI").is_some() => panic!("{e}"),
-            Err(e) => {
-                eprintln!("skipping: {e}");
-                None
-            }
-        }
     }
 }
 
