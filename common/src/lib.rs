@@ -16,4 +16,5 @@ pub mod hook;
 pub mod nix;
 pub mod pnpm;
 pub mod record;
+pub mod reference_tools;
 pub mod yarn;

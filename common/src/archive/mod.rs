@@ -3,3 +3,4 @@
 pub mod gnu_tar;
 pub mod pax_tar;
 mod tar_header;
+pub mod zstd_cli;
