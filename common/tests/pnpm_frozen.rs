@@ -9,20 +9,8 @@ use common::pnpm::lockfile::{self, LineIndex};
 use common::pnpm::project_config::ProjectConfig;
 
 fn ghost_dir() -> Option<PathBuf> {
-    let shared = std::env::var_os("NIXCI_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let dir = shared.join("fixtures/ghost-pnpm");
-    if dir.join("pnpm-lock.yaml").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing (set NIXCI_SHARED_DIR)",
-        dir.display()
-    );
-    eprintln!("skipping: {} not found (set NIXCI_SHARED_DIR)", dir.display());
-    None
+    test_support::shared_fixture("fixtures/ghost-pnpm/pnpm-lock.yaml")
+        .map(|lock| lock.parent().unwrap().to_owned())
 }
 
 #[test]
@@ -36,7 +24,11 @@ fn ghost_is_refused_for_its_patched_dependencies_at_their_line() {
     assert_eq!(err.code, "ERR_PNPM_LOCKFILE_CONFIG_MISMATCH", "{err}");
     assert!(err.message.contains("\"patchedDependencies\""), "{err}");
     assert_eq!(err.line, 251, "{err}");
-    assert!(err.to_string().contains("fix: run `pnpm install --lockfile-only`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("fix: run `pnpm install --lockfile-only`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -48,12 +40,18 @@ fn ghost_catalogs_overrides_and_package_extensions_agree_with_what_pnpm_wrote() 
     let text = std::fs::read_to_string(dir.join("pnpm-lock.yaml")).unwrap();
     let mut lock = lockfile::parse(&text).unwrap();
     let config = ProjectConfig::load(&dir).unwrap();
-    assert_eq!(outdated_setting(&lock, &config).unwrap(), Some("patchedDependencies"));
+    assert_eq!(
+        outdated_setting(&lock, &config).unwrap(),
+        Some("patchedDependencies")
+    );
     let patches = lock.patched_dependencies.as_mut().unwrap();
     for (key, value) in patches.iter_mut() {
         let mut entry = serde_yaml::Mapping::new();
         entry.insert("hash".into(), value.clone());
-        entry.insert("path".into(), config.patched_dependencies[key].clone().into());
+        entry.insert(
+            "path".into(),
+            config.patched_dependencies[key].clone().into(),
+        );
         *value = serde_yaml::Value::Mapping(entry);
     }
     assert_eq!(outdated_setting(&lock, &config).unwrap(), None);

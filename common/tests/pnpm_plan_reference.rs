@@ -41,10 +41,9 @@ fn index_files_are_the_planned_packages() {
             format!("./v10/index/{}/{}-{id}.json", &digest[..2], &digest[2..64])
         })
         .collect();
-    let manifest = std::fs::read_to_string(
-        fixture().join("pnpm10-project.reference/store-manifest.txt"),
-    )
-    .unwrap();
+    let manifest =
+        std::fs::read_to_string(fixture().join("pnpm10-project.reference/store-manifest.txt"))
+            .unwrap();
     let theirs: BTreeSet<String> = manifest
         .lines()
         .filter_map(|l| l.split(' ').nth(4))

@@ -51,7 +51,11 @@ fn check() -> Result<Option<String>, String> {
     if stale.iter().any(pnpm) {
         tools.push("`update-pnpm-hash`");
     }
-    let what = if stale.iter().any(pnpm) { "dependency" } else { "yarn" };
+    let what = if stale.iter().any(pnpm) {
+        "dependency"
+    } else {
+        "yarn"
+    };
     Ok(Some(format!(
         "stale {what} hash for {}: run {} (the Nix build would use the old dependencies)",
         stale.join(", "),

@@ -258,8 +258,8 @@ fn check_record(
             ),
             Freshness::Missing => format!("{} has no entry for {lockfile}", config.record),
         };
-        let missing_pnpm = file_name(&lockfile) == PNPM_LOCKFILE
-            && !record.entries.contains_key(&lockfile);
+        let missing_pnpm =
+            file_name(&lockfile) == PNPM_LOCKFILE && !record.entries.contains_key(&lockfile);
         report.push(
             config.checks.stale_hash,
             FindingKind::StaleRecord {

@@ -96,9 +96,9 @@ pub fn outdated_setting(
     config: &ProjectConfig,
 ) -> Result<Option<&'static str>, String> {
     let catalogs_ok = lock.catalogs.iter().flatten().all(|(name, entries)| {
-        entries
-            .iter()
-            .all(|(alias, e)| config.catalogs.get(name).and_then(|c| c.get(alias)) == Some(&e.specifier))
+        entries.iter().all(|(alias, e)| {
+            config.catalogs.get(name).and_then(|c| c.get(alias)) == Some(&e.specifier)
+        })
     });
     if !catalogs_ok {
         return Ok(Some("catalogs"));
@@ -132,7 +132,9 @@ pub fn outdated_setting(
         return Ok(Some("patchedDependencies"));
     }
     let s = &lock.settings;
-    if s.auto_install_peers.is_some_and(|v| v != config.auto_install_peers) {
+    if s.auto_install_peers
+        .is_some_and(|v| v != config.auto_install_peers)
+    {
         return Ok(Some("settings.autoInstallPeers"));
     }
     if s.dedupe_peers.unwrap_or(false) != config.dedupe_peers {
@@ -188,14 +190,16 @@ fn override_target(selector: &str) -> &str {
 
 /// `Some(resolved)` for a `catalog:` specifier (`None` inside when the catalog has no
 /// entry), `None` for any other specifier.
-fn catalog_specifier(
-    config: &ProjectConfig,
-    spec: &str,
-    alias: &str,
-) -> Option<Option<String>> {
+fn catalog_specifier(config: &ProjectConfig, spec: &str, alias: &str) -> Option<Option<String>> {
     let name = spec.strip_prefix("catalog:")?;
     let name = if name.is_empty() { "default" } else { name };
-    Some(config.catalogs.get(name).and_then(|c| c.get(alias)).cloned())
+    Some(
+        config
+            .catalogs
+            .get(name)
+            .and_then(|c| c.get(alias))
+            .cloned(),
+    )
 }
 
 /// `calcPatchHashes`, as YAML values to compare with the lockfile's entries.
@@ -205,13 +209,20 @@ fn patch_hashes(config: &ProjectConfig) -> Result<BTreeMap<String, serde_yaml::V
         .iter()
         .map(|(key, rel)| {
             let file = config.dir.join(rel);
-            let bytes = fs::read(&file)
-                .map_err(|e| format!("patchedDependencies.{key}: cannot read {}: {e}", file.display()))?;
+            let bytes = fs::read(&file).map_err(|e| {
+                format!(
+                    "patchedDependencies.{key}: cannot read {}: {e}",
+                    file.display()
+                )
+            })?;
             let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
             let hash = hex(&Sha256::digest(text.as_bytes()));
             let mut entry = serde_yaml::Mapping::new();
             entry.insert("hash".into(), hash.into());
-            entry.insert("path".into(), rel.trim_start_matches("./").replace('\\', "/").into());
+            entry.insert(
+                "path".into(),
+                rel.trim_start_matches("./").replace('\\', "/").into(),
+            );
             Ok((key.clone(), serde_yaml::Value::Mapping(entry)))
         })
         .collect()
@@ -240,8 +251,15 @@ fn projects_up_to_date(
         let manifest = project_config::read_json(&manifest_path)
             .map_err(|e| (id.clone(), e.to_string()))?
             .unwrap_or(Value::Object(Default::default()));
-        satisfies_manifest(config, importer, &manifest)
-            .map_err(|why| (id.clone(), format!("importers.{id} doesn't match {}: {why}", manifest_path.display())))?;
+        satisfies_manifest(config, importer, &manifest).map_err(|why| {
+            (
+                id.clone(),
+                format!(
+                    "importers.{id} doesn't match {}: {why}",
+                    manifest_path.display()
+                ),
+            )
+        })?;
     }
     if let Some(extra) = lock.importers.keys().find(|id| !projects.contains(*id)) {
         return Err((
@@ -268,7 +286,11 @@ fn deps(manifest: &Value, field: &str) -> Deps {
 
 /// `satisfiesPackageManifest`, with the project's overrides applied to its manifest
 /// first as pnpm's read-package hook does (plain `name` selectors).
-fn satisfies_manifest(config: &ProjectConfig, importer: &Importer, manifest: &Value) -> Result<(), String> {
+fn satisfies_manifest(
+    config: &ProjectConfig,
+    importer: &Importer,
+    manifest: &Value,
+) -> Result<(), String> {
     let overridden = |mut d: Deps| {
         for (selector, value) in &config.overrides {
             if let Some(spec) = d.get_mut(selector) {
@@ -295,7 +317,11 @@ fn satisfies_manifest(config: &ProjectConfig, importer: &Importer, manifest: &Va
         }
     }
     let mut specifiers: Deps = Deps::new();
-    for group in [&importer.dev_dependencies, &importer.dependencies, &importer.optional_dependencies] {
+    for group in [
+        &importer.dev_dependencies,
+        &importer.dependencies,
+        &importer.optional_dependencies,
+    ] {
         specifiers.extend(group.iter().map(|(k, d)| (k.clone(), d.specifier.clone())));
     }
     let not_link = |d: &Deps| -> Deps {
@@ -324,7 +350,11 @@ fn satisfies_manifest(config: &ProjectConfig, importer: &Importer, manifest: &Va
         return Err(format!("specifiers differ ({})", diff.join("; ")));
     }
     for (field, locked, wanted) in [
-        ("optionalDependencies", &importer.optional_dependencies, optional.clone()),
+        (
+            "optionalDependencies",
+            &importer.optional_dependencies,
+            optional.clone(),
+        ),
         (
             "devDependencies",
             &importer.dev_dependencies,
@@ -343,10 +373,21 @@ fn satisfies_manifest(config: &ProjectConfig, importer: &Importer, manifest: &Va
                 .collect(),
         ),
     ] {
-        let wanted: Deps = if config.exclude_links_from_lockfile { not_link(&wanted) } else { wanted };
-        let non_linked = locked.values().filter(|d| !d.version.starts_with("link:")).count();
+        let wanted: Deps = if config.exclude_links_from_lockfile {
+            not_link(&wanted)
+        } else {
+            wanted
+        };
+        let non_linked = locked
+            .values()
+            .filter(|d| !d.version.starts_with("link:"))
+            .count();
         if wanted.len() != locked.len() && wanted.len() != non_linked {
-            return Err(format!("{field} has {} entries in the lockfile, {} in package.json", locked.len(), wanted.len()));
+            return Err(format!(
+                "{field} has {} entries in the lockfile, {} in package.json",
+                locked.len(),
+                wanted.len()
+            ));
         }
         if let Some(name) = wanted.keys().find(|n| !locked.contains_key(*n)) {
             return Err(format!("{field}.{name} is missing from the lockfile"));
@@ -376,7 +417,9 @@ pub fn workspace_projects(config: &ProjectConfig) -> Result<BTreeSet<String>, Co
         if base.contains('*') {
             return Err(ConfigError::Invalid {
                 path: config.dir.join(project_config::WORKSPACE_FILE),
-                message: format!("packages: the glob {glob:?} is not supported (use dir, dir/* or dir/**)"),
+                message: format!(
+                    "packages: the glob {glob:?} is not supported (use dir, dir/* or dir/**)"
+                ),
             });
         }
         collect_projects(&config.dir, base, depth, &mut found);
@@ -386,7 +429,10 @@ pub fn workspace_projects(config: &ProjectConfig) -> Result<BTreeSet<String>, Co
 }
 
 fn glob_excludes(pattern: &str, project: &str) -> bool {
-    match pattern.strip_suffix("/**").or_else(|| pattern.strip_suffix("/*")) {
+    match pattern
+        .strip_suffix("/**")
+        .or_else(|| pattern.strip_suffix("/*"))
+    {
         Some(base) => project.starts_with(&format!("{base}/")),
         None => pattern == project,
     }
@@ -413,7 +459,11 @@ fn collect_projects(root: &Path, rel: &str, depth: usize, out: &mut BTreeSet<Str
         .collect();
     names.sort();
     for name in names {
-        let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let next = if depth == usize::MAX { usize::MAX } else { 0 };
         collect_projects(root, &child, next, out);
     }

@@ -238,7 +238,12 @@ pub fn parse(text: &str) -> Result<Lockfile, LockfileError> {
         LockfileError {
             line,
             col,
-            message: e.to_string().split(" at line ").next().unwrap_or("").to_owned(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_owned(),
         }
     })
 }
@@ -307,7 +312,10 @@ mod tests {
         let lock = parse(SMALL).unwrap();
         assert_eq!(lock.lockfile_version, "9.0");
         assert_eq!(lock.settings.auto_install_peers, Some(true));
-        assert_eq!(lock.importers["."].dependencies["my-ms"].version, "ms@2.1.3");
+        assert_eq!(
+            lock.importers["."].dependencies["my-ms"].version,
+            "ms@2.1.3"
+        );
         assert!(lock.packages["ms@2.1.3"].resolution.integrity.is_some());
         assert!(lock.snapshots.contains_key("ms@2.1.3"));
     }

@@ -6,6 +6,7 @@ pub mod frozen_check;
 pub mod lockfile;
 pub mod object_hash;
 pub mod plan;
+pub mod prefetch;
 pub mod profile;
 pub mod project_config;
 pub mod store;

@@ -212,12 +212,30 @@ fn resolve(
         .transpose()?;
     match r.kind.as_deref() {
         None => {}
-        Some("git") => return Err(unsupported("a git repository (resolution type: git)", "fetched from its git host")),
-        Some("directory") => return Err(unsupported("a local directory (resolution type: directory)", "imported from the directory")),
-        Some(other) => return Err(unsupported(&format!("resolution type {other:?} (runtime: or binary packages)"), "downloaded from nodejs.org or a release server")),
+        Some("git") => {
+            return Err(unsupported(
+                "a git repository (resolution type: git)",
+                "fetched from its git host",
+            ))
+        }
+        Some("directory") => {
+            return Err(unsupported(
+                "a local directory (resolution type: directory)",
+                "imported from the directory",
+            ))
+        }
+        Some(other) => {
+            return Err(unsupported(
+                &format!("resolution type {other:?} (runtime: or binary packages)"),
+                "downloaded from nodejs.org or a release server",
+            ))
+        }
     }
     if r.git_hosted == Some(true) {
-        return Err(unsupported("a git-hosted tarball", "fetched from its git host"));
+        return Err(unsupported(
+            "a git-hosted tarball",
+            "fetched from its git host",
+        ));
     }
     match r.tarball.as_deref() {
         Some(t) if t.starts_with("file:") => {
@@ -226,18 +244,29 @@ fn resolve(
             Ok((Source::LocalFile { relative, path }, integrity))
         }
         Some(t) => {
-            if ["https://codeload.github.com/", "https://bitbucket.org/", "https://gitlab.com/"]
-                .iter()
-                .any(|p| t.starts_with(p))
+            if [
+                "https://codeload.github.com/",
+                "https://bitbucket.org/",
+                "https://gitlab.com/",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p))
             {
-                return Err(unsupported("a git-hosted tarball", "fetched from its git host"));
+                return Err(unsupported(
+                    "a git-hosted tarball",
+                    "fetched from its git host",
+                ));
             }
             let integrity = integrity.ok_or_else(missing_integrity)?;
             let url = if t.contains("://") {
                 t.to_owned()
             } else {
                 let (name, _) = name_version(key).unwrap_or((key, ""));
-                format!("{}{}", registries.for_package(name), t.trim_start_matches('/'))
+                format!(
+                    "{}{}",
+                    registries.for_package(name),
+                    t.trim_start_matches('/')
+                )
             };
             Ok((Source::Url(url), Some(integrity)))
         }
@@ -246,7 +275,10 @@ fn resolve(
             let (name, version) = name_version(key)
                 .ok_or_else(|| format!("cannot get a tarball URL from the key {key}"))?;
             let version = info.version.as_deref().unwrap_or(version);
-            Ok((Source::Url(tarball_url(registries.for_package(name), name, version)), Some(integrity)))
+            Ok((
+                Source::Url(tarball_url(registries.for_package(name), name, version)),
+                Some(integrity),
+            ))
         }
     }
 }
@@ -283,14 +315,23 @@ mod tests {
 
     #[test]
     fn dependency_paths_as_pnpm_reads_them() {
-        assert_eq!(ref_to_dep_path("1.2.2(react@18.3.1)", "u").unwrap(), "u@1.2.2(react@18.3.1)");
+        assert_eq!(
+            ref_to_dep_path("1.2.2(react@18.3.1)", "u").unwrap(),
+            "u@1.2.2(react@18.3.1)"
+        );
         assert_eq!(ref_to_dep_path("ms@2.1.3", "my-ms").unwrap(), "ms@2.1.3");
         assert_eq!(ref_to_dep_path("link:../mail", "m"), None);
-        assert_eq!(ref_to_dep_path("file:c/x.tgz", "@t/x").unwrap(), "@t/x@file:c/x.tgz");
+        assert_eq!(
+            ref_to_dep_path("file:c/x.tgz", "@t/x").unwrap(),
+            "@t/x@file:c/x.tgz"
+        );
         assert_eq!(remove_suffix("u@1.2.2(react@18.3.1)(b@1(c@2))"), "u@1.2.2");
         assert_eq!(remove_suffix("a@1(patch_hash=ab)(x@1)"), "a@1");
         assert_eq!(package_id("@t/x@file:c/x.tgz"), "file:c/x.tgz");
-        assert_eq!(package_id("@esbuild/linux-x64@0.19.12"), "@esbuild/linux-x64@0.19.12");
+        assert_eq!(
+            package_id("@esbuild/linux-x64@0.19.12"),
+            "@esbuild/linux-x64@0.19.12"
+        );
         assert_eq!(
             tarball_url(DEFAULT_REGISTRY, "@esbuild/linux-x64", "0.19.12+b"),
             "https://registry.npmjs.org/@esbuild/linux-x64/-/linux-x64-0.19.12.tgz"
@@ -302,10 +343,19 @@ mod tests {
     #[test]
     fn plans_what_the_importers_reach_once_per_package_id() {
         let lock = parse(LOCK).unwrap();
-        let p = plan(Path::new("/p/pnpm-lock.yaml"), &lock, &LineIndex::new(LOCK), &registries()).unwrap();
+        let p = plan(
+            Path::new("/p/pnpm-lock.yaml"),
+            &lock,
+            &LineIndex::new(LOCK),
+            &registries(),
+        )
+        .unwrap();
         let ids: Vec<&str> = p.iter().map(|p| p.pkg_id.as_str()).collect();
         assert_eq!(ids, ["ms@2.1.3", "u@1.0.0"]);
-        assert_eq!(p[0].source, Source::Url("https://registry.npmjs.org/ms/-/ms-2.1.3.tgz".to_owned()));
+        assert_eq!(
+            p[0].source,
+            Source::Url("https://registry.npmjs.org/ms/-/ms-2.1.3.tgz".to_owned())
+        );
         assert_eq!(p[0].line, 19);
     }
 
@@ -315,11 +365,26 @@ mod tests {
             "  u@1.0.0:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}",
             "  u@1.0.0:\n    resolution: {type: git, repo: https://github.com/a/u, commit: 0123}",
         );
-        let err = plan(Path::new("l.yaml"), &parse(&text).unwrap(), &LineIndex::new(&text), &registries()).unwrap_err();
+        let err = plan(
+            Path::new("l.yaml"),
+            &parse(&text).unwrap(),
+            &LineIndex::new(&text),
+            &registries(),
+        )
+        .unwrap_err();
         assert_eq!(err.line, 22, "{err}");
         assert!(err.to_string().contains("git"), "{err}");
         let text = LOCK.replacen("resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}", "resolution: {tarball: 'https://r.example/ms.tgz'}", 1);
-        let err = plan(Path::new("l.yaml"), &parse(&text).unwrap(), &LineIndex::new(&text), &registries()).unwrap_err();
-        assert!(err.to_string().contains("MISSING_TARBALL_INTEGRITY"), "{err}");
+        let err = plan(
+            Path::new("l.yaml"),
+            &parse(&text).unwrap(),
+            &LineIndex::new(&text),
+            &registries(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("MISSING_TARBALL_INTEGRITY"),
+            "{err}"
+        );
     }
 }

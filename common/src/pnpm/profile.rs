@@ -87,8 +87,11 @@ impl Profile {
     /// The profile for `--fetcher-version N --pnpm VERSION`, or why there is none.
     pub fn resolve(fetcher_version: u32, pnpm: &str) -> Result<Self, ProfileError> {
         let major = pnpm.split('.').next().unwrap_or(pnpm);
-        if major.parse::<u32>().is_ok_and(|m| m >= 12 || m < 9) {
-            return Err(ProfileError::UnsupportedPnpm(pnpm.to_owned(), SupportedList));
+        if major.parse::<u32>().is_ok_and(|m| m >= 12) {
+            return Err(ProfileError::UnsupportedPnpm(
+                pnpm.to_owned(),
+                SupportedList,
+            ));
         }
         SUPPORTED
             .iter()
@@ -119,10 +122,16 @@ mod tests {
     #[test]
     fn only_verified_targets_resolve() {
         let p = Profile::resolve(3, "10").unwrap();
-        assert_eq!((p.pnpm_verified, p.gnutar, p.zstd), ("10.34.5", "1.35", "1.5.7"));
+        assert_eq!(
+            (p.pnpm_verified, p.gnutar, p.zstd),
+            ("10.34.5", "1.35", "1.5.7")
+        );
         assert!(Profile::resolve(3, "10.34.5").is_ok());
         let err = Profile::resolve(4, "11").unwrap_err().to_string();
-        assert!(err.contains("not been verified") && err.contains("--fetcher-version 3 --pnpm 10"), "{err}");
+        assert!(
+            err.contains("not been verified") && err.contains("--fetcher-version 3 --pnpm 10"),
+            "{err}"
+        );
         assert!(Profile::resolve(3, "10.0.0").is_err());
         let err = Profile::resolve(3, "12.4.2").unwrap_err().to_string();
         assert!(err.starts_with("pnpm 12.4.2 is not supported"), "{err}");

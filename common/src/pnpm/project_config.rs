@@ -161,7 +161,12 @@ fn read_yaml(path: &Path, inputs: &mut Vec<PathBuf>) -> Result<Option<Value>, Co
             path: path.to_owned(),
             line,
             col,
-            message: e.to_string().split(" at line ").next().unwrap_or("").to_owned(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_owned(),
         }
     })?;
     let value = serde_json::to_value(value).map_err(|e| ConfigError::Invalid {
@@ -189,7 +194,12 @@ pub fn read_json(path: &Path) -> Result<Option<Value>, ConfigError> {
             path: path.to_owned(),
             line: e.line(),
             col: e.column(),
-            message: e.to_string().split(" at line ").next().unwrap_or("").to_owned(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_owned(),
         })
 }
 

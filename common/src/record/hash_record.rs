@@ -210,7 +210,10 @@ fn fetcher_of(raw: &RawEntry) -> Result<Fetcher, String> {
     match raw.fetcher.as_deref() {
         None | Some(FETCH_YARN_DEPS) => {
             if raw.fetcher_version.is_some() || raw.pnpm.is_some() {
-                return Err("fetcher-version and pnpm belong to fetcher = \"fetchPnpmDeps\" entries".to_owned());
+                return Err(
+                    "fetcher-version and pnpm belong to fetcher = \"fetchPnpmDeps\" entries"
+                        .to_owned(),
+                );
             }
             Ok(Fetcher::FetchYarnDeps)
         }
@@ -308,9 +311,14 @@ mod tests {
         )), "{text}");
         assert!(text.starts_with(HEADER_WITH_PNPM), "{text}");
         assert!(text.ends_with(&yarn_text[HEADER.len()..]), "{text}");
-        assert_eq!(HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(), r);
+        assert_eq!(
+            HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(),
+            r
+        );
         let half = text.replace("pnpm = \"10\"\n", "");
-        let err = HashRecord::parse(half.as_bytes(), Path::new("r")).unwrap_err().to_string();
+        let err = HashRecord::parse(half.as_bytes(), Path::new("r"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs fetcher-version and pnpm"), "{err}");
     }
 

@@ -11,7 +11,11 @@ const PNPM_V2: &str = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    depende
 
 /// The record with a fresh yarn.lock entry and, when given, a pnpm entry for `pnpm`.
 fn record(pnpm: Option<&str>) -> String {
-    let mut text = HashRecord::parse(record_for(&[("yarn.lock", LOCK_V1)]).as_bytes(), std::path::Path::new(RECORD)).unwrap();
+    let mut text = HashRecord::parse(
+        record_for(&[("yarn.lock", LOCK_V1)]).as_bytes(),
+        std::path::Path::new(RECORD),
+    )
+    .unwrap();
     if let Some(contents) = pnpm {
         text.entries.insert(
             "pnpm-lock.yaml".to_owned(),
@@ -83,7 +87,8 @@ fn envrc_names_update_pnpm_hash_for_a_stale_pnpm_entry() {
     repo.write(RECORD, &record(Some(PNPM_V1)));
     let run = repo.nix_hooks(["envrc"]).success();
     assert!(
-        run.stderr.contains("stale dependency hash for pnpm-lock.yaml: run `update-pnpm-hash`"),
+        run.stderr
+            .contains("stale dependency hash for pnpm-lock.yaml: run `update-pnpm-hash`"),
         "{}",
         run.stderr
     );
