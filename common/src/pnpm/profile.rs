@@ -41,7 +41,9 @@ struct Supported {
 const SUPPORTED: &[Supported] = &[Supported {
     fetcher_version: 3,
     pnpm_major: "10",
-    pnpm_versions: &["10.34.5"],
+    // 10.34.5 is nixpkgs' pnpm_10; the reference replay of pnpm10-project gave the same
+    // output with 10.34.9 (update-pnpm-hash/tests/fixtures/pnpm10-project.reference/).
+    pnpm_versions: &["10.34.5", "10.34.9"],
     gnutar: "1.35",
     zstd: "1.5.7",
     jq: "1.8.2",
@@ -127,6 +129,10 @@ mod tests {
             ("10.34.5", "1.35", "1.5.7")
         );
         assert!(Profile::resolve(3, "10.34.5").is_ok());
+        assert_eq!(
+            Profile::resolve(3, "10.34.9").unwrap().pnpm_verified,
+            "10.34.5"
+        );
         let err = Profile::resolve(4, "11").unwrap_err().to_string();
         assert!(
             err.contains("not been verified") && err.contains("--fetcher-version 3 --pnpm 10"),
