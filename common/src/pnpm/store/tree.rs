@@ -160,7 +160,7 @@ pub struct Store {
 impl Store {
     /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested.
     pub fn build(packages: Vec<PackageTarball>, threads: usize) -> Result<Self, StoreError> {
-        let digested = parallel_map(&packages, threads, |i, p| digest_package(i, p))?;
+        let digested = parallel_map(&packages, threads, digest_package)?;
         let mut files = BTreeMap::new();
         let mut index_files = BTreeMap::new();
         let mut loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
