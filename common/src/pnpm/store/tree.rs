@@ -14,9 +14,9 @@
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
 //! once, gunzips, parses and digests it, and keeps per distinct file only its digest, size
 //! and where its bytes are (package, offset in the tar). [`Store::write`] then emits the
-//! entries in order; file contents are gathered in groups of at most `memory_budget` bytes,
-//! decompressing again only the tarballs that hold a file of the group, each up to the
-//! last byte needed.
+//! entries in order; file contents are gathered in groups of at most `memory_budget` bytes
+//! (two groups in memory at once: one written while the next is gathered), decompressing
+//! again only the tarballs that hold a file of the group, each up to the last byte needed.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -207,7 +207,9 @@ impl Store {
         self.files.values().map(|o| o.size).sum()
     }
 
-    /// Pass 2: every entry of the store, in order, into `sink`.
+    /// Pass 2: every entry of the store, in order, into `sink`. File contents are held at
+    /// most two groups of `memory_budget` bytes at a time (a file larger than the budget is
+    /// a group alone); `threads` tarballs are decompressed at once.
     pub fn write(
         &self,
         sink: &mut dyn StoreSink,
@@ -250,22 +252,40 @@ impl Store {
         sink.dir(&format!("./{LAYOUT}/files"), DIR_MODE)
             .map_err(sink_err)?;
         let files: Vec<(&CafsKey, &Origin)> = self.files.iter().collect();
+        let groups: Vec<_> = groups(&files, memory_budget as u64).collect();
         let mut next_shard = 0usize;
-        for group in groups(&files, memory_budget as u64) {
-            let contents = self.gather(group, threads)?;
-            for ((key, origin), data) in group.iter().zip(contents) {
-                let shard = usize::from(key.sha512[0]);
-                while next_shard <= shard {
-                    sink.dir(&format!("./{LAYOUT}/files/{next_shard:02x}"), DIR_MODE)
-                        .map_err(sink_err)?;
-                    next_shard += 1;
+        // One thread gathers the next group while this one writes the current: at most
+        // two groups are in memory, and gunzip overlaps with the sink's compression.
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let to_gather = &groups;
+            scope.spawn(move || {
+                for group in to_gather {
+                    let contents = self.gather(group, threads);
+                    let failed = contents.is_err();
+                    if tx.send(contents).is_err() || failed {
+                        break;
+                    }
                 }
-                let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
-                let path = format!("./{LAYOUT}/{}", content_path(&key.sha512, key.executable));
-                sink.file(&path, mode, origin.size, &mut &data[..])
-                    .map_err(sink_err)?;
+            });
+            for group in &groups {
+                // A closed channel means the gatherer panicked; the scope re-raises it.
+                let Ok(contents) = rx.recv() else { break };
+                for ((key, origin), data) in group.iter().zip(contents?) {
+                    let shard = usize::from(key.sha512[0]);
+                    while next_shard <= shard {
+                        sink.dir(&format!("./{LAYOUT}/files/{next_shard:02x}"), DIR_MODE)
+                            .map_err(sink_err)?;
+                        next_shard += 1;
+                    }
+                    let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
+                    let path = format!("./{LAYOUT}/{}", content_path(&key.sha512, key.executable));
+                    sink.file(&path, mode, origin.size, &mut &data[..])
+                        .map_err(sink_err)?;
+                }
             }
-        }
+            Ok(())
+        })?;
         for shard in next_shard..256 {
             sink.dir(&format!("./{LAYOUT}/files/{shard:02x}"), DIR_MODE)
                 .map_err(sink_err)?;
