@@ -305,7 +305,7 @@ fn replay(pnpm: &Path, jq: &Path, project: &Path, work: &Path) -> PathBuf {
 /// (kind, mode, sha512) of a tree entry; kind is 'd' or 'f'.
 type Entry = (char, u32, Vec<u8>);
 
-/// Every entry of a directory tree, keyed by the name GNU tar gives it (`.`, `./v10`, …).
+/// Every entry of a directory tree, keyed by its path relative to the root (`.`, `v10`, …).
 fn walk(root: &Path) -> BTreeMap<String, Entry> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
@@ -317,7 +317,11 @@ fn walk(root: &Path) -> BTreeMap<String, Entry> {
             out.insert(name.clone(), ('d', mode, Vec::new()));
             for child in std::fs::read_dir(&path).unwrap() {
                 let child = child.unwrap();
-                let child_name = format!("{name}/{}", child.file_name().to_str().unwrap());
+                let file_name = child.file_name().to_str().unwrap().to_owned();
+                let child_name = match name.as_str() {
+                    "." => file_name,
+                    _ => format!("{name}/{file_name}"),
+                };
                 stack.push((child.path(), child_name));
             }
         } else {
