@@ -218,8 +218,7 @@ impl Store {
         threads: usize,
     ) -> Result<(), StoreError> {
         sink.dir(".", DIR_MODE).map_err(StoreError::Sink)?;
-        sink.dir(LAYOUT, DIR_MODE)
-            .map_err(StoreError::Sink)?;
+        sink.dir(LAYOUT, DIR_MODE).map_err(StoreError::Sink)?;
         // `v10/`'s children in strcmp order, as `--sort=name` visits them.
         let mut children: Vec<&str> = vec!["files", "index"];
         children.extend(self.loose_dirs.keys().map(String::as_str));
