@@ -305,7 +305,7 @@ fn replay(pnpm: &Path, jq: &Path, project: &Path, work: &Path) -> PathBuf {
 /// (kind, mode, sha512) of a tree entry; kind is 'd' or 'f'.
 type Entry = (char, u32, Vec<u8>);
 
-/// Every entry of a directory tree, keyed by the name GNU tar gives it (`.`, `./v10`, …).
+/// Every entry of a directory tree, keyed by its path relative to the root (`.`, `v10`, …).
 fn walk(root: &Path) -> BTreeMap<String, Entry> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
@@ -317,7 +317,11 @@ fn walk(root: &Path) -> BTreeMap<String, Entry> {
             out.insert(name.clone(), ('d', mode, Vec::new()));
             for child in std::fs::read_dir(&path).unwrap() {
                 let child = child.unwrap();
-                let child_name = format!("{name}/{}", child.file_name().to_str().unwrap());
+                let file_name = child.file_name().to_str().unwrap().to_owned();
+                let child_name = match name.as_str() {
+                    "." => file_name,
+                    _ => format!("{name}/{file_name}"),
+                };
                 stack.push((child.path(), child_name));
             }
         } else {
@@ -558,4 +562,88 @@ fn registry_packages_give_pnpm_10s_store() {
     let mut ours = Collect::default();
     store.write(&mut ours, 1 << 20, 2).unwrap();
     assert_same_tree(ours, &walk(&store_dir), &store_dir);
+}
+
+/// Runs `pnpm install` on a project depending on one `file:` tarball; pnpm's stderr+stdout
+/// when it fails, `None` when it succeeds.
+fn pnpm_refusal(pnpm: &Path, tarball: &[u8]) -> Option<String> {
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("bad.tgz"), tarball).unwrap();
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"name": "probe", "version": "1.0.0", "private": true, "dependencies": {"bad": "file:bad.tgz"}}"#,
+    )
+    .unwrap();
+    let out = Command::new(pnpm)
+        .args(["install", "--ignore-scripts", "--store-dir"])
+        .arg(work.path().join("store"))
+        .current_dir(&project)
+        .env("HOME", work.path())
+        .env("npm_config_update_notifier", "false")
+        .output()
+        .unwrap();
+    (!out.status.success()).then(|| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn tarballs_pnpm_refuses_are_refused() {
+    let Some(pnpm) = pnpm() else { return };
+    let good = |t: &mut TarBuilder| {
+        t.file("package/package.json", "0000644", &manifest("bad", ""));
+    };
+    let mut long_link = TarBuilder::default();
+    good(&mut long_link);
+    let mut k = b"package/target".to_vec();
+    k.push(0);
+    long_link.raw(
+        header(b"././@LongLink", "0000644", k.len() as u64, b'K', b"", b""),
+        &k,
+    );
+    let mut checksum = TarBuilder::default();
+    good(&mut checksum);
+    let mut h = header(b"package/x.txt", "0000644", 2, b'0', b"", b"");
+    h[150] ^= 1;
+    checksum.raw(h, b"x\n");
+    let cases = [
+        (
+            "GNU K long link name",
+            long_link.finish(),
+            "Unsupported file type",
+            "unsupported tar entry type 'K'",
+        ),
+        (
+            "bad header checksum",
+            checksum.finish(),
+            "Invalid checksum",
+            "invalid checksum",
+        ),
+    ];
+    for (what, tar, theirs, ours) in cases {
+        let refusal =
+            pnpm_refusal(&pnpm, &gzip(&tar)).unwrap_or_else(|| panic!("pnpm accepted: {what}"));
+        assert!(refusal.contains(theirs), "{what}: pnpm said {refusal}");
+        let err = Store::build(
+            vec![PackageTarball {
+                pkg_id: "file:bad.tgz".into(),
+                integrity: None,
+                source: TarballSource::Bytes(Arc::from(gzip(&tar))),
+            }],
+            1,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("we accepted: {what}"));
+        let message = err.to_string();
+        assert!(
+            message.contains(ours) && message.contains("file:bad.tgz"),
+            "{what}: {message}"
+        );
+    }
 }

@@ -87,9 +87,9 @@ pub enum ExtractError {
 }
 
 /// The tar inside a tarball: gunzipped when it starts like gzip (`1f 8b 08`, as the
-/// `is-gzip` package checks), else the bytes as they are. Like Node's `gunzipSync`,
-/// concatenated gzip members are all decoded, and bytes after a member that do not start
-/// another one are ignored.
+/// `is-gzip` package checks), else the bytes as they are. Like Node's `gunzipSync`
+/// (src/node_zlib.cc): after a member, the input ends, or a NUL byte starts padding that is
+/// ignored, or another member must follow (anything else is an error).
 pub fn tar_bytes(tarball: &[u8]) -> Result<Vec<u8>, ExtractError> {
     if !tarball.starts_with(&[0x1f, 0x8b, 0x08]) {
         return Ok(tarball.to_vec());
@@ -102,7 +102,7 @@ pub fn tar_bytes(tarball: &[u8]) -> Result<Vec<u8>, ExtractError> {
             .read_to_end(&mut out)
             .map_err(|e| ExtractError::Gzip(e.to_string()))?;
         rest = decoder.into_inner();
-        if rest.first() != Some(&0x1f) {
+        if matches!(rest.first(), None | Some(0)) {
             return Ok(out);
         }
     }
@@ -486,6 +486,27 @@ mod tests {
         assert_eq!(js_parse_int("-5", 10), Some(-5));
         assert_eq!(js_parse_int("9", 8), None);
         assert_eq!(js_parse_int("", 8), None);
+    }
+
+    #[test]
+    fn gunzip_trailers_like_node() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let with = |tail: &[u8]| [gz(b"hello "), tail.to_vec()].concat();
+        // Expectations from Node 20's zlib.gunzipSync on the same shapes.
+        assert_eq!(tar_bytes(&with(&gz(b"world"))).unwrap(), b"hello world");
+        assert_eq!(tar_bytes(&with(&[0; 100])).unwrap(), b"hello ");
+        assert_eq!(tar_bytes(&with(&[0, 0x41, 0x41])).unwrap(), b"hello ");
+        for bad in [&b"garbage"[..], &[0x01], &[0x1f], &[0x1f, 0x8b, 0x08, 0, 0]] {
+            assert!(tar_bytes(&with(bad)).is_err(), "{bad:?}");
+        }
+        let whole = gz(b"hello ");
+        assert!(tar_bytes(&whole[..whole.len() - 3]).is_err());
+        assert_eq!(tar_bytes(b"not gzip").unwrap(), b"not gzip");
     }
 
     #[test]

@@ -14,9 +14,9 @@
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
 //! once, gunzips, parses and digests it, and keeps per distinct file only its digest, size
 //! and where its bytes are (package, offset in the tar). [`Store::write`] then emits the
-//! entries in order; file contents are gathered in groups of at most `memory_budget` bytes,
-//! decompressing again only the tarballs that hold a file of the group, each up to the
-//! last byte needed.
+//! entries in order; file contents are gathered in groups of at most `memory_budget` bytes
+//! (two groups in memory at once: one written while the next is gathered), decompressing
+//! again only the tarballs that hold a file of the group, each up to the last byte needed.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -42,9 +42,10 @@ pub const FILE_MODE: u32 = 0o444;
 /// pnpm 10's store layout version directory.
 const LAYOUT: &str = "v10";
 
-/// Where a tar entry goes: the `PaxTarWriter` of `common::archive::pax_tar` implements this.
-/// Paths are as GNU tar names members of `tar -C $storePath .`: `.` for the root, then
-/// `./v10`, `./v10/files/00/<hex>`, … (directories without a trailing slash).
+/// Where a tar entry goes: the shape of `common::archive::pax_tar::PaxTarWriter`'s `dir` and
+/// `file`. Paths are relative to `$storePath`: `.` for the root, then `v10`,
+/// `v10/files/00/<hex>`, … (no `./` prefix, no trailing slash; the tar writer adds GNU
+/// tar's `./`).
 pub trait StoreSink {
     fn dir(&mut self, path: &str, mode: u32) -> io::Result<()>;
     fn file(&mut self, path: &str, mode: u32, size: u64, data: &mut dyn Read) -> io::Result<()>;
@@ -207,7 +208,9 @@ impl Store {
         self.files.values().map(|o| o.size).sum()
     }
 
-    /// Pass 2: every entry of the store, in order, into `sink`.
+    /// Pass 2: every entry of the store, in order, into `sink`. File contents are held at
+    /// most two groups of `memory_budget` bytes at a time (a file larger than the budget is
+    /// a group alone); `threads` tarballs are decompressed at once.
     pub fn write(
         &self,
         sink: &mut dyn StoreSink,
@@ -215,8 +218,7 @@ impl Store {
         threads: usize,
     ) -> Result<(), StoreError> {
         sink.dir(".", DIR_MODE).map_err(StoreError::Sink)?;
-        sink.dir(&format!("./{LAYOUT}"), DIR_MODE)
-            .map_err(StoreError::Sink)?;
+        sink.dir(LAYOUT, DIR_MODE).map_err(StoreError::Sink)?;
         // `v10/`'s children in strcmp order, as `--sort=name` visits them.
         let mut children: Vec<&str> = vec!["files", "index"];
         children.extend(self.loose_dirs.keys().map(String::as_str));
@@ -226,7 +228,7 @@ impl Store {
                 "files" => self.write_files(sink, memory_budget, threads)?,
                 "index" => self.write_index(sink).map_err(StoreError::Sink)?,
                 dir => {
-                    let base = format!("./{LAYOUT}/{dir}");
+                    let base = format!("{LAYOUT}/{dir}");
                     sink.dir(&base, DIR_MODE).map_err(StoreError::Sink)?;
                     for (name, bytes) in &self.loose_dirs[dir] {
                         let path = format!("{base}/{name}");
@@ -247,27 +249,45 @@ impl Store {
         threads: usize,
     ) -> Result<(), StoreError> {
         let sink_err = StoreError::Sink;
-        sink.dir(&format!("./{LAYOUT}/files"), DIR_MODE)
+        sink.dir(&format!("{LAYOUT}/files"), DIR_MODE)
             .map_err(sink_err)?;
         let files: Vec<(&CafsKey, &Origin)> = self.files.iter().collect();
+        let groups: Vec<_> = groups(&files, memory_budget as u64).collect();
         let mut next_shard = 0usize;
-        for group in groups(&files, memory_budget as u64) {
-            let contents = self.gather(group, threads)?;
-            for ((key, origin), data) in group.iter().zip(contents) {
-                let shard = usize::from(key.sha512[0]);
-                while next_shard <= shard {
-                    sink.dir(&format!("./{LAYOUT}/files/{next_shard:02x}"), DIR_MODE)
-                        .map_err(sink_err)?;
-                    next_shard += 1;
+        // One thread gathers the next group while this one writes the current: at most
+        // two groups are in memory, and gunzip overlaps with the sink's compression.
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let to_gather = &groups;
+            scope.spawn(move || {
+                for group in to_gather {
+                    let contents = self.gather(group, threads);
+                    let failed = contents.is_err();
+                    if tx.send(contents).is_err() || failed {
+                        break;
+                    }
                 }
-                let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
-                let path = format!("./{LAYOUT}/{}", content_path(&key.sha512, key.executable));
-                sink.file(&path, mode, origin.size, &mut &data[..])
-                    .map_err(sink_err)?;
+            });
+            for group in &groups {
+                // A closed channel means the gatherer panicked; the scope re-raises it.
+                let Ok(contents) = rx.recv() else { break };
+                for ((key, origin), data) in group.iter().zip(contents?) {
+                    let shard = usize::from(key.sha512[0]);
+                    while next_shard <= shard {
+                        sink.dir(&format!("{LAYOUT}/files/{next_shard:02x}"), DIR_MODE)
+                            .map_err(sink_err)?;
+                        next_shard += 1;
+                    }
+                    let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
+                    let path = format!("{LAYOUT}/{}", content_path(&key.sha512, key.executable));
+                    sink.file(&path, mode, origin.size, &mut &data[..])
+                        .map_err(sink_err)?;
+                }
             }
-        }
+            Ok(())
+        })?;
         for shard in next_shard..256 {
-            sink.dir(&format!("./{LAYOUT}/files/{shard:02x}"), DIR_MODE)
+            sink.dir(&format!("{LAYOUT}/files/{shard:02x}"), DIR_MODE)
                 .map_err(sink_err)?;
         }
         Ok(())
@@ -275,16 +295,16 @@ impl Store {
 
     /// `v10/index` and its 256 shards.
     fn write_index(&self, sink: &mut dyn StoreSink) -> io::Result<()> {
-        sink.dir(&format!("./{LAYOUT}/index"), DIR_MODE)?;
+        sink.dir(&format!("{LAYOUT}/index"), DIR_MODE)?;
         for shard in 0..256 {
             let shard = format!("{shard:02x}");
-            sink.dir(&format!("./{LAYOUT}/index/{shard}"), DIR_MODE)?;
+            sink.dir(&format!("{LAYOUT}/index/{shard}"), DIR_MODE)?;
             let from = (shard.clone(), String::new());
             for ((s, name), bytes) in self.index_files.range(from..) {
                 if *s != shard {
                     break;
                 }
-                let path = format!("./{LAYOUT}/index/{shard}/{name}");
+                let path = format!("{LAYOUT}/index/{shard}/{name}");
                 sink.file(&path, FILE_MODE, bytes.len() as u64, &mut &bytes[..])?;
             }
         }
