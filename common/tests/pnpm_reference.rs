@@ -35,7 +35,7 @@ fn tools_dir() -> PathBuf {
         })
 }
 
-/// The replay's programs at nixpkgs' versions, or None (after saying why) outside CI.
+/// The replay's programs at nixpkgs' versions, or None (after `test_support::skip`).
 fn tools() -> Option<Vec<(&'static str, PathBuf)>> {
     let tools = tools_dir();
     let wanted = [
@@ -48,33 +48,18 @@ fn tools() -> Option<Vec<(&'static str, PathBuf)>> {
     for (var, default) in wanted {
         let path = std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
         if !path.is_file() {
-            return missing(&format!("{} ({var})", path.display()));
+            test_support::skip(&format!(
+                "{} ({var}) is missing: run `cargo xtask reference-tools`",
+                path.display()
+            ));
+            return None;
         }
         found.push((var, path));
     }
     for program in ["node", "sponge", "nix", "sha256sum"] {
-        if which(program).is_none() {
-            return missing(program);
-        }
+        test_support::tool(program, "the replay runs it; `cargo xtask reference-tools`")?;
     }
     Some(found)
-}
-
-fn missing(what: &str) -> Option<Vec<(&'static str, PathBuf)>> {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{what} is required in CI: run `cargo xtask reference-tools`"
-    );
-    eprintln!("skipping: {what} is not installed (run `cargo xtask reference-tools`)");
-    None
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    })
 }
 
 /// Runs a reference script, failing with its whole output.

