@@ -15,5 +15,4 @@ pub mod git;
 pub mod hook;
 pub mod nix;
 pub mod record;
-pub mod reference_tools;
 pub mod yarn;

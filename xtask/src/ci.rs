@@ -36,7 +36,5 @@ fn install_test_tools(sh: &Shell) -> Result<()> {
     if tool_install::find("yarn").is_none() {
         cmd!(sh, "npm install -g yarn@1.22.22").run()?;
     }
-    // GNU tar 1.35 and zstd 1.5.7, for the pnpm store archive's byte-for-byte tests.
-    crate::source_build::run(sh)?;
     Ok(())
 }

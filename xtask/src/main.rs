@@ -1,8 +1,7 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! Tasks: `ci` (everything CI checks), `bench` (benchmarks, writes BENCHMARKS.md),
-//! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks),
-//! `reference-tools` (GNU tar and zstd at nixpkgs' versions, built from source).
+//! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks).
 
 mod bench;
 mod ci;
@@ -13,7 +12,6 @@ mod nix_eval;
 mod nix_lint;
 mod nix_shell_snippets;
 mod process_compose;
-mod source_build;
 #[cfg(test)]
 mod tidy;
 mod tool_install;
@@ -34,7 +32,6 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&sh),
         Some("nix-check") => nix_check::run(&sh),
         Some("dev-services") => dev_services::run(&sh),
-        Some("reference-tools") => source_build::run(&sh),
         Some("--help") | Some("-h") | None => {
             println!("{HELP}");
             Ok(())
@@ -52,10 +49,7 @@ Tasks:
   nix-check     the Nix side: parse, nixpkgs-fmt, deadnix, lints, flake.lock, workflow
                 (check-jsonschema + shellcheck), process-compose.yaml, pure-eval tests
   dev-services  start MySQL, Redis and the app as .nix/process-compose.yaml says (Debian
-                packages; installs them as root when missing) and time them to all-ready
-  reference-tools
-                build GNU tar 1.35 and zstd 1.5.7 (nixpkgs' versions) from source into
-                ~/.cache/nixci-tools (or $NIXCI_TOOLS_DIR); skips what is already there";
+                packages; installs them as root when missing) and time them to all-ready";
 
 /// `cargo xtask` is `cargo run`, which gives this process the package's `CARGO_*`
 /// variables. The cargo commands xtask starts would inherit them, and build scripts that
