@@ -16,5 +16,4 @@ pub mod hook;
 pub mod nix;
 pub mod pnpm;
 pub mod record;
-pub mod reference_tools;
 pub mod yarn;

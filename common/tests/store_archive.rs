@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use common::archive::pax_tar::{compare_paths, PaxTarWriter};
 use common::archive::zstd_cli::Encoder;
-use common::reference_tools::{ReferenceTool, GNU_TAR, ZSTD};
+use test_support::reference_tools::{GNU_TAR, ZSTD};
 
 /// `$SOURCE_DATE_EPOCH` in a Nix build.
 const SOURCE_DATE_EPOCH: u64 = 315532800;
@@ -28,17 +28,6 @@ const NIXPKGS_TAR_FLAGS: [&str; 6] = [
     "--numeric-owner",
     "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
 ];
-
-/// The tool, or `None` after `test_support::skip` (which fails the test under `CI=true`).
-fn reference(tool: ReferenceTool) -> Option<std::path::PathBuf> {
-    match tool.locate() {
-        Ok(path) => Some(path),
-        Err(e) => {
-            test_support::skip(&e.to_string());
-            None
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Deterministic data
@@ -314,7 +303,7 @@ fn assert_same_bytes(what: &str, ours: &[u8], theirs: &[u8]) {
 }
 
 fn tar_matches(tree: Tree) {
-    let Some(tar) = reference(GNU_TAR) else {
+    let Some(tar) = GNU_TAR.for_test() else {
         return;
     };
     let tree = tree.sorted();
@@ -491,7 +480,7 @@ fn ours_zstd(seed: u64, len: u64, workers: Option<u32>) -> Vec<u8> {
 
 #[test]
 fn zstd_matches_the_cli_on_small_inputs() {
-    let Some(zstd) = reference(ZSTD) else { return };
+    let Some(zstd) = ZSTD.for_test() else { return };
     for len in [0, 1, 100, 128 << 10, (128 << 10) + 1, 1 << 20] {
         assert_same_bytes(
             &format!("zstd of {len} bytes"),
@@ -503,7 +492,7 @@ fn zstd_matches_the_cli_on_small_inputs() {
 
 #[test]
 fn zstd_matches_the_cli_across_job_boundaries_with_any_worker_count() {
-    let Some(zstd) = reference(ZSTD) else { return };
+    let Some(zstd) = ZSTD.for_test() else { return };
     // Jobs are 8 MiB at level 3: exactly one, one and a byte, and several.
     for len in [8 << 20, (8 << 20) + 1, 41 << 20] {
         let theirs = cli_zstd(&zstd, len, len);
@@ -516,7 +505,7 @@ fn zstd_matches_the_cli_across_job_boundaries_with_any_worker_count() {
 
 #[test]
 fn zstd_matches_the_cli_on_hundreds_of_megabytes() {
-    let Some(zstd) = reference(ZSTD) else { return };
+    let Some(zstd) = ZSTD.for_test() else { return };
     let len = 320 << 20;
     assert_same_bytes(
         "zstd of 320 MiB",
@@ -530,7 +519,7 @@ fn zstd_matches_the_cli_on_hundreds_of_megabytes() {
 
 #[test]
 fn store_archive_matches_tar_zstd_as_nixpkgs_runs_it() {
-    let (Some(tar), Some(zstd)) = (reference(GNU_TAR), reference(ZSTD)) else {
+    let (Some(tar), Some(zstd)) = (GNU_TAR.for_test(), ZSTD.for_test()) else {
         return;
     };
     let tree = pnpm_store(12_000, 10_000).sorted();

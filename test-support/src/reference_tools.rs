@@ -1,11 +1,11 @@
 //! The reference programs, at the versions nixpkgs builds `fetchPnpmDeps` with, that the
 //! byte-for-byte tests and the reference replay run: built from source by
-//! `cargo xtask reference-tools` into `$HOME/.cache/nixci-tools/<package>-<version>/bin/`.
+//! `cargo xtask reference-tools` into `$HOME/.cache/nixci-tools/<package>-<version>/bin/`
+//! (the same paths and variables the xtask and the replay harness use).
 //!
 //! `NIXCI_TOOLS_DIR` moves that cache; a per-tool variable (`NIXCI_GNUTAR`, `NIXCI_ZSTD`)
 //! names a binary directly. Either way the binary's `--version` must name the version.
-//! Tests that cannot [`ReferenceTool::locate`] a tool pass the error to
-//! `test_support::skip` (skip locally, fail under `CI=true`).
+//! [`ReferenceTool::for_test`] applies the crate's rule: skip locally, fail under `CI=true`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -119,6 +119,17 @@ impl ReferenceTool {
             });
         }
         Ok(path)
+    }
+
+    /// The binary, or `None` after [`crate::skip`] (which fails the test under `CI=true`).
+    pub fn for_test(&self) -> Option<PathBuf> {
+        match self.locate() {
+            Ok(path) => Some(path),
+            Err(e) => {
+                crate::skip(&e.to_string());
+                None
+            }
+        }
     }
 }
 
