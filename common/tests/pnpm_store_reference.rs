@@ -21,14 +21,24 @@ fn fixtures() -> PathBuf {
 #[derive(Default)]
 struct Manifest(Vec<String>);
 
+/// The member name GNU tar lists for a store path (`.`, `v10/files`, … as the sink gets
+/// them), `./`-prefixed.
+fn member(path: &str) -> String {
+    match path.trim_start_matches("./") {
+        "." => "./".to_owned(),
+        p => format!("./{p}"),
+    }
+}
+
 impl StoreSink for Manifest {
     fn dir(&mut self, path: &str, mode: u32) -> io::Result<()> {
-        let path = if path == "." {
-            "./".to_owned()
+        let name = member(path);
+        let name = if name.ends_with('/') {
+            name
         } else {
-            format!("{path}/")
+            format!("{name}/")
         };
-        self.0.push(format!("d {mode:o} - - {path}"));
+        self.0.push(format!("d {mode:o} - - {name}"));
         Ok(())
     }
 
@@ -40,7 +50,8 @@ impl StoreSink for Manifest {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        self.0.push(format!("f {mode:o} {size} {digest} {path}"));
+        self.0
+            .push(format!("f {mode:o} {size} {digest} {}", member(path)));
         Ok(())
     }
 }
