@@ -41,7 +41,7 @@ let
     else elem (baseNameOf rel) manifestNames);
 
   # The Cargo workspace: every member must be present for cargo to load the workspace.
-  toolCrates = [ "common" "update-yarn-hash" "precache-package" "hooks" "xtask" "test-support" ];
+  toolCrates = [ "common" "update-yarn-hash" "update-pnpm-hash" "precache-package" "hooks" "xtask" "test-support" ];
   toolsKeep = rel: type:
     # The hooks' tests install the tracked shim, so it belongs to the tools' source.
     elem rel [ "Cargo.toml" "Cargo.lock" ".cargo" ".cargo/config.toml" ".nix" ".nix/githooks" ".nix/githooks/pre-commit" ]

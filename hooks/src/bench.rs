@@ -89,6 +89,7 @@ fn write_record(repo: &Path, lock: &[u8]) -> Result<()> {
             lock_sha256: lock_sha256(lock),
             // Staleness is decided by lock-sha256 alone; the hash value is not consulted.
             hash: Sha256Hash::of(b"nix-hooks bench"),
+            fetcher: Default::default(),
         },
     );
     let path = repo.join(DEFAULT_RECORD_PATH);

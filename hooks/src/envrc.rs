@@ -40,12 +40,27 @@ fn check() -> Result<Option<String>, String> {
             stale.push(lockfile);
         }
     }
-    Ok((!stale.is_empty()).then(|| {
-        format!(
-            "stale yarn hash for {}: run `update-yarn-hash` (the Nix build would use the old dependencies)",
-            stale.join(", ")
-        )
-    }))
+    if stale.is_empty() {
+        return Ok(None);
+    }
+    let pnpm = |l: &String| l.rsplit('/').next().is_some_and(|n| n == "pnpm-lock.yaml");
+    let mut tools = Vec::new();
+    if stale.iter().any(|l| !pnpm(l)) {
+        tools.push("`update-yarn-hash`");
+    }
+    if stale.iter().any(pnpm) {
+        tools.push("`update-pnpm-hash`");
+    }
+    let what = if stale.iter().any(pnpm) {
+        "dependency"
+    } else {
+        "yarn"
+    };
+    Ok(Some(format!(
+        "stale {what} hash for {}: run {} (the Nix build would use the old dependencies)",
+        stale.join(", "),
+        tools.join(" and ")
+    )))
 }
 
 fn first_line(e: impl std::fmt::Display) -> String {

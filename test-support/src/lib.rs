@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod reference_tools;
+
 /// Whether this run is CI's (`CI` set to anything but empty, `0` or `false`).
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))

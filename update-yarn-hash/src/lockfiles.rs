@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _};
 use common::fetch::tarball_cache::TarballCache;
 use common::fetch::tarball_fetch::{FetchOptions, FetchProgress};
 use common::git::repo_root;
-use common::record::hash_record::{HashRecord, DEFAULT_RECORD_PATH};
+use common::record::hash_record::{Fetcher, HashRecord, DEFAULT_RECORD_PATH};
 use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
 
 use crate::cli::Cli;
@@ -47,8 +47,8 @@ impl<'a> Context<'a> {
         };
         let paths: Vec<PathBuf> = if !cli.lockfile.is_empty() {
             cli.lockfile.clone()
-        } else if let Some(record) = record.as_ref().filter(|r| !r.entries.is_empty()) {
-            record.entries.keys().map(|k| root.join(k)).collect()
+        } else if let Some(yarn) = record.as_ref().map(yarn_entries).filter(|y| !y.is_empty()) {
+            yarn.into_iter().map(|k| root.join(k)).collect()
         } else if cli.nix_file.is_some() {
             Vec::new() // taken from the call's `yarnLock` in nix_file_mode
         } else {
@@ -117,6 +117,16 @@ impl<'a> Context<'a> {
     pub fn record_display(&self) -> String {
         shown(&self.root, &self.record_path)
     }
+}
+
+/// The record's fetchYarnDeps entries (pnpm entries belong to update-pnpm-hash).
+fn yarn_entries(record: &HashRecord) -> Vec<&String> {
+    record
+        .entries
+        .iter()
+        .filter(|(_, e)| e.fetcher == Fetcher::FetchYarnDeps)
+        .map(|(k, _)| k)
+        .collect()
 }
 
 pub fn lockfile(root: &Path, path: PathBuf) -> Result<Lockfile, Failure> {

@@ -31,6 +31,7 @@ pub fn update(ctx: &Context) -> Result<Outcome, Failure> {
         let entry = RecordEntry {
             lock_sha256: lock_sha256(&bytes),
             hash: prefetched.hash,
+            fetcher: Default::default(),
         };
         let status = if old.entries.get(&lockfile.key) == Some(&entry) {
             Status::Unchanged
@@ -122,6 +123,7 @@ pub fn check_full(ctx: &Context) -> Result<Outcome, Failure> {
         let expected = RecordEntry {
             lock_sha256: lock_sha256(&bytes),
             hash: prefetched.hash,
+            fetcher: Default::default(),
         };
         let status = match record.entries.get(&lockfile.key) {
             None => Status::Missing,

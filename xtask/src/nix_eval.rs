@@ -106,6 +106,7 @@ fn scratch_records(nix: &Evaluator) -> Result<()> {
         RecordEntry {
             lock_sha256: lock_sha256(&lock_bytes),
             hash,
+            fetcher: Default::default(),
         },
     );
     let record_path = dir.path().join(".nix/yarn-deps.toml");

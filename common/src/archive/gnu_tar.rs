@@ -14,12 +14,8 @@
 
 use std::collections::BTreeMap;
 
-/// Tar blocks are 512 bytes; every header and every data run starts on a block boundary.
-const BLOCK: usize = 512;
-/// GNU tar's default blocking factor is 20, so the archive is padded to 10240-byte records.
-const RECORD: usize = 20 * BLOCK;
-/// The `name` and `linkname` header fields are 100 bytes; GNU format may fill them without a NUL.
-const NAME_FIELD: usize = 100;
+use super::tar_header::{copy_truncated, seal, write_octal, BLOCK, LINKNAME, NAME_FIELD, RECORD};
+
 /// `--mtime=@1` clamps every member's mtime to 1.
 const MTIME: u64 = 1;
 /// `lstat` reports 0777 for every symlink on Linux, and tar records that mode as is.
@@ -137,7 +133,7 @@ fn write_member(out: &mut Vec<u8>, name: &[u8], member: Member<'_>) -> Result<()
     }
     let mut header = new_header(name, data.len() as u64, MTIME, with_user_write(mode));
     header[156] = typeflag;
-    copy_truncated(&mut header[157..257], target);
+    copy_truncated(&mut header[LINKNAME], target);
     finish_header(out, header);
     write_data(out, data);
     Ok(())
@@ -176,12 +172,7 @@ fn new_header(name: &[u8], size: u64, mtime: u64, mode: u32) -> [u8; BLOCK] {
 /// Fills in the checksum (sum of all header bytes with the checksum field read as spaces,
 /// written as six octal digits, NUL, space) and appends the header.
 fn finish_header(out: &mut Vec<u8>, mut h: [u8; BLOCK]) {
-    h[148..156].fill(b' ');
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    let digits = format!("{sum:06o}");
-    h[148..154].copy_from_slice(digits.as_bytes());
-    h[154] = 0;
-    h[155] = b' ';
+    seal(&mut h);
     out.extend_from_slice(&h);
 }
 
@@ -189,25 +180,6 @@ fn write_data(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(data);
     let padded = out.len().div_ceil(BLOCK) * BLOCK;
     out.resize(padded, 0);
-}
-
-/// The field's leading bytes get `src`; a name that fills the field has no NUL, as in GNU format.
-fn copy_truncated(field: &mut [u8], src: &[u8]) {
-    let n = src.len().min(field.len());
-    field[..n].copy_from_slice(&src[..n]);
-}
-
-/// Zero-padded octal filling all but the last byte of the field, which is NUL.
-fn write_octal(field: &mut [u8], value: u64) {
-    let width = field.len() - 1;
-    let digits = format!("{value:0width$o}");
-    debug_assert_eq!(
-        digits.len(),
-        width,
-        "{value} does not fit in {width} octal digits"
-    );
-    field[..width].copy_from_slice(digits.as_bytes());
-    field[width] = 0;
 }
 
 /// Octal when it fits; otherwise GNU's base-256 form (high bit of the first byte set, value

@@ -82,6 +82,18 @@ pub fn fix_record(
     };
     let mut outcome = FixOutcome::default();
     for lockfile in lockfiles {
+        if lockfile.rsplit('/').next() == Some(crate::hook::staged_checks::PNPM_LOCKFILE) {
+            // Hashing a pnpm project needs its pnpm-workspace.yaml, package.json files and
+            // `file:` tarballs as staged, which --fix does not gather yet.
+            return Err(FixError::Recompute {
+                lockfile: lockfile.clone(),
+                message: format!(
+                    "--fix does not hash pnpm lockfiles yet\nfix: run `update-pnpm-hash --lockfile {lockfile}`, then `git add {}`",
+                    config.record
+                ),
+                bad_input: false,
+            });
+        }
         let bytes = repo
             .staged(lockfile)?
             .ok_or_else(|| FixError::MissingLockfile {
@@ -98,6 +110,7 @@ pub fn fix_record(
             RecordEntry {
                 lock_sha256: lock_sha256(&bytes),
                 hash,
+                fetcher: Default::default(),
             },
         );
     }

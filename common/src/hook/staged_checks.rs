@@ -26,7 +26,7 @@ pub enum CheckError {
     MissingLockfile { record: String, lockfile: String },
     #[error("{lockfile} (staged) cannot be read as a Yarn v1 lockfile: {message}\nfix: regenerate it with `yarn install`, then `git add {lockfile}`")]
     BadLockfile { lockfile: String, message: String },
-    #[error("{lockfile} must have a fresh hash (configured in {config}), but {record} is not staged or tracked\nfix: run `update-yarn-hash --lockfile {lockfile}`, then `git add {record}`")]
+    #[error("{lockfile} must have a fresh hash (configured in {config}), but {record} is not staged or tracked\nfix: run `{} --lockfile {lockfile}`, then `git add {record}`", update_command(lockfile))]
     MissingRecord {
         config: String,
         record: String,
@@ -137,7 +137,7 @@ pub fn check_staged(
 ) -> Result<Report, CheckError> {
     let changes = repo.staged_changes()?;
     let mut report = Report::default();
-    check_record(repo, config, config_path, &mut report)?;
+    check_record(repo, config, config_path, &changes, &mut report)?;
     check_in_place(repo, config, config_path, &changes, recompute, &mut report)?;
     for change in changes.iter().filter(|c| c.present) {
         let name = file_name(&change.path);
@@ -180,14 +180,37 @@ pub fn staged_record(
     }
 }
 
+/// pnpm's lockfile name: a staged one must have a record entry even when neither the
+/// record nor hooks.toml names it yet.
+pub const PNPM_LOCKFILE: &str = "pnpm-lock.yaml";
+
+/// The command that records `lockfile`'s hash (with the target a new pnpm entry needs).
+fn update_command(lockfile: &str) -> &'static str {
+    if file_name(lockfile) == PNPM_LOCKFILE {
+        "update-pnpm-hash"
+    } else {
+        "update-yarn-hash"
+    }
+}
+
 fn check_record(
     repo: &StagedRepo,
     config: &HooksConfig,
     config_path: &str,
+    changes: &[StagedChange],
     report: &mut Report,
 ) -> Result<(), CheckError> {
     let record = staged_record(repo, config)?;
-    let lockfiles = record_lockfiles(config, record.as_ref());
+    let mut lockfiles = record_lockfiles(config, record.as_ref());
+    lockfiles.extend(
+        changes
+            .iter()
+            .filter(|c| c.present && file_name(&c.path) == PNPM_LOCKFILE)
+            .filter(|c| config.in_place_for(&c.path).is_none())
+            .map(|c| c.path.clone()),
+    );
+    lockfiles.sort();
+    lockfiles.dedup();
     let Some(record) = record else {
         if repo.at_head(&config.record)?.is_some() {
             report.push(
@@ -235,6 +258,8 @@ fn check_record(
             ),
             Freshness::Missing => format!("{} has no entry for {lockfile}", config.record),
         };
+        let missing_pnpm =
+            file_name(&lockfile) == PNPM_LOCKFILE && !record.entries.contains_key(&lockfile);
         report.push(
             config.checks.stale_hash,
             FindingKind::StaleRecord {
@@ -242,7 +267,14 @@ fn check_record(
             },
             format!(
                 "{what}\n  fix: {}",
-                stale_record_advice(repo, config, &lockfile, &bytes)
+                if missing_pnpm {
+                    format!(
+                        "run `update-pnpm-hash --lockfile {lockfile} --fetcher-version 3 --pnpm 10` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add {}`",
+                        config.record
+                    )
+                } else {
+                    stale_record_advice(repo, config, &lockfile, &bytes)
+                }
             ),
         );
     }
@@ -257,11 +289,15 @@ fn stale_record_advice(
     staged: &[u8],
 ) -> String {
     let record = &config.record;
+    let tool = update_command(lockfile);
+    if tool == "update-pnpm-hash" {
+        return pnpm_advice(repo, lockfile, record, staged);
+    }
     if !repo.uses_default_index() {
         // `git commit -a` / `git commit <paths>`: git staged into a temporary index,
         // so what the user stages now is not in this commit.
         return format!(
-            "run `update-yarn-hash --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit); or `git add {lockfile} && nix-hooks pre-commit --fix`, then commit again"
+            "run `{tool} --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit); or `git add {lockfile} && nix-hooks pre-commit --fix`, then commit again"
         );
     }
     let worktree = repo
@@ -274,8 +310,27 @@ fn stale_record_advice(
         );
     }
     format!(
-        "run `update-yarn-hash --lockfile {lockfile}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)"
+        "run `{tool} --lockfile {lockfile}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)"
     )
+}
+
+/// For a stale pnpm entry: `--fix` does not hash pnpm lockfiles, and update-pnpm-hash
+/// reads the working tree (the lockfile and the project files beside it).
+fn pnpm_advice(repo: &StagedRepo, lockfile: &str, record: &str, staged: &[u8]) -> String {
+    if !repo.uses_default_index() {
+        return format!(
+            "run `update-pnpm-hash --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit)"
+        );
+    }
+    let worktree = repo
+        .workdir()
+        .and_then(|w| std::fs::read(w.join(lockfile)).ok());
+    if worktree.as_deref() != Some(staged) {
+        return format!(
+            "update-pnpm-hash hashes the working tree, whose {lockfile} differs from the staged one: `git add {lockfile}`, then run `update-pnpm-hash --lockfile {lockfile}` and `git add {record}`"
+        );
+    }
+    format!("run `update-pnpm-hash --lockfile {lockfile}`, then `git add {record}`")
 }
 
 fn check_in_place(

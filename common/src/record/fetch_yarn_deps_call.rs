@@ -1,4 +1,5 @@
-//! The `fetchYarnDeps { … hash = "…"; }` call in a `.nix` file, found and rewritten
+//! The `fetchYarnDeps { … hash = "…"; }` call in a `.nix` file (or nixpkgs'
+//! `fetchPnpmDeps { … }`, also spelt `pnpm.fetchDeps`), found and rewritten
 //! syntax-aware (rnix), for the in-place mode that keeps the hash in Nix code.
 //!
 //! Only the hash string's own bytes change, so formatting and comments survive. A
@@ -26,6 +27,37 @@ pub struct FetchYarnDepsCall {
     pub col: usize,
     /// `yarnLock = ./path;` when it is a path literal.
     pub yarn_lock: Option<String>,
+    /// `src = ./path;` when it is a path literal (fetchPnpmDeps reads the lockfile there).
+    pub src: Option<String>,
+}
+
+/// The fixed-output fetcher whose call is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetcherCall {
+    FetchYarnDeps,
+    /// nixpkgs' `fetchPnpmDeps`, or `pnpm.fetchDeps` / `pnpm_10.fetchDeps` (its older
+    /// spelling, still in nixpkgs).
+    FetchPnpmDeps,
+}
+
+impl FetcherCall {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FetchYarnDeps => "fetchYarnDeps",
+            Self::FetchPnpmDeps => "fetchPnpmDeps",
+        }
+    }
+
+    /// `last` is the callee's last two tokens, as [`last_tokens`] gives them.
+    fn is_callee(self, last: &[String]) -> bool {
+        let ends = |suffix: &str| last.last().is_some_and(|t| t.ends_with(suffix));
+        match self {
+            Self::FetchYarnDeps => ends("fetchYarnDeps"),
+            Self::FetchPnpmDeps => {
+                ends("fetchPnpmDeps") || last.len() == 2 && last[0] == "." && last[1] == "fetchDeps"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -36,10 +68,13 @@ pub enum CallError {
         col: usize,
         message: String,
     },
-    #[error("no `fetchYarnDeps {{ … }}` call with a `hash = \"…\";` argument found; add `hash = \"\";` to the call, or use the record mode (without --nix-file)")]
-    None,
-    #[error("{} `fetchYarnDeps` calls found (lines {}); in-place mode needs exactly one per file", lines.len(), lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
-    Several { lines: Vec<usize> },
+    #[error("no `{fetcher} {{ … }}` call with a `hash = \"…\";` argument found; add `hash = \"\";` to the call, or use the record mode (without --nix-file)")]
+    None { fetcher: &'static str },
+    #[error("{} `{fetcher}` calls found (lines {}); in-place mode needs exactly one per file", lines.len(), lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Several {
+        fetcher: &'static str,
+        lines: Vec<usize>,
+    },
     #[error("line {line}: `{attr} = {text};` is an expression, not a literal; in-place mode rewrites only string literals (or lib.fakeHash). If it reads .nix/yarn-deps.toml, use the record mode")]
     NotLiteral {
         attr: String,
@@ -50,6 +85,11 @@ pub enum CallError {
 
 /// The single `fetchYarnDeps` call of `src`.
 pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
+    find_call(src, FetcherCall::FetchYarnDeps)
+}
+
+/// The single call of `fetcher` in `src`.
+pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FetchYarnDepsCall, CallError> {
     let syntax = |e: SyntaxError| CallError::Syntax {
         line: e.line,
         col: e.col,
@@ -63,7 +103,7 @@ pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
     for apply in parse.syntax().descendants().filter_map(ast::Apply::cast) {
         if !apply
             .lambda()
-            .is_some_and(|l| ends_with_fetch_yarn_deps(l.syntax()))
+            .is_some_and(|l| fetcher.is_callee(&last_tokens(l.syntax())))
         {
             continue;
         }
@@ -74,33 +114,41 @@ pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
         }
     }
     match calls.len() {
-        0 => Err(CallError::None),
+        0 => Err(CallError::None {
+            fetcher: fetcher.name(),
+        }),
         1 => Ok(calls.pop().expect("one call")),
         _ => Err(CallError::Several {
+            fetcher: fetcher.name(),
             lines: calls.iter().map(|c| c.line).collect(),
         }),
     }
 }
 
-/// Whether the callee's last token is `…fetchYarnDeps`. Only that token is read: the
-/// callee of `f a b c` is `f a b`, so copying its text for every application would be
-/// quadratic in the length of the chain.
-fn ends_with_fetch_yarn_deps(callee: &SyntaxNode) -> bool {
+/// The callee's last two tokens, whitespace skipped (`pnpm` `.` `fetchDeps` ends in
+/// `.` `fetchDeps`). Only those are read: the callee of `f a b c` is `f a b`, so copying
+/// its text for every application would be quadratic in the length of the chain.
+fn last_tokens(callee: &SyntaxNode) -> Vec<String> {
+    let mut last = Vec::new();
     let mut token = callee.last_token();
     while let Some(t) = token {
         if t.kind() != SyntaxKind::TOKEN_WHITESPACE {
-            return t.text().ends_with("fetchYarnDeps");
+            last.insert(0, t.text().to_owned());
+            if last.len() == 2 {
+                break;
+            }
         }
         token = t
             .prev_token()
             .filter(|p| callee.text_range().contains_range(p.text_range()));
     }
-    false
+    last
 }
 
 fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
     let mut hash = None;
     let mut yarn_lock = None;
+    let mut src_path = None;
     for binding in args.attrpath_values() {
         let (Some(path), Some(value)) = (binding.attrpath(), binding.value()) else {
             continue;
@@ -109,6 +157,8 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
         let value_text = value.syntax().text().to_string();
         if attr == "yarnLock" && matches!(value, ast::Expr::Path(_)) {
             yarn_lock = Some(value_text);
+        } else if attr == "src" && matches!(value, ast::Expr::Path(_)) {
+            src_path = Some(value_text);
         } else if attr == "hash" || attr == "sha256" {
             let range = value.syntax().text_range();
             let value_range = usize::from(range.start())..usize::from(range.end());
@@ -127,10 +177,15 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
                 line,
                 col,
                 yarn_lock: None,
+                src: None,
             });
         }
     }
-    Ok(hash.map(|h| FetchYarnDepsCall { yarn_lock, ..h }))
+    Ok(hash.map(|h| FetchYarnDepsCall {
+        yarn_lock,
+        src: src_path,
+        ..h
+    }))
 }
 
 /// A plain string literal, or the `lib.fakeHash` placeholder of the old fake-hash loop.
@@ -213,10 +268,37 @@ mod tests {
     }
 
     #[test]
+    fn finds_fetch_pnpm_deps_in_both_spellings_and_only_it() {
+        let src = "{ pnpm_10, fetchPnpmDeps }:\nfetchPnpmDeps {\n  src = ./.;\n  fetcherVersion = 3;\n  hash = \"\";\n}\n";
+        let call = find_call(src, FetcherCall::FetchPnpmDeps).unwrap();
+        assert_eq!((call.line, call.src.as_deref()), (5, Some("./.")));
+        let old = "pnpm_10.fetchDeps { src = ./.; hash = \"\"; }";
+        assert!(find_call(old, FetcherCall::FetchPnpmDeps).is_ok());
+        assert!(matches!(find(src), Err(CallError::None { .. })));
+        assert!(matches!(
+            find_call(SRC, FetcherCall::FetchPnpmDeps),
+            Err(CallError::None {
+                fetcher: "fetchPnpmDeps"
+            })
+        ));
+    }
+
+    #[test]
     fn refuses_zero_several_and_expressions() {
-        assert_eq!(find("{ a = 1; }"), Err(CallError::None));
+        assert_eq!(
+            find("{ a = 1; }"),
+            Err(CallError::None {
+                fetcher: "fetchYarnDeps"
+            })
+        );
         let two = "[ (fetchYarnDeps { hash = \"\"; }) (fetchYarnDeps { hash = \"\"; }) ]";
-        assert_eq!(find(two), Err(CallError::Several { lines: vec![1, 1] }));
+        assert_eq!(
+            find(two),
+            Err(CallError::Several {
+                fetcher: "fetchYarnDeps",
+                lines: vec![1, 1]
+            })
+        );
         let expr = "fetchYarnDeps {\n  hash = (builtins.fromTOML x).h;\n}";
         assert!(matches!(
             find(expr),

@@ -20,6 +20,9 @@ use crate::nix::nix_hash::Sha256Hash;
 pub const DEFAULT_RECORD_PATH: &str = ".nix/yarn-deps.toml";
 
 const HEADER: &str = "# Written by update-yarn-hash; read by the Nix code. Do not edit by hand.\n";
+/// The header once a pnpm entry is in the record (a Yarn-only record keeps its text).
+const HEADER_WITH_PNPM: &str =
+    "# Written by update-yarn-hash and update-pnpm-hash; read by the Nix code. Do not edit by hand.\n";
 
 /// One table: the lockfile it describes is its key, a path relative to the repo root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,33 @@ pub struct RecordEntry {
     /// Lowercase hex SHA-256 of the lockfile bytes.
     pub lock_sha256: String,
     pub hash: Sha256Hash,
+    pub fetcher: Fetcher,
+}
+
+/// The fixed-output fetcher whose hash an entry holds. Yarn entries predate the field
+/// and carry none (their text is unchanged); pnpm entries name the fetcher and the
+/// target it was computed for, so later runs and `--check` need not repeat it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Fetcher {
+    #[default]
+    FetchYarnDeps,
+    FetchPnpmDeps {
+        /// nixpkgs' `fetcherVersion` argument.
+        fetcher_version: u32,
+        /// The pnpm version as given: a major (`10`) or a full version.
+        pnpm: String,
+    },
+}
+
+impl RecordEntry {
+    /// A fetchYarnDeps entry.
+    pub fn yarn(lock_sha256: String, hash: Sha256Hash) -> Self {
+        Self {
+            lock_sha256,
+            hash,
+            fetcher: Fetcher::FetchYarnDeps,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +77,12 @@ pub enum RecordError {
 struct RawEntry {
     #[serde(rename = "lock-sha256")]
     lock_sha256: String,
+    #[serde(default)]
+    fetcher: Option<String>,
+    #[serde(default, rename = "fetcher-version")]
+    fetcher_version: Option<u32>,
+    #[serde(default)]
+    pnpm: Option<String>,
     hash: String,
 }
 
@@ -106,11 +142,13 @@ impl HashRecord {
                     raw.hash
                 ))
             })?;
+            let fetcher = fetcher_of(&raw).map_err(|m| invalid(format!("[\"{lockfile}\"] {m}")))?;
             entries.insert(
                 lockfile,
                 RecordEntry {
                     lock_sha256: raw.lock_sha256,
                     hash,
+                    fetcher,
                 },
             );
         }
@@ -119,15 +157,30 @@ impl HashRecord {
 
     /// The record's text: a fixed header, then one table per lockfile, sorted.
     pub fn render(&self) -> String {
-        let mut out = String::from(HEADER);
+        let pnpm = self
+            .entries
+            .values()
+            .any(|e| matches!(e.fetcher, Fetcher::FetchPnpmDeps { .. }));
+        let mut out = String::from(if pnpm { HEADER_WITH_PNPM } else { HEADER });
         for (lockfile, entry) in &self.entries {
             let _ = write!(
                 out,
-                "\n[{}]\nlock-sha256 = \"{}\"\nhash = \"{}\"\n",
+                "\n[{}]\nlock-sha256 = \"{}\"\n",
                 toml_basic_string(lockfile),
                 entry.lock_sha256,
-                entry.hash.to_sri()
             );
+            if let Fetcher::FetchPnpmDeps {
+                fetcher_version,
+                pnpm,
+            } = &entry.fetcher
+            {
+                let _ = write!(
+                    out,
+                    "fetcher = \"{FETCH_PNPM_DEPS}\"\nfetcher-version = {fetcher_version}\npnpm = {}\n",
+                    toml_basic_string(pnpm)
+                );
+            }
+            let _ = writeln!(out, "hash = \"{}\"", entry.hash.to_sri());
         }
         out
     }
@@ -147,6 +200,33 @@ impl HashRecord {
                 }
             }
         }
+    }
+}
+
+const FETCH_YARN_DEPS: &str = "fetchYarnDeps";
+const FETCH_PNPM_DEPS: &str = "fetchPnpmDeps";
+
+fn fetcher_of(raw: &RawEntry) -> Result<Fetcher, String> {
+    match raw.fetcher.as_deref() {
+        None | Some(FETCH_YARN_DEPS) => {
+            if raw.fetcher_version.is_some() || raw.pnpm.is_some() {
+                return Err(
+                    "fetcher-version and pnpm belong to fetcher = \"fetchPnpmDeps\" entries"
+                        .to_owned(),
+                );
+            }
+            Ok(Fetcher::FetchYarnDeps)
+        }
+        Some(FETCH_PNPM_DEPS) => match (raw.fetcher_version, &raw.pnpm) {
+            (Some(fetcher_version), Some(pnpm)) => Ok(Fetcher::FetchPnpmDeps {
+                fetcher_version,
+                pnpm: pnpm.clone(),
+            }),
+            _ => Err("a fetchPnpmDeps entry needs fetcher-version and pnpm".to_owned()),
+        },
+        Some(other) => Err(format!(
+            "fetcher = {other:?} is not one this record knows (fetchYarnDeps, fetchPnpmDeps)"
+        )),
     }
 }
 
@@ -204,12 +284,42 @@ mod tests {
         let mut r = HashRecord::default();
         r.entries.insert(
             lockfile.to_owned(),
-            RecordEntry {
-                lock_sha256: lock_sha256(lock),
-                hash: Sha256Hash::of(b"nar"),
-            },
+            RecordEntry::yarn(lock_sha256(lock), Sha256Hash::of(b"nar")),
         );
         r
+    }
+
+    #[test]
+    fn pnpm_entries_name_their_target_and_yarn_entries_keep_their_old_text() {
+        let mut r = record_with("yarn.lock", b"y");
+        let yarn_text = r.render();
+        r.entries.insert(
+            "pnpm-lock.yaml".to_owned(),
+            RecordEntry {
+                lock_sha256: lock_sha256(b"p"),
+                hash: Sha256Hash::of(b"nar"),
+                fetcher: Fetcher::FetchPnpmDeps {
+                    fetcher_version: 3,
+                    pnpm: "10".to_owned(),
+                },
+            },
+        );
+        let text = r.render();
+        assert!(text.contains(&format!(
+            "[\"pnpm-lock.yaml\"]\nlock-sha256 = \"{}\"\nfetcher = \"fetchPnpmDeps\"\nfetcher-version = 3\npnpm = \"10\"\nhash = ",
+            lock_sha256(b"p")
+        )), "{text}");
+        assert!(text.starts_with(HEADER_WITH_PNPM), "{text}");
+        assert!(text.ends_with(&yarn_text[HEADER.len()..]), "{text}");
+        assert_eq!(
+            HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(),
+            r
+        );
+        let half = text.replace("pnpm = \"10\"\n", "");
+        let err = HashRecord::parse(half.as_bytes(), Path::new("r"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs fetcher-version and pnpm"), "{err}");
     }
 
     #[test]

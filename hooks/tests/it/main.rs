@@ -8,4 +8,5 @@ mod checks;
 mod fix;
 mod in_place;
 mod install;
+mod pnpm;
 mod staleness;

@@ -194,6 +194,7 @@ pub fn record_for(entries: &[(&str, &str)]) -> String {
                 lock_sha256: lock_sha256(contents.as_bytes()),
                 // Freshness is decided by lock-sha256; any valid SRI will do here.
                 hash: Sha256Hash::of(contents.as_bytes()),
+                fetcher: Default::default(),
             },
         );
     }

@@ -323,3 +323,22 @@ fn six_concurrent_writers_lose_no_entry() {
         "entries lost (round, lockfile) over {ROUNDS} rounds"
     );
 }
+
+/// A record shared with update-pnpm-hash: its pnpm entries are neither read as yarn
+/// lockfiles nor dropped.
+#[test]
+fn pnpm_entries_in_the_record_are_left_to_update_pnpm_hash() {
+    let r = Repo::new();
+    r.run("example", &["--lockfile", "yarn.lock"])
+        .expect_code(0);
+    let pnpm_entry = "\n[\"pnpm-lock.yaml\"]\nlock-sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nfetcher = \"fetchPnpmDeps\"\nfetcher-version = 3\npnpm = \"10\"\nhash = \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n";
+    let with_pnpm = r.record().replace(
+        "Written by update-yarn-hash;",
+        "Written by update-yarn-hash and update-pnpm-hash;",
+    ) + pnpm_entry;
+    fs::write(r.path(".nix/yarn-deps.toml"), &with_pnpm).unwrap();
+    fs::write(r.path("pnpm-lock.yaml"), "not yarn").unwrap();
+    r.run("example", &["--check"]).expect_code(0);
+    r.run("example", &[]).expect_code(0);
+    assert_eq!(r.record(), with_pnpm);
+}

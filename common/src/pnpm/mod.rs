@@ -1,0 +1,12 @@
+//! pnpm and nixpkgs' `fetchPnpmDeps`: the lockfile model, what `--frozen-lockfile`
+//! refuses, which packages an install fetches, the store pnpm 10 leaves (emulated),
+//! and the orchestration that streams the output's NAR hash.
+
+pub mod frozen_check;
+pub mod lockfile;
+pub mod object_hash;
+pub mod plan;
+pub mod prefetch;
+pub mod profile;
+pub mod project_config;
+pub mod store;

@@ -1,0 +1,390 @@
+//! Which packages pnpm 10's `install --force --frozen-lockfile --ignore-scripts` puts
+//! into an empty store, each with the id its index file is named by, where its
+//! tarball comes from, and the integrity pnpm checks.
+//!
+//! From pnpm/pnpm v10 (read in pnpm@10.34.5's bundle): the headless install walks the
+//! snapshots reachable from every importer (`lockfile/filtering`); `--force` installs
+//! optional dependencies for every platform (`lockfileToDepGraph` skips
+//! `packageIsInstallable` only without force), so os/cpu/libc do not matter; each
+//! package is fetched once per package id (`dependency-path` `tryGetPackageId`: the
+//! snapshot key without its peer/patch suffix, and for keys holding a `:`, the part
+//! after the name, e.g. `file:components/x.tgz`); registry tarball URLs are
+//! `get-npm-tarball-url`'s `<registry><name>/-/<bare name>-<version>.tgz`
+//! (`lockfile/utils` `pkgSnapshotToResolution`), registries from the project's
+//! `.npmrc` (nixpkgs passes `--registry="$NIX_NPM_REGISTRY"`, empty unless the builder
+//! sets it).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::fetch::integrity::Integrity;
+use crate::pnpm::lockfile::{LineIndex, Lockfile, PackageInfo};
+use crate::pnpm::project_config::Registries;
+
+/// Where a package's tarball comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Downloaded (a registry tarball or a `tarball:` URL).
+    Url(String),
+    /// A `file:` tarball, relative to the project (`relative`), resolved (`path`).
+    LocalFile { relative: String, path: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedPackage {
+    /// The id pnpm names the index file by (`@esbuild/linux-x64@0.19.12`,
+    /// `file:components/x.tgz`).
+    pub pkg_id: String,
+    /// The `packages:` key (`name@version`).
+    pub key: String,
+    pub source: Source,
+    /// The lockfile's integrity; `None` only for `file:` tarballs without one.
+    pub integrity: Option<Integrity>,
+    /// 1-based line of the `packages:` entry.
+    pub line: usize,
+}
+
+#[derive(Debug, Error)]
+#[error("{}:{line}: {key}: {message}", path.display())]
+pub struct PlanError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+/// The packages the install fetches, sorted by package id.
+pub fn plan(
+    lock_path: &Path,
+    lock: &Lockfile,
+    lines: &LineIndex,
+    registries: &Registries,
+) -> Result<Vec<PlannedPackage>, PlanError> {
+    let project_dir = lock_path.parent().unwrap_or(Path::new("."));
+    let mut planned: BTreeMap<String, PlannedPackage> = BTreeMap::new();
+    for dep_path in reachable(lock) {
+        let key = remove_suffix(&dep_path).to_owned();
+        let line = lines.line_of("packages", &key);
+        let err = |message: String| PlanError {
+            path: lock_path.to_owned(),
+            line,
+            key: key.clone(),
+            message,
+        };
+        let Some(info) = lock.packages.get(&key) else {
+            return Err(err(format!(
+                "the snapshot {dep_path} has no entry in packages; the lockfile is broken: run `pnpm install` to rewrite it"
+            )));
+        };
+        let pkg_id = lock
+            .snapshots
+            .get(&dep_path)
+            .and_then(|s| s.id.clone())
+            .or_else(|| info.id.clone())
+            .unwrap_or_else(|| package_id(&dep_path));
+        if planned.contains_key(&pkg_id) {
+            continue;
+        }
+        let (source, integrity) = resolve(&key, info, registries, project_dir).map_err(err)?;
+        planned.insert(
+            pkg_id.clone(),
+            PlannedPackage {
+                pkg_id,
+                key,
+                source,
+                integrity,
+                line,
+            },
+        );
+    }
+    Ok(planned.into_values().collect())
+}
+
+/// Snapshot keys reachable from the importers (all of them: no `--filter`).
+fn reachable(lock: &Lockfile) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut queue: VecDeque<String> = VecDeque::new();
+    for importer in lock.importers.values() {
+        for (name, dep) in importer
+            .dependencies
+            .iter()
+            .chain(&importer.dev_dependencies)
+            .chain(&importer.optional_dependencies)
+        {
+            queue.extend(ref_to_dep_path(&dep.version, name));
+        }
+    }
+    while let Some(dep_path) = queue.pop_front() {
+        if !seen.insert(dep_path.clone()) {
+            continue;
+        }
+        if let Some(snapshot) = lock.snapshots.get(&dep_path) {
+            for (name, reference) in snapshot
+                .dependencies
+                .iter()
+                .chain(&snapshot.optional_dependencies)
+            {
+                queue.extend(ref_to_dep_path(&reference.0, name));
+            }
+        }
+    }
+    seen
+}
+
+/// `dependency-path` `refToRelative`: a reference in `importers`/`snapshots` to the
+/// snapshot key it names; `None` for `link:` (workspace projects: not fetched).
+pub fn ref_to_dep_path(reference: &str, name: &str) -> Option<String> {
+    if reference.starts_with("link:") {
+        return None;
+    }
+    if reference.starts_with('@') {
+        return Some(reference.to_owned());
+    }
+    let Some(at) = reference.find('@') else {
+        return Some(format!("{name}@{reference}"));
+    };
+    let before = |c: char| reference.find(c).map_or(true, |i| at < i);
+    if before(':') && before('(') {
+        Some(reference.to_owned())
+    } else {
+        Some(format!("{name}@{reference}"))
+    }
+}
+
+/// `indexOfDepPathSuffix`: where the trailing `(…)(…)` groups (peers, patch hash)
+/// start, or `None`.
+fn suffix_start(dep_path: &str) -> Option<usize> {
+    if !dep_path.ends_with(')') {
+        return None;
+    }
+    let bytes = dep_path.as_bytes();
+    let mut open = 1;
+    for i in (0..bytes.len() - 1).rev() {
+        match bytes[i] {
+            b'(' => open -= 1,
+            b')' => open += 1,
+            _ if open == 0 => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `removeSuffix`: the snapshot key without peer and patch suffixes = the `packages:` key.
+pub fn remove_suffix(dep_path: &str) -> &str {
+    suffix_start(dep_path).map_or(dep_path, |i| &dep_path[..i])
+}
+
+/// `tryGetPackageId`: suffixes removed; with a `:` (a `file:` or URL version), only
+/// what follows the name's `@` (`runtime:` keeps its name).
+pub fn package_id(dep_path: &str) -> String {
+    let id = remove_suffix(dep_path);
+    if id.contains(':') {
+        if let Some(at) = id.get(1..).and_then(|rest| rest.find('@')) {
+            let after = &id[at + 2..];
+            if !after.starts_with("runtime:") {
+                return after.to_owned();
+            }
+        }
+    }
+    id.to_owned()
+}
+
+/// The name and version in a `packages:` key: `@s/n@1.0.0` -> (`@s/n`, `1.0.0`).
+fn name_version(key: &str) -> Option<(&str, &str)> {
+    let at = key.get(1..)?.find('@')? + 1;
+    Some((&key[..at], &key[at + 1..]))
+}
+
+fn resolve(
+    key: &str,
+    info: &PackageInfo,
+    registries: &Registries,
+    project_dir: &Path,
+) -> Result<(Source, Option<Integrity>), String> {
+    let r = &info.resolution;
+    let integrity = r
+        .integrity
+        .as_deref()
+        .map(|sri| Integrity::parse_sri(sri).map_err(|e| format!("resolution.integrity: {e}")))
+        .transpose()?;
+    match r.kind.as_deref() {
+        None => {}
+        Some("git") => {
+            return Err(unsupported(
+                "a git repository (resolution type: git)",
+                "fetched from its git host",
+            ))
+        }
+        Some("directory") => {
+            return Err(unsupported(
+                "a local directory (resolution type: directory)",
+                "imported from the directory",
+            ))
+        }
+        Some(other) => {
+            return Err(unsupported(
+                &format!("resolution type {other:?} (runtime: or binary packages)"),
+                "downloaded from nodejs.org or a release server",
+            ))
+        }
+    }
+    if r.git_hosted == Some(true) {
+        return Err(unsupported(
+            "a git-hosted tarball",
+            "fetched from its git host",
+        ));
+    }
+    match r.tarball.as_deref() {
+        Some(t) if t.starts_with("file:") => {
+            let relative = t["file:".len()..].to_owned();
+            let path = project_dir.join(&relative);
+            Ok((Source::LocalFile { relative, path }, integrity))
+        }
+        Some(t) => {
+            if [
+                "https://codeload.github.com/",
+                "https://bitbucket.org/",
+                "https://gitlab.com/",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p))
+            {
+                return Err(unsupported(
+                    "a git-hosted tarball",
+                    "fetched from its git host",
+                ));
+            }
+            let integrity = integrity.ok_or_else(missing_integrity)?;
+            let url = if t.contains("://") {
+                t.to_owned()
+            } else {
+                let (name, _) = name_version(key).unwrap_or((key, ""));
+                format!(
+                    "{}{}",
+                    registries.for_package(name),
+                    t.trim_start_matches('/')
+                )
+            };
+            Ok((Source::Url(url), Some(integrity)))
+        }
+        None => {
+            let integrity = integrity.ok_or_else(missing_integrity)?;
+            let (name, version) = name_version(key)
+                .ok_or_else(|| format!("cannot get a tarball URL from the key {key}"))?;
+            let version = info.version.as_deref().unwrap_or(version);
+            Ok((
+                Source::Url(tarball_url(registries.for_package(name), name, version)),
+                Some(integrity),
+            ))
+        }
+    }
+}
+
+fn unsupported(what: &str, how: &str) -> String {
+    format!(
+        "{what}: pnpm would have it {how}; update-pnpm-hash does not emulate that yet, so it computes no hash for this lockfile (use nixpkgs' fetchPnpmDeps with a fake hash for it)"
+    )
+}
+
+fn missing_integrity() -> String {
+    "ERR_PNPM_MISSING_TARBALL_INTEGRITY: its resolution has no integrity, so pnpm refuses to install it; run `pnpm install` to rewrite the lockfile".to_owned()
+}
+
+/// `get-npm-tarball-url`: build metadata (`+…`) is not part of the file name.
+pub fn tarball_url(registry: &str, name: &str, version: &str) -> String {
+    let bare = name.rsplit('/').next().unwrap_or(name);
+    let version = version.split('+').next().unwrap_or(version);
+    format!("{registry}{name}/-/{bare}-{version}.tgz")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pnpm::lockfile::parse;
+    use crate::pnpm::project_config::DEFAULT_REGISTRY;
+
+    fn registries() -> Registries {
+        Registries {
+            default: DEFAULT_REGISTRY.to_owned(),
+            scoped: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn dependency_paths_as_pnpm_reads_them() {
+        assert_eq!(
+            ref_to_dep_path("1.2.2(react@18.3.1)", "u").unwrap(),
+            "u@1.2.2(react@18.3.1)"
+        );
+        assert_eq!(ref_to_dep_path("ms@2.1.3", "my-ms").unwrap(), "ms@2.1.3");
+        assert_eq!(ref_to_dep_path("link:../mail", "m"), None);
+        assert_eq!(
+            ref_to_dep_path("file:c/x.tgz", "@t/x").unwrap(),
+            "@t/x@file:c/x.tgz"
+        );
+        assert_eq!(remove_suffix("u@1.2.2(react@18.3.1)(b@1(c@2))"), "u@1.2.2");
+        assert_eq!(remove_suffix("a@1(patch_hash=ab)(x@1)"), "a@1");
+        assert_eq!(package_id("@t/x@file:c/x.tgz"), "file:c/x.tgz");
+        assert_eq!(
+            package_id("@esbuild/linux-x64@0.19.12"),
+            "@esbuild/linux-x64@0.19.12"
+        );
+        assert_eq!(
+            tarball_url(DEFAULT_REGISTRY, "@esbuild/linux-x64", "0.19.12+b"),
+            "https://registry.npmjs.org/@esbuild/linux-x64/-/linux-x64-0.19.12.tgz"
+        );
+    }
+
+    const LOCK: &str = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      my-ms:\n        specifier: npm:ms@2.1.3\n        version: ms@2.1.3\n      u:\n        specifier: 1.0.0\n        version: 1.0.0(ms@2.1.3)\n      mail:\n        specifier: workspace:*\n        version: link:mail\n\npackages:\n\n  ms@2.1.3:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}\n\n  u@1.0.0:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}\n\n  orphan@1.0.0:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}\n\nsnapshots:\n\n  ms@2.1.3: {}\n\n  u@1.0.0(ms@2.1.3):\n    dependencies:\n      ms: 2.1.3\n\n  orphan@1.0.0: {}\n";
+
+    #[test]
+    fn plans_what_the_importers_reach_once_per_package_id() {
+        let lock = parse(LOCK).unwrap();
+        let p = plan(
+            Path::new("/p/pnpm-lock.yaml"),
+            &lock,
+            &LineIndex::new(LOCK),
+            &registries(),
+        )
+        .unwrap();
+        let ids: Vec<&str> = p.iter().map(|p| p.pkg_id.as_str()).collect();
+        assert_eq!(ids, ["ms@2.1.3", "u@1.0.0"]);
+        assert_eq!(
+            p[0].source,
+            Source::Url("https://registry.npmjs.org/ms/-/ms-2.1.3.tgz".to_owned())
+        );
+        assert_eq!(p[0].line, 19);
+    }
+
+    #[test]
+    fn git_and_missing_integrity_are_refused_with_the_line() {
+        let text = LOCK.replace(
+            "  u@1.0.0:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}",
+            "  u@1.0.0:\n    resolution: {type: git, repo: https://github.com/a/u, commit: 0123}",
+        );
+        let err = plan(
+            Path::new("l.yaml"),
+            &parse(&text).unwrap(),
+            &LineIndex::new(&text),
+            &registries(),
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 22, "{err}");
+        assert!(err.to_string().contains("git"), "{err}");
+        let text = LOCK.replacen("resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}", "resolution: {tarball: 'https://r.example/ms.tgz'}", 1);
+        let err = plan(
+            Path::new("l.yaml"),
+            &parse(&text).unwrap(),
+            &LineIndex::new(&text),
+            &registries(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("MISSING_TARBALL_INTEGRITY"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,512 @@
+//! fetchPnpmDeps, natively: a `pnpm-lock.yaml` in, the output's NAR hash out.
+//!
+//! Check the lockfile as pnpm 10's `--frozen-lockfile` does and plan the packages
+//! ([`plan`](crate::pnpm::plan)), make sure every registry tarball is in the shared
+//! tarball cache (downloading only what is missing), then stream: pnpm's store
+//! ([`store`](crate::pnpm::store)) as tar entries into GNU tar's pax format
+//! ([`pax_tar`](crate::archive::pax_tar)) into zstd 1.5.7's framing
+//! ([`zstd_cli`](crate::archive::zstd_cli)). The compressed archive goes to an unnamed
+//! temp file (the NAR needs its size before its bytes), then `$out`'s NAR
+//! (`.fetcher-version`, `pnpm-store.tar.zst`) goes into SHA-256. The unpacked store is
+//! never written to disk.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256, Sha512};
+use thiserror::Error;
+
+use crate::archive::pax_tar::PaxTarWriter;
+use crate::archive::zstd_cli;
+use crate::fetch::integrity::{Hasher, Integrity};
+use crate::fetch::tarball_cache::{Hit, TarballCache};
+use crate::fetch::tarball_fetch::{
+    self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
+};
+use crate::nix::nar::{HashingWriter, NarWriter};
+use crate::nix::nix_hash::Sha256Hash;
+use crate::pnpm::frozen_check::{self, FrozenError};
+use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
+use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
+use crate::pnpm::profile::Profile;
+use crate::pnpm::project_config::{ConfigError, ProjectConfig};
+use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
+use crate::yarn::nar_memo::NarMemo;
+
+/// `$SOURCE_DATE_EPOCH` in a Nix build: the archive's `--mtime`.
+const SOURCE_DATE_EPOCH: u64 = 315_532_800;
+pub const STORE_ARCHIVE: &str = "pnpm-store.tar.zst";
+pub const FETCHER_VERSION_FILE: &str = ".fetcher-version";
+/// Pass 2 of the store gathers file contents in groups of this many bytes.
+const MEMORY_BUDGET: usize = 128 << 20;
+
+#[derive(Debug, Clone)]
+pub struct PrefetchOptions {
+    pub cache_dir: PathBuf,
+    pub fetch: FetchOptions,
+    /// Use the cache only; a miss is an error listing what is missing.
+    pub offline: bool,
+    /// Ignore remembered NAR hashes: verify every tarball and hash again.
+    pub recompute: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum PrefetchError {
+    #[error("{}:{error}", path.display())]
+    Lockfile { path: PathBuf, error: LockfileError },
+    #[error("{}: not UTF-8 (byte {offset}); a pnpm-lock.yaml is UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Frozen(#[from] FrozenError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{}:{line}: {key}: {message}", lockfile.display())]
+    LocalTarball {
+        lockfile: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{}: {} of {total} tarballs are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
+    Offline {
+        lockfile: PathBuf,
+        missing: Vec<String>,
+        total: usize,
+    },
+    #[error("{}: {} download(s) failed:\n{}", lockfile.display(), errors.len(), list(&errors.iter().map(ToString::to_string).collect::<Vec<_>>()))]
+    Fetch {
+        lockfile: PathBuf,
+        errors: Vec<FetchError>,
+    },
+    #[error("{}: {source}", lockfile.display())]
+    Store {
+        lockfile: PathBuf,
+        source: StoreError,
+    },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl PrefetchError {
+    /// The project itself is wrong (exit 2), as opposed to the network or cache (exit 3).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Lockfile { .. }
+                | Self::NotUtf8 { .. }
+                | Self::Config(_)
+                | Self::Frozen(_)
+                | Self::Plan(_)
+                | Self::LocalTarball { .. }
+                | Self::Store { .. }
+        )
+    }
+}
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = items.iter().take(SHOWN).map(|i| format!("  {i}")).collect();
+    if items.len() > SHOWN {
+        out.push(format!("  … and {} more", items.len() - SHOWN));
+    }
+    out.join("\n")
+}
+
+/// What a run did and found.
+#[derive(Debug, Clone)]
+pub struct Prefetched {
+    pub hash: Sha256Hash,
+    pub nar_size: u64,
+    /// Packages in the store.
+    pub packages: usize,
+    pub downloaded: DownloadStats,
+    /// The hash was remembered from an earlier computation over the same inputs.
+    pub from_memo: bool,
+}
+
+/// A checked lockfile and its packages, each with the bytes that fill its store entry.
+pub struct Planned {
+    pub packages: Vec<PlannedPackage>,
+    /// For `file:` tarballs: their SHA-512, computed here (they are local).
+    local_digests: Vec<Option<[u8; 64]>>,
+}
+
+pub struct Prefetcher {
+    cache: TarballCache,
+    opts: PrefetchOptions,
+}
+
+impl Prefetcher {
+    pub fn new(opts: PrefetchOptions) -> Result<Self, PrefetchError> {
+        let cache = TarballCache::open(&opts.cache_dir).map_err(|source| PrefetchError::Io {
+            path: opts.cache_dir.clone(),
+            source,
+        })?;
+        Ok(Self { cache, opts })
+    }
+
+    /// The fetchPnpmDeps hash of the project whose `pnpm-lock.yaml` is `path` (its
+    /// bytes `lock_bytes`), for `profile`.
+    pub fn hash(
+        &self,
+        path: &Path,
+        lock_bytes: &[u8],
+        profile: &Profile,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Prefetched, PrefetchError> {
+        let planned = check_and_plan(path, lock_bytes)?;
+        let memo = NarMemo::new(self.cache.root());
+        let key = memo_key(lock_bytes, profile, &planned);
+        if let (Some((hash, nar_size)), false) = (memo.get(&key), self.opts.recompute) {
+            return Ok(Prefetched {
+                hash,
+                nar_size,
+                packages: planned.packages.len(),
+                downloaded: DownloadStats::default(),
+                from_memo: true,
+            });
+        }
+        let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
+        let mut archive =
+            tempfile::tempfile_in(self.cache.root()).map_err(|source| PrefetchError::Io {
+                path: self.cache.root().to_owned(),
+                source,
+            })?;
+        write_store_archive(path, tarballs, &mut archive)?;
+        let (hash, nar_size) =
+            out_nar_hash(profile, &mut archive).map_err(|source| PrefetchError::Io {
+                path: self.cache.root().to_owned(),
+                source,
+            })?;
+        // Only an optimisation: a read-only cache must not fail the run.
+        let _ = memo.put(&key, &hash, nar_size);
+        Ok(Prefetched {
+            hash,
+            nar_size,
+            packages: planned.packages.len(),
+            downloaded,
+            from_memo: false,
+        })
+    }
+
+    /// Writes `$out` itself to `dir` (which must not exist, or be empty): built in a
+    /// sibling temp dir and renamed into place, so it is whole or absent.
+    pub fn materialize(
+        &self,
+        path: &Path,
+        lock_bytes: &[u8],
+        profile: &Profile,
+        dir: &Path,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Prefetched, PrefetchError> {
+        let planned = check_and_plan(path, lock_bytes)?;
+        let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
+        let io_err = |source| PrefetchError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        let tmp = empty_sibling_dir(dir).map_err(io_err)?;
+        let mut archive = File::create(tmp.path().join(STORE_ARCHIVE)).map_err(io_err)?;
+        write_store_archive(path, tarballs, &mut archive)?;
+        archive.sync_all().map_err(io_err)?;
+        fs::write(
+            tmp.path().join(FETCHER_VERSION_FILE),
+            format!("{}\n", profile.fetcher_version),
+        )
+        .map_err(io_err)?;
+        let (hash, nar_size) = crate::nix::nar::hash_path(tmp.path()).map_err(io_err)?;
+        // rename(2) replaces an empty directory, so a failure leaves `dir` as it was.
+        fs::rename(tmp.path(), dir).map_err(io_err)?;
+        let _ = tmp.keep();
+        Ok(Prefetched {
+            hash,
+            nar_size,
+            packages: planned.packages.len(),
+            downloaded,
+            from_memo: false,
+        })
+    }
+
+    /// The store pnpm 10 would leave for this lockfile, digested (pass 1 of
+    /// [`Store`]), with what the run downloaded: for layered comparisons of the tree.
+    pub fn store(
+        &self,
+        path: &Path,
+        lock_bytes: &[u8],
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<(Store, DownloadStats), PrefetchError> {
+        let planned = check_and_plan(path, lock_bytes)?;
+        let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
+        let store = Store::build(tarballs, threads()).map_err(|source| PrefetchError::Store {
+            lockfile: path.to_owned(),
+            source,
+        })?;
+        Ok((store, downloaded))
+    }
+
+    /// Every package's tarball, at hand: registry ones in the cache (fetched if
+    /// missing), `file:` ones in the project.
+    fn fill(
+        &self,
+        path: &Path,
+        planned: &Planned,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<(Vec<PackageTarball>, DownloadStats), PrefetchError> {
+        let io_err = |source| PrefetchError::Io {
+            path: self.cache.root().to_owned(),
+            source,
+        };
+        let lookup = |p: &PlannedPackage| -> io::Result<Option<Hit>> {
+            match (&p.source, &p.integrity) {
+                (Source::Url(_), Some(i)) => self.cache.lookup(&i.cache_key(), Some(i)),
+                _ => Ok(None),
+            }
+        };
+        let mut missing = Vec::new();
+        for p in &planned.packages {
+            if matches!(p.source, Source::Url(_)) && lookup(p).map_err(io_err)?.is_none() {
+                missing.push(p);
+            }
+        }
+        if !missing.is_empty() && self.opts.offline {
+            return Err(PrefetchError::Offline {
+                lockfile: path.to_owned(),
+                missing: missing
+                    .iter()
+                    .map(|p| format!("line {}: {} ({})", p.line, p.key, url_of(p)))
+                    .collect(),
+                total: planned.packages.len(),
+            });
+        }
+        let requests = missing
+            .iter()
+            .map(|p| TarballRequest {
+                key: format!("line {}: {}", p.line, p.key),
+                url: url_of(p).to_owned(),
+                integrity: p.integrity.clone(),
+                cache_key: p
+                    .integrity
+                    .as_ref()
+                    .map(Integrity::cache_key)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let downloaded =
+            tarball_fetch::download_all(requests, &self.cache, &self.opts.fetch, progress)
+                .map_err(|errors| PrefetchError::Fetch {
+                    lockfile: path.to_owned(),
+                    errors,
+                })?;
+        let mut tarballs = Vec::with_capacity(planned.packages.len());
+        for p in &planned.packages {
+            let source = match &p.source {
+                Source::LocalFile { path, .. } => TarballSource::File(path.clone()),
+                Source::Url(_) => {
+                    let hit = lookup(p).map_err(io_err)?.ok_or_else(|| {
+                        io_err(io::Error::other(format!(
+                            "{} vanished from the cache while in use",
+                            p.key
+                        )))
+                    })?;
+                    TarballSource::File(hit.path)
+                }
+            };
+            tarballs.push(PackageTarball {
+                pkg_id: p.pkg_id.clone(),
+                integrity: p.integrity.as_ref().map(ToString::to_string),
+                source,
+            });
+        }
+        Ok((tarballs, downloaded))
+    }
+}
+
+fn url_of(p: &PlannedPackage) -> &str {
+    match &p.source {
+        Source::Url(url) => url,
+        Source::LocalFile { relative, .. } => relative,
+    }
+}
+
+/// Parses the lockfile, refuses what pnpm 10 refuses under `--frozen-lockfile`, and
+/// plans the packages; reads `file:` tarballs (to verify them), nothing else.
+pub fn check_and_plan(path: &Path, lock_bytes: &[u8]) -> Result<Planned, PrefetchError> {
+    let text = std::str::from_utf8(lock_bytes).map_err(|e| PrefetchError::NotUtf8 {
+        path: path.to_owned(),
+        offset: e.valid_up_to(),
+    })?;
+    let lock = lockfile::parse(text).map_err(|error| PrefetchError::Lockfile {
+        path: path.to_owned(),
+        error,
+    })?;
+    let lines = LineIndex::new(text);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let config = ProjectConfig::load(dir)?;
+    if let Some(pnpmfile) = [".pnpmfile.cjs", ".pnpmfile.mjs"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.exists())
+    {
+        return Err(ConfigError::Invalid {
+            path: pnpmfile,
+            message: "pnpm would run this pnpmfile's hooks; update-pnpm-hash does not emulate them, so it computes no hash for this project".to_owned(),
+        }
+        .into());
+    }
+    frozen_check::check(path, &lock, &lines, &config)?;
+    let packages = plan::plan(path, &lock, &lines, &config.registries)?;
+    let local_digests = packages
+        .iter()
+        .map(|p| local_digest(path, p))
+        .collect::<Result<_, _>>()?;
+    Ok(Planned {
+        packages,
+        local_digests,
+    })
+}
+
+/// A `file:` tarball's SHA-512, checked against the lockfile's integrity when it has one.
+fn local_digest(lock: &Path, p: &PlannedPackage) -> Result<Option<[u8; 64]>, PrefetchError> {
+    let Source::LocalFile { path, relative } = &p.source else {
+        return Ok(None);
+    };
+    let refuse = |message: String| PrefetchError::LocalTarball {
+        lockfile: lock.to_owned(),
+        line: p.line,
+        key: p.key.clone(),
+        message,
+    };
+    let bytes = fs::read(path).map_err(|e| refuse(format!("cannot read {relative}: {e}")))?;
+    let digest: [u8; 64] = Sha512::digest(&bytes).into();
+    if let Some(i) = &p.integrity {
+        let mut hasher = Hasher::new(i.algorithm);
+        hasher.update(&bytes);
+        let actual = hasher.finish();
+        if !i.matches(i.algorithm, &actual) {
+            return Err(refuse(format!(
+                "{relative} does not match the lockfile's integrity {}; if the tarball changed on purpose, run `pnpm install` to update pnpm-lock.yaml",
+                i
+            )));
+        }
+    }
+    Ok(Some(digest))
+}
+
+/// Everything that fixes `$out`: the profile, the lockfile bytes, and each package's
+/// id and content digest (the lockfile's integrity, or a local tarball's SHA-512).
+fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(b"pnpm-nar-memo-v1");
+    field(env!("CARGO_PKG_VERSION").as_bytes());
+    field(profile.fetcher_version.to_string().as_bytes());
+    field(profile.pnpm_verified.as_bytes());
+    field(lock_bytes);
+    for (p, local) in planned.packages.iter().zip(&planned.local_digests) {
+        field(p.pkg_id.as_bytes());
+        field(
+            p.integrity
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        field(local.as_ref().map_or(&[][..], |d| &d[..]));
+    }
+    Sha256Hash(h.finalize().into()).to_hex()
+}
+
+/// The store as `tar --zstd` leaves it in `$out/pnpm-store.tar.zst`, into `out`.
+fn write_store_archive(
+    lock: &Path,
+    tarballs: Vec<PackageTarball>,
+    out: &mut File,
+) -> Result<(), PrefetchError> {
+    let store_err = |source| PrefetchError::Store {
+        lockfile: lock.to_owned(),
+        source,
+    };
+    let threads = threads();
+    let store = Store::build(tarballs, threads).map_err(store_err)?;
+    let io_err = |source| PrefetchError::Io {
+        path: PathBuf::from(STORE_ARCHIVE),
+        source,
+    };
+    let zstd = zstd_cli::Encoder::new(BufWriter::new(&mut *out)).map_err(io_err)?;
+    let mut tar = TarSink(PaxTarWriter::new(zstd, SOURCE_DATE_EPOCH).map_err(io_err)?);
+    store
+        .write(&mut tar, MEMORY_BUDGET, threads)
+        .map_err(store_err)?;
+    let zstd = tar.0.finish().map_err(io_err)?;
+    zstd.finish().and_then(|mut w| w.flush()).map_err(io_err)?;
+    Ok(())
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The store's entries as GNU tar members (`.`, `./v10`, …).
+struct TarSink<W: Write>(PaxTarWriter<W>);
+
+impl<W: Write> StoreSink for TarSink<W> {
+    fn dir(&mut self, path: &str, mode: u32) -> io::Result<()> {
+        self.0.dir(member(path), mode)
+    }
+
+    fn file(&mut self, path: &str, mode: u32, size: u64, data: &mut dyn Read) -> io::Result<()> {
+        self.0.file(member(path), mode, size, data)
+    }
+}
+
+/// The store names members `./v10/…` as tar does; the writer adds the `./` itself.
+fn member(path: &str) -> &str {
+    path.strip_prefix("./").unwrap_or(path)
+}
+
+/// The NAR hash of `$out`: `.fetcher-version` and the archive in `archive`.
+fn out_nar_hash(profile: &Profile, archive: &mut File) -> io::Result<(Sha256Hash, u64)> {
+    let version = format!("{}\n", profile.fetcher_version);
+    let len = archive.seek(io::SeekFrom::End(0))?;
+    archive.rewind()?;
+    let mut nar = NarWriter::new(HashingWriter::default())?;
+    nar.start_directory()?;
+    nar.start_entry(FETCHER_VERSION_FILE.as_bytes())?;
+    nar.regular(false, version.len() as u64, version.as_bytes())?;
+    nar.end_entry()?;
+    nar.start_entry(STORE_ARCHIVE.as_bytes())?;
+    nar.regular_buffered(false, len, io::BufReader::with_capacity(1 << 20, archive))?;
+    nar.end_entry()?;
+    nar.end_directory()?;
+    Ok(nar.into_inner().finish())
+}
+
+fn empty_sibling_dir(dir: &Path) -> io::Result<tempfile::TempDir> {
+    if dir.exists() && fs::read_dir(dir)?.next().is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "exists and is not empty; remove it or choose another directory",
+        ));
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".materialize-")
+        .tempdir_in(parent)?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
+    Ok(tmp)
+}

@@ -1,0 +1,539 @@
+//! The whole store directory nixpkgs' fetchPnpmDeps packs (fetcherVersion 3, pnpm 10), as
+//! a stream of tar entries in GNU tar's `--sort=name` order with the fixup's permissions.
+//!
+//! What nixpkgs (pkgs/build-support/node/fetch-pnpm-deps/default.nix at
+//! 00d3e9499656a99482f2d245bb600253927e40d2) leaves in `$storePath` after pnpm 10's install:
+//! `v10/files/00..ff` and `v10/index/00..ff` (all 512 created up front by pnpm's worker
+//! `initStore`), one file per distinct (content, executable) pair, one index file per
+//! package; for a `file:` tarball also `v10/<depPathToFilename(pkgId)>/tarball-integrity`
+//! (pnpm's package requester), and for a package without lockfile integrity its index as
+//! `v10/<depPathToFilename(pkgId)>/integrity-not-built.json`; `v10/tmp` and `v10/projects`
+//! removed; directories and `-exec` files 0555, other files 0444. `.fetcher-version` lives
+//! in `$out`, outside the tar.
+//!
+//! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
+//! once, gunzips, parses and digests it, and keeps per distinct file only its digest, size
+//! and where its bytes are (package, offset in the tar). [`Store::write`] then emits the
+//! entries in order; file contents are gathered in groups of at most `memory_budget` bytes
+//! (two groups in memory at once: one written while the next is gathered), decompressing
+//! again only the tarballs that hold a file of the group, each up to the last byte needed.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use sha2::{Digest, Sha512};
+use thiserror::Error;
+
+use super::cafs::{content_path, index_path, is_executable};
+use super::dep_path::{dep_path_to_filename, MAX_LENGTH};
+use super::extract::{parse_tarball, tar_bytes, ExtractError};
+use super::index_file::{index_file_bytes, parse_manifest, IndexedFile};
+use crate::fetch::integrity::{Integrity, IntegrityError};
+
+/// Directories and `*-exec` files after the fixup's chmod.
+pub const DIR_MODE: u32 = 0o555;
+pub const EXEC_MODE: u32 = 0o555;
+pub const FILE_MODE: u32 = 0o444;
+/// pnpm 10's store layout version directory.
+const LAYOUT: &str = "v10";
+
+/// Where a tar entry goes: the shape of `common::archive::pax_tar::PaxTarWriter`'s `dir` and
+/// `file`. Paths are relative to `$storePath`: `.` for the root, then `v10`,
+/// `v10/files/00/<hex>`, … (no `./` prefix, no trailing slash; the tar writer adds GNU
+/// tar's `./`).
+pub trait StoreSink {
+    fn dir(&mut self, path: &str, mode: u32) -> io::Result<()>;
+    fn file(&mut self, path: &str, mode: u32, size: u64, data: &mut dyn Read) -> io::Result<()>;
+}
+
+/// Where a package's tarball bytes are read from (twice: once per pass).
+#[derive(Debug, Clone)]
+pub enum TarballSource {
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
+}
+
+impl TarballSource {
+    fn read(&self) -> io::Result<Arc<[u8]>> {
+        match self {
+            Self::File(path) => Ok(std::fs::read(path)?.into()),
+            Self::Bytes(bytes) => Ok(bytes.clone()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Bytes(_) => "in-memory tarball".to_owned(),
+        }
+    }
+}
+
+/// One package pnpm fetches: its pkgId (as in the lockfile's `packages:` key, peer suffix
+/// removed), its tarball's integrity exactly as the lockfile writes it (`sha512-…`; `None`
+/// when the lockfile has none), and its bytes, already verified against it by the fetcher.
+#[derive(Debug, Clone)]
+pub struct PackageTarball {
+    pub pkg_id: String,
+    pub integrity: Option<String>,
+    pub source: TarballSource,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot read the tarball of {pkg_id} ({source_name}): {source}")]
+    Read {
+        pkg_id: String,
+        source_name: String,
+        source: io::Error,
+    },
+    #[error("pnpm cannot unpack the tarball of {pkg_id} ({source_name}): {source}")]
+    Extract {
+        pkg_id: String,
+        source_name: String,
+        source: ExtractError,
+    },
+    #[error("the package.json in the tarball of {pkg_id} is not valid JSON ({source}); pnpm fails on it too")]
+    Manifest {
+        pkg_id: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "the integrity {integrity:?} of {pkg_id} is not one `<algorithm>-<base64>` hash: {source}"
+    )]
+    Integrity {
+        pkg_id: String,
+        integrity: String,
+        source: IntegrityError,
+    },
+    #[error("the tarball of {pkg_id} changed between the two passes over it (file at byte {offset}); is something rewriting the tarball cache?")]
+    Changed { pkg_id: String, offset: u64 },
+    #[error("writing the store archive failed: {0}")]
+    Sink(#[source] io::Error),
+}
+
+/// A distinct CAFS file: its digest and whether it is the `-exec` variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct CafsKey {
+    sha512: [u8; 64],
+    executable: bool,
+}
+
+/// Where the bytes of a CAFS file can be read again.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    package: usize,
+    offset: u64,
+    size: u64,
+}
+
+/// What pass 1 learnt from one tarball.
+struct Digested {
+    index: Placement,
+    index_json: Vec<u8>,
+    /// `v10/<depPathToFilename>/tarball-integrity` of a `file:` tarball.
+    tarball_integrity: Option<(String, String)>,
+    files: Vec<(CafsKey, Origin)>,
+}
+
+/// Where an index file goes: `index/XX/<name>`, or `<dir>/<name>` directly under `v10/`.
+enum Placement {
+    Index(String, String),
+    Loose(String, String),
+}
+
+/// The store as nixpkgs packs it, known by digests; contents stay in the tarballs.
+pub struct Store {
+    packages: Vec<PackageTarball>,
+    files: BTreeMap<CafsKey, Origin>,
+    /// `index/XX/<name>` -> bytes, by shard then name.
+    index_files: BTreeMap<(String, String), Vec<u8>>,
+    /// Directories directly under `v10/` other than `files` and `index`, by name, with
+    /// their files by name.
+    loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+}
+
+impl Store {
+    /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested.
+    pub fn build(packages: Vec<PackageTarball>, threads: usize) -> Result<Self, StoreError> {
+        let digested = parallel_map(&packages, threads, digest_package)?;
+        let mut files = BTreeMap::new();
+        let mut index_files = BTreeMap::new();
+        let mut loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+        for d in digested {
+            for (key, origin) in d.files {
+                files.entry(key).or_insert(origin);
+            }
+            match d.index {
+                Placement::Index(shard, name) => {
+                    index_files.insert((shard, name), d.index_json);
+                }
+                Placement::Loose(dir, name) => {
+                    loose_dirs
+                        .entry(dir)
+                        .or_default()
+                        .insert(name, d.index_json);
+                }
+            }
+            if let Some((dir, integrity)) = d.tarball_integrity {
+                let dir = loose_dirs.entry(dir).or_default();
+                dir.insert("tarball-integrity".to_owned(), integrity.into_bytes());
+            }
+        }
+        Ok(Self {
+            packages,
+            files,
+            index_files,
+            loose_dirs,
+        })
+    }
+
+    /// Distinct files under `v10/files`.
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Index files under `v10/index`.
+    pub fn index_count(&self) -> usize {
+        self.index_files.len()
+    }
+
+    /// Bytes of all distinct files.
+    pub fn content_bytes(&self) -> u64 {
+        self.files.values().map(|o| o.size).sum()
+    }
+
+    /// Pass 2: every entry of the store, in order, into `sink`. File contents are held at
+    /// most two groups of `memory_budget` bytes at a time (a file larger than the budget is
+    /// a group alone); `threads` tarballs are decompressed at once.
+    pub fn write(
+        &self,
+        sink: &mut dyn StoreSink,
+        memory_budget: usize,
+        threads: usize,
+    ) -> Result<(), StoreError> {
+        sink.dir(".", DIR_MODE).map_err(StoreError::Sink)?;
+        sink.dir(LAYOUT, DIR_MODE).map_err(StoreError::Sink)?;
+        // `v10/`'s children in strcmp order, as `--sort=name` visits them.
+        let mut children: Vec<&str> = vec!["files", "index"];
+        children.extend(self.loose_dirs.keys().map(String::as_str));
+        children.sort_unstable();
+        for child in children {
+            match child {
+                "files" => self.write_files(sink, memory_budget, threads)?,
+                "index" => self.write_index(sink).map_err(StoreError::Sink)?,
+                dir => {
+                    let base = format!("{LAYOUT}/{dir}");
+                    sink.dir(&base, DIR_MODE).map_err(StoreError::Sink)?;
+                    for (name, bytes) in &self.loose_dirs[dir] {
+                        let path = format!("{base}/{name}");
+                        sink.file(&path, FILE_MODE, bytes.len() as u64, &mut &bytes[..])
+                            .map_err(StoreError::Sink)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `v10/files` and its 256 shards, contents gathered group by group.
+    fn write_files(
+        &self,
+        sink: &mut dyn StoreSink,
+        memory_budget: usize,
+        threads: usize,
+    ) -> Result<(), StoreError> {
+        let sink_err = StoreError::Sink;
+        sink.dir(&format!("{LAYOUT}/files"), DIR_MODE)
+            .map_err(sink_err)?;
+        let files: Vec<(&CafsKey, &Origin)> = self.files.iter().collect();
+        let groups: Vec<_> = groups(&files, memory_budget as u64).collect();
+        let mut next_shard = 0usize;
+        // One thread gathers the next group while this one writes the current: at most
+        // two groups are in memory, and gunzip overlaps with the sink's compression.
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let to_gather = &groups;
+            scope.spawn(move || {
+                for group in to_gather {
+                    let contents = self.gather(group, threads);
+                    let failed = contents.is_err();
+                    if tx.send(contents).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for group in &groups {
+                // A closed channel means the gatherer panicked; the scope re-raises it.
+                let Ok(contents) = rx.recv() else { break };
+                for ((key, origin), data) in group.iter().zip(contents?) {
+                    let shard = usize::from(key.sha512[0]);
+                    while next_shard <= shard {
+                        sink.dir(&format!("{LAYOUT}/files/{next_shard:02x}"), DIR_MODE)
+                            .map_err(sink_err)?;
+                        next_shard += 1;
+                    }
+                    let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
+                    let path = format!("{LAYOUT}/{}", content_path(&key.sha512, key.executable));
+                    sink.file(&path, mode, origin.size, &mut &data[..])
+                        .map_err(sink_err)?;
+                }
+            }
+            Ok(())
+        })?;
+        for shard in next_shard..256 {
+            sink.dir(&format!("{LAYOUT}/files/{shard:02x}"), DIR_MODE)
+                .map_err(sink_err)?;
+        }
+        Ok(())
+    }
+
+    /// `v10/index` and its 256 shards.
+    fn write_index(&self, sink: &mut dyn StoreSink) -> io::Result<()> {
+        sink.dir(&format!("{LAYOUT}/index"), DIR_MODE)?;
+        for shard in 0..256 {
+            let shard = format!("{shard:02x}");
+            sink.dir(&format!("{LAYOUT}/index/{shard}"), DIR_MODE)?;
+            let from = (shard.clone(), String::new());
+            for ((s, name), bytes) in self.index_files.range(from..) {
+                if *s != shard {
+                    break;
+                }
+                let path = format!("{LAYOUT}/index/{shard}/{name}");
+                sink.file(&path, FILE_MODE, bytes.len() as u64, &mut &bytes[..])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The contents of one group of files, read again from their tarballs in parallel.
+    fn gather(
+        &self,
+        group: &[(&CafsKey, &Origin)],
+        threads: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        // Per package, the (slot, origin) pairs it must give, by offset.
+        let mut wanted: BTreeMap<usize, Vec<(usize, Origin)>> = BTreeMap::new();
+        for (slot, (_, origin)) in group.iter().enumerate() {
+            wanted
+                .entry(origin.package)
+                .or_default()
+                .push((slot, **origin));
+        }
+        let jobs: Vec<(usize, Vec<(usize, Origin)>)> = wanted
+            .into_iter()
+            .map(|(p, mut v)| {
+                v.sort_by_key(|(_, o)| o.offset);
+                (p, v)
+            })
+            .collect();
+        let slots: Vec<Mutex<Vec<u8>>> = group.iter().map(|_| Mutex::new(Vec::new())).collect();
+        parallel_map(&jobs, threads, |_, (package, want)| {
+            self.read_slices(*package, want, &slots)
+        })?;
+        Ok(slots
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_default())
+            .collect())
+    }
+
+    /// Streams one tarball's tar up to the last wanted byte, copying the wanted files.
+    fn read_slices(
+        &self,
+        package: usize,
+        want: &[(usize, Origin)],
+        slots: &[Mutex<Vec<u8>>],
+    ) -> Result<(), StoreError> {
+        let p = &self.packages[package];
+        let read_err = |source| StoreError::Read {
+            pkg_id: p.pkg_id.clone(),
+            source_name: p.source.describe(),
+            source,
+        };
+        let bytes = p.source.read().map_err(read_err)?;
+        let mut tar: Box<dyn Read + '_> = if bytes.starts_with(&[0x1f, 0x8b, 0x08]) {
+            Box::new(flate2::read::MultiGzDecoder::new(&bytes[..]))
+        } else {
+            Box::new(&bytes[..])
+        };
+        let mut pos = 0u64;
+        for (slot, origin) in want {
+            if origin.offset < pos {
+                // Two identical-content files of one package share the first one's bytes;
+                // a later slot at an earlier offset cannot happen as slots are by offset.
+                return Err(StoreError::Changed {
+                    pkg_id: p.pkg_id.clone(),
+                    offset: origin.offset,
+                });
+            }
+            io::copy(&mut (&mut tar).take(origin.offset - pos), &mut io::sink())
+                .map_err(read_err)?;
+            let mut data = Vec::with_capacity(origin.size as usize);
+            (&mut tar)
+                .take(origin.size)
+                .read_to_end(&mut data)
+                .map_err(read_err)?;
+            if data.len() as u64 != origin.size {
+                return Err(StoreError::Changed {
+                    pkg_id: p.pkg_id.clone(),
+                    offset: origin.offset,
+                });
+            }
+            pos = origin.offset + origin.size;
+            *slots[*slot].lock().unwrap_or_else(|e| e.into_inner()) = data;
+        }
+        Ok(())
+    }
+}
+
+/// Pass 1 for one package.
+fn digest_package(package: usize, p: &PackageTarball) -> Result<Digested, StoreError> {
+    let bytes = p.source.read().map_err(|source| StoreError::Read {
+        pkg_id: p.pkg_id.clone(),
+        source_name: p.source.describe(),
+        source,
+    })?;
+    let extract_err = |source| StoreError::Extract {
+        pkg_id: p.pkg_id.clone(),
+        source_name: p.source.describe(),
+        source,
+    };
+    let (placement, tarball_integrity) = placement(p, &bytes)?;
+    let tar = tar_bytes(&bytes).map_err(extract_err)?;
+    drop(bytes);
+    let entries = parse_tarball(&tar).map_err(extract_err)?;
+    let mut manifest = None;
+    let mut indexed = Vec::with_capacity(entries.len());
+    let mut files = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let data = entry.data(&tar);
+        if entry.path == "package.json" {
+            manifest = Some(parse_manifest(data).map_err(|source| StoreError::Manifest {
+                pkg_id: p.pkg_id.clone(),
+                source,
+            })?);
+        }
+        let sha512: [u8; 64] = Sha512::digest(data).into();
+        let key = CafsKey {
+            sha512,
+            executable: is_executable(entry.mode),
+        };
+        let origin = Origin {
+            package,
+            offset: entry.offset as u64,
+            size: entry.size as u64,
+        };
+        files.push((key, origin));
+        indexed.push(IndexedFile {
+            path: entry.path.clone(),
+            sha512,
+            mode: entry.mode,
+            size: entry.size as u64,
+        });
+    }
+    Ok(Digested {
+        index: placement,
+        index_json: index_file_bytes(manifest.as_ref(), &indexed),
+        tarball_integrity,
+        files,
+    })
+}
+
+/// Where pnpm's package requester puts the index (`getFilesIndexFilePath`), and the
+/// `tarball-integrity` it writes for a `file:` tarball (the lockfile's integrity, else the
+/// tarball's sha512 as the worker computes it).
+fn placement(
+    p: &PackageTarball,
+    tarball: &[u8],
+) -> Result<(Placement, Option<(String, String)>), StoreError> {
+    let dir = || dep_path_to_filename(&p.pkg_id, MAX_LENGTH);
+    let placement = match &p.integrity {
+        Some(sri) => {
+            let integrity = Integrity::parse_sri(sri).map_err(|source| StoreError::Integrity {
+                pkg_id: p.pkg_id.clone(),
+                integrity: sri.clone(),
+                source,
+            })?;
+            let (shard, name) = split_shard(&index_path(&integrity, &p.pkg_id));
+            Placement::Index(shard, name)
+        }
+        None => Placement::Loose(dir(), "integrity-not-built.json".to_owned()),
+    };
+    let tarball_integrity = p.pkg_id.starts_with("file:").then(|| {
+        let sri = p
+            .integrity
+            .clone()
+            .unwrap_or_else(|| format!("sha512-{}", BASE64.encode(Sha512::digest(tarball))));
+        (dir(), sri)
+    });
+    Ok((placement, tarball_integrity))
+}
+
+/// `index/XX/rest` -> (`XX`, `rest`).
+fn split_shard(index_name: &str) -> (String, String) {
+    let rest = index_name.strip_prefix("index/").unwrap_or(index_name);
+    let (shard, name) = rest.split_at(2.min(rest.len()));
+    (shard.to_owned(), name.trim_start_matches('/').to_owned())
+}
+
+/// Consecutive runs of files whose sizes add up to at most `budget` (a larger file alone).
+fn groups<'a, 'b>(
+    files: &'b [(&'a CafsKey, &'a Origin)],
+    budget: u64,
+) -> impl Iterator<Item = &'b [(&'a CafsKey, &'a Origin)]> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start == files.len() {
+            return None;
+        }
+        let mut end = start;
+        let mut total = 0u64;
+        while end < files.len() && (end == start || total + files[end].1.size <= budget) {
+            total += files[end].1.size;
+            end += 1;
+        }
+        let group = &files[start..end];
+        start = end;
+        Some(group)
+    })
+}
+
+/// `f` over `items` on up to `threads` threads, results in input order, first error wins.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(usize, &T) -> Result<R, StoreError> + Sync,
+) -> Result<Vec<R>, StoreError> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<R, StoreError>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(i, item);
+                let failed = r.is_err();
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                if failed {
+                    next.store(items.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Some(r) => out.push(r?),
+            // Skipped because another item failed; its error is returned in this loop.
+            None => continue,
+        }
+    }
+    Ok(out)
+}

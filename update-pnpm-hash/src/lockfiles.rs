@@ -1,0 +1,185 @@
+//! Which lockfiles a run handles, where the record is, the target of each, and
+//! reading them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use common::fetch::tarball_cache::TarballCache;
+use common::fetch::tarball_fetch::{FetchOptions, FetchProgress};
+use common::git::repo_root;
+use common::pnpm::prefetch::{PrefetchOptions, Prefetcher};
+use common::pnpm::profile::Profile;
+use common::record::hash_record::{Fetcher, HashRecord, DEFAULT_RECORD_PATH};
+
+use crate::cli::Cli;
+use crate::failure::Failure;
+use crate::progress;
+
+/// The lockfile name pnpm writes, looked for at the repository root by default.
+pub const LOCKFILE_NAME: &str = "pnpm-lock.yaml";
+
+/// A lockfile to handle: where it is, and its key in the record.
+#[derive(Debug, Clone)]
+pub struct Lockfile {
+    pub path: PathBuf,
+    pub key: String,
+}
+
+pub struct Context<'a> {
+    pub cli: &'a Cli,
+    pub root: PathBuf,
+    pub record_path: PathBuf,
+    pub record: Option<HashRecord>,
+    pub lockfiles: Vec<Lockfile>,
+}
+
+impl<'a> Context<'a> {
+    pub fn from_cli(cli: &'a Cli) -> Result<Self, Failure> {
+        let cwd = std::env::current_dir()
+            .context("cannot read the current directory")
+            .map_err(Failure::bad_input)?;
+        let root = repo_root::discover(&cwd);
+        let record_path = cli
+            .record
+            .clone()
+            .unwrap_or_else(|| root.join(DEFAULT_RECORD_PATH));
+        let record = match &cli.nix_file {
+            Some(_) => None,
+            None => HashRecord::load(&record_path).map_err(Failure::bad_input)?,
+        };
+        let recorded: Vec<PathBuf> = record
+            .iter()
+            .flat_map(|r| &r.entries)
+            .filter(|(_, e)| matches!(e.fetcher, Fetcher::FetchPnpmDeps { .. }))
+            .map(|(k, _)| root.join(k))
+            .collect();
+        let paths = if !cli.lockfile.is_empty() {
+            cli.lockfile.clone()
+        } else if cli.nix_file.is_some() {
+            Vec::new() // the call's `src` names it, in nix_file_mode
+        } else if !recorded.is_empty() {
+            recorded
+        } else {
+            vec![root.join(LOCKFILE_NAME)]
+        };
+        // --print and --materialize record nothing, so any lockfile will do.
+        let records = !cli.print && cli.materialize.is_none();
+        let lockfiles = paths
+            .into_iter()
+            .map(|path| match lockfile(&root, path.clone()) {
+                Err(_) if !records && path.is_file() => Ok(Lockfile {
+                    key: path.display().to_string(),
+                    path,
+                }),
+                other => other,
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            cli,
+            root,
+            record_path,
+            record,
+            lockfiles,
+        })
+    }
+
+    /// The target for `lockfile`: the command line's, completed from its record entry.
+    pub fn profile(&self, lockfile: &Lockfile) -> Result<Profile, Failure> {
+        let recorded = self
+            .record
+            .as_ref()
+            .and_then(|r| r.entries.get(&lockfile.key))
+            .and_then(|e| match &e.fetcher {
+                Fetcher::FetchPnpmDeps {
+                    fetcher_version,
+                    pnpm,
+                } => Some((*fetcher_version, pnpm.clone())),
+                Fetcher::FetchYarnDeps => None,
+            });
+        let fetcher_version = self.cli.fetcher_version.or(recorded.as_ref().map(|r| r.0));
+        let pnpm = self.cli.pnpm.clone().or(recorded.map(|r| r.1));
+        let (Some(fetcher_version), Some(pnpm)) = (fetcher_version, pnpm) else {
+            return Err(Failure::bad_input(anyhow!(
+                "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: update-pnpm-hash --lockfile {} --fetcher-version 3 --pnpm 10",
+                lockfile.key,
+                lockfile.key
+            )));
+        };
+        Profile::resolve(fetcher_version, &pnpm).map_err(Failure::bad_input)
+    }
+
+    pub fn prefetcher(&self) -> Result<Prefetcher, Failure> {
+        let cli = self.cli;
+        let opts = PrefetchOptions {
+            cache_dir: cli
+                .cache_dir
+                .clone()
+                .unwrap_or_else(TarballCache::default_dir),
+            fetch: FetchOptions {
+                jobs: cli.jobs.max(1),
+                retries: cli.retries,
+                read_timeout: Duration::from_secs(cli.timeout.max(1)),
+                mirrors: cli.mirror.clone(),
+                ..FetchOptions::default()
+            },
+            offline: cli.offline,
+            recompute: cli.recompute || cli.full,
+        };
+        Ok(Prefetcher::new(opts)?)
+    }
+
+    pub fn progress(&self) -> Arc<dyn FetchProgress> {
+        progress::for_downloads(!self.cli.quiet && !self.cli.json)
+    }
+
+    /// The single lockfile of a one-lockfile mode (`--print`, `--materialize`).
+    pub fn single_lockfile(&self, mode: &str) -> Result<&Lockfile, Failure> {
+        match self.lockfiles.as_slice() {
+            [one] => Ok(one),
+            many => Err(Failure::bad_input(anyhow!(
+                "{mode} handles one lockfile, but {} were selected; pass --lockfile PATH",
+                many.len()
+            ))),
+        }
+    }
+
+    /// Where the record is, as shown to the user.
+    pub fn record_display(&self) -> String {
+        shown(&self.root, &self.record_path)
+    }
+}
+
+pub fn lockfile(root: &Path, path: PathBuf) -> Result<Lockfile, Failure> {
+    if !path.is_file() {
+        return Err(Failure::bad_input(anyhow!(
+            "{}: no such lockfile; run `pnpm install` to create it, or pass --lockfile PATH",
+            path.display()
+        )));
+    }
+    let key = repo_root::relative_key(root, &path)
+        .with_context(|| {
+            format!(
+                "{}: cannot name it relative to the repository",
+                path.display()
+            )
+        })
+        .map_err(Failure::bad_input)?;
+    Ok(Lockfile { path, key })
+}
+
+pub fn read(lockfile: &Lockfile) -> Result<Vec<u8>, Failure> {
+    fs::read(&lockfile.path)
+        .with_context(|| format!("cannot read {}", lockfile.path.display()))
+        .map_err(Failure::bad_input)
+}
+
+/// `path` relative to `root` when inside it, for messages.
+pub fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,82 @@
+//! In-place mode: the hash lives in a `.nix` file's `fetchPnpmDeps { hash = "…"; }`.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context as _};
+use common::atomic_write::write_atomic;
+use common::record::fetch_yarn_deps_call::{self, FetcherCall};
+use common::record::hash_record::lock_sha256;
+
+use crate::failure::{Failure, Outcome};
+use crate::lockfiles::{self, Context, Lockfile, LOCKFILE_NAME};
+use crate::report::{self, LockfileReport, Report, Status};
+
+/// Without `check`: recompute and rewrite the literal if it differs. With `check`: the
+/// file holds no lockfile digest, so checking means recomputing (cache first).
+pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failure> {
+    let src = std::fs::read_to_string(nix_file)
+        .with_context(|| format!("cannot read {}", nix_file.display()))
+        .map_err(Failure::bad_input)?;
+    let call = fetch_yarn_deps_call::find_call(&src, FetcherCall::FetchPnpmDeps)
+        .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", nix_file.display())))?;
+    let lockfile = lockfile_for(ctx, nix_file, call.src.as_deref())?;
+    let bytes = lockfiles::read(&lockfile)?;
+    let profile = ctx.profile(&lockfile)?;
+    let prefetched = ctx
+        .prefetcher()?
+        .hash(&lockfile.path, &bytes, &profile, ctx.progress())?;
+    let fresh = call.holds(&prefetched.hash);
+    let target = lockfiles::shown(&ctx.root, nix_file);
+    let status = match (check, fresh) {
+        (true, true) => Status::Fresh,
+        (true, false) => Status::Stale,
+        (false, true) => Status::Unchanged,
+        (false, false) => Status::Updated,
+    };
+    let written = status == Status::Updated;
+    if written {
+        let now = std::fs::read_to_string(nix_file).unwrap_or_default();
+        if now != src {
+            return Err(Failure::bad_input(anyhow!(
+                "{} changed while the hash was being computed; nothing was written. Run again",
+                nix_file.display()
+            )));
+        }
+        let new_src = call.rewrite(&src, &prefetched.hash);
+        report::diff(ctx, &target, &src, &new_src);
+        write_atomic(nix_file, new_src.as_bytes())
+            .with_context(|| format!("cannot write {}", nix_file.display()))
+            .map_err(Failure::bad_input)?;
+    }
+    let line = LockfileReport::new(&lockfile.key, status, lock_sha256(&bytes))
+        .target(&profile)
+        .computed(&prefetched);
+    report::emit(
+        ctx,
+        &Report {
+            target,
+            written,
+            lockfiles: vec![line],
+        },
+    );
+    Ok(if status == Status::Stale {
+        Outcome::Stale
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// `--lockfile` if given, else `pnpm-lock.yaml` in the call's `src = ./path;`.
+fn lockfile_for(ctx: &Context, nix_file: &Path, src: Option<&str>) -> Result<Lockfile, Failure> {
+    if !ctx.cli.lockfile.is_empty() {
+        return ctx.single_lockfile("--nix-file").cloned();
+    }
+    let rel = src.ok_or_else(|| {
+        Failure::bad_input(anyhow!(
+            "{}: its fetchPnpmDeps call has no `src = ./path;` literal; pass --lockfile PATH",
+            nix_file.display()
+        ))
+    })?;
+    let dir = nix_file.parent().unwrap_or(Path::new("."));
+    lockfiles::lockfile(&ctx.root, dir.join(rel).join(LOCKFILE_NAME))
+}

@@ -1,0 +1,172 @@
+//! The native hash against the reference replay of nixpkgs' fetchPnpmDeps
+//! (../reference/fetch-pnpm-deps.sh: real pnpm 10.34.5, GNU tar 1.35, zstd 1.5.7, jq,
+//! then `nix hash path`). On a mismatch the output is described in layers
+//! (../reference/describe-out.sh) and the first differing layer is shown: the store
+//! tree, then the tar bytes, then the compressed bytes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::project::Project;
+use crate::util::{self, Run};
+
+fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
+fn tools_dir() -> PathBuf {
+    std::env::var_os("NIXCI_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/nixci-tools")
+        })
+}
+
+/// nixpkgs' pnpm_10 as `cargo xtask reference-tools` installs it (NIXCI_PNPM overrides).
+fn pnpm() -> PathBuf {
+    std::env::var_os("NIXCI_PNPM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools_dir().join("pnpm-10.34.5/bin/pnpm"))
+}
+
+/// A tarball cache kept between runs, so the reference project downloads once.
+fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache")
+}
+
+/// Describes `out` with describe-out.sh and panics naming the first layer that differs
+/// from the reference description in `reference`.
+#[track_caller]
+fn explain_mismatch(ours: &str, theirs: &str, out: &Path, reference: &Path) -> ! {
+    let dest = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(tests_dir().join("reference/describe-out.sh"));
+    cmd.arg(out).arg(dest.path());
+    let described = util::run(cmd);
+    let mut report = format!("native {ours} != reference {theirs}\n");
+    for layer in ["store-manifest.txt", "layers.txt"] {
+        let a = std::fs::read_to_string(dest.path().join(layer)).unwrap_or_default();
+        let b = std::fs::read_to_string(reference.join(layer)).unwrap_or_default();
+        if a != b {
+            let first = a
+                .lines()
+                .zip(b.lines())
+                .find(|(x, y)| x != y)
+                .map(|(x, y)| format!("native:    {x}\nreference: {y}"))
+                .unwrap_or_else(|| format!("{} vs {} lines", a.lines().count(), b.lines().count()));
+            report.push_str(&format!("first difference in {layer}:\n{first}\n"));
+            break;
+        }
+    }
+    panic!("{report}\n{described}");
+}
+
+/// The fixture's recorded reference output (fetcherVersion 3, pnpm 10.34.5), computed
+/// natively from the npm registry.
+#[test]
+fn pnpm10_project_hash_equals_the_reference_replay() {
+    let fixtures = tests_dir().join("fixtures");
+    let reference = fixtures.join("pnpm10-project.reference");
+    let expected = std::fs::read_to_string(reference.join("hash")).unwrap();
+    let expected = expected.trim();
+    let repo = tempfile::tempdir().unwrap();
+    util::copy_tree(&fixtures.join("pnpm10-project"), repo.path());
+    util::git(repo.path(), &["init", "-q"]);
+    let out = repo.path().join("out");
+    let run = util::uph(
+        repo.path(),
+        &shared_cache(),
+        &[
+            "--materialize",
+            out.to_str().unwrap(),
+            "--fetcher-version",
+            "3",
+            "--pnpm",
+            "10",
+            "--json",
+        ],
+    );
+    if run.code() == 3 {
+        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+        return;
+    }
+    run.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let ours = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(report["lockfiles"][0]["packages"], 120);
+    if ours != expected {
+        explain_mismatch(&ours, expected, &out, &reference);
+    }
+    // --print (the streaming path, no directory) agrees with the materialized output.
+    let print = util::uph(
+        repo.path(),
+        &shared_cache(),
+        &[
+            "--print",
+            "--fetcher-version",
+            "3",
+            "--pnpm",
+            "10",
+            "--offline",
+            "--recompute",
+        ],
+    );
+    print.expect_code(0);
+    assert_eq!(print.stdout().trim(), expected, "{print}");
+}
+
+/// The loopback project replayed by real pnpm (its registry the loopback server) and
+/// computed natively: equal hashes.
+#[test]
+fn loopback_project_hash_equals_a_fresh_replay() {
+    let pnpm = pnpm();
+    let tools = tools_dir();
+    if !util::have_path(&pnpm, "pnpm 10.34.5: cargo xtask reference-tools")
+        || !util::have_path(
+            &tools.join("gnutar-1.35/bin/tar"),
+            "GNU tar 1.35: cargo xtask reference-tools",
+        )
+        || !util::have_path(
+            &tools.join("zstd-1.5.7/bin/zstd"),
+            "zstd 1.5.7: cargo xtask reference-tools",
+        )
+        || !util::have_tool("sponge", "moreutils, for the replay")
+        || !util::have_tool("nix", "nix hash path, for the replay")
+    {
+        return;
+    }
+    let p = Project::new();
+    let mut cmd = Command::new(tests_dir().join("reference/fetch-pnpm-deps.sh"));
+    cmd.args(["--fetcher-version", "3", "--pnpm"])
+        .arg(&pnpm)
+        .args(["--registry", &p.server.base])
+        .arg(p.dir());
+    let jq = tools.join("jq-1.8.2/bin/jq");
+    if jq.exists() {
+        cmd.arg("--jq").arg(&jq);
+    }
+    let keep = tempfile::tempdir().unwrap();
+    cmd.arg("--keep").arg(keep.path().join("replay"));
+    let replay: Run = util::run(cmd);
+    replay.expect_code(0);
+    let out = keep.path().join("native");
+    let ours = p.uph(&[
+        "--materialize",
+        out.to_str().unwrap(),
+        "--fetcher-version",
+        "3",
+        "--pnpm",
+        "10",
+        "--json",
+    ]);
+    ours.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
+    let native = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    let expected = replay.stdout().trim().to_owned();
+    if native != expected {
+        let described = keep.path().join("replay-described");
+        let mut describe = Command::new(tests_dir().join("reference/describe-out.sh"));
+        describe.arg(keep.path().join("replay/out")).arg(&described);
+        util::run(describe).expect_code(0);
+        explain_mismatch(&native, &expected, &out, &described);
+    }
+}
