@@ -16,7 +16,7 @@ use common::record::hash_record::{Fetcher, HashRecord, DEFAULT_RECORD_PATH};
 
 use crate::cli::Cli;
 use crate::failure::Failure;
-use crate::progress;
+use common::fetch::progress_bar;
 
 /// The lockfile name pnpm writes, looked for at the repository root by default.
 pub const LOCKFILE_NAME: &str = "pnpm-lock.yaml";
@@ -132,7 +132,7 @@ impl<'a> Context<'a> {
     }
 
     pub fn progress(&self) -> Arc<dyn FetchProgress> {
-        progress::for_downloads(!self.cli.quiet && !self.cli.json)
+        progress_bar::for_downloads(!self.cli.quiet && !self.cli.json)
     }
 
     /// The single lockfile of a one-lockfile mode (`--print`, `--materialize`).

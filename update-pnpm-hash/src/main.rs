@@ -4,7 +4,6 @@ mod cli;
 mod failure;
 mod lockfiles;
 mod nix_file_mode;
-mod progress;
 mod record_mode;
 mod report;
 

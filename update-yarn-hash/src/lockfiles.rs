@@ -14,7 +14,7 @@ use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
 
 use crate::cli::Cli;
 use crate::failure::Failure;
-use crate::progress;
+use common::fetch::progress_bar;
 
 /// A lockfile to handle: where it is, and its key in the record.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ impl<'a> Context<'a> {
     }
 
     pub fn progress(&self) -> Arc<dyn FetchProgress> {
-        progress::for_downloads(!self.cli.quiet && !self.cli.json)
+        progress_bar::for_downloads(!self.cli.quiet && !self.cli.json)
     }
 
     /// The single lockfile of a one-lockfile mode (`--print`, `--materialize`).

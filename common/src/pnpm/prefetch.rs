@@ -21,7 +21,7 @@ use thiserror::Error;
 use crate::archive::pax_tar::PaxTarWriter;
 use crate::archive::zstd_cli;
 use crate::fetch::integrity::{Hasher, Integrity};
-use crate::fetch::tarball_cache::{Hit, TarballCache};
+use crate::fetch::tarball_cache::{CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
 };
@@ -142,10 +142,8 @@ pub struct Prefetcher {
 
 impl Prefetcher {
     pub fn new(opts: PrefetchOptions) -> Result<Self, PrefetchError> {
-        let cache = TarballCache::open(&opts.cache_dir).map_err(|source| PrefetchError::Io {
-            path: opts.cache_dir.clone(),
-            source,
-        })?;
+        // Creates nothing on disk: the cache appears when something is written to it.
+        let cache = TarballCache::open(&opts.cache_dir);
         Ok(Self { cache, opts })
     }
 
@@ -260,15 +258,40 @@ impl Prefetcher {
             path: self.cache.root().to_owned(),
             source,
         };
-        let lookup = |p: &PlannedPackage| -> io::Result<Option<Hit>> {
-            match (&p.source, &p.integrity) {
-                (Source::Url(_), Some(i)) => self.cache.lookup(&i.cache_key(), Some(i)),
-                _ => Ok(None),
+        let cache_err = |e: CacheError| PrefetchError::Io {
+            path: e.path,
+            source: e.error,
+        };
+        let trust = if self.opts.recompute {
+            Trust::Digest
+        } else {
+            Trust::Stamp
+        };
+        let lookup = |p: &PlannedPackage| -> Result<Option<Hit>, PrefetchError> {
+            let (Source::Url(_), Some(i)) = (&p.source, &p.integrity) else {
+                return Ok(None);
+            };
+            let hit = self
+                .cache
+                .lookup(&i.cache_key(), Some(i), trust)
+                .map_err(cache_err)?;
+            match hit {
+                // --recompute trusts no stamp: every byte is checked against the
+                // lockfile's digest here, and a bad entry is fetched again.
+                Some(h) if trust == Trust::Digest => {
+                    if i.verify_file(&h.path).map_err(io_err)? {
+                        Ok(Some(h))
+                    } else {
+                        self.cache.discard(&h.path).map_err(cache_err)?;
+                        Ok(None)
+                    }
+                }
+                h => Ok(h),
             }
         };
         let mut missing = Vec::new();
         for p in &planned.packages {
-            if matches!(p.source, Source::Url(_)) && lookup(p).map_err(io_err)?.is_none() {
+            if matches!(p.source, Source::Url(_)) && lookup(p)?.is_none() {
                 missing.push(p);
             }
         }
@@ -288,6 +311,7 @@ impl Prefetcher {
                 key: format!("line {}: {}", p.line, p.key),
                 url: url_of(p).to_owned(),
                 integrity: p.integrity.clone(),
+                also_verify: Vec::new(),
                 cache_key: p
                     .integrity
                     .as_ref()
@@ -306,7 +330,7 @@ impl Prefetcher {
             let source = match &p.source {
                 Source::LocalFile { path, .. } => TarballSource::File(path.clone()),
                 Source::Url(_) => {
-                    let hit = lookup(p).map_err(io_err)?.ok_or_else(|| {
+                    let hit = lookup(p)?.ok_or_else(|| {
                         io_err(io::Error::other(format!(
                             "{} vanished from the cache while in use",
                             p.key

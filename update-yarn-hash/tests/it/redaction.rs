@@ -93,7 +93,7 @@ fn credentials_in_lockfile_urls_are_redacted_in_refusals_and_notes() {
     ));
     unsafe_name
         .expect_code(2)
-        .expect_stderr_contains("is longer than 255 bytes");
+        .expect_stderr_contains("at most 255 bytes");
     assert_redacted(&unsafe_name);
 
     // An unpinned entry whose key and URL hold a token: warned about, redacted, and

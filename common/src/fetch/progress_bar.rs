@@ -1,11 +1,12 @@
-//! A progress bar for downloads, on a terminal only: packages, bytes and rate.
+//! The download progress every tool shows: a bar on a terminal only (packages, bytes and
+//! rate), and without one a line per retry.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fetch::tarball_fetch::{FetchProgress, NoProgress};
+use crate::fetch::tarball_fetch::{FetchProgress, NoProgress};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 struct Bar {
