@@ -21,7 +21,9 @@ pub fn run(sh: &Shell) -> Result<()> {
 }
 
 /// The real components the tests run against: Nix (2.8 from Debian is enough), git,
-/// GNU tar, Node with npm (the differential test against `@yarnpkg/lockfile`), Yarn 1.
+/// GNU tar, Node with npm (the differential test against `@yarnpkg/lockfile`), Yarn 1,
+/// and the `openssl` CLI (the side-by-side tests serve nixpkgs' prefetch-yarn-deps over
+/// HTTPS with a certificate made for the run).
 fn install_test_tools(sh: &Shell) -> Result<()> {
     for (bin, package) in [
         ("nix", "nix-bin"),
@@ -29,6 +31,7 @@ fn install_test_tools(sh: &Shell) -> Result<()> {
         ("tar", "tar"),
         ("node", "nodejs"),
         ("npm", "npm"),
+        ("openssl", "openssl"),
     ] {
         tool_install::apt_tool(sh, bin, package)?;
     }
