@@ -3,6 +3,9 @@
 //!
 //! Cold runs download ~387 MB from the npm registry; everything else is local. Timing
 //! is wall-clock on whatever machine runs it, so the file records the machine too.
+//! `cargo xtask bench pnpm` runs only the pnpm part ([`pnpm`]) and rewrites only its section.
+
+mod pnpm;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -103,7 +106,30 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| crate::project_root().join("../shared"))
 }
 
-pub fn run(sh: &Shell) -> Result<()> {
+pub fn run(sh: &Shell, part: Option<&str>) -> Result<()> {
+    match part {
+        None => run_all(sh),
+        Some("pnpm") => run_pnpm(sh),
+        Some(other) => {
+            bail!("unknown bench part `{other}`: `cargo xtask bench` or `cargo xtask bench pnpm`")
+        }
+    }
+}
+
+/// The pnpm part alone: its section of BENCHMARKS.md replaced, the rest kept.
+fn run_pnpm(sh: &Shell) -> Result<()> {
+    cmd!(sh, "cargo build --release --locked -p update-pnpm-hash").run()?;
+    let figures = pnpm::run(sh)?;
+    let path = crate::project_root().join("BENCHMARKS.md");
+    let old = fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let section = pnpm::section(&machine(sh), &today(sh), &figures);
+    write_atomic(&path, &pnpm::splice(&old, &section))?;
+    print!("{section}");
+    println!("wrote the pnpm section of BENCHMARKS.md");
+    Ok(())
+}
+
+fn run_all(sh: &Shell) -> Result<()> {
     let ghost = shared_dir().join("fixtures/ghost");
     if !ghost.join("yarn.registry-only.lock").is_file() {
         println!(
@@ -114,14 +140,18 @@ pub fn run(sh: &Shell) -> Result<()> {
     }
     cmd!(
         sh,
-        "cargo build --release --locked -p update-yarn-hash -p hooks -p precache-package"
+        "cargo build --release --locked -p update-yarn-hash -p update-pnpm-hash -p hooks -p precache-package"
     )
     .run()?;
     let mut report = String::new();
     let yarn = yarn_hash(&ghost, &mut report)?;
     let hooks = hook_latency(sh, &ghost)?;
     let precache = precache_check(sh)?;
-    write_benchmarks(&machine(sh), &yarn, &hooks, &precache)?;
+    let pnpm = pnpm::run(sh)?;
+    let machine = machine(sh);
+    let text = benchmarks_text(&machine, &yarn, &hooks, &precache);
+    let text = pnpm::splice(&text, &pnpm::section(&machine, &today(sh), &pnpm));
+    write_atomic(&crate::project_root().join("BENCHMARKS.md"), &text)?;
     print!("{report}");
     println!("wrote BENCHMARKS.md");
     Ok(())
@@ -398,12 +428,33 @@ fn machine(sh: &Shell) -> String {
     format!("{cores} cores ({cpu}); {}", nix.trim())
 }
 
-fn write_benchmarks(
+/// Today's date, UTC (`date -u +%F`), for the pnpm section.
+fn today(sh: &Shell) -> String {
+    cmd!(sh, "date -u +%F")
+        .quiet()
+        .read()
+        .unwrap_or_else(|_| "an unknown date".into())
+}
+
+/// Writes through a temp file in the same directory and renames it over `path`.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .context("BENCHMARKS.md has a parent directory")?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// The yarn, hook and precache part of BENCHMARKS.md.
+fn benchmarks_text(
     machine: &str,
     y: &YarnFigures,
     hooks: &serde_json::Value,
     precache: &Option<serde_json::Value>,
-) -> Result<()> {
+) -> String {
     let mib = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let hook = |k: &str| {
         hooks["median_ms"][k]
@@ -460,7 +511,7 @@ fn write_benchmarks(
         ));
     }
     let ratios = ratios.join(", ");
-    let text = format!(
+    format!(
         "# Benchmarks\n\n\
 Measured by `cargo xtask bench` (it rewrites this file) on {machine}.\n\
 Input: Ghost's real lockfile, registry-only variant (4,055 tarballs) from `../shared/fixtures/ghost/`; \
@@ -495,7 +546,5 @@ interleaved, {COLD_ROUNDS} rounds each (medians), each cold run into a fresh cac
         hook("staged-unchanged"),
         hook("staged-changed-stale"),
         hook("envrc-fresh"),
-    );
-    fs::write(crate::project_root().join("BENCHMARKS.md"), text)?;
-    Ok(())
+    )
 }
