@@ -179,12 +179,18 @@ fn resolved_overrides(config: &ProjectConfig) -> Result<BTreeMap<String, String>
         .collect()
 }
 
-/// The package an override selector targets: `a>b@1` -> `b`, `@s/a@^1` -> `@s/a`.
+/// The package an override selector targets: `a>b@1` -> `b`, `@s/a@^1` -> `@s/a`,
+/// `esbuild@>=0.28` -> `esbuild`. As `parsePkgAndParentSelector` (pnpm's
+/// config/parse-overrides), the parent ends at the first `>` that follows a character
+/// other than ` `, `|` or `@` (DELIMITER_REGEX `/[^ |@]>/`), so a `>` in a version
+/// range is not one.
 fn override_target(selector: &str) -> &str {
-    let child = selector.rsplit('>').next().unwrap_or(selector);
-    match child[1..].find('@') {
-        Some(at) if !child.is_empty() => &child[..at + 1],
-        _ => child,
+    let bytes = selector.as_bytes();
+    let delimiter = (1..bytes.len()).find(|&i| bytes[i] == b'>' && !b" |@".contains(&bytes[i - 1]));
+    let child = delimiter.map_or(selector, |i| &selector[i + 1..]);
+    match child.get(1..).and_then(|rest| rest.find('@')) {
+        Some(at) => &child[..at + 1],
+        None => child,
     }
 }
 
@@ -466,5 +472,28 @@ fn collect_projects(root: &Path, rel: &str, depth: usize, out: &mut BTreeSet<Str
         };
         let next = if depth == usize::MAX { usize::MAX } else { 0 };
         collect_projects(root, &child, next, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_target;
+
+    #[test]
+    fn override_selectors_name_their_target_as_pnpm_parses_them() {
+        for (selector, target) in [
+            ("cron-validate", "cron-validate"),
+            ("@tryghost/errors", "@tryghost/errors"),
+            ("@s/a@^1", "@s/a"),
+            ("juice>cheerio", "cheerio"),
+            ("ember-svg-jar>cheerio", "cheerio"),
+            ("a@1>@s/b@2", "@s/b"),
+            // Ghost 6.65.0's pnpm-workspace.yaml: the `>` of `>=` is no parent delimiter.
+            ("esbuild@>=0.28.0", "esbuild"),
+            ("a@1 || >2", "a"),
+            ("", ""),
+        ] {
+            assert_eq!(override_target(selector), target, "{selector}");
+        }
     }
 }
