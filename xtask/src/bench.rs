@@ -437,15 +437,10 @@ fn today(sh: &Shell) -> String {
 }
 
 /// Writes through a temp file in the same directory and renames it over `path`.
+/// The project's atomic write, which also keeps the file's permissions.
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .context("BENCHMARKS.md has a parent directory")?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    common::atomic_write::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The yarn, hook and precache part of BENCHMARKS.md.
