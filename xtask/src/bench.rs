@@ -123,7 +123,7 @@ fn run_pnpm(sh: &Shell) -> Result<()> {
     let path = crate::project_root().join("BENCHMARKS.md");
     let old = fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
     let section = pnpm::section(&machine(sh), &today(sh), &figures);
-    write_atomic(&path, &pnpm::splice(&old, &section))?;
+    crate::atomic_file::write(&path, &pnpm::splice(&old, &section))?;
     print!("{section}");
     println!("wrote the pnpm section of BENCHMARKS.md");
     Ok(())
@@ -144,14 +144,14 @@ fn run_all(sh: &Shell) -> Result<()> {
     )
     .run()?;
     let mut report = String::new();
-    let yarn = yarn_hash(&ghost, &mut report)?;
+    let yarn = yarn_hash(sh, &ghost, &mut report)?;
     let hooks = hook_latency(sh, &ghost)?;
     let precache = precache_check(sh)?;
     let pnpm = pnpm::run(sh)?;
     let machine = machine(sh);
     let text = benchmarks_text(&machine, &yarn, &hooks, &precache);
     let text = pnpm::splice(&text, &pnpm::section(&machine, &today(sh), &pnpm));
-    write_atomic(&crate::project_root().join("BENCHMARKS.md"), &text)?;
+    crate::atomic_file::write(&crate::project_root().join("BENCHMARKS.md"), &text)?;
     print!("{report}");
     println!("wrote BENCHMARKS.md");
     Ok(())
@@ -180,7 +180,7 @@ struct YarnFigures {
     nix_hash_path: Option<(Duration, bool)>,
 }
 
-fn yarn_hash(ghost: &Path, report: &mut String) -> Result<YarnFigures> {
+fn yarn_hash(sh: &Shell, ghost: &Path, report: &mut String) -> Result<YarnFigures> {
     let work = tempfile::tempdir()?;
     let cache = tempfile::tempdir()?;
     fs::copy(
@@ -201,7 +201,7 @@ fn yarn_hash(ghost: &Path, report: &mut String) -> Result<YarnFigures> {
 
     // Cold, floor and peer interleaved, so all three see the same network.
     let lockfile = work.path().join("yarn.lock");
-    let urls = tarball_urls(&lockfile)?;
+    let urls = tarball_urls(sh, &lockfile)?;
     let (mut colds, mut floors, mut peers) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..COLD_ROUNDS {
         let fresh = tempfile::tempdir()?;
@@ -292,11 +292,16 @@ fn hash_of(m: &Measured) -> String {
         .unwrap_or_default()
 }
 
-/// The lockfile's tarball URLs, as update-yarn-hash would download them.
-fn tarball_urls(lockfile: &Path) -> Result<Vec<String>> {
-    let bytes = fs::read(lockfile)?;
-    let model = common::yarn::prefetch::plan(lockfile, &bytes)?;
-    Ok(model.files.iter().map(|f| f.url().to_owned()).collect())
+/// The lockfile's tarball URLs, as update-yarn-hash would download them: its own plan,
+/// printed by a `common` example (xtask does not build the library itself).
+fn tarball_urls(sh: &Shell, lockfile: &Path) -> Result<Vec<String>> {
+    let out = cmd!(
+        sh,
+        "cargo run --release --locked --quiet -p common --example yarn_tarball_urls -- {lockfile}"
+    )
+    .read()
+    .context("listing the lockfile's tarball URLs")?;
+    Ok(out.lines().map(str::to_owned).collect())
 }
 
 /// Downloads every URL with `curl --parallel` (64 at once, HTTP/2, to /dev/null): as
@@ -434,13 +439,6 @@ fn today(sh: &Shell) -> String {
         .quiet()
         .read()
         .unwrap_or_else(|_| "an unknown date".into())
-}
-
-/// Writes through a temp file in the same directory and renames it over `path`.
-/// The project's atomic write, which also keeps the file's permissions.
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    common::atomic_write::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The yarn, hook and precache part of BENCHMARKS.md.

@@ -4,6 +4,7 @@
 //! `nix-check` (the Nix side: parse, format, lint, workflow and process-compose checks),
 //! `reference-tools` (what the fetchPnpmDeps reference replay runs, at nixpkgs' versions).
 
+mod atomic_file;
 mod bench;
 mod ci;
 mod dev_services;
@@ -14,7 +15,9 @@ mod nix_lint;
 mod nix_shell_snippets;
 mod process_compose;
 mod reference_tools;
+mod sha256;
 mod source_build;
+mod text_position;
 #[cfg(test)]
 mod tidy;
 mod tool_install;

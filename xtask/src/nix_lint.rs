@@ -46,7 +46,7 @@ pub fn lint(src: &str) -> Vec<Finding> {
     for node in root.descendants() {
         if let Some((rule, message)) = check_node(&node) {
             let offset = usize::from(node.text_range().start());
-            let (line, column) = common::nix::nix_syntax::line_col(src, offset);
+            let (line, column) = crate::text_position::line_col(src, offset);
             out.push(Finding {
                 line,
                 column,

@@ -84,7 +84,7 @@ pub fn snippets(src: &str) -> Vec<Snippet> {
         let Some(role) = role(&node) else { continue };
         let offset = usize::from(node.text_range().start());
         out.push(Snippet {
-            line: common::nix::nix_syntax::line_col(src, offset).0,
+            line: crate::text_position::line_col(src, offset).0,
             role,
             script: script_text(&node),
         });

@@ -8,7 +8,6 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use common::nix::nix_hash::Sha256Hash;
 use xshell::{cmd, Shell};
 
 use crate::source_build::{self, tools_dir};
@@ -92,7 +91,7 @@ fn download(sh: &Shell, release: &Pnpm, dir: &Path) -> Result<PathBuf> {
         .with_context(|| format!("`npm pack {spec}` failed (is the npm registry reachable?)"))?;
     let tarball = dir.join(format!("pnpm-{}.tgz", release.version));
     let bytes = fs::read(&tarball).with_context(|| format!("reading {}", tarball.display()))?;
-    let got = Sha256Hash::of(&bytes).to_sri();
+    let got = crate::sha256::sri(&bytes);
     if got != release.tarball_sha256 {
         bail!(
             "{spec} from the registry has {got}, nixpkgs pins {}: not the release nixpkgs packages",

@@ -12,7 +12,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use common::nix::nix_hash::Sha256Hash;
 use xshell::{cmd, Shell};
 
 use crate::tool_install;
@@ -208,7 +207,7 @@ fn verified_orig(tool: &SourceTool, work: &Path) -> Result<Option<PathBuf>> {
         if !file_name.starts_with(&name) {
             continue;
         }
-        let digest = Sha256Hash::of(&fs::read(&path)?).to_hex();
+        let digest = crate::sha256::hex(&fs::read(&path)?);
         if digest == tool.orig_sha256 {
             return Ok(Some(path));
         }

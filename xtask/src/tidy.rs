@@ -77,23 +77,6 @@ fn no_grab_bag_modules_outside_test_harnesses() {
 }
 
 #[test]
-fn the_example_hash_record_is_up_to_date() {
-    let root = project_root();
-    let record_path = root.join(common::record::hash_record::DEFAULT_RECORD_PATH);
-    let record = common::record::hash_record::HashRecord::load(&record_path)
-        .unwrap()
-        .expect(".nix/yarn-deps.toml exists");
-    for lockfile in record.entries.keys() {
-        let bytes = std::fs::read(root.join(lockfile)).unwrap();
-        assert_eq!(
-            record.freshness(lockfile, &bytes),
-            common::record::hash_record::Freshness::Fresh,
-            ".nix/yarn-deps.toml is not up to date for {lockfile}, run `cargo run -p update-yarn-hash -- --lockfile {lockfile}`"
-        );
-    }
-}
-
-#[test]
 fn readme_opens_with_the_two_commands_and_ci_runs_the_test_one() {
     let readme = read(&project_root().join("README.md"));
     let head: String = readme.lines().take(8).collect::<Vec<_>>().join("\n");
