@@ -38,7 +38,8 @@ Exit codes:
   3  `nix` (or `cachix` for --cache) is not installed
   4  evaluation failed (Nix's message is shown; a missing output lists the available ones)
   5  `nix build` failed
-  6  push failed, or the cache still does not serve validly signed paths after the push
+  6  push failed, or the cache still does not serve validly signed paths after the push,
+     or a push without --sign-key refused before copying paths no trusted key signed
   7  the cache could not be queried (HTTP 5xx, timeout, unreachable, unreadable directory,
      no nix-cache-info, a narinfo over 1 MiB, a closure over --max-closure-paths)
 

@@ -25,9 +25,11 @@ pub fn out_path(
         Err(NixError::Failed { stderr, .. }) if stderr.contains("does not provide attribute") => {
             let listing = available(nix, flake_url, output)
                 .unwrap_or_else(|| "(could not list the outputs)".into());
+            // Not Nix's message: it names `output` inside each prefix it tried, doubling
+            // a full attribute path (`packages.SYS.packages.SYS.x.outPath`), and with our
+            // `.outPath` appended; the listing says what the flake does have.
             Err(eval_failure(anyhow!(
-                "the flake has no output `{output}`\n{listing}\nNix said:\n{}",
-                stderr.trim()
+                "the flake {flake_url} has no output `{output}`\n{listing}"
             )))
         }
         Err(NixError::Failed { stderr, .. }) => Err(eval_failure(anyhow!(

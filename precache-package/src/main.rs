@@ -10,6 +10,7 @@ mod push;
 mod report;
 mod target;
 mod trusted_keys;
+mod unsigned_push;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -100,8 +101,10 @@ fn run(args: &Args) -> Result<(Summary, u8), Failure> {
         ..CacheOptions::default()
     };
     // `nix copy --to file://DIR` creates a cache that does not exist yet; anything else
-    // must already be one, or every path would look "missing".
-    let may_be_new = matches!(&target.push, Some(target::Push::Store { url, .. })
+    // must already be one, or every path would look "missing". --check pushes nothing, so
+    // there a --to without nix-cache-info is "no cache" (exit 7), as for --from.
+    let may_be_new = !args.check
+        && matches!(&target.push, Some(target::Push::Store { url, .. })
         if url.starts_with("file://") && url.split('?').next() == target.read_url.split('?').next());
     cache_query::check_is_cache(&target.read_url, &opts, out_path.store_dir(), may_be_new)?;
     // A locally valid output gives the exact closure; otherwise walk References in the cache.

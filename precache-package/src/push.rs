@@ -75,6 +75,7 @@ pub fn build_and_push(
         summary.missing_bytes = 0;
         return Ok((summary, 0));
     }
+    crate::unsigned_push::refuse_unsigned(push, &closure, &to_push, keys)?;
     let bytes: u64 = to_push.iter().filter_map(|p| sizes.get(p)).sum();
     note(
         args,

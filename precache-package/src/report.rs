@@ -92,6 +92,8 @@ pub fn human(s: &Summary) -> String {
             let sized = s.missing.iter().filter(|m| m.nar_size.is_some()).count();
             let size = if sized == s.missing.len() {
                 bytes(s.missing_bytes)
+            } else if sized == 0 {
+                "size unknown".to_owned()
             } else {
                 format!(
                     "{} for the {sized} whose size is known",
@@ -99,9 +101,10 @@ pub fn human(s: &Summary) -> String {
                 )
             };
             out += &format!(
-                "not cached: {} of {} paths missing from {} ({size})\n",
+                "not cached: {} of {} paths {} {} ({size})\n",
                 s.missing.len(),
                 s.closure_paths,
+                why_not_cached(&s.missing),
                 s.cache,
             );
             if !s.closure_complete {
@@ -132,6 +135,27 @@ pub fn human(s: &Summary) -> String {
         _ => {}
     }
     out
+}
+
+/// "missing from", or, when some are present but unusable, what each kind counts:
+/// "not usable from ...: 1 missing, 2 untrusted". An untrusted path is in the cache.
+fn why_not_cached(missing: &[Missing]) -> String {
+    if missing.iter().all(|m| m.kind == "missing") {
+        return "missing from".to_owned();
+    }
+    let counts: Vec<String> = [
+        ("missing", "missing"),
+        ("untrusted", "untrusted"),
+        ("nar-missing", "without their NAR"),
+        ("invalid", "invalid"),
+    ]
+    .iter()
+    .filter_map(|(kind, words)| {
+        let n = missing.iter().filter(|m| m.kind == *kind).count();
+        (n > 0).then(|| format!("{n} {words}"))
+    })
+    .collect();
+    format!("not usable ({}) from", counts.join(", "))
 }
 
 pub fn bytes(n: u64) -> String {

@@ -127,6 +127,20 @@ fn public_of_secret_key(path: &Path) -> Result<PublicKey, Failure> {
 }
 
 impl Push {
+    /// Whether the pushed narinfos get a signature from this run: Cachix signs with the
+    /// cache's key, `nix copy` with --sign-key or a `secret-key=` in the store URL.
+    pub fn signs(&self) -> bool {
+        match self {
+            Push::Cachix { .. } => true,
+            Push::Store { url, sign_key } => {
+                sign_key.is_some()
+                    || url
+                        .split_once('?')
+                        .is_some_and(|(_, q)| q.split('&').any(|kv| kv.starts_with("secret-key=")))
+            }
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Push::Cachix { name } => format!("cachix:{name}"),

@@ -255,19 +255,33 @@ struct Partial {
     ca: Option<String>,
 }
 
+/// The string Nix signs for a store path (`ValidPathInfo::fingerprint` in Nix's
+/// src/libstore/path-info.cc): the same for a narinfo and for a path in a local store.
+pub fn fingerprint(
+    store_path: &StorePath,
+    nar_hash: &Sha256Hash,
+    nar_size: u64,
+    references: &[StorePath],
+) -> String {
+    // Nix holds references in a sorted set, whatever order the file lists them in.
+    let refs: std::collections::BTreeSet<String> =
+        references.iter().map(|r| r.to_string()).collect();
+    let refs: Vec<String> = refs.into_iter().collect();
+    format!(
+        "1;{store_path};sha256:{};{nar_size};{}",
+        nar_hash.to_nix_base32(),
+        refs.join(",")
+    )
+}
+
 impl NarInfo {
     /// The string Nix signs (`ValidPathInfo::fingerprint`).
     pub fn fingerprint(&self) -> String {
-        // Nix holds references in a sorted set, whatever order the file lists them in.
-        let refs: std::collections::BTreeSet<String> =
-            self.references.iter().map(|r| r.to_string()).collect();
-        let refs: Vec<String> = refs.into_iter().collect();
-        format!(
-            "1;{};sha256:{};{};{}",
-            self.store_path,
-            self.nar_hash.to_nix_base32(),
+        fingerprint(
+            &self.store_path,
+            &self.nar_hash,
             self.nar_size,
-            refs.join(",")
+            &self.references,
         )
     }
 

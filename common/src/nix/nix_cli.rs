@@ -14,6 +14,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::binary_cache::store_path::StorePath;
+use crate::nix::nix_hash::Sha256Hash;
 
 #[derive(Debug, Error)]
 pub enum NixError {
@@ -84,8 +85,14 @@ pub struct BuildResult {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathInfo {
     pub path: StorePath,
+    pub nar_hash: Sha256Hash,
     pub nar_size: u64,
     pub references: Vec<StorePath>,
+    /// `name:base64` signatures the local store holds for the path (`nix copy` copies
+    /// them into the narinfo it writes).
+    pub signatures: Vec<String>,
+    /// Set for a content-addressed path, which needs no signature to be substituted.
+    pub ca: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -397,9 +404,15 @@ fn parse_path_info(v: &Value) -> Result<Vec<PathInfo>, String> {
         let parse = |s: &str| s.parse::<StorePath>().map_err(|e| e.to_string());
         out.push(PathInfo {
             path: parse(&path)?,
+            nar_hash: info["narHash"]
+                .as_str()
+                .and_then(|h| h.parse().ok())
+                .ok_or(format!("{path}: no sha256 narHash"))?,
             nar_size: info["narSize"]
                 .as_u64()
                 .ok_or(format!("{path}: no narSize"))?,
+            signatures: strings_of(&info["signatures"]),
+            ca: info["ca"].as_str().map(str::to_owned),
             references: strings_of(&info["references"])
                 .iter()
                 .map(|r| parse(r))
@@ -457,13 +470,22 @@ mod tests {
 
     #[test]
     fn path_info_both_shapes() {
+        // Nix 2.8 prints the NAR hash in SRI form; 2.19+ as well, keyed by path.
         let old = serde_json::json!([{"path": "/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b",
-            "narSize": 160, "references": ["/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"]}]);
+            "narHash": "sha256-knb9U7Sdy/YWj4gjrvFIevLuTiMEt+5kEtunmYK5CoY=",
+            "narSize": 160, "references": ["/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"],
+            "signatures": ["k-1:c2ln"]}]);
         let new = serde_json::json!({"/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b":
-            {"narSize": 160, "references": ["/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"]}});
+            {"narHash": "sha256-knb9U7Sdy/YWj4gjrvFIevLuTiMEt+5kEtunmYK5CoY=",
+            "narSize": 160, "references": ["/nix/store/nmcb681g46qgw139ad2s1f9yi47d9f6q-c"],
+            "signatures": ["k-1:c2ln"]}});
+        let parsed = parse_path_info(&old).unwrap();
+        assert_eq!(parsed, parse_path_info(&new).unwrap());
+        assert_eq!(parsed[0].signatures, ["k-1:c2ln"]);
+        assert_eq!(parsed[0].ca, None);
         assert_eq!(
-            parse_path_info(&old).unwrap(),
-            parse_path_info(&new).unwrap()
+            parsed[0].nar_hash.to_sri(),
+            "sha256-knb9U7Sdy/YWj4gjrvFIevLuTiMEt+5kEtunmYK5CoY="
         );
         let invalid = serde_json::json!({"/nix/store/51qyrlmf67x58ngw8087a6zci97llcwm-b": null});
         assert!(parse_path_info(&invalid).is_err());

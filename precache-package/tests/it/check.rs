@@ -161,7 +161,8 @@ fn check_walks_references_in_the_cache_without_building() {
         .expect_code(1)
         .expect_contains(&format!("{dep2}  (not in the cache)"))
         .expect_contains("not cached: 1 of 3 paths")
-        .expect_contains("0 B for the 0 whose size is known")
+        .expect_contains(&format!("missing from {} (size unknown)\n", server.url()))
+        .expect_lacks("for the 0")
         .expect_contains("unknown until they are built");
 }
 
@@ -397,4 +398,53 @@ fn http_403_is_missing_and_429_is_retried() {
         "429 was retried ({} requests)",
         server.requests() - before
     );
+}
+
+#[test]
+fn check_to_a_file_url_that_is_no_cache_exits_7_like_from() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let repo = FlakeRepo::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let public = SecretKey::from_seed("test-typo-1", [3; 32])
+        .public()
+        .to_string();
+    let attr = repo.attr("a");
+    let empty_dir = tmp.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    // A typo (no such directory) and a directory that is no cache (no nix-cache-info).
+    for dir in [tmp.path().join("typo"), empty_dir] {
+        let url = format!("file://{}", dir.display());
+        for flag in ["--to", "--from"] {
+            let args = ["--check", flag, &url, "--trusted-public-key", &public];
+            precache(&repo.dir, &[&args[..], &[".", &attr]].concat())
+                .expect_code(7)
+                .expect_contains("is not a binary cache (no nix-cache-info)")
+                .expect_lacks("not cached");
+        }
+        assert!(
+            !dir.join("nix-cache-info").exists(),
+            "--check created nothing"
+        );
+    }
+}
+
+#[test]
+fn paths_present_but_untrusted_are_not_called_missing() {
+    if !have_nix_and_git() {
+        return;
+    }
+    let cache = SignedFileCache::new("test-untrusted-1");
+    let repo = pushed_repo(&cache);
+    let other = make_key(cache.tmp.path(), "test-untrusted-other");
+    check(&repo, &cache.url, &other.public)
+        .expect_code(1)
+        .expect_contains("not cached: 3 of 3 paths not usable (3 untrusted) from")
+        .expect_lacks("missing from");
+    // One missing as well: both counted, each under its own name.
+    std::fs::remove_file(cache.narinfo(&repo.out_path("c"))).unwrap();
+    check(&repo, &cache.url, &other.public)
+        .expect_code(1)
+        .expect_contains("not cached: 3 of 3 paths not usable (1 missing, 2 untrusted) from");
 }

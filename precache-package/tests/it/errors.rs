@@ -67,10 +67,14 @@ fn missing_output_lists_the_available_ones() {
     let key = common::binary_cache::narinfo::SecretKey::from_seed("k", [2; 32])
         .public()
         .to_string();
+    // Nix's own message names the attribute inside each prefix it tried (doubling the
+    // full path) with `.outPath` appended: not passed on.
     check(&key)
         .expect_code(4)
-        .expect_contains("has no output")
-        .expect_contains("a, b, broken, c, e");
+        .expect_contains(&format!("has no output `{attr}`"))
+        .expect_contains("a, b, broken, c, e")
+        .expect_lacks(&format!("packages.{0}.packages.{0}", system()))
+        .expect_lacks(".outPath");
 }
 
 #[test]
@@ -98,17 +102,19 @@ fn push_failure_exits_6() {
     }
     let repo = FlakeRepo::new();
     let (empty, from) = empty_cache();
-    let key = common::binary_cache::narinfo::SecretKey::from_seed("k", [3; 32])
-        .public()
-        .to_string();
+    // Signed, so the push is attempted (an unsigned one is refused before `nix copy`).
+    let keys = tempfile::tempdir().unwrap();
+    let key = make_key(keys.path(), "test-push-fails-1");
     // Nothing can be created below /dev/null, not even by root.
     let args = [
         "--to",
         "file:///dev/null/cache",
         "--from",
         &from,
+        "--sign-key",
+        key.secret_file.to_str().unwrap(),
         "--trusted-public-key",
-        &key,
+        &key.public,
     ];
     precache(&repo.dir, &[&args[..], &[".", &repo.attr("b")]].concat())
         .expect_code(6)

@@ -13,4 +13,5 @@ mod redaction;
 mod signed_narinfo;
 mod snapshots;
 mod trusted_keys;
+mod unsigned_push;
 mod util;

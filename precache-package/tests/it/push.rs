@@ -66,35 +66,35 @@ fn pushed_closure_is_substituted_by_a_second_store_without_building() {
 }
 
 #[test]
-fn unsigned_push_is_reported_as_unusable() {
+fn unsigned_paths_the_cache_already_holds_are_signed_in_place() {
     if !have_nix_and_git() {
         return;
     }
     let repo = FlakeRepo::new();
-    let cache = SignedFileCache::new("test-unsigned-1");
+    let cache = SignedFileCache::new("test-unsigned-held-1");
     let attr = repo.attr("b");
-    // Pushing without --sign-key leaves unsigned narinfos CI would refuse: exit 6, not success.
     let to_and_trust = [
         "--to",
         &cache.url,
         "--trusted-public-key",
         &cache.key.public,
     ];
-    // The cache held none of them: the advice is to sign the push, not to sign in place.
+    // Without --sign-key the unsigned closure is refused before anything is copied.
     precache(&repo.dir, &[&to_and_trust[..], &[".", &attr]].concat())
         .expect_code(6)
-        .expect_contains("still not usable by CI")
-        .expect_contains("unsigned")
-        .expect_contains(
-            "This push wrote them without a signature by a trusted key (test-unsigned-1)",
-        )
-        .expect_contains("--sign-key KEY")
-        .expect_lacks("already held");
-    // Now it holds them unsigned: pushing again skips them, so they must be signed in place.
+        .expect_contains("refusing to push")
+        .expect_contains("Nothing was pushed");
+    assert!(!cache.narinfo(&repo.out_path("b")).exists());
+    // A plain `nix copy` (no key) leaves the cache holding them unsigned; pushing again
+    // without a key is refused the same way, since a push never replaces a narinfo.
+    let mut copy = Command::new("nix");
+    copy.args(["copy", "--to", &cache.url, &repo.out_path("b")]);
+    run(copy, &repo.dir).expect_code(0);
+    assert!(cache.narinfo(&repo.out_path("b")).exists());
     precache(&repo.dir, &[&to_and_trust[..], &[".", &attr]].concat())
         .expect_code(6)
-        .expect_contains("The cache already held these narinfos")
-        .expect_contains("nix store sign --store");
+        .expect_contains("refusing to push")
+        .expect_contains("signed in place");
     // `nix copy` skips paths the cache has, so a signed push must sign them in place.
     cache
         .push(&repo, "b")
