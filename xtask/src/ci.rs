@@ -1,22 +1,49 @@
-//! `cargo xtask ci`: the checks CI runs, in the order that fails fastest.
+//! `cargo xtask ci`: the checks CI runs, in the order that fails fastest, each announced
+//! as it starts (a fresh run spends minutes compiling inside some of them).
 
 use anyhow::Result;
 use xshell::{cmd, Shell};
 
 use crate::tool_install;
 
-pub fn run(sh: &Shell) -> Result<()> {
-    install_test_tools(sh)?;
-    cmd!(sh, "cargo fmt --all -- --check").run()?;
-    cmd!(
-        sh,
-        "cargo clippy --workspace --all-targets --locked -- -D warnings"
-    )
-    .run()?;
-    cmd!(sh, "cargo test --workspace --locked").run()?;
-    crate::nix_check::run(sh)?;
+type Step = fn(&Shell) -> Result<()>;
+
+const STEPS: [(&str, Step); 7] = [
+    (
+        "test tools: nix, git, tar, node, npm, openssl, yarn; pnpm, GNU tar, zstd, jq at nixpkgs' versions",
+        install_test_tools,
+    ),
+    ("cargo fmt --check", |sh| {
+        Ok(cmd!(sh, "cargo fmt --all -- --check").run()?)
+    }),
+    (
+        "clippy -D warnings (a fresh clone compiles the workspace here, several minutes)",
+        |sh| {
+            Ok(cmd!(
+                sh,
+                "cargo clippy --workspace --all-targets --locked -- -D warnings"
+            )
+            .run()?)
+        },
+    ),
+    ("every test (real nix, git, tar, node, HTTP on 127.0.0.1)", |sh| {
+        Ok(cmd!(sh, "cargo test --workspace --locked").run()?)
+    }),
+    (
+        "cargo install --path of each tool, then --version",
+        crate::install_check::run,
+    ),
+    ("nix-check", crate::nix_check::run),
     // Separate from the unit tests: it needs the services' programs (root installs them).
-    crate::dev_services::run(sh)?;
+    ("dev-services", crate::dev_services::run),
+];
+
+pub fn run(sh: &Shell) -> Result<()> {
+    for (i, (what, step)) in STEPS.iter().enumerate() {
+        eprintln!("xtask ci [{}/{}]: {what}", i + 1, STEPS.len());
+        step(sh)?;
+    }
+    eprintln!("xtask ci: all {} steps passed", STEPS.len());
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod bench;
 mod ci;
 mod dev_services;
 mod example_copy;
+mod install_check;
 mod nix_check;
 mod nix_eval;
 mod nix_lint;
@@ -51,7 +52,8 @@ pub(crate) const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci            fmt --check, clippy -D warnings, every test, nix-check, dev-services (what CI runs)
+  ci            fmt --check, clippy -D warnings, every test, cargo install --path of each tool,
+                nix-check, dev-services (what CI runs), each step announced as it starts
   bench         benchmarks on Ghost's lockfile (downloads ~387 MB) and the pnpm fixture beside the
                 fetchPnpmDeps replay (~85 MB per replay), rewrites BENCHMARKS.md
   bench pnpm    the pnpm part alone: rewrites only BENCHMARKS.md's update-pnpm-hash section

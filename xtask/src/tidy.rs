@@ -149,3 +149,22 @@ fn the_flake_sees_every_workspace_member() {
         "Cargo.toml's workspace members and .nix/sources.nix's toolCrates differ: add the new crate to toolCrates"
     );
 }
+
+#[test]
+fn readme_and_adopting_give_the_install_lines_ci_runs() {
+    let root = project_root();
+    for doc in ["README.md", "docs/adopting.md"] {
+        let text = read(&root.join(doc));
+        for (dir, _) in crate::install_check::TOOLS {
+            let line = format!("cargo install --locked --path {dir}");
+            assert!(
+                text.lines().any(|l| l.trim_start().starts_with(&line)),
+                "{doc} does not give `{line}`, which `cargo xtask ci` runs"
+            );
+        }
+        assert!(
+            !text.contains("OWNER/REPO"),
+            "{doc} has a placeholder flake address"
+        );
+    }
+}
