@@ -168,3 +168,24 @@ fn readme_and_adopting_give_the_install_lines_ci_runs() {
         );
     }
 }
+
+#[test]
+fn xtask_stays_light() {
+    // `cargo xtask` builds these before it can say a word: on a fresh clone, `common`
+    // meant the whole tree (vendored OpenSSL and libgit2) and 13 to 21 silent minutes.
+    let manifest = read(&project_root().join("xtask/Cargo.toml"));
+    let heavy: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.split(['.', ' ', '=']).next())
+        .filter(|name| {
+            [
+                "common", "git2", "reqwest", "openssl", "ring", "tokio", "zstd",
+            ]
+            .contains(name)
+        })
+        .collect();
+    assert!(
+        heavy.is_empty(),
+        "xtask must not depend on {heavy:?}: run what needs them as tests or examples of their crate"
+    );
+}
