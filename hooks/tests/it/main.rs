@@ -10,3 +10,4 @@ mod in_place;
 mod install;
 mod pnpm;
 mod staleness;
+mod teammates;
