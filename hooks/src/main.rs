@@ -41,8 +41,10 @@ pub mod exit {
         stale-hash, nix-syntax, flake-lock, flake-inputs, package-json = \"fail\" | \"warn\" | \"off\", \
         and [[in-place]] lockfile + nix-file for hashes kept in a .nix file).\n\n\
         Skip once: `git commit --no-verify`, or NIX_HOOKS_SKIP=1.",
-    after_help = "Exit codes: 0 ok (warnings allowed), 1 a check failed, 2 bad input \
-        (config, record, missing lockfile), 3 a hash could not be recomputed."
+    after_help = "Exit codes: 0 ok (warnings allowed; for `install`, also when it only prints the \
+        line to add to a hook it must not rewrite), 1 a check failed (`install`/`uninstall`: \
+        nothing changed, a decision is yours), 2 bad input (config, record, missing lockfile, \
+        not a git repository), 3 a hash could not be recomputed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -61,12 +63,14 @@ enum Command {
     Uninstall,
     /// Time `nix-hooks pre-commit` on a temporary repository (for `cargo xtask bench`).
     Bench(bench::Args),
-    /// Print the fetchYarnDeps hash of the lockfile on stdin (what --fix runs).
-    #[command(hide = true)]
-    Recompute(recompute::Args),
 }
 
 fn main() -> ExitCode {
+    // The child `--fix` runs is no subcommand, so clap never offers it to a typo.
+    if std::env::args_os().nth(1).as_deref() == Some(recompute::CHILD_ARG.as_ref()) {
+        let child = recompute::Child::parse_from(std::env::args_os().skip(1));
+        return finish(recompute::run(&child.args));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::PreCommit(args) => {
@@ -77,8 +81,11 @@ fn main() -> ExitCode {
         Command::Install(args) => install::install(&args),
         Command::Uninstall => install::uninstall(),
         Command::Bench(args) => bench::run(&args),
-        Command::Recompute(args) => recompute::run(&args),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use common::git::git_index::StagedRepo;
 use common::hook::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
 use common::hook::record_fix::fix_record;
@@ -67,7 +67,7 @@ fn check(args: &Args) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let mut repo = StagedRepo::open_from_env().context("cannot open the repository")?;
+    let mut repo = StagedRepo::open_from_env()?;
     let (config, config_name) = load_config(&repo, args.config.as_deref())?;
     let recomputer = Recomputer::new(
         args.offline,

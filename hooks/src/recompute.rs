@@ -2,7 +2,7 @@
 //! bytes with `common::yarn::prefetch` (the same code as `update-yarn-hash`, sharing its
 //! tarball cache), for `--fix` and for hashes kept in a `.nix` file.
 //!
-//! It runs in a child `nix-hooks recompute` with the original certificate environment
+//! It runs in a child `nix-hooks __recompute` with the original certificate environment
 //! (see `cert_loading`), the staged bytes on stdin and the SRI hash on stdout.
 
 use std::io::{Read, Write};
@@ -73,7 +73,7 @@ impl Recomputer {
         let exe =
             std::env::current_exe().map_err(|e| fail(format!("cannot locate nix-hooks: {e}")))?;
         let mut cmd = Command::new(exe);
-        cmd.args(["recompute", "--lockfile", lockfile])
+        cmd.args([CHILD_ARG, "--lockfile", lockfile])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -89,13 +89,13 @@ impl Recomputer {
         cert_loading::restore_for(&mut cmd);
         let mut child = cmd
             .spawn()
-            .map_err(|e| fail(format!("cannot run nix-hooks recompute: {e}")))?;
+            .map_err(|e| fail(format!("cannot run nix-hooks __recompute: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
         let written = stdin.write_all(bytes);
         drop(stdin);
         let out = child
             .wait_with_output()
-            .map_err(|e| fail(format!("nix-hooks recompute: {e}")))?;
+            .map_err(|e| fail(format!("nix-hooks __recompute: {e}")))?;
         if !out.status.success() {
             return Err(RecomputeFailure {
                 message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
@@ -106,14 +106,25 @@ impl Recomputer {
         // A child that exited before reading everything already said why above.
         written.map_err(|e| {
             fail(format!(
-                "cannot pass {lockfile} to nix-hooks recompute: {e}"
+                "cannot pass {lockfile} to nix-hooks __recompute: {e}"
             ))
         })?;
         let text = String::from_utf8_lossy(&out.stdout);
         text.trim()
             .parse()
-            .map_err(|e| fail(format!("nix-hooks recompute printed {text:?}: {e}")))
+            .map_err(|e| fail(format!("nix-hooks __recompute printed {text:?}: {e}")))
     }
+}
+
+/// The first argument that makes `nix-hooks` the recompute child (not a subcommand, so
+/// neither help nor clap's "did you mean" shows it).
+pub const CHILD_ARG: &str = "__recompute";
+
+#[derive(clap::Parser)]
+#[command(name = "nix-hooks __recompute")]
+pub struct Child {
+    #[command(flatten)]
+    pub args: Args,
 }
 
 #[derive(clap::Args)]
@@ -131,7 +142,7 @@ pub struct Args {
     mirror: Vec<Mirror>,
 }
 
-/// `nix-hooks recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
+/// `nix-hooks __recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
 pub fn run(args: &Args) -> Result<u8> {
     let mut bytes = Vec::new();
     std::io::stdin()

@@ -12,6 +12,7 @@ use git2::Repository;
 use thiserror::Error;
 
 use crate::atomic_write::write_atomic;
+use crate::git::git_message::GitMessage;
 
 /// The first line after the shebang; it is how install and uninstall recognise their own file.
 const MARKER: &str =
@@ -28,7 +29,7 @@ pub const HOOK_LINE: &str = "nix-hooks pre-commit || exit $?";
 
 #[derive(Debug, Error)]
 pub enum InstallError {
-    #[error("cannot read the git configuration: {0}")]
+    #[error("cannot read the repository's git configuration or index: {}", GitMessage(.0))]
     Config(git2::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
