@@ -38,7 +38,7 @@ pub mod exit {
         in a .nix file ([[in-place]]) is recomputed from update-yarn-hash's tarball cache.\n\n\
         Setup: `nix-hooks install` once per clone (worktrees share it); `--fix` repairs a stale record.\n\n\
         Configuration: .nix/hooks.toml in the working tree (optional; keys: record, lockfiles, [checks] with \
-        stale-hash, nix-syntax, flake-lock, flake-inputs, package-json = \"fail\" | \"warn\" | \"off\", \
+        stale-hash, nix-syntax, flake-lock, flake-inputs, package-json, unrecorded-lockfile = \"fail\" | \"warn\" | \"off\", \
         and [[in-place]] lockfile + nix-file for hashes kept in a .nix file).\n\n\
         Skip once: `git commit --no-verify`, or NIX_HOOKS_SKIP=1.",
     after_help = "Exit codes: 0 ok (warnings allowed; for `install`, also when it only prints the \

@@ -202,6 +202,17 @@ impl StagedRepo {
         })
     }
 
+    /// Staged paths whose file name is one of `names`, in index (sorted) order.
+    pub fn tracked_named(&self, names: &[&str]) -> Vec<String> {
+        self.index
+            .iter()
+            // Stage 0 only: conflict stages (bits 12-13) name the same path again.
+            .filter(|e| (e.flags >> 12) & 3 == 0)
+            .filter_map(|e| String::from_utf8(e.path).ok())
+            .filter(|p| names.contains(&p.rsplit('/').next().unwrap_or(p)))
+            .collect()
+    }
+
     /// Whether the index has an entry for `path`.
     pub fn is_tracked(&self, path: &str) -> Result<bool, GitIndexError> {
         Ok(self.index.get_path(check_path(path)?, 0).is_some())

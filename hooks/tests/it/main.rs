@@ -11,3 +11,4 @@ mod install;
 mod pnpm;
 mod staleness;
 mod teammates;
+mod unrecorded;
