@@ -352,9 +352,6 @@ fn stale_record_advice(
 ) -> String {
     let record = &config.record;
     let tool = update_command(lockfile);
-    if tool == "update-pnpm-hash" {
-        return pnpm_advice(repo, lockfile, record, staged);
-    }
     if !repo.uses_default_index() {
         // `git commit -a` / `git commit <paths>`: git staged into a temporary index,
         // so what the user stages now is not in this commit.
@@ -366,7 +363,8 @@ fn stale_record_advice(
         .workdir()
         .and_then(|w| std::fs::read(w.join(lockfile)).ok());
     if worktree.as_deref() != Some(staged) {
-        // update-yarn-hash reads the working tree, which is not what is being committed.
+        // update-yarn-hash and update-pnpm-hash read the working tree, which is not
+        // what is being committed.
         return format!(
             "run `nix-hooks pre-commit --fix` (it hashes the staged {lockfile}, which differs from your working-tree copy)"
         );
@@ -374,25 +372,6 @@ fn stale_record_advice(
     format!(
         "run `{tool} --lockfile {lockfile}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)"
     )
-}
-
-/// For a stale pnpm entry: `--fix` does not hash pnpm lockfiles, and update-pnpm-hash
-/// reads the working tree (the lockfile and the project files beside it).
-fn pnpm_advice(repo: &StagedRepo, lockfile: &str, record: &str, staged: &[u8]) -> String {
-    if !repo.uses_default_index() {
-        return format!(
-            "run `update-pnpm-hash --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit)"
-        );
-    }
-    let worktree = repo
-        .workdir()
-        .and_then(|w| std::fs::read(w.join(lockfile)).ok());
-    if worktree.as_deref() != Some(staged) {
-        return format!(
-            "update-pnpm-hash hashes the working tree, whose {lockfile} differs from the staged one: `git add {lockfile}`, then run `update-pnpm-hash --lockfile {lockfile}` and `git add {record}`"
-        );
-    }
-    format!("run `update-pnpm-hash --lockfile {lockfile}`, then `git add {record}`")
 }
 
 fn check_in_place(
