@@ -4,7 +4,6 @@
 //! and the time left once a file has finished (before that there is nothing to base
 //! it on). Response sizes are not known up front, so there is no byte total.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
