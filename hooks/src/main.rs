@@ -28,11 +28,11 @@ pub mod exit {
 #[command(
     name = "nix-hooks",
     version,
-    about = "Git hooks that keep Nix dependency hashes in step with yarn.lock",
-    long_about = "Git hooks that keep Nix dependency hashes in step with yarn.lock.\n\n\
+    about = "Git hooks that keep Nix dependency hashes in step with yarn.lock and pnpm-lock.yaml",
+    long_about = "Git hooks that keep Nix dependency hashes in step with yarn.lock and pnpm-lock.yaml.\n\n\
         `nix-hooks pre-commit` checks the STAGED content (the git index, never the working tree): \
-        every lockfile named in the hash record (.nix/yarn-deps.toml) must have the SHA-256 \
-        recorded there, staged .nix files must parse, a staged flake.lock must be valid; \
+        every lockfile named in the hash record (.nix/yarn-deps.toml), and every yarn.lock or \
+        pnpm-lock.yaml the commit adds or changes, must have the SHA-256 recorded there, staged .nix files must parse, a staged flake.lock must be valid; \
         dependency changes in package.json without yarn.lock, and flake inputs changes without \
         flake.lock, are warned about. Neither Nix nor the network is needed, except that a hash kept \
         in a .nix file ([[in-place]]) is recomputed from update-yarn-hash's tarball cache.\n\n\
@@ -40,6 +40,8 @@ pub mod exit {
         Configuration: .nix/hooks.toml in the working tree (optional; keys: record, lockfiles, [checks] with \
         stale-hash, nix-syntax, flake-lock, flake-inputs, package-json, unrecorded-lockfile = \"fail\" | \"warn\" | \"off\", \
         and [[in-place]] lockfile + nix-file for hashes kept in a .nix file).\n\n\
+        Without nix-hooks on PATH the installed hook lets the commit through after one line; \
+        `git config nixci.hook.strict true` or NIX_HOOKS_STRICT=1 makes that an error.\n\n\
         Skip once: `git commit --no-verify`, or NIX_HOOKS_SKIP=1.",
     after_help = "Exit codes: 0 ok (warnings allowed; for `install`, also when it only prints the \
         line to add to a hook it must not rewrite), 1 a check failed (`install`/`uninstall`: \
