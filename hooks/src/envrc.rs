@@ -4,8 +4,11 @@
 
 use std::path::Path;
 
+use common::git::git_index::StagedRepo;
 use common::hook::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
-use common::hook::staged_checks::record_lockfiles;
+use common::hook::staged_checks::{
+    known_through_links, record_command, record_lockfiles, unrecorded, LOCKFILE_NAMES,
+};
 use common::record::hash_record::{Freshness, HashRecord};
 
 #[derive(clap::Args)]
@@ -27,8 +30,30 @@ fn check() -> Result<Option<String>, String> {
     };
     let config = HooksConfig::load(&root.join(DEFAULT_CONFIG_PATH)).map_err(first_line)?;
     let record = HashRecord::load(&root.join(&config.record)).map_err(first_line)?;
+    let known = record_lockfiles(&config, record.as_ref());
+    // A tracked lockfile the record does not know builds with no checked hash at all.
+    let new = match StagedRepo::discover(root) {
+        Ok(repo) => {
+            let tracked = repo.tracked_named(LOCKFILE_NAMES);
+            unrecorded(&config, &known_through_links(&repo, &known), &tracked)
+        }
+        Err(_) => Vec::new(),
+    };
+    if !new.is_empty() {
+        let commands: Vec<String> = new
+            .iter()
+            .map(|l| format!("`{}`", record_command(l)))
+            .collect();
+        return Ok(Some(format!(
+            "{} {} no recorded dependency hash in {}: run {}",
+            new.join(", "),
+            if new.len() == 1 { "has" } else { "have" },
+            config.record,
+            commands.join(" and ")
+        )));
+    }
     let mut stale = Vec::new();
-    for lockfile in record_lockfiles(&config, record.as_ref()) {
+    for lockfile in known {
         let Ok(bytes) = std::fs::read(root.join(Path::new(&lockfile))) else {
             stale.push(format!("{lockfile} (missing)"));
             continue;

@@ -1,8 +1,8 @@
 //! `nix-hooks install` and `nix-hooks uninstall`.
 
 use anyhow::{Context, Result};
-use common::hook::hook_install::{self, Installed, Uninstalled};
-use git2::Repository;
+use common::git::git_index::open_repository;
+use common::hook::hook_install::{self, InstallError, Installed, Uninstalled};
 
 use crate::exit;
 
@@ -14,7 +14,7 @@ pub struct InstallArgs {
 }
 
 pub fn install(args: &InstallArgs) -> Result<u8> {
-    let repo = Repository::open_from_env().context("not inside a git repository")?;
+    let repo = open_repository()?;
     let bin = std::env::current_exe().context("cannot locate the nix-hooks binary")?;
     match hook_install::install(&repo, &bin, args.force) {
         Ok(Installed::New { hook }) => eprintln!("nix-hooks: installed {}", hook.display()),
@@ -31,6 +31,11 @@ pub fn install(args: &InstallArgs) -> Result<u8> {
             hook.display(),
             chained.display()
         ),
+        // The hook belongs to the project or a hook manager: nothing to do but add a
+        // line there, which is advice, not a failure.
+        Err(e @ (InstallError::TrackedHooksDir(_) | InstallError::CannotChain { .. })) => {
+            eprintln!("nix-hooks: nothing installed: {e}");
+        }
         Err(e) => {
             eprintln!("nix-hooks: error: {e}");
             return Ok(exit::FAILED);
@@ -40,7 +45,7 @@ pub fn install(args: &InstallArgs) -> Result<u8> {
 }
 
 pub fn uninstall() -> Result<u8> {
-    let repo = Repository::open_from_env().context("not inside a git repository")?;
+    let repo = open_repository()?;
     let outcome = match hook_install::uninstall(&repo) {
         Ok(outcome) => outcome,
         Err(e) => {

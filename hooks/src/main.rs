@@ -28,21 +28,25 @@ pub mod exit {
 #[command(
     name = "nix-hooks",
     version,
-    about = "Git hooks that keep Nix dependency hashes in step with yarn.lock",
-    long_about = "Git hooks that keep Nix dependency hashes in step with yarn.lock.\n\n\
+    about = "Git hooks that keep Nix dependency hashes in step with yarn.lock and pnpm-lock.yaml",
+    long_about = "Git hooks that keep Nix dependency hashes in step with yarn.lock and pnpm-lock.yaml.\n\n\
         `nix-hooks pre-commit` checks the STAGED content (the git index, never the working tree): \
-        every lockfile named in the hash record (.nix/yarn-deps.toml) must have the SHA-256 \
-        recorded there, staged .nix files must parse, a staged flake.lock must be valid; \
+        every lockfile named in the hash record (.nix/yarn-deps.toml), and every yarn.lock or \
+        pnpm-lock.yaml the commit adds or changes, must have the SHA-256 recorded there, staged .nix files must parse, a staged flake.lock must be valid; \
         dependency changes in package.json without yarn.lock, and flake inputs changes without \
         flake.lock, are warned about. Neither Nix nor the network is needed, except that a hash kept \
         in a .nix file ([[in-place]]) is recomputed from update-yarn-hash's tarball cache.\n\n\
         Setup: `nix-hooks install` once per clone (worktrees share it); `--fix` repairs a stale record.\n\n\
         Configuration: .nix/hooks.toml in the working tree (optional; keys: record, lockfiles, [checks] with \
-        stale-hash, nix-syntax, flake-lock, flake-inputs, package-json = \"fail\" | \"warn\" | \"off\", \
+        stale-hash, nix-syntax, flake-lock, flake-inputs, package-json, unrecorded-lockfile = \"fail\" | \"warn\" | \"off\", \
         and [[in-place]] lockfile + nix-file for hashes kept in a .nix file).\n\n\
+        Without nix-hooks on PATH the installed hook lets the commit through after one line; \
+        `git config nixci.hook.strict true` or NIX_HOOKS_STRICT=1 makes that an error.\n\n\
         Skip once: `git commit --no-verify`, or NIX_HOOKS_SKIP=1.",
-    after_help = "Exit codes: 0 ok (warnings allowed), 1 a check failed, 2 bad input \
-        (config, record, missing lockfile), 3 a hash could not be recomputed."
+    after_help = "Exit codes: 0 ok (warnings allowed; for `install`, also when it only prints the \
+        line to add to a hook it must not rewrite), 1 a check failed (`install`/`uninstall`: \
+        nothing changed, a decision is yours), 2 bad input (config, record, missing lockfile, \
+        not a git repository), 3 a hash could not be recomputed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -61,12 +65,14 @@ enum Command {
     Uninstall,
     /// Time `nix-hooks pre-commit` on a temporary repository (for `cargo xtask bench`).
     Bench(bench::Args),
-    /// Print the fetchYarnDeps hash of the lockfile on stdin (what --fix runs).
-    #[command(hide = true)]
-    Recompute(recompute::Args),
 }
 
 fn main() -> ExitCode {
+    // The child `--fix` runs is no subcommand, so clap never offers it to a typo.
+    if std::env::args_os().nth(1).as_deref() == Some(recompute::CHILD_ARG.as_ref()) {
+        let child = recompute::Child::parse_from(std::env::args_os().skip(1));
+        return finish(recompute::run(&child.args));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::PreCommit(args) => {
@@ -77,8 +83,11 @@ fn main() -> ExitCode {
         Command::Install(args) => install::install(&args),
         Command::Uninstall => install::uninstall(),
         Command::Bench(args) => bench::run(&args),
-        Command::Recompute(args) => recompute::run(&args),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use common::git::git_index::StagedRepo;
 use common::hook::hooks_config::{HooksConfig, DEFAULT_CONFIG_PATH};
-use common::hook::record_fix::fix_record;
+use common::hook::record_fix::{fix_record, PnpmTarget};
 use common::hook::staged_checks::{check_staged, FindingKind, Report, Severity};
 
 use crate::exit;
@@ -67,7 +67,7 @@ fn check(args: &Args) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let mut repo = StagedRepo::open_from_env().context("cannot open the repository")?;
+    let mut repo = StagedRepo::open_from_env()?;
     let (config, config_name) = load_config(&repo, args.config.as_deref())?;
     let recomputer = Recomputer::new(
         args.offline,
@@ -76,6 +76,9 @@ fn check(args: &Args) -> Result<u8> {
         args.quiet || args.json,
     );
     let recompute = |lockfile: &str, bytes: &[u8]| recomputer.hash(lockfile, bytes);
+    let recompute_pnpm = |lockfile: &str, bytes: &[u8], target: &PnpmTarget<'_>| {
+        recomputer.hash_pnpm(lockfile, bytes, target)
+    };
     let mut report = match check_staged(&repo, &config, &config_name, &recompute) {
         Ok(r) => r,
         Err(e) => return Ok(bad_input(args, &e.to_string())),
@@ -90,7 +93,8 @@ fn check(args: &Args) -> Result<u8> {
             })
             .collect();
         if !stale.is_empty() {
-            let outcome = match fix_record(&mut repo, &config, &stale, &recompute) {
+            let outcome = match fix_record(&mut repo, &config, &stale, &recompute, &recompute_pnpm)
+            {
                 Ok(o) => o,
                 Err(e) => {
                     eprintln!("nix-hooks: error: --fix changed nothing: {e}");

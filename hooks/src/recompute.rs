@@ -1,8 +1,10 @@
 //! The full, slow path: a lockfile's fetchYarnDeps hash computed from its staged
 //! bytes with `common::yarn::prefetch` (the same code as `update-yarn-hash`, sharing its
-//! tarball cache), for `--fix` and for hashes kept in a `.nix` file.
+//! tarball cache), for `--fix` and for hashes kept in a `.nix` file; and for `--fix`, a
+//! pnpm lockfile's fetchPnpmDeps hash with `common::pnpm::prefetch` (update-pnpm-hash's
+//! code) over its staged project, exported to a temp directory the child runs in.
 //!
-//! It runs in a child `nix-hooks recompute` with the original certificate environment
+//! It runs in a child `nix-hooks __recompute` with the original certificate environment
 //! (see `cert_loading`), the staged bytes on stdin and the SRI hash on stdout.
 
 use std::io::{Read, Write};
@@ -14,8 +16,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use common::fetch::tarball_cache::TarballCache;
 use common::fetch::tarball_fetch::{FetchOptions, Mirror, NoProgress};
+use common::hook::record_fix::PnpmTarget;
 use common::hook::staged_checks::RecomputeFailure;
 use common::nix::nix_hash::Sha256Hash;
+use common::pnpm::prefetch as pnpm;
+use common::pnpm::profile::Profile;
 use common::yarn::prefetch::{PrefetchOptions, Prefetcher};
 
 use crate::cert_loading;
@@ -54,29 +59,75 @@ impl Recomputer {
 
     /// `lockfile` is the path relative to the repository root, for messages.
     pub fn hash(&self, lockfile: &str, bytes: &[u8]) -> Result<Sha256Hash, RecomputeFailure> {
+        self.announce("fetchYarnDeps", lockfile);
+        self.run_child(lockfile, bytes, &[], None)
+    }
+
+    /// The fetchPnpmDeps hash of the staged project written under `target.root`.
+    pub fn hash_pnpm(
+        &self,
+        lockfile: &str,
+        bytes: &[u8],
+        target: &PnpmTarget<'_>,
+    ) -> Result<Sha256Hash, RecomputeFailure> {
+        self.announce("fetchPnpmDeps", lockfile);
+        let extra = [
+            "--fetcher-version".to_owned(),
+            target.fetcher_version.to_string(),
+            "--pnpm".to_owned(),
+            target.pnpm.to_owned(),
+        ];
+        // Run inside the exported project, so messages name the repository's paths.
+        self.run_child(lockfile, bytes, &extra, Some(target.root))
+    }
+
+    fn announce(&self, fetcher: &str, lockfile: &str) {
+        if self.quiet {
+            return;
+        }
+        let how = match (self.offline, self.quick) {
+            (true, _) => "from the tarball cache only (offline)".to_owned(),
+            (false, true) => format!(
+                "from the tarball cache, downloading what is missing (timeouts {} s connect, {} s read, {QUICK_RETRIES} retry)",
+                QUICK_CONNECT.as_secs(),
+                QUICK_READ.as_secs()
+            ),
+            (false, false) => "from the tarball cache, downloading what is missing".to_owned(),
+        };
+        eprintln!("nix-hooks: recomputing the {fetcher} hash of {lockfile} {how}...");
+    }
+
+    fn run_child(
+        &self,
+        lockfile: &str,
+        bytes: &[u8],
+        extra: &[String],
+        cwd: Option<&Path>,
+    ) -> Result<Sha256Hash, RecomputeFailure> {
         let fail = |message: String| RecomputeFailure {
             message,
             bad_input: false,
         };
-        if !self.quiet {
-            let how = match (self.offline, self.quick) {
-                (true, _) => "from the tarball cache only (offline)".to_owned(),
-                (false, true) => format!(
-                    "from the tarball cache, downloading what is missing (timeouts {} s connect, {} s read, {QUICK_RETRIES} retry)",
-                    QUICK_CONNECT.as_secs(),
-                    QUICK_READ.as_secs()
-                ),
-                (false, false) => "from the tarball cache, downloading what is missing".to_owned(),
-            };
-            eprintln!("nix-hooks: recomputing the fetchYarnDeps hash of {lockfile} {how}...");
-        }
         let exe =
             std::env::current_exe().map_err(|e| fail(format!("cannot locate nix-hooks: {e}")))?;
         let mut cmd = Command::new(exe);
-        cmd.args(["recompute", "--lockfile", lockfile])
+        cmd.args([CHILD_ARG, "--lockfile", lockfile])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+            // A relative cache directory means the caller's, not the temp project's.
+            if let Some(cache) = std::env::var_os(CACHE_VAR).filter(|v| !v.is_empty()) {
+                let cache = PathBuf::from(cache);
+                if cache.is_relative() {
+                    if let Ok(here) = std::env::current_dir() {
+                        cmd.env(CACHE_VAR, here.join(cache));
+                    }
+                }
+            }
+        }
         if self.offline {
             cmd.arg("--offline");
         }
@@ -89,13 +140,13 @@ impl Recomputer {
         cert_loading::restore_for(&mut cmd);
         let mut child = cmd
             .spawn()
-            .map_err(|e| fail(format!("cannot run nix-hooks recompute: {e}")))?;
+            .map_err(|e| fail(format!("cannot run nix-hooks __recompute: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
         let written = stdin.write_all(bytes);
         drop(stdin);
         let out = child
             .wait_with_output()
-            .map_err(|e| fail(format!("nix-hooks recompute: {e}")))?;
+            .map_err(|e| fail(format!("nix-hooks __recompute: {e}")))?;
         if !out.status.success() {
             return Err(RecomputeFailure {
                 message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
@@ -106,14 +157,25 @@ impl Recomputer {
         // A child that exited before reading everything already said why above.
         written.map_err(|e| {
             fail(format!(
-                "cannot pass {lockfile} to nix-hooks recompute: {e}"
+                "cannot pass {lockfile} to nix-hooks __recompute: {e}"
             ))
         })?;
         let text = String::from_utf8_lossy(&out.stdout);
         text.trim()
             .parse()
-            .map_err(|e| fail(format!("nix-hooks recompute printed {text:?}: {e}")))
+            .map_err(|e| fail(format!("nix-hooks __recompute printed {text:?}: {e}")))
     }
+}
+
+/// The first argument that makes `nix-hooks` the recompute child (not a subcommand, so
+/// neither help nor clap's "did you mean" shows it).
+pub const CHILD_ARG: &str = "__recompute";
+
+#[derive(clap::Parser)]
+#[command(name = "nix-hooks __recompute")]
+pub struct Child {
+    #[command(flatten)]
+    pub args: Args,
 }
 
 #[derive(clap::Args)]
@@ -129,9 +191,14 @@ pub struct Args {
     quick: bool,
     #[arg(long, value_name = "FROM=TO", value_parser = parse_mirror)]
     mirror: Vec<Mirror>,
+    /// A pnpm lockfile: hash its project (in the current directory) for this target.
+    #[arg(long, requires = "pnpm")]
+    fetcher_version: Option<u32>,
+    #[arg(long, requires = "fetcher_version")]
+    pnpm: Option<String>,
 }
 
-/// `nix-hooks recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
+/// `nix-hooks __recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
 pub fn run(args: &Args) -> Result<u8> {
     let mut bytes = Vec::new();
     std::io::stdin()
@@ -150,6 +217,33 @@ pub fn run(args: &Args) -> Result<u8> {
         fetch.read_timeout = QUICK_READ;
         fetch.retries = QUICK_RETRIES;
     }
+    if let (Some(fetcher_version), Some(pnpm)) = (args.fetcher_version, &args.pnpm) {
+        let profile = match Profile::resolve(fetcher_version, pnpm) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        let result = pnpm::Prefetcher::new(pnpm::PrefetchOptions {
+            cache_dir,
+            fetch,
+            offline: args.offline,
+            recompute: false,
+        })
+        .and_then(|p| {
+            p.hash(
+                Path::new(&args.lockfile),
+                &bytes,
+                &profile,
+                Arc::new(NoProgress),
+            )
+        });
+        return Ok(report(
+            result.map(|p| p.hash),
+            pnpm::PrefetchError::is_bad_input,
+        ));
+    }
     let result = Prefetcher::new(PrefetchOptions {
         cache_dir,
         fetch,
@@ -157,18 +251,26 @@ pub fn run(args: &Args) -> Result<u8> {
         recompute: false,
     })
     .and_then(|p| p.hash(Path::new(&args.lockfile), &bytes, Arc::new(NoProgress)));
+    Ok(report(
+        result.map(|p| p.hash),
+        common::yarn::prefetch::PrefetchError::is_bad_input,
+    ))
+}
+
+/// Prints the hash (exit 0), or the error with its exit class.
+fn report<E: std::fmt::Display>(result: Result<Sha256Hash, E>, bad_input: fn(&E) -> bool) -> u8 {
     match result {
-        Ok(prefetched) => {
-            println!("{}", prefetched.hash.to_sri());
-            Ok(exit::OK)
+        Ok(hash) => {
+            println!("{}", hash.to_sri());
+            exit::OK
         }
         Err(e) => {
             eprintln!("{e}");
-            Ok(if e.is_bad_input() {
+            if bad_input(&e) {
                 exit::BAD_INPUT
             } else {
                 exit::CANNOT_VERIFY
-            })
+            }
         }
     }
 }

@@ -4,54 +4,66 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+// Every line at most 80 columns, so clap (which wraps at the terminal, 100 without one)
+// never breaks one and a continuation never starts at column 0.
 pub const AFTER_HELP: &str = "\
 How it decides what is cached:
-  The output path is evaluated (no build), then `<hash>.narinfo` is fetched for it and,
-  through `References`, for its whole runtime closure, straight from the cache (Nix's own
-  narinfo cache, which remembers misses for an hour, is bypassed). A path counts as cached
-  only if one of its signatures verifies against a trusted public key, or (as for Nix) its
-  CA field recomputes to the path itself: CI would refuse the rest. It must also have its
-  NAR (the narinfo's URL; a HEAD request, or a stat for file://, in the same parallel
-  walk): without it Nix cannot substitute the path. A 404 (or, as for Nix, a 403 when no
-  token is sent) is `missing`; a 5xx, a 429 after retries, a timeout, a refused connection,
-  or a URL without `nix-cache-info` (not a cache, or one for another store dir) is an error
-  (exit 7). Narinfos Nix would call corrupt, and malformed signatures by a trusted key,
-  count as not cached. A narinfo over 1 MiB, or a closure of more than
-  --max-closure-paths paths, is a cache error (exit 7).
+  The output path is evaluated (no build), then `<hash>.narinfo` is fetched for
+  it and, through `References`, for its whole runtime closure, straight from the
+  cache (Nix's own narinfo cache, which remembers misses for an hour, is
+  bypassed). A path counts as cached only if one of its signatures verifies
+  against a trusted public key, or (as for Nix) its CA field recomputes to the
+  path itself: CI would refuse the rest. It must also have its NAR (the
+  narinfo's URL; a HEAD request, or a stat for file://, in the same parallel
+  walk): without it Nix cannot substitute the path. A 404 (or, as for Nix, a 403
+  when no token is sent) is `missing`; a 5xx, a 429 after retries, a timeout, a
+  refused connection, or a URL without `nix-cache-info` (not a cache, or one for
+  another store dir) is an error (exit 7). Narinfos Nix would call corrupt, and
+  malformed signatures by a trusted key, count as not cached. A narinfo over
+  1 MiB, or a closure of more than --max-closure-paths paths, is a cache error
+  (exit 7).
 
 Trusted public keys, first source that applies:
   1. every --trusted-public-key
-  2. the trusted-public-keys of your Nix configuration, plus the flake's nixConfig
-     (extra-)trusted-public-keys only if that configuration has accept-flake-config = true
-     (otherwise Nix ignores them and so do we, with a warning)
-  In CI, pass --trusted-public-key for every key CI's nix.conf trusts: your local
-  configuration is not CI's. When pushing with --sign-key, that key's public half is
-  trusted too (it is what the pushed paths are signed with), with a warning before
-  anything is built if it is not among the keys above.
+  2. the trusted-public-keys of your Nix configuration, plus the flake's
+     nixConfig (extra-)trusted-public-keys only if that configuration has
+     accept-flake-config = true (otherwise Nix ignores them and so do we, with a
+     warning)
+  In CI, pass --trusted-public-key for every key CI's nix.conf trusts: your
+  local configuration is not CI's. When pushing with --sign-key, that key's
+  public half is trusted too (it is what the pushed paths are signed with), with
+  a warning before anything is built if it is not among the keys above.
 
 Exit codes:
   0  everything is cached (or was pushed and verified)
-  1  --check only: some closure path is not cached (not validly signed, or its NAR is gone)
-  2  bad usage or input: not a git repository, uncommitted changes, no trusted key,
-     unreadable --sign-key (or one named like a different trusted key), missing cache
-     target, bad --cache name, unsupported `--` arg
+  1  --check only: some closure path is not cached (not validly signed, or its
+     NAR is gone)
+  2  bad usage or input: not a git repository, uncommitted changes, no trusted
+     key, unreadable --sign-key (or one named like a different trusted key),
+     missing cache target, bad --cache name, unsupported `--` arg
   3  `nix` (or `cachix` for --cache) is not installed
-  4  evaluation failed (Nix's message is shown; a missing output lists the available ones)
+  4  evaluation failed (Nix's message is shown; a missing output lists the
+     available ones)
   5  `nix build` failed
-  6  push failed, or the cache still does not serve validly signed paths after the push,
-     or a push without --sign-key refused before copying paths no trusted key signed
-  7  the cache could not be queried (HTTP 5xx, timeout, unreachable, unreadable directory,
-     no nix-cache-info, a narinfo over 1 MiB, a closure over --max-closure-paths)
+  6  push failed, or the cache still does not serve validly signed paths after
+     the push, or a push without --sign-key refused before copying paths no
+     trusted key signed
+  7  the cache could not be queried (HTTP 5xx, timeout, unreachable, unreadable
+     directory, no nix-cache-info, a narinfo over 1 MiB, a closure over
+     --max-closure-paths)
 
 Examples:
   precache-package --cache mycache . packages.x86_64-linux.default
   precache-package --check --from https://mycache.cachix.org \\
-      --trusted-public-key mycache.cachix.org-1:AAAA... . packages.x86_64-linux.default
-  precache-package --to 'file:///srv/cache' --sign-key ./cache.sec . dockerImage -- --max-jobs 2
+      --trusted-public-key mycache.cachix.org-1:AAAA... \\
+      . packages.x86_64-linux.default
+  precache-package --to 'file:///srv/cache' --sign-key ./cache.sec \\
+      . dockerImage -- --max-jobs 2
 
-Secrets: CACHIX_AUTH_TOKEN is handed to `cachix` through the environment, and sent as a
-bearer token only to https://NAME.cachix.org (so private caches can be checked), never to a
---from URL; the signing key is passed to Nix by file name. Neither is ever printed.";
+Secrets: CACHIX_AUTH_TOKEN is handed to `cachix` through the environment, and
+sent as a bearer token only to https://NAME.cachix.org (so private caches can be
+checked), never to a --from URL; the signing key is passed to Nix by file name.
+Neither is ever printed.";
 
 /// Build a flake output once, push its whole closure to a binary cache, and check that CI
 /// will substitute every path of it instead of rebuilding.

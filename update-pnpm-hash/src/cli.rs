@@ -18,28 +18,39 @@ runs and --check need not repeat them. By default it updates the hash record (.n
 at the repository root, shared with update-yarn-hash) for every pnpm lockfile the record names, \
 or for ./pnpm-lock.yaml at the root. Tarballs are cached by digest in the cache update-yarn-hash \
 uses ($XDG_CACHE_HOME/update-yarn-hash), so a warm run needs no network.",
+    // Each example's description on its own indented line, every line at most 80
+    // columns: clap wraps at the terminal (100 without one) and would otherwise break a
+    // description back to column 0.
     after_help = "\
 Examples:
-  update-pnpm-hash --fetcher-version 3 --pnpm 10   record ./pnpm-lock.yaml's hash for pnpm_10, fetcherVersion 3
-  update-pnpm-hash                              update every pnpm lockfile in the record (targets from the record)
-  update-pnpm-hash --check                      exit 1 if a recorded hash is stale (milliseconds, no network)
-  update-pnpm-hash --check --full --offline     recompute from the cache and compare
-  update-pnpm-hash --print --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10
-                                                print only the SRI hash
-  update-pnpm-hash --nix-file deps.nix --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10
-                                                rewrite `hash = \"…\"` of its fetchPnpmDeps call in place
-  update-pnpm-hash --materialize ./out          write the fetchPnpmDeps output directory itself
+  update-pnpm-hash --fetcher-version 3 --pnpm 10
+      record ./pnpm-lock.yaml's hash for pnpm_10, fetcherVersion 3
+  update-pnpm-hash
+      update every pnpm lockfile in the record (targets from the record)
+  update-pnpm-hash --check
+      exit 1 if a recorded hash is stale (milliseconds, no network)
+  update-pnpm-hash --check --full --offline
+      recompute from the cache and compare
+  update-pnpm-hash --print --lockfile pnpm-lock.yaml \\
+      --fetcher-version 3 --pnpm 10
+      print only the SRI hash
+  update-pnpm-hash --nix-file deps.nix --lockfile pnpm-lock.yaml \\
+      --fetcher-version 3 --pnpm 10
+      rewrite `hash = \"…\"` of its fetchPnpmDeps call in place
+  update-pnpm-hash --materialize ./out
+      write the fetchPnpmDeps output directory itself
 
-Supported targets: --fetcher-version 3 --pnpm 10 (pnpm 10.34.5, GNU tar 1.35, zstd 1.5.7, jq 1.8.2).
+Supported targets: --fetcher-version 3 --pnpm 10 (pnpm 10.34.5, GNU tar 1.35,
+zstd 1.5.7, jq 1.8.2).
 
 Exit codes:
   0  ok (hash recorded / up to date)
   1  stale: the recorded hash does not match the lockfile (--check)
-  2  bad input: unreadable or malformed lockfile, record or .nix file, a lockfile pnpm
-     would refuse under --frozen-lockfile, an unsupported target, bad arguments; also
-     when the record or .nix file cannot be written
-  3  fetch failure: download failed, --offline with tarballs missing from the cache,
-     or the tarball cache itself is unusable"
+  2  bad input: unreadable or malformed lockfile, record or .nix file, a
+     lockfile pnpm would refuse under --frozen-lockfile, an unsupported target,
+     bad arguments; also when the record or .nix file cannot be written
+  3  fetch failure: download failed, --offline with tarballs missing from the
+     cache, or the tarball cache itself is unusable"
 )]
 pub struct Cli {
     /// pnpm-lock.yaml to process; repeatable. Default: every pnpm lockfile named in the

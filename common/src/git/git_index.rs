@@ -12,16 +12,15 @@ use std::path::{Path, PathBuf};
 use git2::{DiffOptions, Index, IndexEntry, IndexTime, Oid, Repository, Tree};
 use thiserror::Error;
 
+use crate::git::git_message::GitMessage;
+
 #[derive(Debug, Error)]
 pub enum GitIndexError {
-    #[error("not inside a git repository ({0}); run this from a checkout, or set GIT_DIR")]
+    #[error("not inside a git repository ({}); run this from a checkout, or set GIT_DIR", GitMessage(.0))]
     NoRepository(git2::Error),
-    #[error("{what}: {source}")]
-    Git {
-        what: String,
-        #[source]
-        source: git2::Error,
-    },
+    // Not a `#[source]`: `{:#}` would print libgit2's text a second time, internals included.
+    #[error("{what}: {}", GitMessage(.error))]
+    Git { what: String, error: git2::Error },
     #[error("{path:?} {problem}")]
     BadPath { path: String, problem: &'static str },
 }
@@ -83,7 +82,13 @@ fn join_link(link: &str, target: &str) -> Option<String> {
 
 fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitIndexError {
     let what = what.into();
-    move |source| GitIndexError::Git { what, source }
+    move |error| GitIndexError::Git { what, error }
+}
+
+/// The repository the current process is in (`GIT_DIR` and friends honoured), with
+/// the one wording every subcommand uses when there is none.
+pub fn open_repository() -> Result<Repository, GitIndexError> {
+    Repository::open_from_env().map_err(GitIndexError::NoRepository)
 }
 
 /// A repository together with the index a commit would be made from.
@@ -105,8 +110,7 @@ pub struct StagedChange {
 impl StagedRepo {
     /// Opens the repository the current process is in, as git hooks see it.
     pub fn open_from_env() -> Result<Self, GitIndexError> {
-        let repo = Repository::open_from_env().map_err(GitIndexError::NoRepository)?;
-        Self::with_index_from_env(repo)
+        Self::with_index_from_env(open_repository()?)
     }
 
     /// Opens the repository containing `path` (still honouring `GIT_INDEX_FILE`).
@@ -196,6 +200,17 @@ impl StagedRepo {
             path: path.to_owned(),
             problem: "is a staged symlink in a loop (or a chain of more than 40)",
         })
+    }
+
+    /// Staged paths whose file name is one of `names`, in index (sorted) order.
+    pub fn tracked_named(&self, names: &[&str]) -> Vec<String> {
+        self.index
+            .iter()
+            // Stage 0 only: conflict stages (bits 12-13) name the same path again.
+            .filter(|e| (e.flags >> 12) & 3 == 0)
+            .filter_map(|e| String::from_utf8(e.path).ok())
+            .filter(|p| names.contains(&p.rsplit('/').next().unwrap_or(p)))
+            .collect()
     }
 
     /// Whether the index has an entry for `path`.

@@ -12,6 +12,7 @@ use git2::Repository;
 use thiserror::Error;
 
 use crate::atomic_write::write_atomic;
+use crate::git::git_message::GitMessage;
 
 /// The first line after the shebang; it is how install and uninstall recognise their own file.
 const MARKER: &str =
@@ -28,7 +29,7 @@ pub const HOOK_LINE: &str = "nix-hooks pre-commit || exit $?";
 
 #[derive(Debug, Error)]
 pub enum InstallError {
-    #[error("cannot read the git configuration: {0}")]
+    #[error("cannot read the repository's git configuration or index: {}", GitMessage(.0))]
     Config(git2::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -96,9 +97,76 @@ fn canonical_or_parent(path: &Path) -> PathBuf {
     }
 }
 
+/// Where Nix keeps store paths: a binary there can be garbage-collected at any time,
+/// so the delegate never names it (it falls back to `PATH` and says so when absent).
+const NIX_STORE: &str = "/nix/store/";
+
+/// The binary the delegate may fall back to, or `None` for one in the Nix store.
+fn fallback_bin(bin: &Path) -> Option<&Path> {
+    let in_store = |p: &Path| p.starts_with(NIX_STORE);
+    let resolved = fs::canonicalize(bin).unwrap_or_else(|_| bin.to_owned());
+    (!in_store(bin) && !in_store(&resolved)).then_some(bin)
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
+}
+
 /// The delegate's text. `bin` is the `nix-hooks` that installed it, used when neither
-/// `$NIX_HOOKS_BIN` nor a `nix-hooks` on `PATH` is there (e.g. a commit from an IDE).
+/// `$NIX_HOOKS_BIN` nor a `nix-hooks` on `PATH` is there (e.g. a commit from an IDE),
+/// unless it lives in the Nix store (`nix run .#nix-hooks -- install`), where a garbage
+/// collection would delete it. Without any binary the commit goes through after one
+/// line, unless `nixci.hook.strict` (or `NIX_HOOKS_STRICT`) asks for the check.
 pub fn delegate_script(bin: &Path) -> String {
+    delegate_text(fallback_bin(bin))
+}
+
+fn delegate_text(fallback: Option<&Path>) -> String {
+    let quoted = fallback.map(shell_quote).unwrap_or_default();
+    format!(
+        r#"#!/bin/sh
+{MARKER}
+# Skip once with `git commit --no-verify` or NIX_HOOKS_SKIP=1.
+{INSTALLED_BIN_PREFIX}{quoted}
+chained="$0{CHAINED_SUFFIX}"
+if [ -x "$chained" ]; then
+  "$chained" "$@" || exit $?
+fi
+if [ -z "${{NIX_HOOKS_BIN:-}}" ] && ! command -v nix-hooks >/dev/null 2>&1 && [ -n "$installed_bin" ] && [ -x "$installed_bin" ]; then
+  NIX_HOOKS_BIN=$installed_bin
+  export NIX_HOOKS_BIN
+fi
+# Hooks run at the top of the worktree; the project's tracked shim wins when present.
+# NIX_HOOKS_DELEGATED stops a loop when this file is itself reached through the shim's path.
+if [ -z "${{NIX_HOOKS_DELEGATED:-}}" ] && [ -x {PROJECT_SHIM} ]; then
+  NIX_HOOKS_DELEGATED=1
+  export NIX_HOOKS_DELEGATED
+  exec {PROJECT_SHIM} "$@"
+fi
+bin=${{NIX_HOOKS_BIN:-nix-hooks}}
+if ! command -v "$bin" >/dev/null 2>&1; then
+  strict=${{NIX_HOOKS_STRICT:-$(git config --bool --get {STRICT_KEY} 2>/dev/null)}}
+  case $strict in
+    1 | true | yes | on)
+      echo "nix-hooks: error: cannot find '$bin' and {STRICT_KEY} requires the check: enter the dev shell (\`nix develop\`) or set NIX_HOOKS_BIN (skip once: git commit --no-verify)" >&2
+      exit 1
+      ;;
+  esac
+  echo "nix-hooks: not installed here, so the staged Nix hashes were not checked (enter the dev shell to check them)" >&2
+  exit 0
+fi
+exec "$bin" pre-commit
+"#
+    )
+}
+
+/// The git config key (boolean) that makes a missing `nix-hooks` reject the commit.
+pub const STRICT_KEY: &str = "nixci.hook.strict";
+
+/// The delegate as versions before this one wrote it (the installing binary always
+/// named, a missing one a raw `exec` failure), so that upgrading does not mistake an
+/// untouched old delegate for an edited one.
+fn delegate_script_v2(bin: &Path) -> String {
     let quoted = bin.to_string_lossy().replace('\'', r"'\''");
     format!(
         r#"#!/bin/sh
@@ -125,10 +193,9 @@ exec "${{NIX_HOOKS_BIN:-nix-hooks}}" pre-commit
     )
 }
 
-/// The delegate as versions before the NIX_HOOKS_DELEGATED guard wrote it, so that
-/// upgrading does not mistake an untouched old delegate for an edited one.
+/// The delegate as versions before the NIX_HOOKS_DELEGATED guard wrote it.
 fn delegate_script_v1(bin: &Path) -> String {
-    delegate_script(bin).replace(
+    delegate_script_v2(bin).replace(
         "# NIX_HOOKS_DELEGATED stops a loop when this file is itself reached through the shim's path.\n\
          if [ -z \"${NIX_HOOKS_DELEGATED:-}\" ] && [ -x .nix/githooks/pre-commit ]; then\n  \
          NIX_HOOKS_DELEGATED=1\n  export NIX_HOOKS_DELEGATED\n",
@@ -141,14 +208,17 @@ fn is_pristine_delegate(text: &str) -> bool {
     let Some(line) = text.lines().find(|l| l.starts_with(INSTALLED_BIN_PREFIX)) else {
         return false;
     };
-    let Some(quoted) = line[INSTALLED_BIN_PREFIX.len()..]
-        .strip_prefix('\'')
-        .and_then(|s| s.strip_suffix('\''))
-    else {
+    let rest = &line[INSTALLED_BIN_PREFIX.len()..];
+    if rest.is_empty() {
+        return text == delegate_text(None);
+    }
+    let Some(quoted) = rest.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) else {
         return false;
     };
     let bin = PathBuf::from(quoted.replace(r"'\''", "'"));
-    text == delegate_script(&bin) || text == delegate_script_v1(&bin)
+    text == delegate_text(Some(&bin))
+        || text == delegate_script_v2(&bin)
+        || text == delegate_script_v1(&bin)
 }
 
 /// Whether `text` is the project's shim (or an older copy of it without the marker).
@@ -361,16 +431,29 @@ mod tests {
     fn delegates_are_recognised_whatever_binary_they_name() {
         let a = delegate_script(Path::new("/opt/it's here/nix-hooks"));
         assert!(is_ours(&a) && is_pristine_delegate(&a));
-        let edited = a.replace("exec \"${NIX_HOOKS_BIN", "echo hi\nexec \"${NIX_HOOKS_BIN");
+        let edited = a.replace("exec \"$bin\"", "echo hi\nexec \"$bin\"");
         assert!(is_ours(&edited) && !is_pristine_delegate(&edited));
         assert!(!is_ours("#!/bin/sh\necho foreign\n"));
+    }
+
+    #[test]
+    fn a_binary_in_the_nix_store_is_never_named() {
+        let store =
+            Path::new("/nix/store/0c9s8fm5jm2dklx1y3qgm1vhyhbdwc4a-nixci-hooks/bin/nix-hooks");
+        let text = delegate_script(store);
+        assert!(!text.contains("/nix/store"), "{text}");
+        assert!(text.contains("\ninstalled_bin=\n"), "{text}");
+        assert!(is_ours(&text) && is_pristine_delegate(&text));
+        // An untouched delegate that named one (before this version) is upgraded, not "edited".
+        let old = delegate_script_v2(store);
+        assert!(is_pristine_delegate(&old) && old != text);
     }
 
     #[test]
     fn an_untouched_delegate_from_before_the_loop_guard_is_still_pristine() {
         let bin = Path::new("/bin/nix-hooks");
         let old = delegate_script_v1(bin);
-        assert_ne!(old, delegate_script(bin));
+        assert_ne!(old, delegate_script_v2(bin));
         assert!(old.contains("if [ -x .nix/githooks/pre-commit ]; then\n  exec"));
         assert!(is_pristine_delegate(&old));
     }

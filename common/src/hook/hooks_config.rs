@@ -12,6 +12,7 @@
 //! flake-lock = "fail"
 //! flake-inputs = "warn"               # flake.nix inputs changed, flake.lock not staged
 //! package-json = "warn"               # dependencies changed, yarn.lock not staged
+//! unrecorded-lockfile = "fail"        # a yarn.lock / pnpm-lock.yaml the record has no entry for
 //!
 //! [[in-place]]                        # hash kept in a .nix file instead of the record
 //! lockfile = "yarn.lock"
@@ -47,6 +48,8 @@ pub struct Checks {
     pub flake_lock: Level,
     pub flake_inputs: Level,
     pub package_json: Level,
+    /// A staged (pre-commit) or tracked (envrc) lockfile the record does not know.
+    pub unrecorded_lockfile: Level,
 }
 
 impl Default for Checks {
@@ -57,6 +60,7 @@ impl Default for Checks {
             flake_lock: Level::Fail,
             flake_inputs: Level::Warn,
             package_json: Level::Warn,
+            unrecorded_lockfile: Level::Fail,
         }
     }
 }
@@ -179,6 +183,7 @@ lockfiles = ["yarn.lock"]
 stale-hash = "warn"
 package-json = "fail"
 flake-inputs = "off"
+unrecorded-lockfile = "off"
 [[in-place]]
 lockfile = "app/yarn.lock"
 nix-file = "app/default.nix"
@@ -189,6 +194,7 @@ nix-file = "app/default.nix"
         assert_eq!(c.checks.stale_hash, Level::Warn);
         assert_eq!(c.checks.package_json, Level::Fail);
         assert_eq!(c.checks.flake_inputs, Level::Off);
+        assert_eq!(c.checks.unrecorded_lockfile, Level::Off);
         assert_eq!(c.checks.nix_syntax, Level::Fail, "unset keys keep defaults");
         assert_eq!(
             c.in_place_for("app/yarn.lock").unwrap().nix_file,

@@ -11,8 +11,23 @@ use crate::atomic_write::write_atomic;
 use crate::file_lock::UpdateLock;
 use crate::git::git_index::{GitIndexError, StagedRepo};
 use crate::hook::hooks_config::HooksConfig;
-use crate::hook::staged_checks::Recompute;
-use crate::record::hash_record::{lock_sha256, HashRecord, RecordEntry, RecordError};
+use crate::hook::staged_checks::{record_command, Recompute, RecomputeFailure, PNPM_LOCKFILE};
+use crate::hook::staged_pnpm_project::{self, ExportError};
+use crate::nix::nix_hash::Sha256Hash;
+use crate::record::hash_record::{lock_sha256, Fetcher, HashRecord, RecordEntry, RecordError};
+
+/// The target of a pnpm entry, and the directory its staged project was written to
+/// (each file at its repository path).
+#[derive(Debug, Clone, Copy)]
+pub struct PnpmTarget<'a> {
+    pub fetcher_version: u32,
+    pub pnpm: &'a str,
+    pub root: &'a Path,
+}
+
+/// Computes a pnpm lockfile's fetchPnpmDeps hash from its staged project.
+pub type RecomputePnpm<'a> =
+    dyn Fn(&str, &[u8], &PnpmTarget<'_>) -> Result<Sha256Hash, RecomputeFailure> + 'a;
 
 #[derive(Debug, Error)]
 pub enum FixError {
@@ -31,6 +46,10 @@ pub enum FixError {
     },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
+    #[error("{record} has no fetchPnpmDeps entry for {lockfile}, so --fix does not know its fetcherVersion and pnpm\nfix: run `{}` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add {record}`", record_command(lockfile))]
+    NoPnpmTarget { lockfile: String, record: String },
+    #[error(transparent)]
+    Export(#[from] ExportError),
     #[error("{path} resolves to {target}, outside the repository {workdir}, and --fix writes only inside it: replace the symlink on the way to {path} with a real directory or file, or update the record where it points with `update-yarn-hash`")]
     OutsideRepo {
         path: String,
@@ -45,9 +64,10 @@ impl FixError {
         match self {
             FixError::Record(_)
             | FixError::MissingLockfile { .. }
-            | FixError::OutsideRepo { .. } => true,
+            | FixError::OutsideRepo { .. }
+            | FixError::NoPnpmTarget { .. } => true,
             FixError::Recompute { bad_input, .. } => *bad_input,
-            FixError::Git(_) | FixError::Write { .. } => false,
+            FixError::Git(_) | FixError::Write { .. } | FixError::Export(_) => false,
         }
     }
 }
@@ -61,13 +81,15 @@ pub struct FixOutcome {
     pub worktree_updated: bool,
 }
 
-/// Recomputes `lockfiles`' entries from their staged bytes, then stages the record.
-/// Every hash is computed before anything is written: a failure writes nothing.
+/// Recomputes `lockfiles`' entries from their staged bytes (a pnpm entry for the
+/// target it records, from its staged project), then stages the record. Every hash is
+/// computed before anything is written: a failure writes nothing.
 pub fn fix_record(
     repo: &mut StagedRepo,
     config: &HooksConfig,
     lockfiles: &[String],
     recompute: &Recompute<'_>,
+    recompute_pnpm: &RecomputePnpm<'_>,
 ) -> Result<FixOutcome, FixError> {
     let record_path = Path::new(&config.record);
     // A record staged as a symlink is written through to its target, never replaced by a file.
@@ -82,35 +104,54 @@ pub fn fix_record(
     };
     let mut outcome = FixOutcome::default();
     for lockfile in lockfiles {
-        if lockfile.rsplit('/').next() == Some(crate::hook::staged_checks::PNPM_LOCKFILE) {
-            // Hashing a pnpm project needs its pnpm-workspace.yaml, package.json files and
-            // `file:` tarballs as staged, which --fix does not gather yet.
-            return Err(FixError::Recompute {
-                lockfile: lockfile.clone(),
-                message: format!(
-                    "--fix does not hash pnpm lockfiles yet\nfix: run `update-pnpm-hash --lockfile {lockfile}`, then `git add {}`",
-                    config.record
-                ),
-                bad_input: false,
-            });
-        }
         let bytes = repo
             .staged(lockfile)?
             .ok_or_else(|| FixError::MissingLockfile {
                 lockfile: lockfile.clone(),
             })?;
-        let hash = recompute(lockfile, &bytes).map_err(|failure| FixError::Recompute {
+        let failed = |failure: RecomputeFailure| FixError::Recompute {
             lockfile: lockfile.clone(),
             message: failure.message,
             bad_input: failure.bad_input,
-        })?;
+        };
+        let (hash, fetcher) = if lockfile.rsplit('/').next() == Some(PNPM_LOCKFILE) {
+            let fetcher = record.entries.get(lockfile).map(|e| e.fetcher.clone());
+            let Some(Fetcher::FetchPnpmDeps {
+                fetcher_version,
+                ref pnpm,
+            }) = fetcher
+            else {
+                return Err(FixError::NoPnpmTarget {
+                    lockfile: lockfile.clone(),
+                    record: config.record.clone(),
+                });
+            };
+            // Dropped (deleted) when this iteration ends, whatever happens.
+            let project = tempfile::tempdir().map_err(|source| FixError::Write {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+            staged_pnpm_project::export(repo, lockfile, &bytes, project.path())?;
+            let target = PnpmTarget {
+                fetcher_version,
+                pnpm,
+                root: project.path(),
+            };
+            let hash = recompute_pnpm(lockfile, &bytes, &target).map_err(failed)?;
+            (hash, fetcher.clone().unwrap_or_default())
+        } else {
+            (
+                recompute(lockfile, &bytes).map_err(failed)?,
+                Fetcher::FetchYarnDeps,
+            )
+        };
         outcome.updated.push((lockfile.clone(), hash.to_sri()));
         record.entries.insert(
             lockfile.clone(),
             RecordEntry {
                 lock_sha256: lock_sha256(&bytes),
                 hash,
-                fetcher: Default::default(),
+                fetcher,
             },
         );
     }

@@ -193,6 +193,43 @@ fn update_command(lockfile: &str) -> &'static str {
     }
 }
 
+/// The lockfiles whose dependency hash the record keeps (fetchYarnDeps, fetchPnpmDeps).
+pub const LOCKFILE_NAMES: &[&str] = &["yarn.lock", PNPM_LOCKFILE];
+
+/// `paths` that are lockfiles the record should know but does not (in neither the
+/// record, the configured `lockfiles`, nor `[[in-place]]`); none when the check is off.
+pub fn unrecorded<'p>(
+    config: &HooksConfig,
+    known: &[String],
+    paths: impl IntoIterator<Item = &'p String>,
+) -> Vec<String> {
+    if config.checks.unrecorded_lockfile == Level::Off {
+        return Vec::new();
+    }
+    paths
+        .into_iter()
+        .filter(|p| LOCKFILE_NAMES.contains(&file_name(p)))
+        .filter(|p| config.in_place_for(p).is_none() && !known.contains(p))
+        .cloned()
+        .collect()
+}
+
+/// `known` plus the files they are staged symlinks to: a link's target is recorded too.
+pub fn known_through_links(repo: &StagedRepo, known: &[String]) -> Vec<String> {
+    let mut out = known.to_vec();
+    out.extend(known.iter().filter_map(|k| repo.resolve(k).ok()));
+    out
+}
+
+/// The command that creates `lockfile`'s first record entry (a pnpm one needs its target).
+pub fn record_command(lockfile: &str) -> String {
+    if file_name(lockfile) == PNPM_LOCKFILE {
+        format!("update-pnpm-hash --lockfile {lockfile} --fetcher-version 3 --pnpm 10")
+    } else {
+        format!("update-yarn-hash --lockfile {lockfile}")
+    }
+}
+
 fn check_record(
     repo: &StagedRepo,
     config: &HooksConfig,
@@ -201,16 +238,14 @@ fn check_record(
     report: &mut Report,
 ) -> Result<(), CheckError> {
     let record = staged_record(repo, config)?;
-    let mut lockfiles = record_lockfiles(config, record.as_ref());
-    lockfiles.extend(
-        changes
-            .iter()
-            .filter(|c| c.present && file_name(&c.path) == PNPM_LOCKFILE)
-            .filter(|c| config.in_place_for(&c.path).is_none())
-            .map(|c| c.path.clone()),
-    );
-    lockfiles.sort();
-    lockfiles.dedup();
+    let known = record_lockfiles(config, record.as_ref());
+    // Only lockfiles this commit adds or changes: an old one nobody touches does not block.
+    let staged_paths: Vec<String> = changes
+        .iter()
+        .filter(|c| c.present)
+        .map(|c| c.path.clone())
+        .collect();
+    let new = unrecorded(config, &known_through_links(repo, &known), &staged_paths);
     let Some(record) = record else {
         if repo.at_head(&config.record)?.is_some() {
             report.push(
@@ -231,15 +266,33 @@ fn check_record(
                 record: config.record.clone(),
             });
         }
-        return match lockfiles.first() {
-            None => Ok(()),
-            Some(lockfile) => Err(CheckError::MissingRecord {
+        if let Some(lockfile) = known.first() {
+            return Err(CheckError::MissingRecord {
                 config: config_path.to_owned(),
                 record: config.record.clone(),
                 lockfile: lockfile.clone(),
-            }),
-        };
+            });
+        }
+        for lockfile in new {
+            report.lockfiles_checked += 1;
+            report.push(
+                config.checks.unrecorded_lockfile,
+                FindingKind::StaleRecord {
+                    lockfile: lockfile.clone(),
+                },
+                format!(
+                    "{lockfile} has no recorded dependency hash: there is no {record}, so a Nix build from this commit cannot be checked\n  fix: run `{}`, then `git add {record}` (or turn this off: unrecorded-lockfile = \"off\" under [checks] in {config_path})",
+                    record_command(&lockfile),
+                    record = config.record
+                ),
+            );
+        }
+        return Ok(());
     };
+    let mut lockfiles = known;
+    lockfiles.extend(new.iter().cloned());
+    lockfiles.sort();
+    lockfiles.dedup();
     for lockfile in lockfiles {
         let bytes = repo
             .staged(&lockfile)?
@@ -248,6 +301,7 @@ fn check_record(
                 lockfile: lockfile.clone(),
             })?;
         report.lockfiles_checked += 1;
+        let is_new = new.contains(&lockfile);
         let what = match record.freshness(&lockfile, &bytes) {
             Freshness::Fresh => continue,
             Freshness::Stale { recorded, actual } => format!(
@@ -260,22 +314,30 @@ fn check_record(
         };
         let missing_pnpm =
             file_name(&lockfile) == PNPM_LOCKFILE && !record.entries.contains_key(&lockfile);
+        let mut fix = if missing_pnpm {
+            format!(
+                "run `{}` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add {}`",
+                record_command(&lockfile),
+                config.record
+            )
+        } else {
+            stale_record_advice(repo, config, &lockfile, &bytes)
+        };
+        if is_new {
+            fix.push_str(&format!(
+                "; or, if it has no Nix build, set unrecorded-lockfile = \"off\" under [checks] in {config_path}"
+            ));
+        }
         report.push(
-            config.checks.stale_hash,
+            if is_new {
+                config.checks.unrecorded_lockfile
+            } else {
+                config.checks.stale_hash
+            },
             FindingKind::StaleRecord {
                 lockfile: lockfile.clone(),
             },
-            format!(
-                "{what}\n  fix: {}",
-                if missing_pnpm {
-                    format!(
-                        "run `update-pnpm-hash --lockfile {lockfile} --fetcher-version 3 --pnpm 10` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add {}`",
-                        config.record
-                    )
-                } else {
-                    stale_record_advice(repo, config, &lockfile, &bytes)
-                }
-            ),
+            format!("{what}\n  fix: {fix}"),
         );
     }
     Ok(())
@@ -290,9 +352,6 @@ fn stale_record_advice(
 ) -> String {
     let record = &config.record;
     let tool = update_command(lockfile);
-    if tool == "update-pnpm-hash" {
-        return pnpm_advice(repo, lockfile, record, staged);
-    }
     if !repo.uses_default_index() {
         // `git commit -a` / `git commit <paths>`: git staged into a temporary index,
         // so what the user stages now is not in this commit.
@@ -304,7 +363,8 @@ fn stale_record_advice(
         .workdir()
         .and_then(|w| std::fs::read(w.join(lockfile)).ok());
     if worktree.as_deref() != Some(staged) {
-        // update-yarn-hash reads the working tree, which is not what is being committed.
+        // update-yarn-hash and update-pnpm-hash read the working tree, which is not
+        // what is being committed.
         return format!(
             "run `nix-hooks pre-commit --fix` (it hashes the staged {lockfile}, which differs from your working-tree copy)"
         );
@@ -312,25 +372,6 @@ fn stale_record_advice(
     format!(
         "run `{tool} --lockfile {lockfile}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)"
     )
-}
-
-/// For a stale pnpm entry: `--fix` does not hash pnpm lockfiles, and update-pnpm-hash
-/// reads the working tree (the lockfile and the project files beside it).
-fn pnpm_advice(repo: &StagedRepo, lockfile: &str, record: &str, staged: &[u8]) -> String {
-    if !repo.uses_default_index() {
-        return format!(
-            "run `update-pnpm-hash --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit)"
-        );
-    }
-    let worktree = repo
-        .workdir()
-        .and_then(|w| std::fs::read(w.join(lockfile)).ok());
-    if worktree.as_deref() != Some(staged) {
-        return format!(
-            "update-pnpm-hash hashes the working tree, whose {lockfile} differs from the staged one: `git add {lockfile}`, then run `update-pnpm-hash --lockfile {lockfile}` and `git add {record}`"
-        );
-    }
-    format!("run `update-pnpm-hash --lockfile {lockfile}`, then `git add {record}`")
 }
 
 fn check_in_place(

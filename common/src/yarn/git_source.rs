@@ -22,15 +22,16 @@ use git2::{
 };
 
 use crate::archive::gnu_tar::{self, Dir, Node, TarError};
+use crate::git::git_message::GitMessage;
 
 /// A failure to turn a git dependency into its tarball.
 #[derive(Debug, thiserror::Error)]
 pub enum GitSourceError {
-    #[error("cannot read git config {}: {source}", path.display())]
+    #[error("cannot read git config {}: {}", path.display(), GitMessage(.source))]
     Config { path: PathBuf, source: git2::Error },
     #[error("invalid {key} in environment: {message}")]
     ConfigEnv { key: String, message: String },
-    #[error("cannot reach the git remote of {target}: {source}; check the URL and the network, or point a `url.<mirror>.insteadOf` git config entry at a reachable mirror")]
+    #[error("cannot reach the git remote of {target}: {}; check the URL and the network, or point a `url.<mirror>.insteadOf` git config entry at a reachable mirror", GitMessage(.source))]
     Unreachable {
         target: Box<GitTarget>,
         source: git2::Error,
@@ -40,12 +41,12 @@ pub enum GitSourceError {
         target: Box<GitTarget>,
         hint: String,
     },
-    #[error("fetching {target} failed: {source}")]
+    #[error("fetching {target} failed: {}", GitMessage(.source))]
     Fetch {
         target: Box<GitTarget>,
         source: git2::Error,
     },
-    #[error("checking out {target} failed: {source}")]
+    #[error("checking out {target} failed: {}", GitMessage(.source))]
     Checkout {
         target: Box<GitTarget>,
         source: git2::Error,
@@ -673,6 +674,30 @@ fn callbacks() -> RemoteCallbacks<'static> {
 mod tests {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn libgit2_internals_are_not_shown() {
+        let target = Box::new(GitTarget {
+            url: "https://git.example.invalid/x.git".to_owned(),
+            fetch_url: "https://git.example.invalid/x.git".to_owned(),
+            rev: "abc".to_owned(),
+        });
+        let source = git2::Error::new(
+            git2::ErrorCode::GenericError,
+            git2::ErrorClass::Net,
+            "failed to resolve address",
+        );
+        assert!(source.to_string().contains("class="));
+        let shown = GitSourceError::Unreachable { target, source }.to_string();
+        assert!(
+            shown.contains(": failed to resolve address; check the URL"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("class=") && !shown.contains("code="),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn revs_are_read_like_nix_prefetch_git_reads_them() {

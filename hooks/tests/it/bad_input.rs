@@ -196,3 +196,32 @@ fn fix_on_a_malformed_lockfile_is_exit_2_and_changes_nothing() {
     run(cmd).code(2).stderr_has("--fix changed nothing");
     assert_eq!(snapshot(&repo), before);
 }
+
+#[test]
+fn outside_a_repository_every_subcommand_says_the_same_without_libgit2_internals() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = "nix-hooks: error: not inside a git repository (could not find repository at '.'); run this from a checkout, or set GIT_DIR\n";
+    for args in [&["pre-commit"][..], &["install"], &["uninstall"]] {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap())
+            .env_remove("GIT_DIR")
+            .env_remove("NIX_HOOKS_SKIP");
+        let run = run(cmd).code(2);
+        assert_eq!(run.stderr, expected, "{args:?}");
+    }
+}
+
+#[test]
+fn a_mistyped_subcommand_is_never_pointed_at_the_internal_child() {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("precommit");
+    run(cmd)
+        .code(2)
+        .stderr_has("'pre-commit'")
+        .stderr_lacks("recompute");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("--help");
+    run(cmd).success();
+}

@@ -308,9 +308,12 @@ fn a_tracked_or_unignored_hooks_dir_is_not_written() {
     repo.git(["add", ".githooks/pre-commit"]);
     repo.git(["commit", "-q", "--no-verify", "-m", "hooks"]);
     repo.git(["config", "core.hooksPath", ".githooks"]);
+    // Advice, not a failure: exit 0, no "error".
     repo.nix_hooks(["install"])
-        .code(1)
-        .stderr_has("nix-hooks pre-commit || exit $?");
+        .success()
+        .stderr_has("nix-hooks: nothing installed: core.hooksPath puts")
+        .stderr_has("nix-hooks pre-commit || exit $?")
+        .stderr_lacks("error");
     assert_eq!(repo.read(".githooks/pre-commit"), husky);
     assert!(!repo.path(".githooks/pre-commit.nix-hooks-chained").exists());
     assert_eq!(repo.git(["status", "--porcelain"]), "");
@@ -318,9 +321,32 @@ fn a_tracked_or_unignored_hooks_dir_is_not_written() {
     // An empty directory inside the worktree, not ignored: still refused.
     repo.git(["config", "core.hooksPath", "tools/hooks"]);
     repo.nix_hooks(["install"])
-        .code(1)
+        .success()
         .stderr_has("nix-hooks pre-commit || exit $?");
     assert!(!repo.path("tools/hooks/pre-commit").exists());
+}
+
+#[test]
+fn husky_8_hooks_path_gets_the_line_to_add_and_exit_0() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.nix_hooks(["uninstall"]).success();
+    // As `husky install` (v8) leaves a repository: core.hooksPath = .husky, tracked hooks.
+    let hook = "#!/usr/bin/env sh\n. \"$(dirname -- \"$0\")/_/husky.sh\"\n\nnpx lint-staged\n";
+    write_executable(&repo.path(".husky/pre-commit"), hook);
+    repo.git(["add", ".husky/pre-commit"]);
+    repo.git(["commit", "-q", "--no-verify", "-m", "husky"]);
+    repo.git(["config", "core.hooksPath", ".husky"]);
+    let run = repo.nix_hooks(["install"]).success().stderr_lacks("error");
+    assert!(
+        run.stderr.ends_with("nix-hooks pre-commit || exit $?\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.read(".husky/pre-commit"), hook);
+    assert_eq!(repo.git(["status", "--porcelain"]), "");
 }
 
 #[test]
@@ -334,8 +360,9 @@ fn hooks_that_dispatch_on_their_own_name_are_not_renamed() {
     let hook = repo.path(".git/hooks/pre-commit");
     write_executable(&hook, husky4);
     repo.nix_hooks(["install"])
-        .code(1)
-        .stderr_has("in package.json instead: nix-hooks pre-commit || exit $?");
+        .success()
+        .stderr_has("in package.json instead: nix-hooks pre-commit || exit $?")
+        .stderr_lacks("error");
     assert_eq!(fs::read_to_string(&hook).unwrap(), husky4);
     assert!(!repo
         .path(".git/hooks/pre-commit.nix-hooks-chained")
@@ -371,7 +398,7 @@ fn husky_9_is_pointed_at_its_tracked_hook() {
     repo.git(["commit", "-q", "--no-verify", "-m", "husky"]);
     repo.git(["config", "core.hooksPath", ".husky/_"]);
     repo.nix_hooks(["install"])
-        .code(1)
+        .success()
         .stderr_has(".husky/pre-commit instead: nix-hooks pre-commit || exit $?");
     assert_eq!(repo.read(".husky/_/pre-commit"), dispatcher);
     assert!(!repo.path(".husky/_/pre-commit.nix-hooks-chained").exists());

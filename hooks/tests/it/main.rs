@@ -10,3 +10,5 @@ mod in_place;
 mod install;
 mod pnpm;
 mod staleness;
+mod teammates;
+mod unrecorded;

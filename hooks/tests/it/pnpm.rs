@@ -1,6 +1,9 @@
 //! pnpm lockfiles in the hook: a staged `pnpm-lock.yaml` needs a fresh record entry,
 //! and the advice names update-pnpm-hash.
 
+use std::fs;
+use std::path::{Path, PathBuf};
+
 use common::nix::nix_hash::Sha256Hash;
 use common::record::hash_record::{lock_sha256, Fetcher, HashRecord, RecordEntry};
 
@@ -54,7 +57,7 @@ fn a_staged_pnpm_lockfile_without_an_entry_is_rejected_with_the_command() {
 }
 
 #[test]
-fn a_stale_pnpm_entry_names_update_pnpm_hash_and_fix_declines_it() {
+fn a_stale_pnpm_entry_names_update_pnpm_hash_and_fix() {
     if !have_git() {
         return;
     }
@@ -68,13 +71,124 @@ fn a_stale_pnpm_entry_names_update_pnpm_hash_and_fix_declines_it() {
     repo.commit("stale")
         .failure()
         .stderr_has("pnpm-lock.yaml changed since its hash was recorded")
-        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml`, then `git add .nix/yarn-deps.toml`")
-        .stderr_lacks("--fix");
+        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml`, then `git add .nix/yarn-deps.toml` (or run `nix-hooks pre-commit --fix`)");
+}
+
+/// The fixture project update-pnpm-hash's reference test replays fetchPnpmDeps on.
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../update-pnpm-hash/tests/fixtures")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
+    if !have_git() {
+        return;
+    }
+    let reference = fs::read_to_string(fixtures().join("pnpm10-project.reference/hash")).unwrap();
+    let repo = Repo::new();
+    copy_tree(&fixtures().join("pnpm10-project"), &repo.root);
+    repo.add_shim();
+    let lock = repo.read("pnpm-lock.yaml");
+    // Recorded for an older lockfile, with a hash that is not the project's.
+    let old_lock = lock.replace("lockfileVersion", "# older\nlockfileVersion");
+    let mut stale = HashRecord::default();
+    stale.entries.insert(
+        "pnpm-lock.yaml".to_owned(),
+        RecordEntry {
+            lock_sha256: lock_sha256(old_lock.as_bytes()),
+            hash: Sha256Hash::of(b"not the hash"),
+            fetcher: Fetcher::FetchPnpmDeps {
+                fetcher_version: 3,
+                pnpm: "10".to_owned(),
+            },
+        },
+    );
+    repo.write(RECORD, &stale.render());
+    repo.git(["add", "."]);
+    // What --fix hashes is the staged project: unstaged edits must not count.
+    repo.write("package.json", "{ \"broken\": ");
+    fs::remove_file(repo.path("components/tryghost-local-tpl-1.0.0.tgz")).unwrap();
+
+    let tmp = repo.home.join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    // Shared with update-pnpm-hash's tests, so the tarballs are downloaded once.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .args(["pre-commit", "--fix"])
+        .env("UPDATE_YARN_HASH_CACHE", &cache)
+        .env("TMPDIR", &tmp)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_DIR");
+    let run = run(cmd);
+    if run.code == Some(3) && run.stderr.contains("download") {
+        test_support::skip(&format!(
+            "the npm registry is not reachable: {}",
+            run.stderr
+        ));
+        return;
+    }
+    let run = run
+        .success()
+        .stderr_has("nix-hooks: recomputing the fetchPnpmDeps hash of pnpm-lock.yaml")
+        .stderr_has(&format!("fixed: pnpm-lock.yaml -> {}", reference.trim()))
+        .stderr_has("ok: 1 lockfile hash fresh");
+    let fixed = HashRecord::parse(repo.staged(RECORD).as_bytes(), Path::new(RECORD)).unwrap();
+    let entry = &fixed.entries["pnpm-lock.yaml"];
+    assert_eq!(entry.hash.to_sri(), reference.trim(), "{}", run.stderr);
+    assert_eq!(entry.lock_sha256, lock_sha256(lock.as_bytes()));
+    assert_eq!(
+        entry.fetcher,
+        Fetcher::FetchPnpmDeps {
+            fetcher_version: 3,
+            pnpm: "10".to_owned()
+        }
+    );
+    assert_eq!(
+        repo.read(RECORD),
+        repo.staged(RECORD),
+        "the working tree copy too"
+    );
+    assert_eq!(
+        fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "no temp files linger"
+    );
+    // The unstaged edits are still there, untouched.
+    assert_eq!(repo.read("package.json"), "{ \"broken\": ");
+}
+
+#[test]
+fn fix_without_a_pnpm_entry_names_the_target_it_needs() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("pnpm-lock.yaml", PNPM_V1);
+    repo.git(["add", "pnpm-lock.yaml"]);
+    let before = repo.staged(RECORD);
     repo.nix_hooks(["pre-commit", "--fix"])
-        .failure()
-        .stderr_has("--fix does not hash pnpm lockfiles yet")
-        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml`");
-    assert_eq!(repo.staged(RECORD), record(Some(PNPM_V1)));
+        .code(2)
+        .stderr_has("--fix does not know its fetcherVersion and pnpm")
+        .stderr_has(
+            "fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10`",
+        );
+    assert_eq!(repo.staged(RECORD), before);
 }
 
 #[test]

@@ -300,25 +300,6 @@ fn the_first_commit_goes_through_the_hook_too() {
 }
 
 #[test]
-fn a_missing_binary_blocks_with_a_clear_message() {
-    if !have_git() {
-        return;
-    }
-    let repo = Repo::with_fresh_record();
-    repo.write("README.md", "x\n");
-    repo.git(["add", "README.md"]);
-    repo.git_env(
-        &["commit", "-q", "-m", "no binary"],
-        &[("NIX_HOOKS_BIN", "/nonexistent/nix-hooks".as_ref())],
-    )
-    .failure()
-    .stderr_has(
-        "nix-hooks: cannot find '/nonexistent/nix-hooks': enter the dev shell or set NIX_HOOKS_BIN",
-    );
-    assert_eq!(repo.head_subject(), "initial");
-}
-
-#[test]
 fn a_record_removed_from_the_index_does_not_skip_the_check() {
     if !have_git() {
         return;

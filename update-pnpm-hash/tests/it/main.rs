@@ -8,6 +8,7 @@
 mod server;
 
 mod errors;
+mod help;
 mod project;
 mod record;
 mod reference;
