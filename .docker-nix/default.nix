@@ -35,7 +35,9 @@ dockerTools.streamLayeredImage {
   name = app.pname;
   tag = app.version;
   # Runtime closure only: the app (which references nodejs and its node_modules path,
-  # so node_modules gets a layer of its own), CA certificates, /etc.
+  # so node_modules gets a layer of its own while the closure has fewer than maxLayers =
+  # 100 paths: nixpkgs pkgs/build-support/docker/popularity-contest-layering-pipeline.nix
+  # at 145604cf1bfb75b4b98f30ae0528f30dd8733e8e), CA certificates, /etc.
   # dockerTools.caCertificates links the bundle at the paths OpenSSL and Node look in
   # (/etc/ssl/certs/ca-bundle.crt, ca-certificates.crt; nixpkgs
   # pkgs/build-support/docker/default.nix), which a bare `cacert` in contents does not.
