@@ -12,6 +12,7 @@ mod nix_check;
 mod nix_eval;
 mod nix_lint;
 mod nix_shell_snippets;
+mod node_modules_links;
 mod pnpm_example;
 mod process_compose;
 mod reference_tools;

@@ -15,7 +15,8 @@ use xshell::{cmd, Shell};
 
 use crate::process_compose::Project;
 use crate::{
-    nix_eval, nix_lint, nix_shell_snippets, pnpm_example, project_root, tool_install, workflow,
+    nix_eval, nix_lint, nix_shell_snippets, node_modules_links, pnpm_example, project_root,
+    tool_install, workflow,
 };
 
 pub fn run(sh: &Shell) -> Result<()> {
@@ -86,6 +87,7 @@ pub fn run(sh: &Shell) -> Result<()> {
     step("pnpm example", || {
         pnpm_example::run(sh, &nix_instantiate, &root)
     })?;
+    step("node_modules links", || node_modules_links::run(sh, &root))?;
     println!(
         "nix-check: all passed in {:.1}s",
         started.elapsed().as_secs_f64()
