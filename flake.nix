@@ -88,8 +88,15 @@
               export HOME=$TMPDIR
               yarn config --offline set yarn-offline-mirror ${yarnOfflineCache}
               fixup-yarn-lock yarn.lock
-              yarn install --offline --frozen-lockfile --non-interactive --no-progress
+              # Install scripts ignored, as nixpkgs' yarnConfigHook does: they download
+              # (prebuilt binaries, headers) or run unpinned code. Native addons are built
+              # from source next, against nodejs' headers; Python and the compiler stay
+              # build inputs (the app's disallowedRequisites checks it).
+              yarn install --offline --frozen-lockfile --ignore-scripts --non-interactive --no-progress
               patchShebangs node_modules
+              # shellcheck source=/dev/null
+              source ${./.nix/rebuild-native-modules.sh}
+              rebuild_native_modules node_modules ghost/*/node_modules
               runHook postBuild
             '';
             installPhase = ''

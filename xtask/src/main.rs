@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod dev_services;
 mod example_copy;
+mod native_rebuild;
 mod nix_check;
 mod nix_eval;
 mod nix_lint;
