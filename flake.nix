@@ -1,5 +1,5 @@
 {
-  description = "Nix CI for Yarn v1 monorepos: the tools, an example workspace, its image and dev services";
+  description = "Nix CI for Yarn v1 and pnpm monorepos: the tools, example workspaces, their images and dev services";
 
   # ---- PROJECT SETTING: the shared binary cache -------------------------------------
   # The project's cache (CI pushes to it with `precache-package`, everyone reads from it),
@@ -22,7 +22,8 @@
 
       sources = import ./.nix/sources.nix;
 
-      # The hash record update-yarn-hash writes, checked against the lockfile at evaluation.
+      # The hash record update-yarn-hash and update-pnpm-hash write, checked against the
+      # lockfiles at evaluation.
       yarnDeps = import ./.nix/yarn-deps.nix { recordFile = ./.nix/yarn-deps.toml; root = ./.; };
 
       perSystem = pkgs:
@@ -41,7 +42,9 @@
             inherit (toolsManifest.package) version;
             src = sources.tools ./.;
             cargoLock.lockFile = ./Cargo.lock;
-            cargoBuildFlags = [ "-p" "update-yarn-hash" "-p" "precache-package" "-p" "hooks" ];
+            cargoBuildFlags = [ "-p" "update-yarn-hash" "-p" "update-pnpm-hash" "-p" "precache-package" "-p" "hooks" ];
+            # Not update-pnpm-hash's tests: they fetch its fixture's packages from the npm
+            # registry, which the sandbox has no access to (`cargo xtask ci` runs them).
             cargoTestFlags = [ "-p" "common" "-p" "update-yarn-hash" "-p" "precache-package" "-p" "hooks" ];
             nativeBuildInputs = [ pkgs.pkg-config ];
             # git2 links libgit2 (vendored), libssh2 and OpenSSL. The workspace vendors
@@ -57,7 +60,7 @@
             # that unless asked (nixpkgs pkgs/stdenv/generic/make-derivation.nix).
             __darwinAllowLocalNetworking = true;
             meta = {
-              description = "update-yarn-hash, precache-package and nix-hooks";
+              description = "update-yarn-hash, update-pnpm-hash, precache-package and nix-hooks";
               # `nix run .` runs this one (the record writer is what every adopter runs first).
               mainProgram = "update-yarn-hash";
             };
@@ -85,8 +88,15 @@
               export HOME=$TMPDIR
               yarn config --offline set yarn-offline-mirror ${yarnOfflineCache}
               fixup-yarn-lock yarn.lock
-              yarn install --offline --frozen-lockfile --non-interactive --no-progress
+              # Install scripts ignored, as nixpkgs' yarnConfigHook does: they download
+              # (prebuilt binaries, headers) or run unpinned code. Native addons are built
+              # from source next, against nodejs' headers; Python and the compiler stay
+              # build inputs (the app's disallowedRequisites checks it).
+              yarn install --offline --frozen-lockfile --ignore-scripts --non-interactive --no-progress
               patchShebangs node_modules
+              # shellcheck source=/dev/null
+              source ${./.nix/rebuild-native-modules.sh}
+              rebuild_native_modules node_modules ghost/*/node_modules
               runHook postBuild
             '';
             installPhase = ''
@@ -105,6 +115,8 @@
               runHook postInstall
             '';
           };
+
+          linkNodeModules = ./.nix/link-node-modules.sh;
 
           # Stage 2: `yarn build` on the filtered sources, plus a wrapper to run the server.
           app = pkgs.stdenv.mkDerivation {
@@ -125,16 +137,33 @@
             installPhase = ''
               runHook preInstall
               mkdir -p "$out/lib/example" "$out/bin"
-              cp -r package.json node_modules ghost "$out/lib/example/"
+              cp -r package.json ghost "$out/lib/example/"
+              # node_modules are links into the node-modules path, not copies, so it is an
+              # image layer of its own (.nix/link-node-modules.sh says how links resolve).
+              find "$out/lib/example/ghost" -name node_modules -prune -exec rm -r {} +
+              # shellcheck source=/dev/null
+              source ${linkNodeModules}
+              link_node_modules ${nodeModules} "$out/lib/example"
               makeWrapper ${lib.getExe nodejsRuntime} "$out/bin/example-app" \
                 --add-flags "$out/lib/example/ghost/core/build/server.js" \
                 --set-default NODE_ENV production
               runHook postInstall
             '';
-            # The image carries runtime dependencies only.
-            disallowedReferences = [ yarn nodeGypPython ];
+            # The image carries runtime dependencies only. Requisites, not references:
+            # node_modules is in the closure through the links, not in this path.
+            disallowedRequisites = [ yarn nodeGypPython ];
             meta.mainProgram = "example-app";
           };
+
+          # example-pnpm/: fetchPnpmDeps, pnpmConfigHook, node_modules and the app.
+          pnpm = pkgs.pnpm_10;
+          pnpmExample = import ./.nix/pnpm-example.nix {
+            inherit (pkgs) stdenv fetchPnpmDeps pnpmConfigHook makeBinaryWrapper;
+            inherit pnpm nodejs nodejsRuntime sources;
+            hashRecord = yarnDeps;
+            root = ./.;
+          };
+          pnpmImage = pkgs.callPackage ./.docker-nix { inherit (pnpmExample) app; nodejs = nodejsRuntime; };
 
           # What `nix run .#dev` puts on PATH for process-compose.yaml's commands.
           devServices = [ nodejs yarn pkgs.mysql84 pkgs.redis pkgs.mailpit pkgs.process-compose pkgs.git pkgs.coreutils pkgs.bash ];
@@ -200,9 +229,13 @@
             inherit tools app dev;
             yarn-offline-cache = yarnOfflineCache;
             node-modules = nodeModules;
+            pnpm-app = pnpmExample.app;
+            pnpm-deps = pnpmExample.pnpmDeps;
+            pnpm-node-modules = pnpmExample.nodeModules;
             default = tools;
           } // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
             dockerImage = pkgs.callPackage ./.docker-nix { inherit app; nodejs = nodejsRuntime; };
+            pnpmDockerImage = pnpmImage;
           };
 
           apps =
@@ -211,13 +244,14 @@
             in
             rec {
               update-yarn-hash = mkApp "${tools}/bin/update-yarn-hash" "Record or check the fetchYarnDeps hash of each yarn.lock (.nix/yarn-deps.toml)";
+              update-pnpm-hash = mkApp "${tools}/bin/update-pnpm-hash" "Record or check the fetchPnpmDeps hash of each pnpm-lock.yaml (.nix/yarn-deps.toml)";
               precache-package = mkApp "${tools}/bin/precache-package" "Build a flake output and push its closure to the binary cache CI substitutes from";
-              nix-hooks = mkApp "${tools}/bin/nix-hooks" "Git pre-commit checks: yarn.lock hashes recorded, Nix files parse";
+              nix-hooks = mkApp "${tools}/bin/nix-hooks" "Git pre-commit checks: yarn.lock and pnpm-lock.yaml hashes recorded, Nix files parse";
               dev = mkApp (lib.getExe dev) "Start MySQL, Redis, Mailpit and the example app under process-compose";
               default = update-yarn-hash;
             };
 
-          devShells.default = import ./.nix/dev-shell.nix { inherit pkgs tools nodejs yarn; };
+          devShells.default = import ./.nix/dev-shell.nix { inherit pkgs tools nodejs yarn pnpm; };
 
           checks = {
             tools-tests = tools.overrideAttrs { doCheck = true; };
@@ -237,6 +271,22 @@
               update-yarn-hash --check
               touch "$out"
             '';
+            pnpm-hash-fresh = pkgs.runCommand "pnpm-hash-fresh"
+              {
+                nativeBuildInputs = [ tools pkgs.git ];
+                src = builtins.path {
+                  path = ./.;
+                  name = "pnpm-hash-inputs";
+                  filter = path: _type:
+                    let rel = lib.removePrefix "${toString ./.}/" path; in
+                    lib.elem rel [ ".nix" ".nix/yarn-deps.toml" "example-pnpm" "example-pnpm/pnpm-lock.yaml" ];
+                };
+              } ''
+              cp -r "$src" repo && chmod -R u+w repo && cd repo || exit 1
+              git init -q && git add -A
+              update-pnpm-hash --check
+              touch "$out"
+            '';
             formatting = pkgs.runCommand "nix-formatting"
               { nativeBuildInputs = [ nixFmtTree pkgs.statix ]; } ''
               cd ${nixFiles} || exit 1
@@ -250,6 +300,7 @@
           } // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux {
             # Evaluating the image forces the source filters and the whole build graph.
             image = pkgs.callPackage ./.docker-nix { inherit app; nodejs = nodejsRuntime; };
+            pnpm-image = pnpmImage;
           };
 
           formatter = nixFmtTree;

@@ -1,4 +1,4 @@
-# The example app's image.
+# An example app's image (example/ or example-pnpm/: the image is named after the app).
 #
 # streamLayeredImage rather than buildLayeredImage: the result is a small script that
 # streams the image tarball into `docker load` or a registry push, so the store (and the
@@ -32,9 +32,12 @@ let
   ];
 in
 dockerTools.streamLayeredImage {
-  name = "example-app";
+  name = app.pname;
   tag = app.version;
-  # Runtime closure only: the app (which references nodejs), CA certificates, /etc.
+  # Runtime closure only: the app (which references nodejs and its node_modules path,
+  # so node_modules gets a layer of its own while the closure has fewer than maxLayers =
+  # 100 paths: nixpkgs pkgs/build-support/docker/popularity-contest-layering-pipeline.nix
+  # at 145604cf1bfb75b4b98f30ae0528f30dd8733e8e), CA certificates, /etc.
   # dockerTools.caCertificates links the bundle at the paths OpenSSL and Node look in
   # (/etc/ssl/certs/ca-bundle.crt, ca-certificates.crt; nixpkgs
   # pkgs/build-support/docker/default.nix), which a bare `cacert` in contents does not.
@@ -57,6 +60,6 @@ dockerTools.streamLayeredImage {
       "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
       "PATH=${lib.makeBinPath [ nodejs ]}"
     ];
-    Labels."org.opencontainers.image.title" = "example-app";
+    Labels."org.opencontainers.image.title" = app.pname;
   };
 }

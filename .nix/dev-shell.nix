@@ -1,10 +1,12 @@
-# The development shell: the same Node.js and Yarn the image is built with, the native
+# The development shell: the same Node.js, Yarn and pnpm the images are built with, the native
 # services process-compose runs (instead of Docker Desktop), and this repo's tools.
-{ pkgs, tools, nodejs, yarn }:
+{ pkgs, tools, nodejs, yarn, pnpm }:
 pkgs.mkShell {
   packages = [
     nodejs
     yarn
+    # pnpm_10, the one example-pnpm's lockfile and its fetchPnpmDeps hash are for.
+    pnpm
     # Ghost supports MySQL 8 (not MariaDB); 8.4 is the LTS series.
     pkgs.mysql84
     pkgs.redis
@@ -27,6 +29,6 @@ pkgs.mkShell {
   # The staleness warning comes from .envrc (direnv) or `nix-hooks envrc` by hand; here
   # it would print twice under direnv.
   shellHook = ''
-    echo "dev shell: node $(node --version), yarn $(yarn --version); 'nix run .#dev' starts MySQL, Redis, Mailpit and the app"
+    echo "dev shell: node $(node --version), yarn $(yarn --version), pnpm $(pnpm --version); 'nix run .#dev' starts MySQL, Redis, Mailpit and the app"
   '';
 }

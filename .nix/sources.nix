@@ -40,6 +40,19 @@ let
     then length (components rel) <= 3
     else elem (baseNameOf rel) manifestNames);
 
+  # The pnpm example (example-pnpm/), in the same two sets. They are rooted at example-pnpm/
+  # itself: fetchPnpmDeps and pnpmConfigHook run pnpm where pnpm-lock.yaml is, the
+  # unpacked source's top.
+  pnpmAppKeep = rel: type:
+    rel == "example-pnpm"
+    || (hasPrefix "example-pnpm/" rel && !isJunk rel type && !isDoc rel);
+  pnpmManifestNames = [ "package.json" "pnpm-lock.yaml" "pnpm-workspace.yaml" ".npmrc" ];
+  pnpmManifestKeep = rel: type:
+    pnpmAppKeep rel type
+    && (if type == "directory"
+    then length (components rel) <= 3
+    else elem (baseNameOf rel) pnpmManifestNames);
+
   # The Cargo workspace: every member must be present for cargo to load the workspace.
   toolCrates = [ "common" "update-yarn-hash" "update-pnpm-hash" "precache-package" "hooks" "xtask" "test-support" ];
   toolsKeep = rel: type:
@@ -52,11 +65,19 @@ let
     inherit name;
     filter = path: keep (relativeTo root path);
   };
+  # The same, for the directory `dir` of the root (filters still see root-relative paths).
+  subdirWith = name: keep: dir: root: builtins.path {
+    path = root + "/${dir}";
+    inherit name;
+    filter = path: keep (relativeTo root path);
+  };
 in
 {
-  inherit appKeep manifestKeep toolsKeep;
+  inherit appKeep manifestKeep toolsKeep pnpmAppKeep pnpmManifestKeep;
   # Each takes the repository root and gives a store path holding only the kept files.
   app = sourceWith "example-source" appKeep;
   manifests = sourceWith "example-manifests" manifestKeep;
   tools = sourceWith "nixci-tools-source" toolsKeep;
+  pnpmApp = subdirWith "example-pnpm-source" pnpmAppKeep "example-pnpm";
+  pnpmManifests = subdirWith "example-pnpm-manifests" pnpmManifestKeep "example-pnpm";
 }

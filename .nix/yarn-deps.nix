@@ -1,41 +1,78 @@
-# Reads the hash record update-yarn-hash writes (.nix/yarn-deps.toml) and gives the
-# fetchYarnDeps hash for a lockfile, refusing a record that is malformed or stale.
+# Reads the hash record update-yarn-hash and update-pnpm-hash write (.nix/yarn-deps.toml)
+# and gives the fetchYarnDeps or fetchPnpmDeps hash for a lockfile, refusing a record that
+# is malformed or stale.
 #
-# The staleness check matters: with a stale hash, fetchYarnDeps either fails after a full
-# download or, worse, reuses the old offline cache already in the store and the build
-# breaks later with a missing tarball. Builtins only, so .nix/tests/ can evaluate it.
+# The staleness check matters: with a stale hash, the fetcher either fails after a full
+# download or, worse, reuses the old output already in the store and the build breaks
+# later with a missing tarball. Builtins only, so .nix/tests/ can evaluate it.
 { recordFile, root }:
 let
-  fix = "run `nix run .#update-yarn-hash` (it writes .nix/yarn-deps.toml; never edit it by hand)";
+  yarnFix = "run `nix run .#update-yarn-hash` (it writes .nix/yarn-deps.toml; never edit it by hand)";
+  pnpmFix = lockfile: { fetcherVersion, pnpm }:
+    "run `nix run .#update-pnpm-hash -- --lockfile ${lockfile} --fetcher-version ${toString fetcherVersion} --pnpm ${pnpm}` (it writes .nix/yarn-deps.toml; never edit it by hand)";
   record =
     if builtins.pathExists recordFile
     then builtins.fromTOML (builtins.readFile recordFile)
-    else throw "${toString recordFile} is missing: ${fix}";
+    else throw "${toString recordFile} is missing: ${yarnFix}";
   # 32 bytes are 43 base64 digits and one `=`; the last digit carries 2 zero padding bits,
   # so only 16 digits can end a canonical encoding.
   isSriSha256 = h: builtins.isString h && builtins.match "sha256-[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=" h != null;
   isHexSha256 = h: builtins.isString h && builtins.match "[0-9a-f]{64}" h != null;
-  entryFor = lockfile:
+  # The keys each writer puts in an entry (common/src/record/hash_record.rs); attrNames sorts.
+  yarnKeys = [ "hash" "lock-sha256" ];
+  pnpmKeys = [ "fetcher" "fetcher-version" "hash" "lock-sha256" "pnpm" ];
+  at = lockfile: "${toString recordFile}: [\"${lockfile}\"]";
+  # The entry's hash once its form and freshness are checked; `fix` says how to rewrite it.
+  checked = lockfile: fix:
     let
-      at = "${toString recordFile}: [\"${lockfile}\"]";
-      entry = record.${lockfile} or (throw "${at} has no entry: ${fix} -- --lockfile ${lockfile}");
+      entry = record.${lockfile} or (throw "${at lockfile} has no entry: ${fix}");
       lockPath = root + "/${lockfile}";
     in
-    if builtins.attrNames entry != [ "hash" "lock-sha256" ]
-    then throw "${at} must have exactly `lock-sha256` and `hash`: ${fix}"
+    if !(builtins.elem (builtins.attrNames entry) [ yarnKeys pnpmKeys ])
+    then throw "${at lockfile} must have exactly `lock-sha256` and `hash` (Yarn) or also `fetcher`, `fetcher-version` and `pnpm` (pnpm): ${fix}"
     else if !(isSriSha256 entry.hash)
-    then throw "${at} hash = \"${toString entry.hash}\" is not an SRI sha256 hash (sha256-<44 base64 chars>): ${fix}"
+    then throw "${at lockfile} hash = \"${toString entry.hash}\" is not an SRI sha256 hash (sha256-<44 base64 chars>): ${fix}"
     else if !(isHexSha256 entry.lock-sha256)
-    then throw "${at} lock-sha256 is not 64 lowercase hex digits: ${fix}"
+    then throw "${at lockfile} lock-sha256 is not 64 lowercase hex digits: ${fix}"
     else if !(builtins.pathExists lockPath)
-    then throw "${at} names a lockfile that does not exist: ${fix}"
+    then throw "${at lockfile} names a lockfile that does not exist: ${fix}"
     else if entry.lock-sha256 != builtins.hashFile "sha256" lockPath
-    then throw "${at} is stale: ${lockfile} changed since its hash was recorded; ${fix}"
+    then throw "${at lockfile} is stale: ${lockfile} changed since its hash was recorded; ${fix}"
+    else entry;
+  isPnpm = entry: entry ? fetcher;
+  yarnHashFor = lockfile:
+    let entry = checked lockfile "${yarnFix} -- --lockfile ${lockfile}"; in
+    if isPnpm entry
+    then throw "${at lockfile} is a ${entry.fetcher} entry, not a fetchYarnDeps one: ${yarnFix} -- --lockfile ${lockfile}"
+    else entry.hash;
+  # The hash for fetchPnpmDeps { fetcherVersion; pnpm; }: the record names the target its
+  # hash was computed for, and a hash for another target is another hash.
+  pnpmHashFor = lockfile: { fetcherVersion, pnpm }:
+    let
+      target = { inherit fetcherVersion; pnpm = builtins.head (builtins.splitVersion pnpm); };
+      fix = pnpmFix lockfile target;
+      entry = checked lockfile fix;
+    in
+    if !(isPnpm entry) || entry.fetcher != "fetchPnpmDeps"
+    then throw "${at lockfile} is not a fetchPnpmDeps entry: ${fix}"
+    else if entry.fetcher-version != fetcherVersion
+    then throw "${at lockfile} was recorded for fetcherVersion = ${toString entry.fetcher-version}, the flake asks for ${toString fetcherVersion}: ${fix}"
+    # The record holds the major ("10") or an exact version ("10.34.5").
+    else if entry.pnpm != target.pnpm && entry.pnpm != pnpm
+    then throw "${at lockfile} was recorded for pnpm ${entry.pnpm}, the flake uses pnpm ${pnpm}: ${fix}"
     else entry.hash;
 in
 {
   # The fetchYarnDeps hash for one lockfile (path relative to root).
-  hashFor = entryFor;
+  hashFor = yarnHashFor;
+  # The fetchPnpmDeps hash for one lockfile and the fetcher arguments the flake passes
+  # (pnpm is the package's version, e.g. pnpm_10.version).
+  inherit pnpmHashFor;
   # Every entry, checked: { "<lockfile>" = "<hash>"; }.
-  all = builtins.mapAttrs (lockfile: _: entryFor lockfile) record;
+  all = builtins.mapAttrs
+    (lockfile: entry:
+      if isPnpm entry
+      then pnpmHashFor lockfile { fetcherVersion = entry.fetcher-version; inherit (entry) pnpm; }
+      else yarnHashFor lockfile)
+    record;
 }

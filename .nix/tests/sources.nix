@@ -10,3 +10,8 @@ in
   manifests = "${sources.manifests tree}";
   tools = "${sources.tools tree}";
 }
+  # The Yarn example's scratch trees have no example-pnpm/.
+  // (if builtins.pathExists (tree + "/example-pnpm") then {
+  pnpmApp = "${sources.pnpmApp tree}";
+  pnpmManifests = "${sources.pnpmManifests tree}";
+} else { })

@@ -1,8 +1,10 @@
 //! `cargo xtask nix-check`: the Nix side, checked with the real tools (installed when
 //! missing): every .nix file parses, is nixpkgs-fmt formatted and deadnix-clean, passes
-//! this repo's lints, and the shell scripts inside them are shellcheck-clean; the workflow is schema-valid and its scripts shellcheck-clean;
+//! this repo's lints, and the shell scripts inside them and the .sh files under .nix/ are
+//! shellcheck-clean; the workflow is schema-valid and its scripts shellcheck-clean;
 //! process-compose.yaml is well-typed and its commands shellcheck-clean; .envrc is
-//! shellcheck-clean; flake.lock agrees with flake.nix; the pure-eval tests pass.
+//! shellcheck-clean; flake.lock agrees with flake.nix; the pure-eval tests pass; the pnpm
+//! example evaluates and (as root) builds with stand-ins for nixpkgs (`pnpm_example`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,10 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::process_compose::Project;
-use crate::{nix_eval, nix_lint, nix_shell_snippets, project_root, tool_install, workflow};
+use crate::{
+    nix_eval, nix_lint, nix_shell_snippets, node_modules_links, pnpm_example, project_root,
+    tool_install, workflow,
+};
 
 pub fn run(sh: &Shell) -> Result<()> {
     let root = project_root();
@@ -58,6 +63,16 @@ pub fn run(sh: &Shell) -> Result<()> {
     step("embedded shell", || {
         nix_shell_snippets::check(sh, &nix_files)
     })?;
+    step("shell files", || {
+        let shellcheck = tool_install::apt_tool(sh, "shellcheck", "shellcheck")?;
+        let shell_files = shell_files(&root.join(".nix"))?;
+        let files = &shell_files;
+        cmd!(sh, "{shellcheck} --shell=bash {files...}")
+            .run()
+            .context("a shell file under .nix/ has shellcheck findings")?;
+        println!("shell files: {} under .nix/ shellcheck-clean", files.len());
+        Ok(())
+    })?;
     step("flake.lock", || flake_lock(sh, &root))?;
     step("workflows", || workflow::check(sh, &workflow_files(&root)?))?;
     step("process-compose", || process_compose(sh, &root))?;
@@ -69,6 +84,10 @@ pub fn run(sh: &Shell) -> Result<()> {
             .context(".envrc has shellcheck findings")
     })?;
     step("pure eval", || nix_eval::run(&nix_instantiate, &root))?;
+    step("pnpm example", || {
+        pnpm_example::run(sh, &nix_instantiate, &root)
+    })?;
+    step("node_modules links", || node_modules_links::run(sh, &root))?;
     println!(
         "nix-check: all passed in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -235,6 +254,21 @@ fn workflow_files(root: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The shell files the Nix code sources (.nix/link-node-modules.sh, the tests' stand-ins).
+fn shell_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(shell_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "sh") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Every .nix file of the repository, minus dependencies and build output.

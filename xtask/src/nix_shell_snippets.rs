@@ -32,7 +32,7 @@ const SHELL_ATTRS: &[&str] = &[
 ];
 
 /// What Nix substitutes for an antiquotation: a single word, like a store path.
-const PLACEHOLDER: &str = "/nix/store/00000000000000000000000000000000-antiquotation";
+pub const PLACEHOLDER: &str = "/nix/store/00000000000000000000000000000000-antiquotation";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Snippet {

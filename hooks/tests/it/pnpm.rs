@@ -207,3 +207,31 @@ fn envrc_names_update_pnpm_hash_for_a_stale_pnpm_entry() {
         run.stderr
     );
 }
+
+/// The repository's own record covers both examples: the hook accepts them staged as
+/// committed, and refuses an edited example-pnpm/pnpm-lock.yaml with the command to run.
+#[test]
+fn the_repository_record_covers_the_yarn_and_pnpm_examples() {
+    if !have_git() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = Repo::new();
+    repo.add_shim();
+    repo.nix_hooks(["install"]).success();
+    for file in [RECORD, "example/yarn.lock", "example-pnpm/pnpm-lock.yaml"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        repo.write(file, &text);
+    }
+    repo.git(["add", "."]);
+    repo.commit("examples")
+        .success()
+        .stderr_has("2 lockfile hashes fresh");
+    let lock = repo.read("example-pnpm/pnpm-lock.yaml");
+    repo.write("example-pnpm/pnpm-lock.yaml", &format!("{lock}\n"));
+    repo.git(["add", "example-pnpm/pnpm-lock.yaml"]);
+    repo.commit("edited")
+        .failure()
+        .stderr_has("example-pnpm/pnpm-lock.yaml changed since its hash was recorded")
+        .stderr_has("fix: run `update-pnpm-hash --lockfile example-pnpm/pnpm-lock.yaml`");
+}

@@ -5,6 +5,7 @@ const mysql = require('mysql2/promise');
 const Redis = require('ioredis');
 const {createMailer} = require('@example/mail');
 const {loadConfig} = require('./config');
+const nativeAddon = require('./native');
 
 async function connect(config) {
     const {database: name, ...rest} = config.database;
@@ -30,7 +31,11 @@ async function handle({db, redis, mail}, req, res) {
     if (url.pathname === '/health') {
         const [[row]] = await db.query('SELECT 1 AS ok');
         const pong = await redis.ping();
-        return send(res, 200, {mysql: row.ok === 1 ? 'ok' : 'bad', redis: pong === 'PONG' ? 'ok' : 'bad'});
+        return send(res, 200, {
+            mysql: row.ok === 1 ? 'ok' : 'bad',
+            redis: pong === 'PONG' ? 'ok' : 'bad',
+            native: nativeAddon()
+        });
     }
     if (url.pathname === '/' && req.method === 'GET') {
         await db.query('INSERT INTO visits () VALUES ()');
