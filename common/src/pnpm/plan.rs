@@ -30,6 +30,17 @@ pub enum Source {
     Url(String),
     /// A `file:` tarball, relative to the project (`relative`), resolved (`path`).
     LocalFile { relative: String, path: PathBuf },
+    /// A git-hosted tarball (`gitHosted: true`, or a codeload/GitLab/Bitbucket `tar.gz`
+    /// URL): downloaded as a URL is, indexed under its package id
+    /// ([`git_hosted`](crate::pnpm::git_hosted)).
+    GitHostedTarball(String),
+    /// A git repository at a commit (`type: git`), cloned
+    /// ([`git_fetch`](crate::pnpm::git_fetch)); `path` is the package's subdirectory.
+    GitRepo {
+        repo: String,
+        commit: String,
+        path: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +51,8 @@ pub struct PlannedPackage {
     /// The `packages:` key (`name@version`).
     pub key: String,
     pub source: Source,
-    /// The lockfile's integrity; `None` only for `file:` tarballs without one.
+    /// The lockfile's integrity; `None` only for `file:` tarballs without one and git
+    /// repositories.
     pub integrity: Option<Integrity>,
     /// 1-based line of the `packages:` entry.
     pub line: usize,
@@ -55,7 +67,10 @@ pub struct PlanError {
     pub message: String,
 }
 
-/// The packages the install fetches, sorted by package id.
+/// The packages the install puts in the store, sorted by package id. `type: directory`
+/// packages are not among them: pnpm's directory fetcher links the directory's files
+/// where they are and writes nothing to the store (`fetching/directory-fetcher`, verified
+/// against pnpm 10.34.5).
 pub fn plan(
     lock_path: &Path,
     lock: &Lockfile,
@@ -87,7 +102,11 @@ pub fn plan(
         if planned.contains_key(&pkg_id) {
             continue;
         }
-        let (source, integrity) = resolve(&key, info, registries, project_dir).map_err(err)?;
+        let Some((source, integrity)) =
+            resolve(&key, info, registries, project_dir).map_err(err)?
+        else {
+            continue;
+        };
         planned.insert(
             pkg_id.clone(),
             PlannedPackage {
@@ -198,12 +217,14 @@ fn name_version(key: &str) -> Option<(&str, &str)> {
     Some((&key[..at], &key[at + 1..]))
 }
 
+/// Where the package comes from and the integrity pnpm checks; `None` for what pnpm does
+/// not put in the store.
 fn resolve(
     key: &str,
     info: &PackageInfo,
     registries: &Registries,
     project_dir: &Path,
-) -> Result<(Source, Option<Integrity>), String> {
+) -> Result<Option<(Source, Option<Integrity>)>, String> {
     let r = &info.resolution;
     let integrity = r
         .integrity
@@ -213,17 +234,17 @@ fn resolve(
     match r.kind.as_deref() {
         None => {}
         Some("git") => {
-            return Err(unsupported(
-                "a git repository (resolution type: git)",
-                "fetched from its git host",
-            ))
+            let (Some(repo), Some(commit)) = (&r.repo, &r.commit) else {
+                return Err("a git resolution without `repo` and `commit`; the lockfile is broken: run `pnpm install` to rewrite it".to_owned());
+            };
+            let source = Source::GitRepo {
+                repo: repo.clone(),
+                commit: commit.clone(),
+                path: r.path.clone(),
+            };
+            return Ok(Some((source, None)));
         }
-        Some("directory") => {
-            return Err(unsupported(
-                "a local directory (resolution type: directory)",
-                "imported from the directory",
-            ))
-        }
+        Some("directory") => return Ok(None),
         Some(other) => {
             return Err(unsupported(
                 &format!("resolution type {other:?} (runtime: or binary packages)"),
@@ -231,32 +252,57 @@ fn resolve(
             ))
         }
     }
-    if r.git_hosted == Some(true) {
+    let tarball = r.tarball.as_deref();
+    let by_url = tarball.is_some_and(is_git_hosted_tarball_url);
+    match r.git_hosted {
+        Some(true) => {}
+        Some(false) if by_url => {
+            return Err("`gitHosted: false` on a git host's tarball URL: pnpm fetches it as git-hosted but indexes it as a registry tarball, which update-pnpm-hash does not emulate".to_owned())
+        }
+        _ if by_url => {}
+        _ => return resolve_tarball(key, info, tarball, integrity, registries, project_dir).map(Some),
+    }
+    let Some(url) = tarball else {
+        return Err("`gitHosted: true` without a `tarball` URL; the lockfile is broken: run `pnpm install` to rewrite it".to_owned());
+    };
+    if r.path.is_some() {
         return Err(unsupported(
-            "a git-hosted tarball",
-            "fetched from its git host",
+            "a subdirectory (`path`) of a git-hosted tarball",
+            "re-indexed from a copy of that directory",
         ));
     }
-    match r.tarball.as_deref() {
+    let integrity = integrity.ok_or_else(|| "a git-hosted tarball without integrity in the lockfile (older pnpm versions wrote none): update-pnpm-hash needs it to verify the download, as the git host's archive is not guaranteed to stay the same bytes; re-resolve the dependency with a current pnpm 10 so the lockfile pins it".to_owned())?;
+    Ok(Some((Source::GitHostedTarball(url.to_owned()), Some(integrity))))
+}
+
+/// `lockfile-utils` `isGitHostedTarballUrl` (pnpm 10).
+fn is_git_hosted_tarball_url(url: &str) -> bool {
+    [
+        "https://codeload.github.com/",
+        "https://bitbucket.org/",
+        "https://gitlab.com/",
+    ]
+    .iter()
+    .any(|p| url.starts_with(p))
+        && url.contains("tar.gz")
+}
+
+/// A registry tarball, a `tarball:` URL or a `file:` tarball.
+fn resolve_tarball(
+    key: &str,
+    info: &PackageInfo,
+    tarball: Option<&str>,
+    integrity: Option<Integrity>,
+    registries: &Registries,
+    project_dir: &Path,
+) -> Result<(Source, Option<Integrity>), String> {
+    match tarball {
         Some(t) if t.starts_with("file:") => {
             let relative = t["file:".len()..].to_owned();
             let path = project_dir.join(&relative);
             Ok((Source::LocalFile { relative, path }, integrity))
         }
         Some(t) => {
-            if [
-                "https://codeload.github.com/",
-                "https://bitbucket.org/",
-                "https://gitlab.com/",
-            ]
-            .iter()
-            .any(|p| t.starts_with(p))
-            {
-                return Err(unsupported(
-                    "a git-hosted tarball",
-                    "fetched from its git host",
-                ));
-            }
             let integrity = integrity.ok_or_else(missing_integrity)?;
             let url = if t.contains("://") {
                 t.to_owned()
@@ -359,32 +405,57 @@ mod tests {
         assert_eq!(p[0].line, 19);
     }
 
-    #[test]
-    fn git_and_missing_integrity_are_refused_with_the_line() {
+    fn plan_with(entry: &str) -> Result<Vec<PlannedPackage>, PlanError> {
         let text = LOCK.replace(
             "  u@1.0.0:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}",
-            "  u@1.0.0:\n    resolution: {type: git, repo: https://github.com/a/u, commit: 0123}",
+            &format!("  u@1.0.0:\n    resolution: {entry}"),
         );
-        let err = plan(
+        plan(
             Path::new("l.yaml"),
             &parse(&text).unwrap(),
             &LineIndex::new(&text),
             &registries(),
         )
-        .unwrap_err();
-        assert_eq!(err.line, 22, "{err}");
-        assert!(err.to_string().contains("git"), "{err}");
-        let text = LOCK.replacen("resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}", "resolution: {tarball: 'https://r.example/ms.tgz'}", 1);
-        let err = plan(
-            Path::new("l.yaml"),
-            &parse(&text).unwrap(),
-            &LineIndex::new(&text),
-            &registries(),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("MISSING_TARBALL_INTEGRITY"),
-            "{err}"
+    }
+
+    #[test]
+    fn git_packages_are_planned_and_directories_left_out() {
+        let p = plan_with("{type: git, repo: 'https://github.com/a/u', commit: 0123}").unwrap();
+        assert_eq!(
+            p[1].source,
+            Source::GitRepo {
+                repo: "https://github.com/a/u".to_owned(),
+                commit: "0123".to_owned(),
+                path: None
+            }
         );
+        assert_eq!(p[1].integrity, None);
+        let p = plan_with("{directory: u, type: directory}").unwrap();
+        assert_eq!(p.len(), 1, "{p:?}");
+        let sri = "sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==";
+        for entry in [
+            format!("{{integrity: {sri}, tarball: 'http://127.0.0.1:1/u.tgz', gitHosted: true}}"),
+            format!("{{integrity: {sri}, tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}}"),
+        ] {
+            let p = plan_with(&entry).unwrap();
+            assert!(matches!(p[1].source, Source::GitHostedTarball(_)), "{entry}: {p:?}");
+        }
+        // Not a git host's archive: a plain remote tarball.
+        let p = plan_with(&format!("{{integrity: {sri}, tarball: 'https://gitlab.com/a/u.tgz'}}")).unwrap();
+        assert!(matches!(p[1].source, Source::Url(_)), "{p:?}");
+    }
+
+    #[test]
+    fn unsupported_resolutions_and_missing_integrity_are_refused_with_the_line() {
+        for (entry, needle) in [
+            ("{type: variations, variants: []}", "variations"),
+            ("{tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}", "without integrity"),
+            ("{tarball: 'https://r.example/ms.tgz'}", "MISSING_TARBALL_INTEGRITY"),
+            ("{type: git, repo: 'https://github.com/a/u'}", "without `repo` and `commit`"),
+        ] {
+            let err = plan_with(entry).unwrap_err();
+            assert_eq!(err.line, 22, "{err}");
+            assert!(err.to_string().contains(needle), "{entry}: {err}");
+        }
     }
 }
