@@ -61,14 +61,26 @@ pub fn fetch(
         )));
     }
     let shown = redact::url(repo);
+    std::fs::create_dir_all(work_dir)
+        .map_err(|e| Fetch(format!("cannot create {}: {e}", work_dir.display())))?;
     let tmp = tempfile::Builder::new()
         .prefix(".git-clone-")
         .tempdir_in(work_dir)
-        .map_err(|e| Fetch(format!("cannot create a temp directory in {}: {e}", work_dir.display())))?;
+        .map_err(|e| {
+            Fetch(format!(
+                "cannot create a temp directory in {}: {e}",
+                work_dir.display()
+            ))
+        })?;
     let clone = RepoBuilder::new()
         .bare(true)
         .clone(repo, tmp.path())
-        .map_err(|e| Fetch(format!("git clone {shown} failed: {}", redact::text(e.message()))))?;
+        .map_err(|e| {
+            Fetch(format!(
+                "git clone {shown} failed: {}",
+                redact::text(e.message())
+            ))
+        })?;
     let files = commit_files(&clone, commit, path).map_err(|e| match e {
         Fetch(m) => Fetch(format!("{shown}: {m}")),
         Refused(m) => Refused(format!("{shown}: {m}")),
@@ -101,7 +113,9 @@ fn commit_files(
             "commit {commit} is not in the repository (pnpm's `git checkout` fails too)"
         ))
     })?;
-    let tree = commit_obj.tree().map_err(|e| Fetch(e.message().to_owned()))?;
+    let tree = commit_obj
+        .tree()
+        .map_err(|e| Fetch(e.message().to_owned()))?;
     let prefix = match path.map(|p| p.trim_matches('/')) {
         Some(p) if p.split('/').any(|c| c == ".." || c == ".") => {
             return Err(Refused(format!(
@@ -116,7 +130,10 @@ fn commit_files(
     let mut bad_name = None;
     let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         let Ok(name) = std::str::from_utf8(entry.name_bytes()) else {
-            bad_name.get_or_insert(format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes())));
+            bad_name.get_or_insert(format!(
+                "{dir}{}",
+                String::from_utf8_lossy(entry.name_bytes())
+            ));
             return TreeWalkResult::Abort;
         };
         let full = format!("{dir}{name}");
@@ -149,11 +166,16 @@ fn commit_files(
 }
 
 /// The root `package.json`'s bytes, and every file's blob.
-fn read_blobs(repo: &Repository, files: &[TreeFile]) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), String> {
+fn read_blobs(
+    repo: &Repository,
+    files: &[TreeFile],
+) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), String> {
     let mut manifest = None;
     let mut blobs = Vec::with_capacity(files.len());
     for f in files {
-        let blob = repo.find_blob(f.blob).map_err(|e| format!("{}: {}", f.path, e.message()))?;
+        let blob = repo
+            .find_blob(f.blob)
+            .map_err(|e| format!("{}: {}", f.path, e.message()))?;
         if f.path == "package.json" {
             manifest = Some(blob.content().to_vec());
         }

@@ -68,9 +68,9 @@ fn refuse_unemulated(files: &[&str], manifest: Option<&Value>) -> Result<(), Not
         let mut parts = f.split('/');
         parts.next();
         parts.any(|c| c.eq_ignore_ascii_case("node_modules"))
-            || f.split('/').next().is_some_and(|c| {
-                c.eq_ignore_ascii_case("node_modules") && c != "node_modules"
-            })
+            || f.split('/')
+                .next()
+                .is_some_and(|c| c.eq_ignore_ascii_case("node_modules") && c != "node_modules")
     }) {
         return Err(NotEmulated(format!(
             "it has {f}: npm-packlist's rules for nested node_modules are not emulated"
@@ -269,11 +269,7 @@ mod tests {
     fn rules_it_does_not_emulate_are_refused() {
         let err = packlist(&["package.json", "lib/.gitignore"], None).unwrap_err();
         assert!(err.0.contains("lib/.gitignore"), "{err}");
-        let err = packlist(
-            &["package.json"],
-            Some(&json!({"files": ["lib"]})),
-        )
-        .unwrap_err();
+        let err = packlist(&["package.json"], Some(&json!({"files": ["lib"]}))).unwrap_err();
         assert!(err.0.contains("files"), "{err}");
         let err = packlist(
             &["package.json", "yarn.lock"],

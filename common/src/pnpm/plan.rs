@@ -272,7 +272,10 @@ fn resolve(
         ));
     }
     let integrity = integrity.ok_or_else(|| "a git-hosted tarball without integrity in the lockfile (older pnpm versions wrote none): update-pnpm-hash needs it to verify the download, as the git host's archive is not guaranteed to stay the same bytes; re-resolve the dependency with a current pnpm 10 so the lockfile pins it".to_owned())?;
-    Ok(Some((Source::GitHostedTarball(url.to_owned()), Some(integrity))))
+    Ok(Some((
+        Source::GitHostedTarball(url.to_owned()),
+        Some(integrity),
+    )))
 }
 
 /// `lockfile-utils` `isGitHostedTarballUrl` (pnpm 10).
@@ -438,10 +441,16 @@ mod tests {
             format!("{{integrity: {sri}, tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}}"),
         ] {
             let p = plan_with(&entry).unwrap();
-            assert!(matches!(p[1].source, Source::GitHostedTarball(_)), "{entry}: {p:?}");
+            assert!(
+                matches!(p[1].source, Source::GitHostedTarball(_)),
+                "{entry}: {p:?}"
+            );
         }
         // Not a git host's archive: a plain remote tarball.
-        let p = plan_with(&format!("{{integrity: {sri}, tarball: 'https://gitlab.com/a/u.tgz'}}")).unwrap();
+        let p = plan_with(&format!(
+            "{{integrity: {sri}, tarball: 'https://gitlab.com/a/u.tgz'}}"
+        ))
+        .unwrap();
         assert!(matches!(p[1].source, Source::Url(_)), "{p:?}");
     }
 
@@ -449,9 +458,18 @@ mod tests {
     fn unsupported_resolutions_and_missing_integrity_are_refused_with_the_line() {
         for (entry, needle) in [
             ("{type: variations, variants: []}", "variations"),
-            ("{tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}", "without integrity"),
-            ("{tarball: 'https://r.example/ms.tgz'}", "MISSING_TARBALL_INTEGRITY"),
-            ("{type: git, repo: 'https://github.com/a/u'}", "without `repo` and `commit`"),
+            (
+                "{tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}",
+                "without integrity",
+            ),
+            (
+                "{tarball: 'https://r.example/ms.tgz'}",
+                "MISSING_TARBALL_INTEGRITY",
+            ),
+            (
+                "{type: git, repo: 'https://github.com/a/u'}",
+                "without `repo` and `commit`",
+            ),
         ] {
             let err = plan_with(entry).unwrap_err();
             assert_eq!(err.line, 22, "{err}");

@@ -8,6 +8,7 @@
 mod server;
 
 mod errors;
+mod git_packages;
 mod project;
 mod record;
 mod reference;
