@@ -12,4 +12,5 @@ pub mod plan;
 pub mod prefetch;
 pub mod profile;
 pub mod project_config;
+pub mod runtime_archive;
 pub mod store;

@@ -34,6 +34,13 @@ pub enum Source {
     /// URL): downloaded as a URL is, indexed under its package id
     /// ([`git_hosted`](crate::pnpm::git_hosted)).
     GitHostedTarball(String),
+    /// A `runtime:` archive (`type: variations`, the build platform's variant): downloaded
+    /// as a URL is; pnpm adds `manifest` as `package.json` when the archive has none
+    /// ([`runtime_archive`](crate::pnpm::runtime_archive)).
+    RuntimeArchive {
+        url: String,
+        manifest: crate::pnpm::runtime_archive::Manifest,
+    },
     /// A git repository at a commit (`type: git`), cloned
     /// ([`git_fetch`](crate::pnpm::git_fetch)); `path` is the package's subdirectory.
     GitRepo {
@@ -245,10 +252,11 @@ fn resolve(
             return Ok(Some((source, None)));
         }
         Some("directory") => return Ok(None),
+        Some("variations") => return runtime_variant(key, info).map(Some),
         Some(other) => {
             return Err(unsupported(
-                &format!("resolution type {other:?} (runtime: or binary packages)"),
-                "downloaded from nodejs.org or a release server",
+                &format!("resolution type {other:?}"),
+                "fetched in a way pnpm 10.34 does not write",
             ))
         }
     }
@@ -276,6 +284,83 @@ fn resolve(
         Source::GitHostedTarball(url.to_owned()),
         Some(integrity),
     )))
+}
+
+/// The variant of a `runtime:` dependency pnpm picks on the platform it runs on
+/// (package-requester `findResolution`: `process.platform`, `process.arch`, the libc
+/// family; `--force` does not widen it): the output of fetchPnpmDeps depends on the
+/// builder's platform, and this computes it for the platform update-pnpm-hash runs on.
+fn runtime_variant(key: &str, info: &PackageInfo) -> Result<(Source, Option<Integrity>), String> {
+    let (os, cpu, libc) = host_platform();
+    let variants = info.resolution.variants.as_deref().unwrap_or_default();
+    let chosen = variants.iter().find(|v| {
+        v.targets.iter().any(|t| {
+            t.os.as_deref() == Some(os)
+                && t.cpu.as_deref() == Some(cpu)
+                && t.libc.as_deref().is_none_or(|l| l == libc)
+        })
+    });
+    let Some(variant) = chosen else {
+        return Err(format!("ERR_PNPM_NO_RESOLUTION_MATCHED: no variant for {os}-{cpu} ({libc}), the platform pnpm would run on here; pnpm fails on it too"));
+    };
+    let r = &variant.resolution;
+    match (
+        r.kind.as_deref(),
+        r.archive.as_deref(),
+        &r.url,
+        &r.integrity,
+    ) {
+        (Some("binary"), Some("tarball"), Some(url), Some(sri)) => {
+            let integrity = Integrity::parse_sri(sri)
+                .map_err(|e| format!("the {os}-{cpu} variant's integrity: {e}"))?;
+            let bin = match &r.bin {
+                None => None,
+                Some(serde_json::Value::String(b)) => Some(b.clone()),
+                Some(other) => {
+                    return Err(format!(
+                        "the {os}-{cpu} variant's bin {other} is not a path; not emulated"
+                    ))
+                }
+            };
+            let (name, _) = name_version(key).unwrap_or((key, ""));
+            let manifest = crate::pnpm::runtime_archive::Manifest {
+                name: name.to_owned(),
+                version: info.version.clone(),
+                bin,
+            };
+            let source = Source::RuntimeArchive {
+                url: url.clone(),
+                manifest,
+            };
+            Ok((source, Some(integrity)))
+        }
+        _ => Err(unsupported(
+            &format!("the {os}-{cpu} variant (not a `binary` tarball with url and integrity)"),
+            "unpacked from a zip or another archive",
+        )),
+    }
+}
+
+/// `process.platform`, `process.arch` and the libc family as Node names them.
+fn host_platform() -> (&'static str, &'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let cpu = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        "x86" => "ia32",
+        "powerpc64" => "ppc64",
+        other => other,
+    };
+    let libc = if cfg!(target_env = "musl") {
+        "musl"
+    } else {
+        "glibc"
+    };
+    (os, cpu, libc)
 }
 
 /// `lockfile-utils` `isGitHostedTarballUrl` (pnpm 10).
@@ -457,7 +542,11 @@ mod tests {
     #[test]
     fn unsupported_resolutions_and_missing_integrity_are_refused_with_the_line() {
         for (entry, needle) in [
-            ("{type: variations, variants: []}", "variations"),
+            ("{type: variations, variants: []}", "NO_RESOLUTION_MATCHED"),
+            (
+                "{type: binary, url: 'https://x.example/a.tgz'}",
+                "\"binary\"",
+            ),
             (
                 "{tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}",
                 "without integrity",

@@ -34,6 +34,7 @@ use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::Profile;
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
+use crate::pnpm::runtime_archive;
 use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
 use crate::yarn::nar_memo::NarMemo;
 
@@ -74,7 +75,7 @@ pub enum PrefetchError {
         message: String,
     },
     #[error("{}:{line}: {key}: {message}", lockfile.display())]
-    GitPackage {
+    Package {
         lockfile: PathBuf,
         line: usize,
         key: String,
@@ -120,7 +121,7 @@ impl PrefetchError {
                 | Self::Frozen(_)
                 | Self::Plan(_)
                 | Self::LocalTarball { .. }
-                | Self::GitPackage {
+                | Self::Package {
                     bad_input: true,
                     ..
                 }
@@ -290,8 +291,11 @@ impl Prefetcher {
             Trust::Stamp
         };
         let lookup = |p: &PlannedPackage| -> Result<Option<Hit>, PrefetchError> {
-            let (Source::Url(_) | Source::GitHostedTarball(_), Some(i)) = (&p.source, &p.integrity)
-            else {
+            let downloaded = matches!(
+                p.source,
+                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
+            );
+            let (true, Some(i)) = (downloaded, &p.integrity) else {
                 return Ok(None);
             };
             let hit = self
@@ -314,7 +318,10 @@ impl Prefetcher {
         };
         let mut missing = Vec::new();
         for p in &planned.packages {
-            let downloaded = matches!(p.source, Source::Url(_) | Source::GitHostedTarball(_));
+            let downloaded = matches!(
+                p.source,
+                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
+            );
             if downloaded && lookup(p)?.is_none() {
                 missing.push(p);
             }
@@ -359,7 +366,7 @@ impl Prefetcher {
                 })?;
         let mut tarballs = Vec::with_capacity(planned.packages.len());
         for p in &planned.packages {
-            let git_err = |message: String, bad_input: bool| PrefetchError::GitPackage {
+            let package_err = |message: String, bad_input: bool| PrefetchError::Package {
                 lockfile: path.to_owned(),
                 line: p.line,
                 key: crate::redact::text(&p.key),
@@ -387,14 +394,28 @@ impl Prefetcher {
                         path: file.clone(),
                         source,
                     })?;
-                    git_hosted::check(&bytes).map_err(|m| git_err(m, true))?;
+                    git_hosted::check(&bytes).map_err(|m| package_err(m, true))?;
                     (TarballSource::Bytes(bytes.into()), &None)
+                }
+                Source::RuntimeArchive { manifest, .. } => {
+                    let file = cached()?;
+                    let bytes = fs::read(&file).map_err(|source| PrefetchError::Io {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    let repacked = runtime_archive::with_manifest(&bytes, manifest)
+                        .map_err(|m| package_err(m, true))?;
+                    let source = match repacked {
+                        Some(tar) => TarballSource::Bytes(tar.into()),
+                        None => TarballSource::File(file),
+                    };
+                    (source, &p.integrity)
                 }
                 Source::GitRepo { repo, commit, path } => {
                     let bytes = git_fetch::fetch(repo, commit, path.as_deref(), self.cache.root())
                         .map_err(|e| match e {
-                            GitFetchError::Refused(m) => git_err(m, true),
-                            GitFetchError::Fetch(m) => git_err(m, false),
+                            GitFetchError::Refused(m) => package_err(m, true),
+                            GitFetchError::Fetch(m) => package_err(m, false),
                         })?;
                     (TarballSource::Bytes(bytes.into()), &None)
                 }
@@ -411,7 +432,9 @@ impl Prefetcher {
 
 fn url_of(p: &PlannedPackage) -> &str {
     match &p.source {
-        Source::Url(url) | Source::GitHostedTarball(url) => url,
+        Source::Url(url) | Source::GitHostedTarball(url) | Source::RuntimeArchive { url, .. } => {
+            url
+        }
         Source::LocalFile { relative, .. } => relative,
         Source::GitRepo { repo, .. } => repo,
     }

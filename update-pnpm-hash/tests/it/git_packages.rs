@@ -26,7 +26,7 @@ use crate::util::{self, Run};
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Whether every tool of the replay is at hand (skips, or fails under CI=true, if not).
-fn have_replay_tools() -> bool {
+pub(crate) fn have_replay_tools() -> bool {
     let tools = tools_dir();
     util::have_path(&pnpm(), "pnpm 10.34.5: cargo xtask reference-tools")
         && util::have_path(
@@ -74,7 +74,7 @@ fn native(project: &Path, cache: &Path, out: &Path) -> Run {
 }
 
 /// Replays `project` and computes it natively: equal hashes, else the first differing layer.
-fn assert_native_equals_replay(project: &Path, registry: &str) {
+pub(crate) fn assert_native_equals_replay(project: &Path, registry: &str) {
     let keep = tempfile::tempdir().unwrap();
     let replayed = replay(project, registry, &keep.path().join("replay"));
     replayed.expect_code(0);
@@ -95,7 +95,7 @@ fn assert_native_equals_replay(project: &Path, registry: &str) {
 }
 
 /// Writes `files` (path, contents, executable) under `dir`.
-fn write_tree(dir: &Path, files: &[(&str, &str, bool)]) {
+pub(crate) fn write_tree(dir: &Path, files: &[(&str, &str, bool)]) {
     use std::os::unix::fs::PermissionsExt;
     for (path, contents, exec) in files {
         let file = dir.join(path);

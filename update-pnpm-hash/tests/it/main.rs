@@ -12,4 +12,5 @@ mod git_packages;
 mod project;
 mod record;
 mod reference;
+mod runtime;
 mod util;
