@@ -85,10 +85,11 @@ pub fn fetch(
         Fetch(m) => Fetch(format!("{shown}: {m}")),
         Refused(m) => Refused(format!("{shown}: {m}")),
     })?;
-    let (manifest_bytes, blobs) =
-        read_blobs(&clone, &files).map_err(|e| Fetch(format!("{shown}: {e}")))?;
-    let manifest = manifest_bytes
-        .map(|b| parse_manifest(&b))
+    let blobs = read_blobs(&clone, &files).map_err(|e| Fetch(format!("{shown}: {e}")))?;
+    let manifest = files
+        .iter()
+        .position(|f| f.path == "package.json")
+        .map(|i| parse_manifest(&blobs[i]))
         .transpose()
         .map_err(|e| Refused(format!("{shown}: package.json at {commit} is not valid JSON ({e}); pnpm fails on it too")))?
         .ok_or_else(|| Refused(format!("{shown}: no package.json at {commit}{}; pnpm would make one up from the lockfile, which update-pnpm-hash does not emulate", path.map(|p| format!(" in {p}")).unwrap_or_default())))?;
@@ -165,23 +166,17 @@ fn commit_files(
     Ok(files)
 }
 
-/// The root `package.json`'s bytes, and every file's blob.
-fn read_blobs(
-    repo: &Repository,
-    files: &[TreeFile],
-) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), String> {
-    let mut manifest = None;
-    let mut blobs = Vec::with_capacity(files.len());
-    for f in files {
-        let blob = repo
-            .find_blob(f.blob)
-            .map_err(|e| format!("{}: {}", f.path, e.message()))?;
-        if f.path == "package.json" {
-            manifest = Some(blob.content().to_vec());
-        }
-        blobs.push(blob.content().to_vec());
-    }
-    Ok((manifest, blobs))
+/// Every file's blob, in order.
+fn read_blobs(repo: &Repository, files: &[TreeFile]) -> Result<Vec<Vec<u8>>, String> {
+    files
+        .iter()
+        .map(|f| {
+            let blob = repo
+                .find_blob(f.blob)
+                .map_err(|e| format!("{}: {}", f.path, e.message()))?;
+            Ok(blob.content().to_vec())
+        })
+        .collect()
 }
 
 /// The kept files as a tar: `./`, its directories, the files with the checkout's modes.

@@ -297,7 +297,7 @@ fn runtime_variant(key: &str, info: &PackageInfo) -> Result<(Source, Option<Inte
         v.targets.iter().any(|t| {
             t.os.as_deref() == Some(os)
                 && t.cpu.as_deref() == Some(cpu)
-                && t.libc.as_deref().is_none_or(|l| l == libc)
+                && t.libc.as_deref().map_or(true, |l| l == libc)
         })
     });
     let Some(variant) = chosen else {
