@@ -66,7 +66,7 @@ pub struct PlannedPackage {
 }
 
 #[derive(Debug, Error)]
-#[error("{}:{line}: {key}: {message}", path.display())]
+#[error("{}:{line}: {}: {message}", path.display(), crate::redact::text(key))]
 pub struct PlanError {
     pub path: PathBuf,
     pub line: usize,
@@ -537,6 +537,22 @@ mod tests {
         ))
         .unwrap();
         assert!(matches!(p[1].source, Source::Url(_)), "{p:?}");
+    }
+
+    #[test]
+    fn errors_never_show_credentials_of_a_key() {
+        let err = PlanError {
+            path: PathBuf::from("pnpm-lock.yaml"),
+            line: 3,
+            key: "u@git+https://user:secret@git.example/r#0123".to_owned(),
+            message: "m".to_owned(),
+        };
+        let shown = err.to_string();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(
+            shown.starts_with("pnpm-lock.yaml:3: u@git+https://"),
+            "{shown}"
+        );
     }
 
     #[test]
