@@ -247,8 +247,8 @@ fn git_hosted_tarballs_pnpm_rebuilds_or_relists_are_refused() {
 }
 
 /// A project with a git repository (reached over file://, with a `prepare` script pnpm
-/// ignores, a lockfile npm-packlist drops, an executable), a local directory package and
-/// its lockfile written by real pnpm.
+/// ignores, a lockfile npm-packlist drops, an executable), a package in a subdirectory of
+/// it (`&path:`), a local directory package, and its lockfile written by real pnpm.
 fn git_and_directory_project(server: &Server) -> (tempfile::TempDir, tempfile::TempDir) {
     let git_repo = tempfile::tempdir().unwrap();
     write_tree(
@@ -263,6 +263,13 @@ fn git_and_directory_project(server: &Server) -> (tempfile::TempDir, tempfile::T
             ("bin/x", "#!/bin/sh\n", true),
             ("yarn.lock", "# lock\n", false),
             ("LICENSE", "MIT\n", false),
+            (
+                "pk/sub/package.json",
+                "{\"name\":\"sub\",\"version\":\"2.0.0\"}\n",
+                false,
+            ),
+            ("pk/sub/s.js", "1\n", false),
+            ("pk/sub/yarn.lock", "# lock\n", false),
         ],
     );
     util::git(git_repo.path(), &["init", "-q"]);
@@ -290,8 +297,8 @@ fn git_and_directory_project(server: &Server) -> (tempfile::TempDir, tempfile::T
     std::fs::write(
         dir.join("package.json"),
         format!(
-            "{{\"name\":\"t\",\"version\":\"1.0.0\",\"dependencies\":{{\"gr\":\"git+file://{}#{head}\",\"dd\":\"file:./dir\"}}}}\n",
-            git_repo.path().display()
+            "{{\"name\":\"t\",\"version\":\"1.0.0\",\"dependencies\":{{\"gr\":\"git+file://{repo}#{head}\",\"sub\":\"git+file://{repo}#{head}&path:pk/sub\",\"dd\":\"file:./dir\"}}}}\n",
+            repo = git_repo.path().display()
         ),
     )
     .unwrap();
