@@ -56,7 +56,7 @@ fn index_files_are_the_planned_packages() {
         .iter()
         .filter_map(|p| match &p.source {
             Source::LocalFile { relative, .. } => Some(relative.as_str()),
-            Source::Url(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(local, ["components/tryghost-local-tpl-1.0.0.tgz"]);

@@ -143,6 +143,43 @@ pub struct Resolution {
     pub path: Option<String>,
     #[serde(default)]
     pub git_hosted: Option<bool>,
+    /// `type: variations` (`runtime:` dependencies): one resolution per platform.
+    #[serde(default)]
+    pub variants: Option<Vec<Variant>>,
+}
+
+/// One platform's resolution of a `runtime:` dependency (pnpm 10 `env/node-resolver`):
+/// `{type: binary, archive: tarball|zip, url, integrity, bin[, prefix]}` for `targets`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Variant {
+    pub resolution: BinaryResolution,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct BinaryResolution {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub archive: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub integrity: Option<String>,
+    /// A path, or a map of names to paths; copied into the manifest pnpm makes up.
+    #[serde(default)]
+    pub bin: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Target {
+    #[serde(default)]
+    pub os: Option<String>,
+    #[serde(default)]
+    pub cpu: Option<String>,
+    #[serde(default)]
+    pub libc: Option<String>,
 }
 
 /// `snapshots:` entries: one per resolved instance (peer suffixes make several per

@@ -3,10 +3,14 @@
 //! and the orchestration that streams the output's NAR hash.
 
 pub mod frozen_check;
+pub mod git_fetch;
+pub mod git_hosted;
 pub mod lockfile;
 pub mod object_hash;
+pub mod packlist;
 pub mod plan;
 pub mod prefetch;
 pub mod profile;
 pub mod project_config;
+pub mod runtime_archive;
 pub mod store;

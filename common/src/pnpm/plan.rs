@@ -30,6 +30,24 @@ pub enum Source {
     Url(String),
     /// A `file:` tarball, relative to the project (`relative`), resolved (`path`).
     LocalFile { relative: String, path: PathBuf },
+    /// A git-hosted tarball (`gitHosted: true`, or a codeload/GitLab/Bitbucket `tar.gz`
+    /// URL): downloaded as a URL is, indexed under its package id
+    /// ([`git_hosted`](crate::pnpm::git_hosted)).
+    GitHostedTarball(String),
+    /// A `runtime:` archive (`type: variations`, the build platform's variant): downloaded
+    /// as a URL is; pnpm adds `manifest` as `package.json` when the archive has none
+    /// ([`runtime_archive`](crate::pnpm::runtime_archive)).
+    RuntimeArchive {
+        url: String,
+        manifest: crate::pnpm::runtime_archive::Manifest,
+    },
+    /// A git repository at a commit (`type: git`), cloned
+    /// ([`git_fetch`](crate::pnpm::git_fetch)); `path` is the package's subdirectory.
+    GitRepo {
+        repo: String,
+        commit: String,
+        path: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +58,15 @@ pub struct PlannedPackage {
     /// The `packages:` key (`name@version`).
     pub key: String,
     pub source: Source,
-    /// The lockfile's integrity; `None` only for `file:` tarballs without one.
+    /// The lockfile's integrity; `None` only for `file:` tarballs without one and git
+    /// repositories.
     pub integrity: Option<Integrity>,
     /// 1-based line of the `packages:` entry.
     pub line: usize,
 }
 
 #[derive(Debug, Error)]
-#[error("{}:{line}: {key}: {message}", path.display())]
+#[error("{}:{line}: {}: {message}", path.display(), crate::redact::text(key))]
 pub struct PlanError {
     pub path: PathBuf,
     pub line: usize,
@@ -55,7 +74,10 @@ pub struct PlanError {
     pub message: String,
 }
 
-/// The packages the install fetches, sorted by package id.
+/// The packages the install puts in the store, sorted by package id. `type: directory`
+/// packages are not among them: pnpm's directory fetcher links the directory's files
+/// where they are and writes nothing to the store (`fetching/directory-fetcher`, verified
+/// against pnpm 10.34.5).
 pub fn plan(
     lock_path: &Path,
     lock: &Lockfile,
@@ -87,7 +109,11 @@ pub fn plan(
         if planned.contains_key(&pkg_id) {
             continue;
         }
-        let (source, integrity) = resolve(&key, info, registries, project_dir).map_err(err)?;
+        let Some((source, integrity)) =
+            resolve(&key, info, registries, project_dir).map_err(err)?
+        else {
+            continue;
+        };
         planned.insert(
             pkg_id.clone(),
             PlannedPackage {
@@ -198,12 +224,14 @@ fn name_version(key: &str) -> Option<(&str, &str)> {
     Some((&key[..at], &key[at + 1..]))
 }
 
+/// Where the package comes from and the integrity pnpm checks; `None` for what pnpm does
+/// not put in the store.
 fn resolve(
     key: &str,
     info: &PackageInfo,
     registries: &Registries,
     project_dir: &Path,
-) -> Result<(Source, Option<Integrity>), String> {
+) -> Result<Option<(Source, Option<Integrity>)>, String> {
     let r = &info.resolution;
     let integrity = r
         .integrity
@@ -213,50 +241,156 @@ fn resolve(
     match r.kind.as_deref() {
         None => {}
         Some("git") => {
-            return Err(unsupported(
-                "a git repository (resolution type: git)",
-                "fetched from its git host",
-            ))
+            let (Some(repo), Some(commit)) = (&r.repo, &r.commit) else {
+                return Err("a git resolution without `repo` and `commit`; the lockfile is broken: run `pnpm install` to rewrite it".to_owned());
+            };
+            let source = Source::GitRepo {
+                repo: repo.clone(),
+                commit: commit.clone(),
+                path: r.path.clone(),
+            };
+            return Ok(Some((source, None)));
         }
-        Some("directory") => {
-            return Err(unsupported(
-                "a local directory (resolution type: directory)",
-                "imported from the directory",
-            ))
-        }
+        Some("directory") => return Ok(None),
+        Some("variations") => return runtime_variant(key, info).map(Some),
         Some(other) => {
             return Err(unsupported(
-                &format!("resolution type {other:?} (runtime: or binary packages)"),
-                "downloaded from nodejs.org or a release server",
+                &format!("resolution type {other:?}"),
+                "fetched in a way pnpm 10.34 does not write",
             ))
         }
     }
-    if r.git_hosted == Some(true) {
+    let tarball = r.tarball.as_deref();
+    let by_url = tarball.is_some_and(is_git_hosted_tarball_url);
+    match r.git_hosted {
+        Some(true) => {}
+        Some(false) if by_url => {
+            return Err("`gitHosted: false` on a git host's tarball URL: pnpm fetches it as git-hosted but indexes it as a registry tarball, which update-pnpm-hash does not emulate".to_owned())
+        }
+        _ if by_url => {}
+        _ => return resolve_tarball(key, info, tarball, integrity, registries, project_dir).map(Some),
+    }
+    let Some(url) = tarball else {
+        return Err("`gitHosted: true` without a `tarball` URL; the lockfile is broken: run `pnpm install` to rewrite it".to_owned());
+    };
+    if r.path.is_some() {
         return Err(unsupported(
-            "a git-hosted tarball",
-            "fetched from its git host",
+            "a subdirectory (`path`) of a git-hosted tarball",
+            "re-indexed from a copy of that directory",
         ));
     }
-    match r.tarball.as_deref() {
+    let integrity = integrity.ok_or_else(|| "a git-hosted tarball without integrity in the lockfile (older pnpm versions wrote none): update-pnpm-hash needs it to verify the download, as the git host's archive is not guaranteed to stay the same bytes; re-resolve the dependency with a current pnpm 10 so the lockfile pins it".to_owned())?;
+    Ok(Some((
+        Source::GitHostedTarball(url.to_owned()),
+        Some(integrity),
+    )))
+}
+
+/// The variant of a `runtime:` dependency pnpm picks on the platform it runs on
+/// (package-requester `findResolution`: `process.platform`, `process.arch`, the libc
+/// family; `--force` does not widen it): the output of fetchPnpmDeps depends on the
+/// builder's platform, and this computes it for the platform update-pnpm-hash runs on.
+fn runtime_variant(key: &str, info: &PackageInfo) -> Result<(Source, Option<Integrity>), String> {
+    let (os, cpu, libc) = host_platform();
+    let variants = info.resolution.variants.as_deref().unwrap_or_default();
+    let chosen = variants.iter().find(|v| {
+        v.targets.iter().any(|t| {
+            t.os.as_deref() == Some(os)
+                && t.cpu.as_deref() == Some(cpu)
+                && t.libc.as_deref().map_or(true, |l| l == libc)
+        })
+    });
+    let Some(variant) = chosen else {
+        return Err(format!("ERR_PNPM_NO_RESOLUTION_MATCHED: no variant for {os}-{cpu} ({libc}), the platform pnpm would run on here; pnpm fails on it too"));
+    };
+    let r = &variant.resolution;
+    match (
+        r.kind.as_deref(),
+        r.archive.as_deref(),
+        &r.url,
+        &r.integrity,
+    ) {
+        (Some("binary"), Some("tarball"), Some(url), Some(sri)) => {
+            let integrity = Integrity::parse_sri(sri)
+                .map_err(|e| format!("the {os}-{cpu} variant's integrity: {e}"))?;
+            let bin = match &r.bin {
+                None => None,
+                Some(serde_json::Value::String(b)) => Some(b.clone()),
+                Some(other) => {
+                    return Err(format!(
+                        "the {os}-{cpu} variant's bin {other} is not a path; not emulated"
+                    ))
+                }
+            };
+            let (name, _) = name_version(key).unwrap_or((key, ""));
+            let manifest = crate::pnpm::runtime_archive::Manifest {
+                name: name.to_owned(),
+                version: info.version.clone(),
+                bin,
+            };
+            let source = Source::RuntimeArchive {
+                url: url.clone(),
+                manifest,
+            };
+            Ok((source, Some(integrity)))
+        }
+        _ => Err(unsupported(
+            &format!("the {os}-{cpu} variant (not a `binary` tarball with url and integrity)"),
+            "unpacked from a zip or another archive",
+        )),
+    }
+}
+
+/// `process.platform`, `process.arch` and the libc family as Node names them.
+fn host_platform() -> (&'static str, &'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let cpu = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        "x86" => "ia32",
+        "powerpc64" => "ppc64",
+        other => other,
+    };
+    let libc = if cfg!(target_env = "musl") {
+        "musl"
+    } else {
+        "glibc"
+    };
+    (os, cpu, libc)
+}
+
+/// `lockfile-utils` `isGitHostedTarballUrl` (pnpm 10).
+fn is_git_hosted_tarball_url(url: &str) -> bool {
+    [
+        "https://codeload.github.com/",
+        "https://bitbucket.org/",
+        "https://gitlab.com/",
+    ]
+    .iter()
+    .any(|p| url.starts_with(p))
+        && url.contains("tar.gz")
+}
+
+/// A registry tarball, a `tarball:` URL or a `file:` tarball.
+fn resolve_tarball(
+    key: &str,
+    info: &PackageInfo,
+    tarball: Option<&str>,
+    integrity: Option<Integrity>,
+    registries: &Registries,
+    project_dir: &Path,
+) -> Result<(Source, Option<Integrity>), String> {
+    match tarball {
         Some(t) if t.starts_with("file:") => {
             let relative = t["file:".len()..].to_owned();
             let path = project_dir.join(&relative);
             Ok((Source::LocalFile { relative, path }, integrity))
         }
         Some(t) => {
-            if [
-                "https://codeload.github.com/",
-                "https://bitbucket.org/",
-                "https://gitlab.com/",
-            ]
-            .iter()
-            .any(|p| t.starts_with(p))
-            {
-                return Err(unsupported(
-                    "a git-hosted tarball",
-                    "fetched from its git host",
-                ));
-            }
             let integrity = integrity.ok_or_else(missing_integrity)?;
             let url = if t.contains("://") {
                 t.to_owned()
@@ -359,32 +493,92 @@ mod tests {
         assert_eq!(p[0].line, 19);
     }
 
-    #[test]
-    fn git_and_missing_integrity_are_refused_with_the_line() {
+    fn plan_with(entry: &str) -> Result<Vec<PlannedPackage>, PlanError> {
         let text = LOCK.replace(
             "  u@1.0.0:\n    resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}",
-            "  u@1.0.0:\n    resolution: {type: git, repo: https://github.com/a/u, commit: 0123}",
+            &format!("  u@1.0.0:\n    resolution: {entry}"),
         );
-        let err = plan(
+        plan(
             Path::new("l.yaml"),
             &parse(&text).unwrap(),
             &LineIndex::new(&text),
             &registries(),
         )
-        .unwrap_err();
-        assert_eq!(err.line, 22, "{err}");
-        assert!(err.to_string().contains("git"), "{err}");
-        let text = LOCK.replacen("resolution: {integrity: sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==}", "resolution: {tarball: 'https://r.example/ms.tgz'}", 1);
-        let err = plan(
-            Path::new("l.yaml"),
-            &parse(&text).unwrap(),
-            &LineIndex::new(&text),
-            &registries(),
-        )
-        .unwrap_err();
+    }
+
+    #[test]
+    fn git_packages_are_planned_and_directories_left_out() {
+        let p = plan_with("{type: git, repo: 'https://github.com/a/u', commit: 0123}").unwrap();
+        assert_eq!(
+            p[1].source,
+            Source::GitRepo {
+                repo: "https://github.com/a/u".to_owned(),
+                commit: "0123".to_owned(),
+                path: None
+            }
+        );
+        assert_eq!(p[1].integrity, None);
+        let p = plan_with("{directory: u, type: directory}").unwrap();
+        assert_eq!(p.len(), 1, "{p:?}");
+        let sri = "sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==";
+        for entry in [
+            format!("{{integrity: {sri}, tarball: 'http://127.0.0.1:1/u.tgz', gitHosted: true}}"),
+            format!("{{integrity: {sri}, tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}}"),
+        ] {
+            let p = plan_with(&entry).unwrap();
+            assert!(
+                matches!(p[1].source, Source::GitHostedTarball(_)),
+                "{entry}: {p:?}"
+            );
+        }
+        // Not a git host's archive: a plain remote tarball.
+        let p = plan_with(&format!(
+            "{{integrity: {sri}, tarball: 'https://gitlab.com/a/u.tgz'}}"
+        ))
+        .unwrap();
+        assert!(matches!(p[1].source, Source::Url(_)), "{p:?}");
+    }
+
+    #[test]
+    fn errors_never_show_credentials_of_a_key() {
+        let err = PlanError {
+            path: PathBuf::from("pnpm-lock.yaml"),
+            line: 3,
+            key: "u@git+https://user:secret@git.example/r#0123".to_owned(),
+            message: "m".to_owned(),
+        };
+        let shown = err.to_string();
+        assert!(!shown.contains("secret"), "{shown}");
         assert!(
-            err.to_string().contains("MISSING_TARBALL_INTEGRITY"),
-            "{err}"
+            shown.starts_with("pnpm-lock.yaml:3: u@git+https://"),
+            "{shown}"
         );
+    }
+
+    #[test]
+    fn unsupported_resolutions_and_missing_integrity_are_refused_with_the_line() {
+        for (entry, needle) in [
+            ("{type: variations, variants: []}", "NO_RESOLUTION_MATCHED"),
+            (
+                "{type: binary, url: 'https://x.example/a.tgz'}",
+                "\"binary\"",
+            ),
+            (
+                "{tarball: 'https://codeload.github.com/a/u/tar.gz/0123'}",
+                "without integrity",
+            ),
+            (
+                "{tarball: 'https://r.example/ms.tgz'}",
+                "MISSING_TARBALL_INTEGRITY",
+            ),
+            (
+                "{type: git, repo: 'https://github.com/a/u'}",
+                "without `repo` and `commit`",
+            ),
+        ] {
+            let err = plan_with(entry).unwrap_err();
+            assert_eq!(err.line, 22, "{err}");
+            assert!(err.to_string().contains(needle), "{entry}: {err}");
+        }
     }
 }

@@ -28,10 +28,13 @@ use crate::fetch::tarball_fetch::{
 use crate::nix::nar::{HashingWriter, NarWriter};
 use crate::nix::nix_hash::Sha256Hash;
 use crate::pnpm::frozen_check::{self, FrozenError};
+use crate::pnpm::git_fetch::{self, GitFetchError};
+use crate::pnpm::git_hosted;
 use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::Profile;
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
+use crate::pnpm::runtime_archive;
 use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
 use crate::yarn::nar_memo::NarMemo;
 
@@ -71,6 +74,22 @@ pub enum PrefetchError {
         key: String,
         message: String,
     },
+    #[error("{}:{line}: {key}: {message}", lockfile.display())]
+    Package {
+        lockfile: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+        /// The package is wrong or not emulated (exit 2), not unreachable (exit 3).
+        bad_input: bool,
+    },
+    #[error("{}:{line}: {key}: a git repository ({repo}) is cloned for every computation and --offline forbids it; run without --offline", lockfile.display())]
+    OfflineGit {
+        lockfile: PathBuf,
+        line: usize,
+        key: String,
+        repo: String,
+    },
     #[error("{}: {} of {total} tarballs are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
     Offline {
         lockfile: PathBuf,
@@ -102,6 +121,10 @@ impl PrefetchError {
                 | Self::Frozen(_)
                 | Self::Plan(_)
                 | Self::LocalTarball { .. }
+                | Self::Package {
+                    bad_input: true,
+                    ..
+                }
                 | Self::Store { .. }
         )
     }
@@ -268,7 +291,11 @@ impl Prefetcher {
             Trust::Stamp
         };
         let lookup = |p: &PlannedPackage| -> Result<Option<Hit>, PrefetchError> {
-            let (Source::Url(_), Some(i)) = (&p.source, &p.integrity) else {
+            let downloaded = matches!(
+                p.source,
+                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
+            );
+            let (true, Some(i)) = (downloaded, &p.integrity) else {
                 return Ok(None);
             };
             let hit = self
@@ -291,8 +318,20 @@ impl Prefetcher {
         };
         let mut missing = Vec::new();
         for p in &planned.packages {
-            if matches!(p.source, Source::Url(_)) && lookup(p)?.is_none() {
+            let downloaded = matches!(
+                p.source,
+                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
+            );
+            if downloaded && lookup(p)?.is_none() {
                 missing.push(p);
+            }
+            if let (Source::GitRepo { repo, .. }, true) = (&p.source, self.opts.offline) {
+                return Err(PrefetchError::OfflineGit {
+                    lockfile: path.to_owned(),
+                    line: p.line,
+                    key: crate::redact::text(&p.key),
+                    repo: crate::redact::url(repo),
+                });
             }
         }
         if !missing.is_empty() && self.opts.offline {
@@ -327,21 +366,63 @@ impl Prefetcher {
                 })?;
         let mut tarballs = Vec::with_capacity(planned.packages.len());
         for p in &planned.packages {
-            let source = match &p.source {
-                Source::LocalFile { path, .. } => TarballSource::File(path.clone()),
-                Source::Url(_) => {
-                    let hit = lookup(p)?.ok_or_else(|| {
-                        io_err(io::Error::other(format!(
-                            "{} vanished from the cache while in use",
-                            p.key
-                        )))
+            let package_err = |message: String, bad_input: bool| PrefetchError::Package {
+                lockfile: path.to_owned(),
+                line: p.line,
+                key: crate::redact::text(&p.key),
+                message,
+                bad_input,
+            };
+            let cached = || -> Result<PathBuf, PrefetchError> {
+                let hit = lookup(p)?.ok_or_else(|| {
+                    io_err(io::Error::other(format!(
+                        "{} vanished from the cache while in use",
+                        p.key
+                    )))
+                })?;
+                Ok(hit.path)
+            };
+            // Git packages have no integrity in the store's sense: pnpm indexes them under
+            // `v10/<depPathToFilename(pkgId)>/integrity-not-built.json`, which is where the
+            // store puts a package whose `integrity` is `None`.
+            let (source, integrity) = match &p.source {
+                Source::LocalFile { path, .. } => (TarballSource::File(path.clone()), &p.integrity),
+                Source::Url(_) => (TarballSource::File(cached()?), &p.integrity),
+                Source::GitHostedTarball(_) => {
+                    let file = cached()?;
+                    let bytes = fs::read(&file).map_err(|source| PrefetchError::Io {
+                        path: file.clone(),
+                        source,
                     })?;
-                    TarballSource::File(hit.path)
+                    git_hosted::check(&bytes).map_err(|m| package_err(m, true))?;
+                    (TarballSource::Bytes(bytes.into()), &None)
+                }
+                Source::RuntimeArchive { manifest, .. } => {
+                    let file = cached()?;
+                    let bytes = fs::read(&file).map_err(|source| PrefetchError::Io {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    let repacked = runtime_archive::with_manifest(&bytes, manifest)
+                        .map_err(|m| package_err(m, true))?;
+                    let source = match repacked {
+                        Some(tar) => TarballSource::Bytes(tar.into()),
+                        None => TarballSource::File(file),
+                    };
+                    (source, &p.integrity)
+                }
+                Source::GitRepo { repo, commit, path } => {
+                    let bytes = git_fetch::fetch(repo, commit, path.as_deref(), self.cache.root())
+                        .map_err(|e| match e {
+                            GitFetchError::Refused(m) => package_err(m, true),
+                            GitFetchError::Fetch(m) => package_err(m, false),
+                        })?;
+                    (TarballSource::Bytes(bytes.into()), &None)
                 }
             };
             tarballs.push(PackageTarball {
                 pkg_id: p.pkg_id.clone(),
-                integrity: p.integrity.as_ref().map(ToString::to_string),
+                integrity: integrity.as_ref().map(ToString::to_string),
                 source,
             });
         }
@@ -351,8 +432,11 @@ impl Prefetcher {
 
 fn url_of(p: &PlannedPackage) -> &str {
     match &p.source {
-        Source::Url(url) => url,
+        Source::Url(url) | Source::GitHostedTarball(url) | Source::RuntimeArchive { url, .. } => {
+            url
+        }
         Source::LocalFile { relative, .. } => relative,
+        Source::GitRepo { repo, .. } => repo,
     }
 }
 

@@ -75,6 +75,13 @@ pub enum CallError {
         fetcher: &'static str,
         lines: Vec<usize>,
     },
+    #[error("line {line}:{col}: `{attr}` {why}, which update-pnpm-hash does not emulate: it would compute the hash of a plain install and so writes none")]
+    ChangesInstall {
+        attr: String,
+        why: &'static str,
+        line: usize,
+        col: usize,
+    },
     #[error("line {line}: `{attr} = {text};` is an expression, not a literal; in-place mode rewrites only string literals (or lib.fakeHash). If it reads .nix/yarn-deps.toml, use the record mode")]
     NotLiteral {
         attr: String,
@@ -108,6 +115,9 @@ pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FetchYarnDepsCall, C
             continue;
         }
         if let Some(ast::Expr::AttrSet(args)) = apply.argument() {
+            if fetcher == FetcherCall::FetchPnpmDeps {
+                refuse_install_changes(src, &args)?;
+            }
             if let Some(call) = hash_argument(src, &args)? {
                 calls.push(call);
             }
@@ -143,6 +153,56 @@ fn last_tokens(callee: &SyntaxNode) -> Vec<String> {
             .filter(|p| callee.text_range().contains_range(p.text_range()));
     }
     last
+}
+
+/// fetchPnpmDeps arguments that change what the install fetches
+/// (pkgs/build-support/node/fetch-pnpm-deps/default.nix: `pnpmWorkspaces` become
+/// `--filter=` flags, `pnpmInstallFlags` are passed to `pnpm install`, `prePnpmInstall`
+/// runs before it; patches and a source root change the project it runs in).
+const INSTALL_CHANGING: [(&str, &str); 7] = [
+    (
+        "pnpmWorkspaces",
+        "makes pnpm install only the listed workspaces (`--filter`)",
+    ),
+    ("pnpmInstallFlags", "passes flags to `pnpm install`"),
+    ("prePnpmInstall", "runs a script before `pnpm install`"),
+    ("patches", "patches the source pnpm installs from"),
+    ("prePatch", "changes the source pnpm installs from"),
+    ("postPatch", "changes the source pnpm installs from"),
+    ("sourceRoot", "moves the directory pnpm installs in"),
+];
+
+/// Refuses a fetchPnpmDeps call with an argument of [`INSTALL_CHANGING`] (an empty list
+/// or string changes nothing and is accepted).
+fn refuse_install_changes(src: &str, args: &ast::AttrSet) -> Result<(), CallError> {
+    for binding in args.attrpath_values() {
+        let (Some(path), Some(value)) = (binding.attrpath(), binding.value()) else {
+            continue;
+        };
+        let attr = path.syntax().text().to_string();
+        let Some((_, why)) = INSTALL_CHANGING.iter().find(|(a, _)| *a == attr) else {
+            continue;
+        };
+        let text: String = value
+            .syntax()
+            .text()
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if ["[]", "\"\"", "''''", "null"].contains(&text.as_str()) {
+            continue;
+        }
+        let start = usize::from(path.syntax().text_range().start());
+        let (line, col) = line_col(src, start);
+        return Err(CallError::ChangesInstall {
+            attr,
+            why,
+            line,
+            col,
+        });
+    }
+    Ok(())
 }
 
 fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
@@ -270,6 +330,19 @@ mod tests {
     #[test]
     fn finds_fetch_pnpm_deps_in_both_spellings_and_only_it() {
         let src = "{ pnpm_10, fetchPnpmDeps }:\nfetchPnpmDeps {\n  src = ./.;\n  fetcherVersion = 3;\n  hash = \"\";\n}\n";
+        assert!(find_call(src, FetcherCall::FetchPnpmDeps).is_ok());
+        let filtered = src.replace("  hash", "  pnpmWorkspaces = [ \"a\" ];\n  hash");
+        let err = find_call(&filtered, FetcherCall::FetchPnpmDeps).unwrap_err();
+        assert!(
+            matches!(&err, CallError::ChangesInstall { attr, line: 5, col: 3, .. } if attr == "pnpmWorkspaces"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--filter"), "{err}");
+        let empty = src.replace("  hash", "  pnpmWorkspaces = [ ];\n  hash");
+        assert!(find_call(&empty, FetcherCall::FetchPnpmDeps).is_ok());
+        // fetchYarnDeps has no such arguments: nothing is refused there.
+        let yarn = filtered.replace("fetchPnpmDeps {", "fetchYarnDeps {");
+        assert!(find_call(&yarn, FetcherCall::FetchYarnDeps).is_ok());
         let call = find_call(src, FetcherCall::FetchPnpmDeps).unwrap();
         assert_eq!((call.line, call.src.as_deref()), (5, Some("./.")));
         let old = "pnpm_10.fetchDeps { src = ./.; hash = \"\"; }";

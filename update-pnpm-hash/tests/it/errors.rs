@@ -96,3 +96,29 @@ fn ghost_6_65_is_refused_under_pnpm_10() {
         .expect_stderr_contains("fix: run `pnpm install --lockfile-only` with pnpm 10");
     assert!(!repo.path().join(".nix").exists());
 }
+
+/// `pnpmWorkspaces` becomes `--filter=` in nixpkgs: the plain install's hash would be
+/// wrong for that call, so none is written.
+#[test]
+fn a_fetch_pnpm_deps_call_that_filters_workspaces_is_refused() {
+    let p = Project::new();
+    let nix = "{ fetchPnpmDeps, pnpm_10 }:\nfetchPnpmDeps {\n  src = ./.;\n  pnpm = pnpm_10;\n  fetcherVersion = 3;\n  pnpmWorkspaces = [ \"a\" ];\n  hash = \"\";\n}\n";
+    std::fs::write(p.dir().join("deps.nix"), nix).unwrap();
+    p.uph(&[
+        "--nix-file",
+        "deps.nix",
+        "--fetcher-version",
+        "3",
+        "--pnpm",
+        "10",
+    ])
+    .expect_code(2)
+    .expect_stderr_contains(
+        "line 6:3: `pnpmWorkspaces` makes pnpm install only the listed workspaces (`--filter`)",
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.dir().join("deps.nix")).unwrap(),
+        nix
+    );
+    assert_eq!(p.server.total_hits(), 0);
+}

@@ -8,8 +8,10 @@
 mod server;
 
 mod errors;
+mod git_packages;
 mod help;
 mod project;
 mod record;
 mod reference;
+mod runtime;
 mod util;

@@ -10,11 +10,11 @@ use std::process::Command;
 use crate::project::Project;
 use crate::util::{self, Run};
 
-fn tests_dir() -> PathBuf {
+pub(crate) fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
 }
 
-fn tools_dir() -> PathBuf {
+pub(crate) fn tools_dir() -> PathBuf {
     std::env::var_os("NIXCI_TOOLS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -23,7 +23,7 @@ fn tools_dir() -> PathBuf {
 }
 
 /// nixpkgs' pnpm_10 as `cargo xtask reference-tools` installs it (NIXCI_PNPM overrides).
-fn pnpm() -> PathBuf {
+pub(crate) fn pnpm() -> PathBuf {
     std::env::var_os("NIXCI_PNPM")
         .map(PathBuf::from)
         .unwrap_or_else(|| tools_dir().join("pnpm-10.34.5/bin/pnpm"))
@@ -37,7 +37,7 @@ fn shared_cache() -> PathBuf {
 /// Describes `out` with describe-out.sh and panics naming the first layer that differs
 /// from the reference description in `reference`.
 #[track_caller]
-fn explain_mismatch(ours: &str, theirs: &str, out: &Path, reference: &Path) -> ! {
+pub(crate) fn explain_mismatch(ours: &str, theirs: &str, out: &Path, reference: &Path) -> ! {
     let dest = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(tests_dir().join("reference/describe-out.sh"));
     cmd.arg(out).arg(dest.path());
