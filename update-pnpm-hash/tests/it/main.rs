@@ -8,7 +8,9 @@
 mod server;
 
 mod errors;
+mod layers;
 mod project;
 mod record;
 mod reference;
+mod reference_fv4;
 mod util;
