@@ -25,12 +25,14 @@ fn fixtures() -> PathBuf {
 
 /// Whether everything the fv4 replay runs is installed (skips, or fails under CI=true).
 fn have_fv4_tools(pnpm_version: &str) -> bool {
+    use test_support::reference_tools::{NODE_22, SQLITE};
+    if NODE_22.for_test().is_none() || SQLITE.for_test().is_none() {
+        return false;
+    }
     let tools = tools_dir();
     let fix = "cargo xtask reference-tools";
     [
         format!("pnpm-{pnpm_version}/bin/pnpm"),
-        "node-22.23.5/bin/node".to_string(),
-        "sqlite-3.53.4/bin/sqlite3".to_string(),
         "pnpm-fixup-state-db/node_modules/msgpackr/package.json".to_string(),
         "gnutar-1.35/bin/tar".to_string(),
         "zstd-1.5.7/bin/zstd".to_string(),
