@@ -9,6 +9,7 @@ mod server;
 
 mod errors;
 mod layers;
+mod normalize_dump;
 mod project;
 mod record;
 mod reference;
