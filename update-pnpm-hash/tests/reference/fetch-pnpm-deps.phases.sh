@@ -2,7 +2,7 @@
 # (which sets up the builder's environment and runs this file in it with bash; a Nix build
 # runs its phases in one shell, so `storePath` set in installPhase is seen by fixupPhase).
 # Source: pkgs/build-support/node/fetch-pnpm-deps/default.nix, NixOS/nixpkgs 00d3e949.
-# Inputs: $out, $fetcherVersion, $NIX_BUILD_TOP (source in ./source), optional
+# Inputs: $out, $fetcherVersion, $PNPM_MAJOR, $NIX_BUILD_TOP (source in ./source), optional
 # $NIX_NPM_REGISTRY, and the arrays FILTER_FLAGS and INSTALL_FLAGS.
 # shellcheck shell=bash disable=SC2154
 set -euo pipefail
@@ -17,8 +17,11 @@ now() { date +%s.%N; }
 t_install=$(now)
 echo "== installPhase" >&2
 # The lockfileVersion guard (nixpkgs reads it with yq; a refusal only, never output).
+# nixpkgs interpolates pnpm's major at evaluation (`lib.versions.major pnpm.version`):
+# pnpm is not run here, in the project, where pnpm 11 would act on its packageManager
+# field before pm_on_fail=ignore is exported (Ghost's pnpm 12 pin makes 11.22.0 fail).
 lockfileVersion=$(sed -n "s/^lockfileVersion: *['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\} *$/\1/p" pnpm-lock.yaml | head -n1)
-pnpmMajor=$(pnpm --version | cut -d. -f1)
+pnpmMajor=$PNPM_MAJOR
 if [[ ${lockfileVersion:0:1} -gt $pnpmMajor ]]; then
     echo "ERROR: lockfileVersion $lockfileVersion in pnpm-lock.yaml is too new for the provided pnpm version $pnpmMajor!" >&2
     exit 1
@@ -73,11 +76,18 @@ for f in $(find "$storePath" -name "*.json"); do
 done
 
 if [ -f "$storePath/v11/index.db" ]; then
-    echo "fetcherVersion 4 (pnpm-fixup-state-db) is not replayed yet" >&2
-    exit 3
+    pnpm-fixup-state-db "$storePath/v11"
 fi
 
 rm -rf "$storePath"/{v3,v10,v11}/projects
+
+# fetcherVersion 4: the binary index.db differs between machines and sqlite versions
+# (nixpkgs#522703), so $out holds its text dump instead, rewritten to the dump text of
+# sqlite < 3.50 (nixpkgs#538919; see normalize-dump.sh).
+if [[ $fetcherVersion -ge 4 && -f "$storePath/v11/index.db" ]]; then
+    sqlite3 "$storePath/v11/index.db" .dump | normalize-dump >"$storePath/v11/index.db.sql"
+    rm "$storePath/v11/index.db"
+fi
 
 if [[ $fetcherVersion -ge 2 ]]; then
     find "$storePath" -type f -name "*-exec" -print0 | xargs --no-run-if-empty -0 chmod 555
