@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use common::atomic_write::write_atomic;
-use common::record::fetch_yarn_deps_call::{self, FetcherCall};
+use common::record::fetcher_call::{self, FetcherCall};
 use common::record::hash_record::lock_sha256;
 
 use crate::failure::{Failure, Outcome};
@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failu
     let src = std::fs::read_to_string(nix_file)
         .with_context(|| format!("cannot read {}", nix_file.display()))
         .map_err(Failure::bad_input)?;
-    let call = fetch_yarn_deps_call::find_call(&src, FetcherCall::FetchPnpmDeps)
+    let call = fetcher_call::find_call(&src, FetcherCall::FetchPnpmDeps)
         .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", nix_file.display())))?;
     let lockfile = lockfile_for(ctx, nix_file, call.src.as_deref())?;
     let bytes = lockfiles::read(&lockfile)?;

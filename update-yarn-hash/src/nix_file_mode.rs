@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context as _};
 use common::atomic_write::write_atomic;
 use common::file_lock::UpdateLock;
-use common::record::fetch_yarn_deps_call;
+use common::record::fetcher_call;
 use common::record::hash_record::lock_sha256;
 
 use crate::failure::{Failure, Outcome};
@@ -18,7 +18,7 @@ pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failu
     let src = std::fs::read_to_string(nix_file)
         .with_context(|| format!("cannot read {}", nix_file.display()))
         .map_err(Failure::bad_input)?;
-    let call = fetch_yarn_deps_call::find(&src)
+    let call = fetcher_call::find(&src)
         .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", nix_file.display())))?;
     let lockfile = lockfile_for(ctx, nix_file, call.yarn_lock.as_deref())?;
     let bytes = lockfiles::read(&lockfile)?;

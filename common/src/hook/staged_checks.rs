@@ -12,7 +12,7 @@ use crate::hook::package_json;
 use crate::nix::flake_lock;
 use crate::nix::nix_hash::Sha256Hash;
 use crate::nix::nix_syntax;
-use crate::record::fetch_yarn_deps_call;
+use crate::record::fetcher_call;
 use crate::record::hash_record::{Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH};
 
 /// Input the checks cannot work with: the user must repair it (exit code 2).
@@ -410,7 +410,7 @@ fn in_place_hash(repo: &StagedRepo, entry: &InPlace) -> Result<Sha256Hash, Strin
         .map_err(|e| e.to_string())?
         .ok_or("is not staged or tracked")?;
     let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8".to_owned())?;
-    let call = fetch_yarn_deps_call::find(&text).map_err(|e| e.to_string())?;
+    let call = fetcher_call::find(&text).map_err(|e| e.to_string())?;
     let literal = call.value_text.trim_matches('"');
     literal.parse().map_err(|_| {
         format!(

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::fetch::integrity::{Hasher, Integrity};
+use crate::fetch::nar_memo::NarMemo;
 use crate::fetch::tarball_cache::{self, CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
@@ -24,7 +25,7 @@ use crate::nix::nix_hash::Sha256Hash;
 use crate::redact;
 use crate::yarn::dependency_source::Fetch;
 use crate::yarn::git_source::{GitFetcher, GitSourceError};
-use crate::yarn::nar_memo::NarMemo;
+use crate::yarn::memo_key::memo_key;
 use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::yarn::yarn_lock::{self, ParseError};
 
@@ -178,7 +179,7 @@ impl Prefetcher {
         let decoded = yarn_lock::decode(lock_bytes);
         let lock_bytes = decoded.text.as_bytes();
         let memo = NarMemo::new(self.cache.root());
-        let key = NarMemo::key(lock_bytes, &model);
+        let key = memo_key(lock_bytes, &model);
         let remembered = key.as_deref().and_then(|k| memo.get(k));
         if let (Some((hash, nar_size)), false) = (remembered, self.opts.recompute) {
             return Ok(Prefetched {

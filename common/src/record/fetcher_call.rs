@@ -17,7 +17,7 @@ use crate::nix::nix_syntax::{self, line_col, SyntaxError};
 
 /// The hash argument of one `fetchYarnDeps` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchYarnDepsCall {
+pub struct FoundCall {
     /// `hash` or `sha256`.
     pub attr: String,
     /// The current value's source text and byte range.
@@ -84,12 +84,12 @@ pub enum CallError {
 }
 
 /// The single `fetchYarnDeps` call of `src`.
-pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
+pub fn find(src: &str) -> Result<FoundCall, CallError> {
     find_call(src, FetcherCall::FetchYarnDeps)
 }
 
 /// The single call of `fetcher` in `src`.
-pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FetchYarnDepsCall, CallError> {
+pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FoundCall, CallError> {
     let syntax = |e: SyntaxError| CallError::Syntax {
         line: e.line,
         col: e.col,
@@ -145,7 +145,7 @@ fn last_tokens(callee: &SyntaxNode) -> Vec<String> {
     last
 }
 
-fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
+fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FoundCall>, CallError> {
     let mut hash = None;
     let mut yarn_lock = None;
     let mut src_path = None;
@@ -170,7 +170,7 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
                     line,
                 });
             }
-            hash = Some(FetchYarnDepsCall {
+            hash = Some(FoundCall {
                 attr,
                 value_text,
                 value_range,
@@ -181,7 +181,7 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
             });
         }
     }
-    Ok(hash.map(|h| FetchYarnDepsCall {
+    Ok(hash.map(|h| FoundCall {
         yarn_lock,
         src: src_path,
         ..h
@@ -202,7 +202,7 @@ fn is_replaceable(value: &ast::Expr) -> bool {
     }
 }
 
-impl FetchYarnDepsCall {
+impl FoundCall {
     /// The literal's current text without quotes, when it is a string.
     pub fn current(&self) -> Option<&str> {
         self.value_text
