@@ -1,4 +1,4 @@
-//! In-place mode: the hash lives in a `.nix` file's `fetchYarnDeps { hash = "…"; }`.
+//! In-place mode: the hash lives in a `.nix` file's fetcher call (`hash = "…";`).
 
 use std::path::Path;
 
@@ -8,26 +8,28 @@ use common::file_lock::UpdateLock;
 use common::record::fetcher_call;
 use common::record::hash_record::lock_sha256;
 
+use crate::context::{self, Context, Lockfile};
+use crate::ecosystem::Ecosystem;
 use crate::failure::{Failure, Outcome};
-use crate::lockfiles::{self, Context, Lockfile};
 use crate::report::{self, LockfileReport, Report, Status};
 
 /// Without `check`: recompute and rewrite the literal if it differs. With `check`: the
 /// file holds no lockfile digest, so checking means recomputing (cache first).
-pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failure> {
+pub fn run<E: Ecosystem>(
+    ctx: &Context<E>,
+    nix_file: &Path,
+    check: bool,
+) -> Result<Outcome, Failure> {
     let src = std::fs::read_to_string(nix_file)
         .with_context(|| format!("cannot read {}", nix_file.display()))
         .map_err(Failure::bad_input)?;
-    let call = fetcher_call::find(&src)
+    let call = fetcher_call::find_call(&src, E::CALL)
         .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", nix_file.display())))?;
-    let lockfile = lockfile_for(ctx, nix_file, call.yarn_lock.as_deref())?;
-    let bytes = lockfiles::read(&lockfile)?;
-    let prefetched = ctx
-        .prefetcher()?
-        .hash(&lockfile.path, &bytes, ctx.progress())?;
-    report::notes(ctx, &lockfile.key, &prefetched.notes);
-    let fresh = call.holds(&prefetched.hash);
-    let target = lockfiles::shown(&ctx.root, nix_file);
+    let lockfile = lockfile_for(ctx, nix_file, E::call_lockfile(&call).as_deref())?;
+    let bytes = context::read(&lockfile)?;
+    let computed = ctx.compute(&lockfile, &bytes)?;
+    let fresh = call.holds(&computed.hash);
+    let target = context::shown(&ctx.root, nix_file);
     let status = match (check, fresh) {
         (true, true) => Status::Fresh,
         (true, false) => Status::Stale,
@@ -47,14 +49,13 @@ pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failu
                 nix_file.display()
             )));
         }
-        let new_src = call.rewrite(&src, &prefetched.hash);
+        let new_src = call.rewrite(&src, &computed.hash);
         report::diff(ctx, &target, &src, &new_src);
         write_atomic(nix_file, new_src.as_bytes())
             .with_context(|| format!("cannot write {}", nix_file.display()))
             .map_err(Failure::bad_input)?;
     }
-    let line =
-        LockfileReport::new(&lockfile.key, status, lock_sha256(&bytes)).computed(&prefetched);
+    let line = LockfileReport::new(&lockfile.key, status, lock_sha256(&bytes)).computed(&computed);
     report::emit(
         ctx,
         &Report {
@@ -70,21 +71,23 @@ pub fn run(ctx: &Context, nix_file: &Path, check: bool) -> Result<Outcome, Failu
     })
 }
 
-/// `--lockfile` if given, else the call's `yarnLock = ./path;` relative to the file.
-fn lockfile_for(
-    ctx: &Context,
+/// `--lockfile` if given, else the lockfile the call names, relative to the file.
+fn lockfile_for<E: Ecosystem>(
+    ctx: &Context<E>,
     nix_file: &Path,
-    yarn_lock: Option<&str>,
+    named: Option<&Path>,
 ) -> Result<Lockfile, Failure> {
     if !ctx.lockfiles.is_empty() {
         return ctx.single_lockfile("--nix-file").cloned();
     }
-    let rel = yarn_lock.ok_or_else(|| {
+    let rel = named.ok_or_else(|| {
         Failure::bad_input(anyhow!(
-            "{}: its fetchYarnDeps call has no `yarnLock = ./path;` literal; pass --lockfile PATH",
-            nix_file.display()
+            "{}: its {} call has no `{} = ./path;` literal; pass --lockfile PATH",
+            nix_file.display(),
+            E::CALL.name(),
+            E::CALL_LOCKFILE_ATTR
         ))
     })?;
     let dir = nix_file.parent().unwrap_or(Path::new("."));
-    lockfiles::lockfile(&ctx.root, dir.join(rel))
+    context::lockfile::<E>(&ctx.root, dir.join(rel))
 }
