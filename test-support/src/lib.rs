@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod reference_tools;
+pub mod run;
 
 /// Whether this run is CI's (`CI` set to anything but empty, `0` or `false`).
 pub fn in_ci() -> bool {
