@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod json_schema;
 pub mod reference_tools;
 pub mod run;
 

@@ -151,10 +151,14 @@ fn json_reports_bad_input_as_json() {
     repo.write(RECORD, "[\"yarn.lock\"]\nlock-sha256 = \n");
     repo.git(["add", RECORD]);
     let run = repo.nix_hooks(["pre-commit", "--json"]).code(2);
+    test_support::json_schema::assert_valid(&run.stdout);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(value["exit"], 2);
+    assert_eq!(
+        (&value["exit_code"], &value["error"]["exit_code"]),
+        (&2.into(), &2.into())
+    );
     assert!(
-        value["error"]
+        value["error"]["message"]
             .as_str()
             .unwrap()
             .contains(".nix/yarn-deps.toml: line 2:"),
@@ -168,9 +172,13 @@ fn json_reports_bad_input_as_json() {
             "/nonexistent/hooks.toml",
         ])
         .code(2);
+    test_support::json_schema::assert_valid(&run.stdout);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(
-        value["error"].as_str().unwrap().contains("no such file"),
+        value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such file"),
         "{value}"
     );
 }
