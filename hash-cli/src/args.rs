@@ -23,7 +23,8 @@ pub struct ModeArgs {
     pub nix_file: Option<PathBuf>,
 
     /// Exit 1 if a recorded hash is stale. Writes nothing and fetches nothing: it compares
-    /// the lockfile's SHA-256 with the one recorded next to the hash.
+    /// the lockfile's SHA-256 with the one recorded next to the hash. With --nix-file,
+    /// which records no digest, it recomputes the hash (from the cache when warm).
     #[arg(long)]
     pub check: bool,
 
@@ -40,6 +41,17 @@ pub struct ModeArgs {
     /// Print only the SRI hash on stdout (nothing else goes to stdout); write nothing.
     #[arg(long, conflicts_with_all = ["check", "materialize", "nix_file"])]
     pub print: bool,
+
+    /// Drop the record's entries whose lockfile no longer exists (this tool's entries
+    /// only); hashes nothing, fetches nothing.
+    #[arg(long, conflicts_with_all = ["check", "print", "materialize", "nix_file", "lockfile"])]
+    pub prune: bool,
+
+    /// When the record cannot be read, write it afresh instead of stopping: the lockfiles
+    /// its table headers still name (or --lockfile), hashed again; the diff on stderr shows
+    /// every line it drops.
+    #[arg(long, conflicts_with_all = ["check", "print", "materialize", "nix_file"])]
+    pub rewrite_record: bool,
 
     /// Write the output directory (worded by each tool).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["check", "nix_file"])]

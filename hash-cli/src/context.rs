@@ -10,23 +10,29 @@ use common::fetch::progress_bar;
 use common::fetch::tarball_cache::TarballCache;
 use common::fetch::tarball_fetch::{FetchOptions, FetchProgress};
 use common::git::repo_root;
-use common::record::hash_record::{Fetcher, HashRecord, RecordEntry, DEFAULT_RECORD_PATH};
+use common::record::hash_record::{
+    Fetcher, HashRecord, RecordEntry, RecordError, DEFAULT_RECORD_PATH,
+};
 
 use crate::args::{FetchArgs, ModeArgs};
 use crate::ecosystem::{Computed, Ecosystem, Settings};
 use crate::failure::Failure;
+use crate::lockfile_kind;
 
 /// A lockfile to handle: where it is, and its key in the record.
 #[derive(Debug, Clone)]
 pub struct Lockfile {
     pub path: PathBuf,
     pub key: String,
+    /// The path as typed from the cwd, quoted for a shell: what `fix:` commands name.
+    pub shown: String,
 }
 
 pub struct Context<'a, E> {
     pub eco: &'a E,
     pub modes: &'a ModeArgs,
     pub fetch: &'a FetchArgs,
+    pub cwd: PathBuf,
     pub root: PathBuf,
     pub record_path: PathBuf,
     pub record: Option<HashRecord>,
@@ -43,20 +49,55 @@ impl<'a, E: Ecosystem> Context<'a, E> {
             .record
             .clone()
             .unwrap_or_else(|| root.join(DEFAULT_RECORD_PATH));
+        let shown_record = crate::shell_word(&shown(&cwd, &record_path));
         let record = match &modes.nix_file {
             Some(_) => None,
-            None => HashRecord::load(&record_path).map_err(Failure::bad_input)?,
+            None => match HashRecord::load(&record_path) {
+                Ok(record) => record,
+                // Written afresh by write_record, which shows what is dropped.
+                Err(RecordError::Invalid { .. }) if modes.rewrite_record => None,
+                Err(RecordError::Invalid {
+                    line, col, message, ..
+                }) => {
+                    return Err(Failure::bad_input(anyhow!(
+                        "{}:{line}:{col}: {message}\nfix: {} --rewrite-record{}   (writes it afresh from the lockfiles and shows every line it drops; or restore it from git)",
+                        shown(&cwd, &record_path),
+                        E::TOOL,
+                        record_flag(modes, &shown_record)
+                    )))
+                }
+                Err(e) => return Err(Failure::bad_input(e)),
+            },
         };
-        let recorded: Vec<PathBuf> = record
-            .iter()
-            .flat_map(|r| &r.entries)
-            .filter(|(_, e)| E::owns(&e.fetcher))
-            .map(|(k, _)| root.join(k))
-            .collect();
+        let recorded: Vec<PathBuf> = match &record {
+            Some(r) => r
+                .entries
+                .iter()
+                .filter(|(_, e)| E::owns(&e.fetcher))
+                .map(|(k, _)| root.join(k))
+                .collect(),
+            None if modes.rewrite_record => salvaged_keys::<E>(&record_path)
+                .into_iter()
+                .map(|k| root.join(k))
+                .filter(|p| p.is_file())
+                .collect(),
+            None => Vec::new(),
+        };
+        if modes.lockfile.is_empty() && !modes.prune {
+            if let Some(gone) = recorded.iter().find(|p| !p.exists()) {
+                return Err(Failure::bad_input(anyhow!(
+                    "{}: recorded in {}, but the lockfile is gone\nfix: {} --prune{}   (drops the entries of lockfiles that no longer exist)",
+                    shown(&root, gone),
+                    shown(&root, &record_path),
+                    E::TOOL,
+                    record_flag(modes, &shown_record)
+                )));
+            }
+        }
         let paths = if !modes.lockfile.is_empty() {
             modes.lockfile.clone()
-        } else if modes.nix_file.is_some() {
-            Vec::new() // the call names it, in nix_file_mode
+        } else if modes.prune || modes.nix_file.is_some() {
+            Vec::new() // prune hashes nothing; in-place mode's call names its lockfile
         } else if !recorded.is_empty() {
             recorded
         } else {
@@ -66,9 +107,10 @@ impl<'a, E: Ecosystem> Context<'a, E> {
         let records = !modes.print && modes.materialize.is_none();
         let lockfiles = paths
             .into_iter()
-            .map(|path| match lockfile::<E>(&root, path.clone()) {
+            .map(|path| match lockfile::<E>(&cwd, &root, path.clone()) {
                 Err(_) if !records && path.is_file() => Ok(Lockfile {
                     key: path.display().to_string(),
+                    shown: crate::shell_word(&shown(&cwd, &path)),
                     path,
                 }),
                 other => other,
@@ -78,6 +120,7 @@ impl<'a, E: Ecosystem> Context<'a, E> {
             eco,
             modes,
             fetch,
+            cwd,
             root,
             record_path,
             record,
@@ -159,6 +202,13 @@ impl<'a, E: Ecosystem> Context<'a, E> {
         }
     }
 
+    /// A line for people on stderr (not with --quiet or --json).
+    pub fn note(&self, text: &str) {
+        if !self.fetch.quiet && !self.fetch.json {
+            eprintln!("note: {}", common::redact::text(text));
+        }
+    }
+
     fn progress(&self) -> Arc<dyn FetchProgress> {
         progress_bar::for_downloads(!self.fetch.quiet && !self.fetch.json)
     }
@@ -174,13 +224,75 @@ impl<'a, E: Ecosystem> Context<'a, E> {
         }
     }
 
+    /// The command that records `lockfile` afresh: a `fix:` that works from the cwd the
+    /// user ran in (paths relative to it), repeating `--record` and the target.
+    pub fn fix_command(&self, lockfile: &Lockfile, unrecorded: bool) -> String {
+        let mut fix = format!("{} --lockfile {}", E::TOOL, lockfile.shown);
+        fix += &record_flag(
+            self.modes,
+            &crate::shell_word(&self.relative_to_cwd(&self.record_path)),
+        );
+        fix + &self.eco.fix_flags(unrecorded)
+    }
+
+    /// `path` as typed from the cwd: relative to it when inside it.
+    pub fn relative_to_cwd(&self, path: &Path) -> String {
+        shown(&self.cwd, path)
+    }
+
     /// Where the record is, as shown to the user.
     pub fn record_display(&self) -> String {
         shown(&self.root, &self.record_path)
     }
 }
 
-pub fn lockfile<E: Ecosystem>(root: &Path, path: PathBuf) -> Result<Lockfile, Failure> {
+/// The lockfiles an unreadable record still names: its `["path"]` table headers, read
+/// line by line, that end in this ecosystem's lockfile name. `--rewrite-record` hashes
+/// them again, so a damaged value costs nothing but the recomputation.
+fn salvaged_keys<E: Ecosystem>(record: &Path) -> Vec<String> {
+    let text = fs::read(record).unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("[\"")?
+                .strip_suffix("\"]")
+                .map(str::to_owned)
+        })
+        .filter(|k| {
+            !k.contains(['"', '\\'])
+                && Path::new(k)
+                    .file_name()
+                    .is_some_and(|n| n == E::LOCKFILE_NAME)
+        })
+        .collect()
+}
+
+/// ` --record PATH` when the run named one, for `fix:` commands.
+fn record_flag(modes: &ModeArgs, shown_record: &str) -> String {
+    match modes.record {
+        Some(_) => format!(" --record {shown_record}"),
+        None => String::new(),
+    }
+}
+
+pub fn lockfile<E: Ecosystem>(cwd: &Path, root: &Path, path: PathBuf) -> Result<Lockfile, Failure> {
+    if path.is_dir() {
+        let inside = path.join(E::LOCKFILE_NAME);
+        let fix = match inside.is_file() {
+            true => format!(
+                "\nfix: {} --lockfile {}",
+                E::TOOL,
+                crate::shell_word(&shown(cwd, &inside))
+            ),
+            false => String::new(),
+        };
+        return Err(Failure::bad_input(anyhow!(
+            "{}: is a directory; --lockfile names the lockfile itself ({}){fix}",
+            path.display(),
+            E::LOCKFILE_NAME
+        )));
+    }
     if !path.is_file() {
         return Err(Failure::bad_input(anyhow!(
             "{}: no such lockfile; run `{} install` to create it, or pass --lockfile PATH",
@@ -196,19 +308,44 @@ pub fn lockfile<E: Ecosystem>(root: &Path, path: PathBuf) -> Result<Lockfile, Fa
             )
         })
         .map_err(Failure::bad_input)?;
-    Ok(Lockfile { path, key })
+    let shown = crate::shell_word(&shown(cwd, &path));
+    Ok(Lockfile { path, key, shown })
 }
 
-pub fn read(lockfile: &Lockfile) -> Result<Vec<u8>, Failure> {
-    fs::read(&lockfile.path)
+/// The lockfile's bytes, refused when another package manager wrote them.
+pub fn read<E: Ecosystem>(lockfile: &Lockfile) -> Result<Vec<u8>, Failure> {
+    let bytes = fs::read(&lockfile.path)
         .with_context(|| format!("cannot read {}", lockfile.path.display()))
-        .map_err(Failure::bad_input)
+        .map_err(Failure::bad_input)?;
+    match lockfile_kind::detect(&lockfile.path, &bytes) {
+        Some(kind) if kind != E::KIND => Err(Failure::bad_input(anyhow!(
+            "{}: this is {}, and {} reads {}s only\n{}",
+            lockfile.path.display(),
+            kind.name(),
+            E::TOOL,
+            E::KIND.name().trim_start_matches("a "),
+            lockfile_kind::redirect(kind, &lockfile.shown)
+        ))),
+        _ => Ok(bytes),
+    }
 }
 
-/// `path` relative to `root` when inside it, for messages.
-pub fn shown(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+/// `path` relative to `base` for messages and commands: `base`'s own files as they are,
+/// files above it through `..`, and `path` unchanged when the two share no root.
+pub fn shown(base: &Path, path: &Path) -> String {
+    if let Ok(inside) = path.strip_prefix(base) {
+        return inside.display().to_string();
+    }
+    if !(base.is_absolute() && path.is_absolute()) {
+        return path.display().to_string();
+    }
+    let (base, target): (Vec<_>, Vec<_>) =
+        (base.components().collect(), path.components().collect());
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..base.len() {
+        rel.push("..");
+    }
+    rel.extend(&target[common..]);
+    rel.display().to_string()
 }

@@ -48,12 +48,12 @@ pub trait Ecosystem {
     const LOCKFILE_NAME: &'static str;
     /// The package manager that writes the lockfile (`yarn`, `pnpm`).
     const PACKAGE_MANAGER: &'static str;
+    /// The lockfiles it reads.
+    const KIND: crate::lockfile_kind::Kind;
     /// The fixed-output fetcher's call, for `--nix-file`.
     const CALL: FetcherCall;
     /// The attribute of that call that names the lockfile (`yarnLock`, `src`).
     const CALL_LOCKFILE_ATTR: &'static str;
-    /// What makes a recorded hash stale, as the stale line says it.
-    const STALE_SUBJECT: &'static str;
 
     /// Whether a record entry belongs to this ecosystem.
     fn owns(fetcher: &Fetcher) -> bool;
@@ -66,11 +66,11 @@ pub trait Ecosystem {
         false
     }
 
-    /// The command that records `key` when the record has no entry for it.
-    fn record_command(&self, key: &str) -> String;
-
-    /// The command that brings a stale entry for `key` up to date.
-    fn update_command(&self, key: &str) -> String;
+    /// This tool's own flags that a `fix:` command must repeat (pnpm's target); for a
+    /// lockfile not yet recorded (`unrecorded`), what it must add.
+    fn fix_flags(&self, _unrecorded: bool) -> String {
+        String::new()
+    }
 
     /// The hash of `lockfile`'s output; `recorded` is its record entry's fetcher.
     fn hash(

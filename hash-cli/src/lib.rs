@@ -9,6 +9,7 @@
 mod context;
 mod ecosystem;
 mod failure;
+pub mod lockfile_kind;
 mod nix_file_mode;
 mod record_mode;
 mod report;
@@ -31,9 +32,23 @@ pub fn main<E: Ecosystem>(eco: &E, modes: &ModeArgs, fetch: &FetchArgs) -> ExitC
         Err(failure) => {
             // Messages quote lockfile keys and URLs, which may hold credentials.
             let message = format!("{:#}", failure.error);
-            eprintln!("error: {}", common::redact::text(&message));
+            let message = common::redact::text(&message);
+            eprintln!("error: {message}");
+            if fetch.json {
+                println!("{}", report::error_json::<E>(&message, failure.code));
+            }
             failure.exit_code()
         }
+    }
+}
+
+/// `word` as a POSIX shell reads it back: bare when safe, else single-quoted.
+pub fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_./@+-:=,%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -44,6 +59,9 @@ fn run<E: Ecosystem>(eco: &E, modes: &ModeArgs, fetch: &FetchArgs) -> Result<Out
     }
     if let Some(dir) = &modes.materialize {
         return record_mode::materialize(&ctx, dir);
+    }
+    if modes.prune {
+        return record_mode::prune(&ctx);
     }
     match (&modes.nix_file, modes.check) {
         (Some(nix_file), check) => nix_file_mode::run(&ctx, nix_file, check),

@@ -11,7 +11,7 @@ use common::record::hash_record::lock_sha256;
 use crate::context::{self, Context, Lockfile};
 use crate::ecosystem::Ecosystem;
 use crate::failure::{Failure, Outcome};
-use crate::report::{self, LockfileReport, Report, Status};
+use crate::report::{self, LockfileReport, Reason, Report, Side, Status};
 
 /// Without `check`: recompute and rewrite the literal if it differs. With `check`: the
 /// file holds no lockfile digest, so checking means recomputing (cache first).
@@ -24,9 +24,9 @@ pub fn run<E: Ecosystem>(
         .with_context(|| format!("cannot read {}", nix_file.display()))
         .map_err(Failure::bad_input)?;
     let call = fetcher_call::find_call(&src, E::CALL)
-        .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", nix_file.display())))?;
+        .map_err(|e| Failure::bad_input(anyhow!(e.in_file(&nix_file.display().to_string()))))?;
     let lockfile = lockfile_for(ctx, nix_file, E::call_lockfile(&call).as_deref())?;
-    let bytes = context::read(&lockfile)?;
+    let bytes = context::read::<E>(&lockfile)?;
     let computed = ctx.compute(&lockfile, &bytes)?;
     let fresh = call.holds(&computed.hash);
     let target = context::shown(&ctx.root, nix_file);
@@ -55,20 +55,38 @@ pub fn run<E: Ecosystem>(
             .with_context(|| format!("cannot write {}", nix_file.display()))
             .map_err(Failure::bad_input)?;
     }
-    let line = LockfileReport::new(&lockfile.key, status, lock_sha256(&bytes)).computed(&computed);
-    report::emit(
-        ctx,
-        &Report {
-            target,
-            written,
-            lockfiles: vec![line],
-        },
-    );
+    let recorded = Side {
+        hash: call.current().map(str::to_owned),
+        ..Side::default()
+    };
+    let mut line = LockfileReport::new(&lockfile.key, status, lock_sha256(&bytes))
+        .recorded(Some(recorded))
+        .computed(&computed);
+    if status == Status::Stale {
+        line = line.stale(Reason::HashDiffers, fix(ctx, nix_file));
+    }
+    report::emit(ctx, &Report::new::<E>(target, written, vec![line]));
     Ok(if status == Status::Stale {
         Outcome::Stale
     } else {
         Outcome::Ok
     })
+}
+
+/// The command that rewrites the literal: this run's, without `--check`.
+fn fix<E: Ecosystem>(ctx: &Context<E>, nix_file: &Path) -> String {
+    let mut fix = format!(
+        "{} --nix-file {}",
+        E::TOOL,
+        crate::shell_word(&ctx.relative_to_cwd(nix_file))
+    );
+    for lockfile in &ctx.modes.lockfile {
+        fix += &format!(
+            " --lockfile {}",
+            crate::shell_word(&ctx.relative_to_cwd(lockfile))
+        );
+    }
+    fix + &ctx.eco.fix_flags(false)
 }
 
 /// `--lockfile` if given, else the lockfile the call names, relative to the file.
@@ -89,5 +107,5 @@ fn lockfile_for<E: Ecosystem>(
         ))
     })?;
     let dir = nix_file.parent().unwrap_or(Path::new("."));
-    context::lockfile::<E>(&ctx.root, dir.join(rel))
+    context::lockfile::<E>(&ctx.cwd, &ctx.root, dir.join(rel))
 }

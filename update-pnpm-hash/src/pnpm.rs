@@ -10,6 +10,7 @@ use common::pnpm::prefetch::{PrefetchError, PrefetchOptions, Prefetched, Prefetc
 use common::pnpm::profile::Profile;
 use common::record::fetcher_call::{FetcherCall, FoundCall};
 use common::record::hash_record::Fetcher;
+use hash_cli::lockfile_kind::Kind;
 use hash_cli::{Computed, Ecosystem, Failure, Lockfile, Settings};
 
 /// The lockfile name pnpm writes, looked for at the repository root by default.
@@ -26,9 +27,9 @@ impl Ecosystem for Pnpm {
     const TOOL: &'static str = "update-pnpm-hash";
     const LOCKFILE_NAME: &'static str = LOCKFILE_NAME;
     const PACKAGE_MANAGER: &'static str = "pnpm";
+    const KIND: Kind = Kind::Pnpm;
     const CALL: FetcherCall = FetcherCall::FetchPnpmDeps;
     const CALL_LOCKFILE_ATTR: &'static str = "src";
-    const STALE_SUBJECT: &'static str = "the lockfile or its target";
 
     fn owns(fetcher: &Fetcher) -> bool {
         matches!(fetcher, Fetcher::FetchPnpmDeps { .. })
@@ -53,15 +54,19 @@ impl Ecosystem for Pnpm {
             || self.pnpm.as_ref().is_some_and(|p| p != pnpm)
     }
 
-    fn record_command(&self, key: &str) -> String {
-        format!(
-            "{} --lockfile {key} --fetcher-version 3 --pnpm 10",
-            Self::TOOL
-        )
-    }
-
-    fn update_command(&self, key: &str) -> String {
-        format!("{} --lockfile {key}", Self::TOOL)
+    /// The target given, else (for a lockfile not yet recorded) the one this tool knows
+    /// to be verified.
+    fn fix_flags(&self, unrecorded: bool) -> String {
+        match (self.fetcher_version, &self.pnpm) {
+            (None, None) if unrecorded => " --fetcher-version 3 --pnpm 10".to_owned(),
+            (v, p) => {
+                let v = v.map(|v| format!(" --fetcher-version {v}"));
+                let p = p
+                    .as_ref()
+                    .map(|p| format!(" --pnpm {}", hash_cli::shell_word(p)));
+                v.unwrap_or_default() + &p.unwrap_or_default()
+            }
+        }
     }
 
     fn hash(
@@ -118,9 +123,11 @@ impl Pnpm {
         let pnpm = self.pnpm.clone().or(recorded.map(|r| r.1));
         let (Some(fetcher_version), Some(pnpm)) = (fetcher_version, pnpm) else {
             return Err(Failure::bad_input(anyhow!(
-                "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: {}",
+                "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: {} --lockfile {}{}",
                 lockfile.key,
-                self.record_command(&lockfile.key)
+                Self::TOOL,
+                lockfile.shown,
+                self.fix_flags(true)
             )));
         };
         Profile::resolve(fetcher_version, &pnpm).map_err(Failure::bad_input)

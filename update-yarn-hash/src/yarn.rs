@@ -11,6 +11,7 @@ use common::record::fetcher_call::{FetcherCall, FoundCall};
 use common::record::hash_record::Fetcher;
 use common::yarn::offline_cache::Note;
 use common::yarn::prefetch::{PrefetchError, PrefetchOptions, Prefetched, Prefetcher};
+use hash_cli::lockfile_kind::Kind;
 use hash_cli::{Computed, Ecosystem, Failure, Lockfile, Settings};
 
 pub struct Yarn {
@@ -22,9 +23,9 @@ impl Ecosystem for Yarn {
     const TOOL: &'static str = "update-yarn-hash";
     const LOCKFILE_NAME: &'static str = "yarn.lock";
     const PACKAGE_MANAGER: &'static str = "yarn";
+    const KIND: Kind = Kind::YarnV1;
     const CALL: FetcherCall = FetcherCall::FetchYarnDeps;
     const CALL_LOCKFILE_ATTR: &'static str = "yarnLock";
-    const STALE_SUBJECT: &'static str = "the lockfile";
 
     fn owns(fetcher: &Fetcher) -> bool {
         *fetcher == Fetcher::FetchYarnDeps
@@ -32,14 +33,6 @@ impl Ecosystem for Yarn {
 
     fn call_lockfile(call: &FoundCall) -> Option<PathBuf> {
         call.yarn_lock.as_ref().map(PathBuf::from)
-    }
-
-    fn record_command(&self, key: &str) -> String {
-        format!("{} --lockfile {key}", Self::TOOL)
-    }
-
-    fn update_command(&self, _key: &str) -> String {
-        Self::TOOL.to_owned()
     }
 
     fn hash(
@@ -53,7 +46,14 @@ impl Ecosystem for Yarn {
         let prefetched = prefetcher(settings)?
             .hash(&lockfile.path, bytes, progress)
             .map_err(failure)?;
-        Ok(computed(&lockfile.key, prefetched))
+        let mut computed = computed(&lockfile.key, prefetched);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            computed.warnings.push(format!(
+                "{}: the lockfile is empty, so the output holds no dependencies (as fetchYarnDeps makes it); if that is not meant, run `yarn install`",
+                lockfile.key
+            ));
+        }
+        Ok(computed)
     }
 
     fn materialize(

@@ -22,7 +22,7 @@ pub enum CheckError {
     Git(#[from] GitIndexError),
     #[error(transparent)]
     Record(#[from] RecordError),
-    #[error("{record} names {lockfile}, but {lockfile} is not staged or tracked\nfix: `git add {lockfile}`, or drop it from the record with `update-yarn-hash`")]
+    #[error("{record} names {lockfile}, but {lockfile} is not staged or tracked\nfix: `git add {lockfile}` if it is meant to stay; if it was deleted, `update-yarn-hash --prune` (`update-pnpm-hash --prune` for a pnpm entry) drops its entry, then `git add {record}`")]
     MissingLockfile { record: String, lockfile: String },
     #[error("{lockfile} (staged) cannot be read as a Yarn v1 lockfile: {message}\nfix: regenerate it with `yarn install`, then `git add {lockfile}`")]
     BadLockfile { lockfile: String, message: String },

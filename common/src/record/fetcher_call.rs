@@ -80,7 +80,25 @@ pub enum CallError {
         attr: String,
         text: String,
         line: usize,
+        col: usize,
     },
+}
+
+impl CallError {
+    /// The error as it reads in `file`, in the one position form `file:line:col: …`.
+    pub fn in_file(&self, file: &str) -> String {
+        match self {
+            Self::Syntax { line, col, message } => {
+                format!("{file}:{line}:{col}: {message}; fix the syntax first")
+            }
+            Self::NotLiteral { line, col, .. } => {
+                let text = self.to_string();
+                let rest = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
+                format!("{file}:{line}:{col}: {rest}")
+            }
+            other => format!("{file}: {other}"),
+        }
+    }
 }
 
 /// The single `fetchYarnDeps` call of `src`.
@@ -168,6 +186,7 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FoundCall>, Ca
                     attr,
                     text: value_text,
                     line,
+                    col,
                 });
             }
             hash = Some(FoundCall {

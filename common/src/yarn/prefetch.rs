@@ -44,7 +44,8 @@ pub struct PrefetchOptions {
 pub enum PrefetchError {
     #[error("{}:{}:{}: {}", path.display(), error.line, error.col, error.kind)]
     Lockfile { path: PathBuf, error: ParseError },
-    #[error("{}: {error}", path.display())]
+    /// `error` starts with its `line:col:`.
+    #[error("{}:{error}", path.display())]
     Model { path: PathBuf, error: ModelError },
     #[error("{}: {} of {total} files are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
     Offline {
@@ -57,7 +58,7 @@ pub enum PrefetchError {
         lockfile: PathBuf,
         errors: Vec<FetchError>,
     },
-    #[error("{}: line {line}: {}: {}", lockfile.display(), redact::text(key), redact::text(&source.to_string()))]
+    #[error("{}:{line}:1: {}: {}", lockfile.display(), redact::text(key), redact::text(&source.to_string()))]
     Git {
         lockfile: PathBuf,
         line: usize,

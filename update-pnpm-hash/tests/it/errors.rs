@@ -96,3 +96,63 @@ fn ghost_6_65_is_refused_under_pnpm_10() {
         .expect_stderr_contains("fix: run `pnpm install --lockfile-only` with pnpm 10");
     assert!(!repo.path().join(".nix").exists());
 }
+
+/// The command of the `fix:` line, or of the "run `…`" hint, in `run`'s output.
+fn advised(run: &util::Run) -> Vec<String> {
+    let all = run.all();
+    let fix = all
+        .lines()
+        .find_map(|l| l.strip_prefix("fix: "))
+        .map(|f| f.split("   (").next().unwrap());
+    let hint = all.split("run `").nth(1).and_then(|t| t.split('`').next());
+    let command = fix
+        .or(hint)
+        .unwrap_or_else(|| panic!("no advice in\n{run}"));
+    command.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn every_advised_command_works() {
+    let p = Project::new();
+    let follow = |advice: &util::Run| {
+        let words = advised(advice);
+        assert_eq!(words[0], "update-pnpm-hash", "{advice}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let run = p.uph(&args);
+        assert_eq!(
+            run.code(),
+            0,
+            "the advised {words:?} failed\n{advice}\n{run}"
+        );
+    };
+    // Not recorded, then stale: each advice records it, and --check agrees.
+    let missing = p.uph(&["--check"]);
+    missing.expect_code(1);
+    follow(&missing);
+    p.uph(&["--check"]).expect_code(0);
+    let lock = p.dir().join("pnpm-lock.yaml");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, format!("{text}\n")).unwrap();
+    let stale = p.uph(&["--check"]);
+    stale
+        .expect_code(1)
+        .expect_stdout_contains("stale: the lockfile changed");
+    follow(&stale);
+    p.uph(&["--check"]).expect_code(0);
+    // A target the command line changes: stale, and the advice repeats it.
+    let retarget = p.uph(&["--check", "--pnpm", "10.34.5"]);
+    retarget
+        .expect_code(1)
+        .expect_stdout_contains("stale: its target changed")
+        .expect_stdout_contains("--pnpm 10.34.5");
+    follow(&retarget);
+    p.uph(&["--check"]).expect_code(0);
+    // A Yarn lockfile handed to this tool names the one that reads it.
+    std::fs::write(p.dir().join("yarn.lock"), "# yarn lockfile v1\n\n").unwrap();
+    p.uph(&["--check", "--lockfile", "yarn.lock"])
+        .expect_code(2)
+        .expect_stderr_contains(
+            "this is a Yarn v1 lockfile, and update-pnpm-hash reads pnpm lockfiles only",
+        )
+        .expect_stderr_contains("fix: update-yarn-hash --lockfile yarn.lock");
+}
