@@ -404,7 +404,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with(".nix/yarn-deps.toml:2:15: invalid string"), "{err}");
+        assert!(
+            err.starts_with(".nix/yarn-deps.toml:2:15: invalid string"),
+            "{err}"
+        );
         let err = HashRecord::parse(
             b"[\"a\"]\nlock-sha256 = \"00\"\nhash = \"sha256-x\"\n",
             Path::new("r.toml"),

@@ -129,7 +129,10 @@ fn an_entry_for_a_deleted_lockfile_is_dropped_by_prune() {
     let preview = tempfile::tempdir().unwrap();
     let copy = preview.path().join("r.toml");
     fs::copy(r.path(".nix/yarn-deps.toml"), &copy).unwrap();
-    let json = r.run(".", &["--prune", "--json", "--record", copy.to_str().unwrap()]);
+    let json = r.run(
+        ".",
+        &["--prune", "--json", "--record", copy.to_str().unwrap()],
+    );
     json.expect_code(0);
     test_support::json_schema::assert_valid(&json.stdout());
     let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
