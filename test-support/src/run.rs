@@ -37,6 +37,23 @@ impl Run {
         self.stdout() + &self.stderr()
     }
 
+    /// The command the tools advise: the `fix: CMD` line (up to the three-space gap before
+    /// a parenthesised note), else the first "run `CMD`" hint. Panics, dumping the run,
+    /// when there is none.
+    #[track_caller]
+    pub fn advised(&self) -> String {
+        let all = self.all();
+        let fix = all
+            .lines()
+            .find_map(|l| l.strip_prefix("fix: "))
+            .and_then(|f| f.split("   (").next());
+        let hint = all.split("run `").nth(1).and_then(|t| t.split('`').next());
+        fix.or(hint)
+            .unwrap_or_else(|| panic!("no advised command\n{self}"))
+            .trim()
+            .to_owned()
+    }
+
     /// Asserts the exit code, dumping the run when it differs.
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Self {

@@ -97,25 +97,15 @@ fn ghost_6_65_is_refused_under_pnpm_10() {
     assert!(!repo.path().join(".nix").exists());
 }
 
-/// The command of the `fix:` line, or of the "run `…`" hint, in `run`'s output.
-fn advised(run: &util::Run) -> Vec<String> {
-    let all = run.all();
-    let fix = all
-        .lines()
-        .find_map(|l| l.strip_prefix("fix: "))
-        .map(|f| f.split("   (").next().unwrap());
-    let hint = all.split("run `").nth(1).and_then(|t| t.split('`').next());
-    let command = fix
-        .or(hint)
-        .unwrap_or_else(|| panic!("no advice in\n{run}"));
-    command.split_whitespace().map(str::to_owned).collect()
-}
-
 #[test]
 fn every_advised_command_works() {
     let p = Project::new();
     let follow = |advice: &util::Run| {
-        let words = advised(advice);
+        let words: Vec<String> = advice
+            .advised()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         assert_eq!(words[0], "update-pnpm-hash", "{advice}");
         let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
         let run = p.uph(&args);

@@ -48,7 +48,7 @@ impl Repo {
     /// Runs the one command `advice` holds, in `cwd`, and expects it to succeed.
     #[track_caller]
     fn follow(&self, cwd: &str, advice: &Run) -> Run {
-        let command = advised(advice);
+        let command = advice.advised();
         let words: Vec<&str> = command.split_whitespace().collect();
         assert_eq!(
             words[0], "update-yarn-hash",
@@ -62,21 +62,6 @@ impl Repo {
         );
         run
     }
-}
-
-/// The command of the `fix:` line, or of the "run `…`" hint, in `run`'s output.
-#[track_caller]
-fn advised(run: &Run) -> String {
-    let all = run.all();
-    let fix = all
-        .lines()
-        .find_map(|l| l.strip_prefix("fix: "))
-        .map(|f| f.split("   (").next().unwrap());
-    let hint = all.split("run `").nth(1).and_then(|t| t.split('`').next());
-    fix.or(hint)
-        .unwrap_or_else(|| panic!("no advice in\n{run}"))
-        .trim()
-        .to_owned()
 }
 
 #[test]
