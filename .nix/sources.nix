@@ -54,10 +54,11 @@ let
     else elem (baseNameOf rel) pnpmManifestNames);
 
   # The Cargo workspace: every member must be present for cargo to load the workspace.
-  toolCrates = [ "common" "update-yarn-hash" "update-pnpm-hash" "precache-package" "hooks" "xtask" "test-support" ];
+  toolCrates = [ "common" "hash-cli" "update-yarn-hash" "update-pnpm-hash" "precache-package" "hooks" "xtask" "test-support" ];
   toolsKeep = rel: type:
-    # The hooks' tests install the tracked shim, so it belongs to the tools' source.
-    elem rel [ "Cargo.toml" "Cargo.lock" ".cargo" ".cargo/config.toml" ".nix" ".nix/githooks" ".nix/githooks/pre-commit" ]
+    # The hooks' tests install the tracked shim, so it belongs to the tools' source; the
+    # suites validate --json output against docs/json.schema.json.
+    elem rel [ "Cargo.toml" "Cargo.lock" ".cargo" ".cargo/config.toml" ".nix" ".nix/githooks" ".nix/githooks/pre-commit" "docs" "docs/json.schema.json" ]
     || (builtins.any (c: rel == c || hasPrefix "${c}/" rel) toolCrates && !isJunk rel type);
 
   sourceWith = name: keep: root: builtins.path {

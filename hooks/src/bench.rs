@@ -144,7 +144,8 @@ fn print(args: &Args, lock_len: usize, cases: &[Case]) {
             .map(|c| format!("\"{}\":{:.2}", c.name, ms(c.median)))
             .collect();
         println!(
-            "{{\"lockfile_bytes\":{lock_len},\"runs\":{},\"median_ms\":{{{}}}}}",
+            "{{\"version\":{},\"tool\":\"nix-hooks\",\"exit_code\":0,\"lockfile_bytes\":{lock_len},\"runs\":{},\"median_ms\":{{{}}}}}",
+            crate::pre_commit::JSON_VERSION,
             args.runs,
             cases.join(",")
         );

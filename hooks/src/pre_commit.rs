@@ -36,6 +36,9 @@ pub struct Args {
     mirror: Vec<common::fetch::tarball_fetch::Mirror>,
 }
 
+/// The version of the JSON convention (docs/json.md) `--json` follows.
+pub const JSON_VERSION: u32 = 1;
+
 /// Environment variable that makes the hook pass without checking.
 pub const SKIP_VAR: &str = "NIX_HOOKS_SKIP";
 
@@ -53,8 +56,12 @@ fn bad_input(args: &Args, message: &str) -> u8 {
     if !args.json {
         eprintln!("nix-hooks: error: {message}");
     } else {
-        let value =
-            serde_json::json!({ "exit": exit::BAD_INPUT, "error": message, "findings": [] });
+        let value = serde_json::json!({
+            "version": JSON_VERSION,
+            "tool": "nix-hooks",
+            "exit_code": exit::BAD_INPUT,
+            "error": { "message": message, "exit_code": exit::BAD_INPUT },
+        });
         println!("{value}");
     }
     exit::BAD_INPUT
@@ -205,7 +212,9 @@ fn json(report: &Report, code: u8) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "exit": code,
+        "version": JSON_VERSION,
+        "tool": "nix-hooks",
+        "exit_code": code,
         "lockfiles_checked": report.lockfiles_checked,
         "nix_files_checked": report.nix_files_checked,
         "findings": findings,

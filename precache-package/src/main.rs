@@ -35,10 +35,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok((summary, code)) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary).expect("serialisable")
-                );
+                println!("{}", report::json(&summary, code));
             } else {
                 print!("{}", report::human(&summary));
             }
@@ -49,8 +46,7 @@ fn main() -> ExitCode {
             let message = common::redact::text(&f.to_string());
             eprintln!("error: {message}");
             if json {
-                let v = serde_json::json!({ "error": message, "exitCode": f.exit as u8 });
-                println!("{v}");
+                println!("{}", report::error_json(&message, f.exit as u8));
             }
             ExitCode::from(f.exit as u8)
         }

@@ -7,7 +7,6 @@ use common::binary_cache::{ClosureReport, PathStatus};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub flake: String,
     pub output: String,
@@ -27,7 +26,6 @@ pub struct Summary {
 }
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Missing {
     pub path: StorePath,
     /// `missing`, `untrusted`, `nar-missing` (the narinfo is there, its NAR is not) or `invalid`.
@@ -41,6 +39,39 @@ pub struct Pushed {
     pub paths: Vec<StorePath>,
     pub bytes: u64,
     pub seconds: f64,
+}
+
+/// The version of the JSON convention (docs/json.md) the documents follow.
+pub const JSON_VERSION: u32 = 1;
+
+/// `--json`: the summary in the documented envelope (docs/json.md).
+pub fn json(summary: &Summary, exit_code: u8) -> String {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        version: u32,
+        tool: &'static str,
+        exit_code: u8,
+        #[serde(flatten)]
+        summary: &'a Summary,
+    }
+    let doc = Document {
+        version: JSON_VERSION,
+        tool: "precache-package",
+        exit_code,
+        summary,
+    };
+    serde_json::to_string_pretty(&doc).expect("serialisable")
+}
+
+/// `--json` on failure: the error and the exit code (docs/json.md).
+pub fn error_json(message: &str, exit_code: u8) -> String {
+    serde_json::json!({
+        "version": JSON_VERSION,
+        "tool": "precache-package",
+        "exit_code": exit_code,
+        "error": { "message": message, "exit_code": exit_code },
+    })
+    .to_string()
 }
 
 /// Missing paths with the best size known: the local store's, else the narinfo's.

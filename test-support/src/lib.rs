@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod json_schema;
 pub mod reference_tools;
+pub mod run;
 
 /// Whether this run is CI's (`CI` set to anything but empty, `0` or `false`).
 pub fn in_ci() -> bool {

@@ -1,9 +1,8 @@
 //! The command line: what users type, and the help that teaches it.
 
-use std::path::PathBuf;
-
 use clap::Parser;
-use common::fetch::tarball_fetch::Mirror;
+use hash_cli::args::Help;
+use hash_cli::{FetchArgs, ModeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,10 +52,8 @@ Exit codes:
      cache, or the tarball cache itself is unusable"
 )]
 pub struct Cli {
-    /// pnpm-lock.yaml to process; repeatable. Default: every pnpm lockfile named in the
-    /// record, or pnpm-lock.yaml at the repository root.
-    #[arg(long, value_name = "PATH")]
-    pub lockfile: Vec<PathBuf>,
+    #[command(flatten)]
+    pub modes: ModeArgs,
 
     /// fetchPnpmDeps' `fetcherVersion` [default: the record's]
     #[arg(long, value_name = "N")]
@@ -67,72 +64,18 @@ pub struct Cli {
     #[arg(long, value_name = "VERSION")]
     pub pnpm: Option<String>,
 
-    /// The hash record to read and write [default: <repo root>/.nix/yarn-deps.toml]
-    #[arg(long, value_name = "PATH")]
-    pub record: Option<PathBuf>,
-
-    /// In-place mode: rewrite the `hash = "…"` argument of the one fetchPnpmDeps call in
-    /// this .nix file instead of updating the record.
-    #[arg(long, value_name = "FILE", conflicts_with = "record")]
-    pub nix_file: Option<PathBuf>,
-
-    /// Exit 1 if a recorded hash is stale. Writes nothing and fetches nothing: it compares
-    /// the lockfile's SHA-256 (and the target) with the record.
-    #[arg(long)]
-    pub check: bool,
-
-    /// With --check: recompute the hash and compare it too (uses the tarball cache;
-    /// downloads what is missing unless --offline; implies --recompute).
-    #[arg(long, requires = "check")]
-    pub full: bool,
-
-    /// Hash the output again even if the same inputs were hashed before.
-    #[arg(long)]
-    pub recompute: bool,
-
-    /// Print only the SRI hash on stdout (nothing else goes to stdout); write nothing.
-    #[arg(long, conflicts_with_all = ["check", "materialize", "nix_file"])]
-    pub print: bool,
-
-    /// Write the fetchPnpmDeps output directory (.fetcher-version and
-    /// pnpm-store.tar.zst) to DIR, which must not exist or be empty.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["check", "nix_file"])]
-    pub materialize: Option<PathBuf>,
-
-    /// Use the tarball cache only: on a miss, list what is missing (exit 3).
-    #[arg(long)]
-    pub offline: bool,
-
-    /// Print a JSON report on stdout.
-    #[arg(long, conflicts_with = "print")]
-    pub json: bool,
-
-    /// Print nothing but errors (with --check: one line when stale).
-    #[arg(long, short)]
-    pub quiet: bool,
-
-    /// Downloads in flight at once.
-    #[arg(long, short, value_name = "N", default_value_t = 64)]
-    pub jobs: usize,
-
-    /// Tarball cache directory, shared with update-yarn-hash
-    /// [default: $XDG_CACHE_HOME/update-yarn-hash]
-    #[arg(long, value_name = "DIR", env = "UPDATE_YARN_HASH_CACHE")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Fetch URLs that start with FROM from TO instead (a registry mirror); repeatable.
-    #[arg(long, value_name = "FROM=TO", value_parser = parse_mirror)]
-    pub mirror: Vec<Mirror>,
-
-    /// Seconds without data before a download counts as timed out (it is then retried).
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub timeout: u64,
-
-    /// Retries for timeouts, connection errors, truncated bodies and 5xx answers.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub retries: u32,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
-fn parse_mirror(spec: &str) -> Result<Mirror, String> {
-    Mirror::parse(spec).ok_or_else(|| format!("expected FROM=TO, got {spec:?}"))
-}
+/// The shared flags' help, worded for pnpm.
+pub const HELP: Help = Help {
+    lockfile: "pnpm-lock.yaml to process; repeatable. Default: every pnpm lockfile named in the \
+record, or pnpm-lock.yaml at the repository root",
+    nix_file:
+        "In-place mode: rewrite the `hash = \"…\"` argument of the one fetchPnpmDeps call in \
+this .nix file instead of updating the record",
+    materialize:
+        "Write the fetchPnpmDeps output directory (.fetcher-version and pnpm-store.tar.zst) \
+to DIR, which must not exist or be empty",
+};

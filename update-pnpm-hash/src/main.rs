@@ -1,43 +1,19 @@
-//! `update-pnpm-hash`: CLI and presentation over `common::pnpm::prefetch`.
+//! `update-pnpm-hash`: its flags and help, and pnpm behind the CLI layer both hash
+//! tools share (`hash-cli`).
 
 mod cli;
-mod failure;
-mod lockfiles;
-mod nix_file_mode;
-mod record_mode;
-mod report;
+mod pnpm;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::Cli;
-use crate::failure::{Failure, Outcome};
-use crate::lockfiles::Context;
+use crate::pnpm::Pnpm;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(outcome) => outcome.exit_code(),
-        Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
-            failure.exit_code()
-        }
-    }
-}
-
-fn run(cli: &Cli) -> Result<Outcome, Failure> {
-    let ctx = Context::from_cli(cli)?;
-    if cli.print {
-        return record_mode::print(&ctx);
-    }
-    if let Some(dir) = &cli.materialize {
-        return record_mode::materialize(&ctx, dir);
-    }
-    match (&cli.nix_file, cli.check) {
-        (Some(nix_file), check) => nix_file_mode::run(&ctx, nix_file, check),
-        (None, true) if cli.full => record_mode::check_full(&ctx),
-        (None, true) => record_mode::check(&ctx),
-        (None, false) => record_mode::update(&ctx),
-    }
+    let cli: Cli = hash_cli::parse(&cli::HELP);
+    let pnpm = Pnpm {
+        fetcher_version: cli.fetcher_version,
+        pnpm: cli.pnpm.clone(),
+    };
+    hash_cli::main(&pnpm, &cli.modes, &cli.fetch)
 }

@@ -220,7 +220,7 @@ fn yarn_hash(sh: &Shell, ghost: &Path, report: &mut String) -> Result<YarnFigure
     });
     let cold = measure(uyh(&["--json"]))?;
     let cold_json = json(&cold)?;
-    let hash = cold_json["lockfiles"][0]["hash"]
+    let hash = cold_json["lockfiles"][0]["current"]["hash"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -288,7 +288,11 @@ const COLD_ROUNDS: usize = 3;
 fn hash_of(m: &Measured) -> String {
     serde_json::from_str::<serde_json::Value>(&m.stdout)
         .ok()
-        .and_then(|j| j["lockfiles"][0]["hash"].as_str().map(str::to_owned))
+        .and_then(|j| {
+            j["lockfiles"][0]["current"]["hash"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .unwrap_or_default()
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cache_temp;
 pub mod integrity;
+pub mod nar_memo;
 pub mod progress_bar;
 pub mod retry_after;
 pub mod tarball_cache;

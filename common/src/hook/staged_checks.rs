@@ -12,7 +12,7 @@ use crate::hook::package_json;
 use crate::nix::flake_lock;
 use crate::nix::nix_hash::Sha256Hash;
 use crate::nix::nix_syntax;
-use crate::record::fetch_yarn_deps_call;
+use crate::record::fetcher_call;
 use crate::record::hash_record::{Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH};
 
 /// Input the checks cannot work with: the user must repair it (exit code 2).
@@ -22,7 +22,7 @@ pub enum CheckError {
     Git(#[from] GitIndexError),
     #[error(transparent)]
     Record(#[from] RecordError),
-    #[error("{record} names {lockfile}, but {lockfile} is not staged or tracked\nfix: `git add {lockfile}`, or drop it from the record with `update-yarn-hash`")]
+    #[error("{record} names {lockfile}, but {lockfile} is not staged or tracked\nfix: `git add {lockfile}` if it is meant to stay; if it was deleted, `update-yarn-hash --prune` (`update-pnpm-hash --prune` for a pnpm entry) drops its entry, then `git add {record}`")]
     MissingLockfile { record: String, lockfile: String },
     #[error("{lockfile} (staged) cannot be read as a Yarn v1 lockfile: {message}\nfix: regenerate it with `yarn install`, then `git add {lockfile}`")]
     BadLockfile { lockfile: String, message: String },
@@ -451,7 +451,7 @@ fn in_place_hash(repo: &StagedRepo, entry: &InPlace) -> Result<Sha256Hash, Strin
         .map_err(|e| e.to_string())?
         .ok_or("is not staged or tracked")?;
     let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8".to_owned())?;
-    let call = fetch_yarn_deps_call::find(&text).map_err(|e| e.to_string())?;
+    let call = fetcher_call::find(&text).map_err(|e| e.to_string())?;
     let literal = call.value_text.trim_matches('"');
     literal.parse().map_err(|_| {
         format!(

@@ -21,6 +21,7 @@ use thiserror::Error;
 use crate::archive::pax_tar::PaxTarWriter;
 use crate::archive::zstd_cli;
 use crate::fetch::integrity::{Hasher, Integrity};
+use crate::fetch::nar_memo::NarMemo;
 use crate::fetch::tarball_cache::{CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
@@ -36,7 +37,6 @@ use crate::pnpm::profile::Profile;
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
 use crate::pnpm::runtime_archive;
 use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
-use crate::yarn::nar_memo::NarMemo;
 
 /// `$SOURCE_DATE_EPOCH` in a Nix build: the archive's `--mtime`.
 const SOURCE_DATE_EPOCH: u64 = 315_532_800;

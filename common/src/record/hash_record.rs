@@ -68,8 +68,30 @@ pub struct HashRecord {
 pub enum RecordError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("{path}: {message}\nfix: regenerate it with `update-yarn-hash` (it is written by the tool, not by hand)")]
-    Invalid { path: PathBuf, message: String },
+    /// At `line:col` (1-based) of `path`.
+    #[error("{}\nfix: update-yarn-hash --rewrite-record   (writes it afresh from the lockfiles and shows every line it drops; update-pnpm-hash --rewrite-record for pnpm lockfiles)", self.without_fix())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+}
+
+impl RecordError {
+    /// The error in the one position form, `file:line:col: message`, without the `fix:`
+    /// line (a caller that knows the exact command gives its own).
+    fn without_fix(&self) -> String {
+        match self {
+            Self::Invalid {
+                path,
+                line,
+                col,
+                message,
+            } => format!("{}:{line}:{col}: {message}", path.display()),
+            other => other.to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -114,19 +136,29 @@ impl HashRecord {
 
     /// Parses record bytes; `path` only names the file in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, RecordError> {
-        let invalid = |message: String| RecordError::Invalid {
+        let at = |line: usize, col: usize, message: String| RecordError::Invalid {
             path: path.to_owned(),
+            line,
+            col,
             message,
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-        let raw: BTreeMap<String, RawEntry> =
-            toml::from_str(text).map_err(|e| invalid(toml_error_message(text, &e)))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let (line, col) = line_col(bytes, e.valid_up_to());
+            at(line, col, format!("not UTF-8: {e}"))
+        })?;
+        let raw: BTreeMap<String, RawEntry> = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map_or((1, 1), |s| line_col(bytes, s.start));
+            // toml's message may span lines; errors here are one line each.
+            at(line, col, e.message().trim_end().replace('\n', "; "))
+        })?;
         let mut entries = BTreeMap::new();
         for (lockfile, raw) in raw {
+            // Its table's line: where the entry's problems are shown.
+            let line = line_of(text, &toml_basic_string(&lockfile));
+            let invalid = |message: String| at(line, 1, message);
             if let Some(problem) = repo_path_problem(&lockfile) {
                 return Err(invalid(format!(
-                    "line {}: [{}] {problem}",
-                    line_of(text, &toml_basic_string(&lockfile)),
+                    "[{}] {problem}",
                     toml_basic_string(&lockfile)
                 )));
             }
@@ -243,14 +275,18 @@ fn is_lower_hex_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
-    match e.span() {
-        Some(span) => {
-            let line = text[..span.start].matches('\n').count() + 1;
-            format!("line {line}: {}", e.message())
-        }
-        None => e.message().to_owned(),
-    }
+/// 1-based line and column (in characters) of byte `at`.
+fn line_col(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (before.iter().filter(|&&b| b == b'\n').count() + 1, col)
 }
 
 /// The 1-based line where `needle` first appears (1 when it does not, e.g. written with
@@ -368,7 +404,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with(".nix/yarn-deps.toml: line 2:"), "{err}");
+        assert!(
+            err.starts_with(".nix/yarn-deps.toml:2:15: invalid string"),
+            "{err}"
+        );
         let err = HashRecord::parse(
             b"[\"a\"]\nlock-sha256 = \"00\"\nhash = \"sha256-x\"\n",
             Path::new("r.toml"),
@@ -400,7 +439,7 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(
-                err.starts_with(".nix/yarn-deps.toml: line 3: "),
+                err.starts_with(".nix/yarn-deps.toml:3:1: "),
                 "{key:?}: {err}"
             );
         }

@@ -1,5 +1,5 @@
 //! Where hashes are written for the Nix code to read: the TOML hash record, and the
 //! in-place rewrite of a hash literal in a `.nix` file.
 
-pub mod fetch_yarn_deps_call;
+pub mod fetcher_call;
 pub mod hash_record;

@@ -4,7 +4,7 @@
 pub mod dependency_source;
 pub mod fixup_lockfile;
 pub mod git_source;
-pub mod nar_memo;
+pub mod memo_key;
 pub mod offline_cache;
 pub mod prefetch;
 pub mod url_to_name;

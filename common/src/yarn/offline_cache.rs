@@ -74,38 +74,38 @@ pub enum Note {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ModelError {
-    #[error("line {line}: entry {:?} has no `resolved` URL, so fetchYarnDeps cannot download it; re-run `yarn install` to rewrite the lockfile", redact::text(key))]
+    #[error("{line}:1: entry {:?} has no `resolved` URL, so fetchYarnDeps cannot download it; re-run `yarn install` to rewrite the lockfile", redact::text(key))]
     MissingResolved { key: String, line: usize },
-    #[error("line {line}: entry {:?} has a `key` field that is not a string, on which fetchYarnDeps fails; remove the field (re-run `yarn install`)", redact::text(key))]
+    #[error("{line}:1: entry {:?} has a `key` field that is not a string, on which fetchYarnDeps fails; remove the field (re-run `yarn install`)", redact::text(key))]
     KeyNotString { key: String, line: usize },
-    #[error("line {line}: entry {:?} has a `resolved` that is not a string; re-run `yarn install` to rewrite the lockfile", redact::text(key))]
+    #[error("{line}:1: entry {:?} has a `resolved` that is not a string; re-run `yarn install` to rewrite the lockfile", redact::text(key))]
     ResolvedNotString { key: String, line: usize },
-    #[error("line {line}: key {:?} contains {marker:?} more than once, which fetchYarnDeps does not handle; rename the local package path", redact::text(key))]
+    #[error("{line}:1: key {:?} contains {marker:?} more than once, which fetchYarnDeps does not handle; rename the local package path", redact::text(key))]
     RepeatedMarker {
         key: String,
         line: usize,
         marker: &'static str,
     },
-    #[error("line {line}: don't know how to download {:?}: fetchYarnDeps fetches only https:// and git URLs; point the registry at https (e.g. `yarn config set registry https://registry.yarnpkg.com`) and re-run `yarn install`", redact::url(url))]
+    #[error("{line}:1: don't know how to download {:?}: fetchYarnDeps fetches only https:// and git URLs; point the registry at https (e.g. `yarn config set registry https://registry.yarnpkg.com`) and re-run `yarn install`", redact::url(url))]
     Unsupported { url: String, line: usize },
-    #[error("line {line}: {:?} is not a URL that can be downloaded: {reason}; fix the `resolved` field (re-run `yarn install`)", redact::url(url))]
+    #[error("{line}:1: {:?} is not a URL that can be downloaded: {reason}; fix the `resolved` field (re-run `yarn install`)", redact::url(url))]
     InvalidUrl {
         url: String,
         line: usize,
         reason: String,
     },
     #[error(
-        "line {line}: git dependency {:?} has no `#<rev>`; pin it with `yarn upgrade`",
+        "{line}:1: git dependency {:?} has no `#<rev>`; pin it with `yarn upgrade`",
         redact::url(url)
     )]
     GitWithoutRev { url: String, line: usize },
-    #[error("line {line}: {source} (in entry {:?})", redact::text(key))]
+    #[error("{line}:1: {source} (in entry {:?})", redact::text(key))]
     Integrity {
         key: String,
         line: usize,
         source: IntegrityError,
     },
-    #[error("line {line}: {:?} would be saved as {:?}, which {why}; fetchYarnDeps names files after their URL, so point this entry at a URL that makes a plain file name (re-run `yarn install`)", redact::url(url), shown_name(name, url))]
+    #[error("{line}:1: {:?} would be saved as {:?}, which {why}; fetchYarnDeps names files after their URL, so point this entry at a URL that makes a plain file name (re-run `yarn install`)", redact::url(url), shown_name(name, url))]
     UnsafeName {
         url: String,
         name: String,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::fetch::integrity::{Hasher, Integrity};
+use crate::fetch::nar_memo::NarMemo;
 use crate::fetch::tarball_cache::{self, CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
     self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
@@ -24,7 +25,7 @@ use crate::nix::nix_hash::Sha256Hash;
 use crate::redact;
 use crate::yarn::dependency_source::Fetch;
 use crate::yarn::git_source::{GitFetcher, GitSourceError};
-use crate::yarn::nar_memo::NarMemo;
+use crate::yarn::memo_key::memo_key;
 use crate::yarn::offline_cache::{CacheFile, ModelError, Note, OfflineCache, LOCKFILE_NAME};
 use crate::yarn::yarn_lock::{self, ParseError};
 
@@ -43,7 +44,8 @@ pub struct PrefetchOptions {
 pub enum PrefetchError {
     #[error("{}:{}:{}: {}", path.display(), error.line, error.col, error.kind)]
     Lockfile { path: PathBuf, error: ParseError },
-    #[error("{}: {error}", path.display())]
+    /// `error` starts with its `line:col:`.
+    #[error("{}:{error}", path.display())]
     Model { path: PathBuf, error: ModelError },
     #[error("{}: {} of {total} files are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
     Offline {
@@ -56,7 +58,7 @@ pub enum PrefetchError {
         lockfile: PathBuf,
         errors: Vec<FetchError>,
     },
-    #[error("{}: line {line}: {}: {}", lockfile.display(), redact::text(key), redact::text(&source.to_string()))]
+    #[error("{}:{line}:1: {}: {}", lockfile.display(), redact::text(key), redact::text(&source.to_string()))]
     Git {
         lockfile: PathBuf,
         line: usize,
@@ -178,7 +180,7 @@ impl Prefetcher {
         let decoded = yarn_lock::decode(lock_bytes);
         let lock_bytes = decoded.text.as_bytes();
         let memo = NarMemo::new(self.cache.root());
-        let key = NarMemo::key(lock_bytes, &model);
+        let key = memo_key(lock_bytes, &model);
         let remembered = key.as_deref().and_then(|k| memo.get(k));
         if let (Some((hash, nar_size)), false) = (remembered, self.opts.recompute) {
             return Ok(Prefetched {

@@ -24,8 +24,8 @@ fn a_garbage_record_is_exit_2_with_its_line_and_writes_nothing() {
     let before = snapshot(&repo);
     repo.nix_hooks(["pre-commit", "--fix"])
         .code(2)
-        .stderr_has(".nix/yarn-deps.toml: line 2:")
-        .stderr_has("regenerate it with `update-yarn-hash`");
+        .stderr_has(".nix/yarn-deps.toml:2:")
+        .stderr_has("fix: update-yarn-hash --rewrite-record");
     assert_eq!(snapshot(&repo), before);
     repo.commit("garbage").failure();
     assert_eq!(repo.head_subject(), "initial");
@@ -126,7 +126,7 @@ fn dot_slash_or_absolute_paths_are_exit_2_not_a_panic() {
     let before = snapshot(&repo);
     repo.nix_hooks(["pre-commit", "--fix"])
         .code(2)
-        .stderr_has(".nix/yarn-deps.toml: line 3: [\"./yarn.lock\"]")
+        .stderr_has(".nix/yarn-deps.toml:3:1: [\"./yarn.lock\"]")
         .stderr_lacks("panicked");
     assert_eq!(snapshot(&repo), before);
 }
@@ -151,13 +151,17 @@ fn json_reports_bad_input_as_json() {
     repo.write(RECORD, "[\"yarn.lock\"]\nlock-sha256 = \n");
     repo.git(["add", RECORD]);
     let run = repo.nix_hooks(["pre-commit", "--json"]).code(2);
+    test_support::json_schema::assert_valid(&run.stdout);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(value["exit"], 2);
+    assert_eq!(
+        (&value["exit_code"], &value["error"]["exit_code"]),
+        (&2.into(), &2.into())
+    );
     assert!(
-        value["error"]
+        value["error"]["message"]
             .as_str()
             .unwrap()
-            .contains(".nix/yarn-deps.toml: line 2:"),
+            .contains(".nix/yarn-deps.toml:2:"),
         "{value}"
     );
     let run = repo
@@ -168,9 +172,13 @@ fn json_reports_bad_input_as_json() {
             "/nonexistent/hooks.toml",
         ])
         .code(2);
+    test_support::json_schema::assert_valid(&run.stdout);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(
-        value["error"].as_str().unwrap().contains("no such file"),
+        value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such file"),
         "{value}"
     );
 }

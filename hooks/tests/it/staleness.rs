@@ -241,6 +241,7 @@ fn bench_mode_reports_every_case_as_json() {
         .args(["bench", "--runs", "2", "--json", "--lockfile"])
         .arg(&lock);
     let run = run(cmd).success();
+    test_support::json_schema::assert_valid(&run.stdout);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["lockfile_bytes"], LOCK_V1.len());
     for case in [
@@ -260,14 +261,20 @@ fn json_output_names_the_check_and_the_lockfile() {
     }
     let repo = Repo::with_fresh_record();
     let run = repo.nix_hooks(["pre-commit", "--json"]).success();
+    test_support::json_schema::assert_valid(&run.stdout);
     let ok: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(ok["exit"], 0);
+    assert_eq!(
+        (&ok["version"], &ok["tool"]),
+        (&1.into(), &"nix-hooks".into())
+    );
+    assert_eq!(ok["exit_code"], 0);
     assert_eq!(ok["findings"], serde_json::json!([]));
     repo.write("yarn.lock", LOCK_V2);
     repo.git(["add", "yarn.lock"]);
     let run = repo.nix_hooks(["pre-commit", "--json"]).code(1);
+    test_support::json_schema::assert_valid(&run.stdout);
     let stale: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(stale["exit"], 1);
+    assert_eq!(stale["exit_code"], 1);
     assert_eq!(stale["lockfiles_checked"], 1);
     let finding = &stale["findings"][0];
     assert_eq!(finding["check"], "stale-hash");

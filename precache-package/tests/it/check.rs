@@ -322,7 +322,7 @@ fn override_input_after_dashes_decides_which_path_is_checked() {
         ],
     );
     r.expect_code(1)
-        .expect_contains(&format!("\"outPath\": \"{overridden}\""));
+        .expect_contains(&format!("\"out_path\": \"{overridden}\""));
     // An argument whose effect on evaluation is unknown is refused, not ignored.
     precache(
         &repo.dir,

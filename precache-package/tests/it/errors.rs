@@ -14,6 +14,30 @@ fn missing_nix_says_how_to_install() {
 }
 
 #[test]
+fn a_failure_under_json_is_one_document_with_its_exit_code() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_precache-package"));
+    cmd.env("PATH", empty.path())
+        .args(["--json", "--check", "--from", "file:///x", ".", "x"]);
+    let r = run(cmd, empty.path());
+    r.expect_code(3);
+    test_support::json_schema::assert_valid(&r.stdout());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(
+        (&v["exit_code"], &v["error"]["exit_code"]),
+        (&3.into(), &3.into()),
+        "{r}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("install Nix"),
+        "{r}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     precache(dir.path(), &[".", "x"])

@@ -134,7 +134,7 @@ fn ref_and_other_query_params_are_honoured() {
             "\"flake\": \"git+file://{}?rev={other_rev}&ref=other&submodules=1\"",
             root.display()
         ))
-        .expect_contains(&format!("\"outPath\": \"{other_out}\""));
+        .expect_contains(&format!("\"out_path\": \"{other_out}\""));
     // An unknown ref is bad input, not a silent fallback to HEAD.
     check_empty(
         &repo,

@@ -192,9 +192,15 @@ fn a_sign_key_ci_is_not_told_to_trust_is_trusted_for_the_read_back_with_a_warnin
     );
     let r = sign_only(&["--json"]);
     r.expect_code(0);
+    test_support::json_schema::assert_valid(&r.stdout());
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(
+        (&v["version"], &v["exit_code"]),
+        (&1.into(), &0.into()),
+        "{r}"
+    );
     assert_eq!(v["status"], "nothing-to-push", "{r}");
-    assert_eq!(v["trustedKeysFrom"], "nix.conf + --sign-key", "{r}");
+    assert_eq!(v["trusted_keys_from"], "nix.conf + --sign-key", "{r}");
 
     // Told to trust it: no warning, and everything is already there.
     cache

@@ -34,7 +34,7 @@ fn flake_keys_count_only_with_accept_flake_config() {
     let accepting = format!("{NIX_CONFIG}\naccept-flake-config = true");
     precache_with_nix_config(&repo.dir, &args, &accepting)
         .expect_code(0)
-        .expect_contains("\"trustedKeysFrom\": \"flake nixConfig + nix.conf\"");
+        .expect_contains("\"trusted_keys_from\": \"flake nixConfig + nix.conf\"");
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn keys_come_from_nix_conf_and_unknown_keys_are_not_trusted() {
     let trusting = format!("{NIX_CONFIG}\ntrusted-public-keys = {}", cache.key.public);
     precache_with_nix_config(&repo.dir, &args, &trusting)
         .expect_code(0)
-        .expect_contains("\"trustedKeysFrom\": \"nix.conf\"");
+        .expect_contains("\"trusted_keys_from\": \"nix.conf\"");
     // The default nix.conf trusts only cache.nixos.org: our signatures count for nothing.
     precache(&repo.dir, &args)
         .expect_code(1)

@@ -1,99 +1,28 @@
-//! Test harness: real `nix`, real git repositories, the real binary. On failure every
-//! assertion dumps the command, its cwd, stdout and stderr.
+//! Test harness: real `nix`, real git repositories, the real binary, run through
+//! `test_support::run` (on failure every assertion dumps the command, its cwd, stdout
+//! and stderr).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-pub const NIX_CONFIG: &str =
-    "experimental-features = nix-command flakes\nsandbox = false\nsubstituters = ";
+pub use test_support::run::{Run, NIX_CONFIG};
 
-/// `false` (after printing why) when a tool is missing and we are not in CI; panics in CI.
+/// Whether `tool` is on PATH; when it is not, the test skips (and fails under CI=true).
 pub fn have(tool: &str) -> bool {
-    if which::which(tool).is_ok() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-        panic!("`{tool}` is required in CI but is not on PATH");
-    }
-    eprintln!("skipping: `{tool}` is not installed");
-    false
+    test_support::tool(tool, "precache-package's tests run it").is_some()
 }
 
 pub fn have_nix_and_git() -> bool {
     have("nix") && have("git")
 }
 
-pub struct Run {
-    pub command: String,
-    pub cwd: PathBuf,
-    pub output: Output,
-}
-
-impl Run {
-    pub fn code(&self) -> i32 {
-        self.output.status.code().unwrap_or(-1)
-    }
-    pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-    pub fn all(&self) -> String {
-        self.stdout() + &self.stderr()
-    }
-    #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code(), code, "unexpected exit code\n{self}");
-        self
-    }
-    #[track_caller]
-    pub fn expect_contains(&self, needle: &str) -> &Self {
-        assert!(
-            self.all().contains(needle),
-            "output lacks {needle:?}\n{self}"
-        );
-        self
-    }
-    #[track_caller]
-    pub fn expect_lacks(&self, needle: &str) -> &Self {
-        assert!(
-            !self.all().contains(needle),
-            "output must not contain {needle:?}\n{self}"
-        );
-        self
-    }
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "command: {}\ncwd: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.command,
-            self.cwd.display(),
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
-    }
-}
-
+/// `cmd` in `cwd`, with the test Nix configuration unless it sets its own.
 pub fn run(mut cmd: Command, cwd: &Path) -> Run {
     cmd.current_dir(cwd);
     if !cmd.get_envs().any(|(k, _)| k == "NIX_CONFIG") {
         cmd.env("NIX_CONFIG", NIX_CONFIG);
     }
-    let command = format!("{cmd:?}");
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
-    Run {
-        command,
-        cwd: cwd.to_owned(),
-        output,
-    }
+    test_support::run::run(cmd)
 }
 
 pub fn precache(cwd: &Path, args: &[&str]) -> Run {

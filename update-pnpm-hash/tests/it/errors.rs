@@ -122,3 +122,53 @@ fn a_fetch_pnpm_deps_call_that_filters_workspaces_is_refused() {
     );
     assert_eq!(p.server.total_hits(), 0);
 }
+
+#[test]
+fn every_advised_command_works() {
+    let p = Project::new();
+    let follow = |advice: &util::Run| {
+        let words: Vec<String> = advice
+            .advised()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(words[0], "update-pnpm-hash", "{advice}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let run = p.uph(&args);
+        assert_eq!(
+            run.code(),
+            0,
+            "the advised {words:?} failed\n{advice}\n{run}"
+        );
+    };
+    // Not recorded, then stale: each advice records it, and --check agrees.
+    let missing = p.uph(&["--check"]);
+    missing.expect_code(1);
+    follow(&missing);
+    p.uph(&["--check"]).expect_code(0);
+    let lock = p.dir().join("pnpm-lock.yaml");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, format!("{text}\n")).unwrap();
+    let stale = p.uph(&["--check"]);
+    stale
+        .expect_code(1)
+        .expect_stdout_contains("stale: the lockfile changed");
+    follow(&stale);
+    p.uph(&["--check"]).expect_code(0);
+    // A target the command line changes: stale, and the advice repeats it.
+    let retarget = p.uph(&["--check", "--pnpm", "10.34.5"]);
+    retarget
+        .expect_code(1)
+        .expect_stdout_contains("stale: its target changed")
+        .expect_stdout_contains("--pnpm 10.34.5");
+    follow(&retarget);
+    p.uph(&["--check"]).expect_code(0);
+    // A Yarn lockfile handed to this tool names the one that reads it.
+    std::fs::write(p.dir().join("yarn.lock"), "# yarn lockfile v1\n\n").unwrap();
+    p.uph(&["--check", "--lockfile", "yarn.lock"])
+        .expect_code(2)
+        .expect_stderr_contains(
+            "this is a Yarn v1 lockfile, and update-pnpm-hash reads pnpm lockfiles only",
+        )
+        .expect_stderr_contains("fix: update-yarn-hash --lockfile yarn.lock");
+}

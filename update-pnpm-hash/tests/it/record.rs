@@ -112,15 +112,57 @@ fn json_reports_the_target_and_the_hash() {
     let run = p.uph(&["--json", "--fetcher-version", "3", "--pnpm", "10"]);
     run.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("one JSON document");
+    test_support::json_schema::assert_valid(&run.stdout());
+    assert_eq!(
+        (&v["version"], &v["tool"], &v["exit_code"]),
+        (&1.into(), &"update-pnpm-hash".into(), &0.into())
+    );
     let l = &v["lockfiles"][0];
     assert_eq!(l["lockfile"], "pnpm-lock.yaml");
     assert_eq!(l["status"], "updated");
-    assert_eq!(l["fetcher_version"], 3);
-    assert_eq!(l["pnpm"], "10");
+    assert_eq!(l["current"]["fetcher_version"], 3);
+    assert_eq!(l["current"]["pnpm"], "10");
     assert_eq!(l["packages"], 2);
     assert_eq!(l["downloaded_files"], 2);
     assert_eq!(v["target"], RECORD);
-    assert!(l["hash"].as_str().unwrap().starts_with("sha256-"));
+    assert!(l["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256-"));
+    assert_eq!(l["recorded"], serde_json::Value::Null);
+
+    // Stale: both sides, the recorded hash with the recorded digest, and the command.
+    let lock = p.repo.path().join("pnpm-lock.yaml");
+    let mut text = std::fs::read_to_string(&lock).unwrap();
+    text.push('\n');
+    std::fs::write(&lock, &text).unwrap();
+    let stale = p.uph(&["--check", "--json"]);
+    stale.expect_code(1);
+    test_support::json_schema::assert_valid(&stale.stdout());
+    let s: serde_json::Value = serde_json::from_str(&stale.stdout()).unwrap();
+    let l2 = &s["lockfiles"][0];
+    assert_eq!(
+        (&l2["status"], &l2["reason"]),
+        (&"stale".into(), &"lockfile-changed".into())
+    );
+    assert_eq!(l2["recorded"]["hash"], l["current"]["hash"]);
+    assert_eq!(l2["recorded"]["lock_sha256"], l["current"]["lock_sha256"]);
+    assert_ne!(l2["current"]["lock_sha256"], l["current"]["lock_sha256"]);
+    assert_eq!(l2["fix"], "update-pnpm-hash --lockfile pnpm-lock.yaml");
+
+    // A failure is one document too: the error and its exit code.
+    let failed = p.uph(&["--json", "--lockfile", "nonexistent/pnpm-lock.yaml"]);
+    failed.expect_code(2);
+    test_support::json_schema::assert_valid(&failed.stdout());
+    let f: serde_json::Value = serde_json::from_str(&failed.stdout()).unwrap();
+    assert_eq!(f["error"]["exit_code"], 2);
+    assert!(
+        f["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such lockfile"),
+        "{f}"
+    );
 }
 
 #[test]

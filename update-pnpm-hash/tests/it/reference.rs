@@ -91,7 +91,10 @@ fn pnpm10_project_hash_equals_the_reference_replay() {
     }
     run.expect_code(0);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let ours = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    let ours = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(report["lockfiles"][0]["packages"], 120);
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
@@ -160,7 +163,10 @@ fn loopback_project_hash_equals_a_fresh_replay() {
     ]);
     ours.expect_code(0);
     let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
-    let native = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    let native = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let expected = replay.stdout().trim().to_owned();
     if native != expected {
         let described = keep.path().join("replay-described");

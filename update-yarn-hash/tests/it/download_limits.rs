@@ -218,7 +218,7 @@ fn a_url_without_a_host_is_bad_input_at_once() {
     s.write("# yarn lockfile v1\n\n\nnohost@^1:\n  version \"1\"\n  resolved \"https://\"\n");
     let run = s.print(&[]);
     run.expect_code(2).expect_stderr_contains(
-        "yarn.lock: line 4: \"https://\" is not a URL that can be downloaded: empty host",
+        "yarn.lock:4:1: \"https://\" is not a URL that can be downloaded: empty host",
     );
     assert!(!run.stderr().contains("gave up"), "{run}");
     assert_eq!(s.server.total_hits(), 0);

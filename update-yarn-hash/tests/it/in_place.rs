@@ -191,7 +191,7 @@ fn nesting_at_the_bound_works_and_past_it_is_bad_input_on_a_1_mib_stack() {
             fs::write(dir.path().join("deps.nix"), with(&x)).unwrap();
             uyh_small_stack(dir.path(), cache.path(), &args)
                 .expect_code(2)
-                .expect_stderr_contains("deps.nix: line 4:")
+                .expect_stderr_contains("deps.nix:4:")
                 .expect_stderr_contains(&format!("nested more than {bound} levels"));
         }
     }

@@ -16,5 +16,6 @@ mod nix_agreement;
 mod peer_parity;
 mod record;
 mod redaction;
+mod repair;
 mod snapshots;
 mod yarn_offline;

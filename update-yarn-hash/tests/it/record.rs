@@ -109,14 +109,34 @@ fn check_is_fresh_then_stale_and_never_writes() {
     stale
         .expect_code(1)
         .expect_stdout_contains("example/yarn.lock: stale")
-        .expect_stdout_contains("run `update-yarn-hash`");
+        .expect_stdout_contains("run `update-yarn-hash --lockfile example/yarn.lock`");
     assert_eq!(r.record(), record, "--check writes nothing");
     assert_eq!(r.server.total_hits(), hits, "--check fetches nothing");
 
     let json = r.run(".", &["--check", "--json"]);
     json.expect_code(1);
+    test_support::json_schema::assert_valid(&json.stdout());
     let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
-    assert_eq!(v["lockfiles"][0]["status"], "stale");
+    let l = &v["lockfiles"][0];
+    assert_eq!(
+        (&l["status"], &l["reason"]),
+        (&"stale".into(), &"lockfile-changed".into())
+    );
+    // Both sides: what the record holds (hash with the digest it was computed from),
+    // and the lockfile as it is now.
+    let field = |name: &str| {
+        let line = record.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split('"').nth(1).unwrap().to_owned()
+    };
+    assert_eq!(l["recorded"]["hash"], field("hash ="));
+    assert_eq!(l["recorded"]["lock_sha256"], field("lock-sha256 ="));
+    assert_ne!(l["current"]["lock_sha256"], field("lock-sha256 ="));
+    assert_eq!(
+        l["current"]["hash"],
+        serde_json::Value::Null,
+        "--check computes nothing"
+    );
+    assert_eq!(l["fix"], "update-yarn-hash --lockfile example/yarn.lock");
 
     let full = r.run(".", &["--check", "--full"]);
     full.expect_code(1);
@@ -169,7 +189,8 @@ fn a_garbage_record_is_bad_input_and_left_alone() {
     fs::write(r.path(".nix/yarn-deps.toml"), "this is [not toml\n").unwrap();
     r.run(".", &[])
         .expect_code(2)
-        .expect_stderr_contains(".nix/yarn-deps.toml: line 1");
+        .expect_stderr_contains(".nix/yarn-deps.toml:1:")
+        .expect_stderr_contains("fix: update-yarn-hash --rewrite-record");
     assert_eq!(r.record(), "this is [not toml\n");
 }
 

@@ -89,7 +89,10 @@ pub fn run(sh: &Shell) -> Result<PnpmFigures> {
         replays.push(replay(&fixture, &tools)?);
     }
     let cold_json = report(&colds[0])?;
-    let hash = cold_json["hash"].as_str().unwrap_or_default().to_owned();
+    let hash = cold_json["current"]["hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let packages = cold_json["packages"].as_u64().unwrap_or(0);
     let downloaded_bytes = cold_json["downloaded_bytes"].as_u64().unwrap_or(0);
     let replay_agrees = replays.iter().all(|(_, h)| h.trim() == hash);
@@ -103,7 +106,7 @@ pub fn run(sh: &Shell) -> Result<PnpmFigures> {
     let memo = repeat(WARM_RUNS, || uph(cache.path(), &["--json", "--offline"]))?;
     let memo_hit = memo
         .iter()
-        .all(|m| report(m).is_ok_and(|r| r["from_memo"] == true && r["hash"] == hash));
+        .all(|m| report(m).is_ok_and(|r| r["from_memo"] == true && r["current"]["hash"] == hash));
     let check = repeat(CHECK_RUNS, || {
         let mut c = Command::new(super::release_bin("update-pnpm-hash"));
         c.current_dir(repo.path())

@@ -1,10 +1,6 @@
-//! NAR hashes already computed, keyed by everything that determines them.
-//!
-//! The fetchYarnDeps output is fixed by the lockfile bytes and, for each file, its
-//! name and its content. When every file's content is pinned by a digest (an
-//! integrity hash, or a git commit sha), those digests stand in for the bytes, and a
-//! hash computed once can be reused without re-reading 400 MB. Files that nothing pins
-//! (no integrity, a git branch) make the lockfile unmemoizable.
+//! NAR hashes already computed, keyed by everything that determines them, for every
+//! ecosystem: each computes its own key (`yarn::memo_key`, `pnpm::prefetch`), and
+//! this store keeps the answers in the tarball cache's directory.
 //!
 //! A memo must never answer a hash its inputs don't give, so each line carries an
 //! HMAC-SHA256 over its key and contents under a secret made at random for this cache
@@ -18,12 +14,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::atomic_write::write_atomic;
 use crate::nix::nix_hash::Sha256Hash;
-use crate::yarn::dependency_source::Fetch;
-use crate::yarn::offline_cache::OfflineCache;
 
 /// Bump when anything that shapes the output's bytes changes (naming, tar packing).
 const FORMAT: &str = "nar-memo-v2";
@@ -40,30 +34,6 @@ impl NarMemo {
         Self {
             dir: cache_root.join("nar-hash"),
         }
-    }
-
-    /// The memo key, or `None` when some file's content is not pinned by a digest.
-    pub fn key(lock_bytes: &[u8], model: &OfflineCache) -> Option<String> {
-        let mut h = Sha256::new();
-        let mut field = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        field(FORMAT.as_bytes());
-        field(env!("CARGO_PKG_VERSION").as_bytes());
-        field(lock_bytes);
-        for file in &model.files {
-            let pinned = match &file.fetch {
-                Fetch::Tarball { .. } => file.integrity.is_some(),
-                Fetch::Git { rev, .. } => is_commit_sha(rev),
-            };
-            if !pinned {
-                return None;
-            }
-            field(file.name.as_bytes());
-            field(file.cache_key().as_bytes());
-        }
-        Some(Sha256Hash(h.finalize().into()).to_hex())
     }
 
     /// The remembered hash and NAR size for `key`, if a line with a valid MAC holds it.
@@ -146,44 +116,9 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn is_commit_sha(rev: &str) -> bool {
-    rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yarn::yarn_lock::parse;
-
-    fn model(text: &str) -> OfflineCache {
-        OfflineCache::from_lockfile(&parse(text).unwrap()).unwrap()
-    }
-
-    const PINNED: &str =
-        "a@1:\n  resolved \"https://r.com/a.tgz#97fb5d96bfde8973313f20e8288ef9a167fa64ce\"\n";
-
-    #[test]
-    fn key_covers_lockfile_bytes_names_and_digests() {
-        let k = NarMemo::key(PINNED.as_bytes(), &model(PINNED)).unwrap();
-        let other_bytes = format!("{PINNED}\n");
-        assert_ne!(
-            Some(&k),
-            NarMemo::key(other_bytes.as_bytes(), &model(PINNED)).as_ref()
-        );
-        let other_digest = PINNED.replace("97fb", "0000");
-        assert_ne!(
-            Some(&k),
-            NarMemo::key(other_digest.as_bytes(), &model(&other_digest)).as_ref()
-        );
-    }
-
-    #[test]
-    fn unpinned_files_make_it_unmemoizable() {
-        let unpinned = "a@1:\n  resolved \"https://r.com/a.tgz\"\n";
-        assert_eq!(NarMemo::key(unpinned.as_bytes(), &model(unpinned)), None);
-        let branch = "a@1:\n  resolved \"git+https://h/a.git#main\"\n";
-        assert_eq!(NarMemo::key(branch.as_bytes(), &model(branch)), None);
-    }
 
     #[test]
     fn stored_entries_round_trip_and_forged_edited_or_moved_lines_are_ignored() {

@@ -17,7 +17,7 @@ use crate::nix::nix_syntax::{self, line_col, SyntaxError};
 
 /// The hash argument of one `fetchYarnDeps` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchYarnDepsCall {
+pub struct FoundCall {
     /// `hash` or `sha256`.
     pub attr: String,
     /// The current value's source text and byte range.
@@ -87,16 +87,34 @@ pub enum CallError {
         attr: String,
         text: String,
         line: usize,
+        col: usize,
     },
 }
 
+impl CallError {
+    /// The error as it reads in `file`, in the one position form `file:line:col: …`.
+    pub fn in_file(&self, file: &str) -> String {
+        match self {
+            Self::Syntax { line, col, message } => {
+                format!("{file}:{line}:{col}: {message}; fix the syntax first")
+            }
+            Self::NotLiteral { line, col, .. } => {
+                let text = self.to_string();
+                let rest = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
+                format!("{file}:{line}:{col}: {rest}")
+            }
+            other => format!("{file}: {other}"),
+        }
+    }
+}
+
 /// The single `fetchYarnDeps` call of `src`.
-pub fn find(src: &str) -> Result<FetchYarnDepsCall, CallError> {
+pub fn find(src: &str) -> Result<FoundCall, CallError> {
     find_call(src, FetcherCall::FetchYarnDeps)
 }
 
 /// The single call of `fetcher` in `src`.
-pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FetchYarnDepsCall, CallError> {
+pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FoundCall, CallError> {
     let syntax = |e: SyntaxError| CallError::Syntax {
         line: e.line,
         col: e.col,
@@ -205,7 +223,7 @@ fn refuse_install_changes(src: &str, args: &ast::AttrSet) -> Result<(), CallErro
     Ok(())
 }
 
-fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsCall>, CallError> {
+fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FoundCall>, CallError> {
     let mut hash = None;
     let mut yarn_lock = None;
     let mut src_path = None;
@@ -228,9 +246,10 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
                     attr,
                     text: value_text,
                     line,
+                    col,
                 });
             }
-            hash = Some(FetchYarnDepsCall {
+            hash = Some(FoundCall {
                 attr,
                 value_text,
                 value_range,
@@ -241,7 +260,7 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FetchYarnDepsC
             });
         }
     }
-    Ok(hash.map(|h| FetchYarnDepsCall {
+    Ok(hash.map(|h| FoundCall {
         yarn_lock,
         src: src_path,
         ..h
@@ -262,7 +281,7 @@ fn is_replaceable(value: &ast::Expr) -> bool {
     }
 }
 
-impl FetchYarnDepsCall {
+impl FoundCall {
     /// The literal's current text without quotes, when it is a string.
     pub fn current(&self) -> Option<&str> {
         self.value_text

@@ -1,0 +1,165 @@
+//! pnpm as the shared CLI layer sees it: `common::pnpm::prefetch` behind [`Ecosystem`],
+//! with the target (fetcherVersion, pnpm) from the command line or the record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use common::fetch::tarball_fetch::FetchProgress;
+use common::pnpm::prefetch::{PrefetchError, PrefetchOptions, Prefetched, Prefetcher};
+use common::pnpm::profile::Profile;
+use common::record::fetcher_call::{FetcherCall, FoundCall};
+use common::record::hash_record::Fetcher;
+use hash_cli::lockfile_kind::Kind;
+use hash_cli::{Computed, Ecosystem, Failure, Lockfile, Settings};
+
+/// The lockfile name pnpm writes, looked for at the repository root by default.
+pub const LOCKFILE_NAME: &str = "pnpm-lock.yaml";
+
+pub struct Pnpm {
+    /// `--fetcher-version`, over the record's.
+    pub fetcher_version: Option<u32>,
+    /// `--pnpm`, over the record's.
+    pub pnpm: Option<String>,
+}
+
+impl Ecosystem for Pnpm {
+    const TOOL: &'static str = "update-pnpm-hash";
+    const LOCKFILE_NAME: &'static str = LOCKFILE_NAME;
+    const PACKAGE_MANAGER: &'static str = "pnpm";
+    const KIND: Kind = Kind::Pnpm;
+    const CALL: FetcherCall = FetcherCall::FetchPnpmDeps;
+    const CALL_LOCKFILE_ATTR: &'static str = "src";
+
+    fn owns(fetcher: &Fetcher) -> bool {
+        matches!(fetcher, Fetcher::FetchPnpmDeps { .. })
+    }
+
+    /// fetchPnpmDeps reads `pnpm-lock.yaml` in its `src`.
+    fn call_lockfile(call: &FoundCall) -> Option<PathBuf> {
+        call.src
+            .as_ref()
+            .map(|src| Path::new(src).join(LOCKFILE_NAME))
+    }
+
+    fn target_differs(&self, recorded: &Fetcher) -> bool {
+        let Fetcher::FetchPnpmDeps {
+            fetcher_version,
+            pnpm,
+        } = recorded
+        else {
+            return true;
+        };
+        self.fetcher_version.is_some_and(|v| v != *fetcher_version)
+            || self.pnpm.as_ref().is_some_and(|p| p != pnpm)
+    }
+
+    /// The target given, else (for a lockfile not yet recorded) the one this tool knows
+    /// to be verified.
+    fn fix_flags(&self, unrecorded: bool) -> String {
+        match (self.fetcher_version, &self.pnpm) {
+            (None, None) if unrecorded => " --fetcher-version 3 --pnpm 10".to_owned(),
+            (v, p) => {
+                let v = v.map(|v| format!(" --fetcher-version {v}"));
+                let p = p
+                    .as_ref()
+                    .map(|p| format!(" --pnpm {}", hash_cli::shell_word(p)));
+                v.unwrap_or_default() + &p.unwrap_or_default()
+            }
+        }
+    }
+
+    fn hash(
+        &self,
+        settings: Settings,
+        lockfile: &Lockfile,
+        bytes: &[u8],
+        recorded: Option<&Fetcher>,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Computed, Failure> {
+        let profile = self.profile(lockfile, recorded)?;
+        let prefetched = prefetcher(settings)?
+            .hash(&lockfile.path, bytes, &profile, progress)
+            .map_err(failure)?;
+        Ok(computed(&profile, prefetched))
+    }
+
+    fn materialize(
+        &self,
+        settings: Settings,
+        lockfile: &Lockfile,
+        bytes: &[u8],
+        recorded: Option<&Fetcher>,
+        dir: &Path,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<Computed, Failure> {
+        let profile = self.profile(lockfile, recorded)?;
+        let prefetched = prefetcher(settings)?
+            .materialize(&lockfile.path, bytes, &profile, dir, progress)
+            .map_err(failure)?;
+        Ok(computed(&profile, prefetched))
+    }
+
+    fn materialized(&self, computed: &Computed, dir: &Path) -> String {
+        format!(
+            "wrote .fetcher-version and pnpm-store.tar.zst ({} packages) to {}",
+            computed.packages.unwrap_or(0),
+            dir.display()
+        )
+    }
+}
+
+impl Pnpm {
+    /// The target for `lockfile`: the command line's, completed from its record entry.
+    fn profile(&self, lockfile: &Lockfile, recorded: Option<&Fetcher>) -> Result<Profile, Failure> {
+        let recorded = match recorded {
+            Some(Fetcher::FetchPnpmDeps {
+                fetcher_version,
+                pnpm,
+            }) => Some((*fetcher_version, pnpm.clone())),
+            _ => None,
+        };
+        let fetcher_version = self.fetcher_version.or(recorded.as_ref().map(|r| r.0));
+        let pnpm = self.pnpm.clone().or(recorded.map(|r| r.1));
+        let (Some(fetcher_version), Some(pnpm)) = (fetcher_version, pnpm) else {
+            return Err(Failure::bad_input(anyhow!(
+                "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: {} --lockfile {}{}",
+                lockfile.key,
+                Self::TOOL,
+                lockfile.shown,
+                self.fix_flags(true)
+            )));
+        };
+        Profile::resolve(fetcher_version, &pnpm).map_err(Failure::bad_input)
+    }
+}
+
+fn prefetcher(s: Settings) -> Result<Prefetcher, Failure> {
+    Prefetcher::new(PrefetchOptions {
+        cache_dir: s.cache_dir,
+        fetch: s.fetch,
+        offline: s.offline,
+        recompute: s.recompute,
+    })
+    .map_err(failure)
+}
+
+fn failure(e: PrefetchError) -> Failure {
+    Failure::prefetch(e.is_bad_input(), e)
+}
+
+fn computed(profile: &Profile, p: Prefetched) -> Computed {
+    Computed {
+        hash: p.hash,
+        downloaded: p.downloaded,
+        from_memo: p.from_memo,
+        fetcher: Fetcher::FetchPnpmDeps {
+            fetcher_version: profile.fetcher_version,
+            pnpm: profile.pnpm.clone(),
+        },
+        files: None,
+        packages: Some(p.packages),
+        git_cloned: None,
+        warnings: Vec::new(),
+    }
+}
