@@ -12,6 +12,8 @@ pub mod dep_path;
 pub mod extract;
 pub mod index_file;
 pub mod jq_json;
+pub mod js_value;
+pub mod msgpackr;
 pub mod requires_build;
 pub mod tree;
 
