@@ -11,10 +11,12 @@ pub mod cafs;
 pub mod dep_path;
 pub mod extract;
 pub mod index_file;
+pub mod index_row;
 pub mod jq_json;
 pub mod js_value;
 pub mod msgpackr;
 pub mod requires_build;
+pub mod semver_clean;
 pub mod tree;
 
 pub use tree::{PackageTarball, Store, StoreError, StoreSink, TarballSource};

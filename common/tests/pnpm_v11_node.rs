@@ -1,11 +1,12 @@
-//! `common::pnpm::store::msgpackr` against the real msgpackr 1.11.8 (the version
-//! @pnpm/store.index 1100.0.0 pins, which pnpm-fixup-state-db packs with), run under node
-//! with `new Packr({ useRecords: true, moreTypes: true })` as @pnpm/store.index creates it.
-//! One Packr packs every case in turn, as the fixup packs every row with one, so state
-//! kept between `pack` calls would show.
+//! pnpm 11's JavaScript pieces in `common::pnpm::store` against the real npm packages run
+//! under node: `msgpackr` against msgpackr 1.11.8 (the version @pnpm/store.index 1100.0.0
+//! pins, which pnpm-fixup-state-db packs with) with `new Packr({ useRecords: true,
+//! moreTypes: true })` as @pnpm/store.index creates it (one Packr packs every case in turn,
+//! as the fixup packs every row with one, so state kept between `pack` calls would show);
+//! `semver_clean` against semver 7.8.5 (the one pnpm 11.22.0's bundle holds).
 //!
-//! msgpackr: NIXCI_MSGPACKR (a node_modules directory holding msgpackr), else
-//! $NIXCI_TOOLS_DIR/msgpackr-1.11.8/node_modules, installed there from npm if missing.
+//! Modules: NIXCI_NODE_MODULES (a node_modules directory holding both), else
+//! $NIXCI_TOOLS_DIR/pnpm11-js/node_modules, installed there from npm if missing.
 //! Under CI=true a missing tool fails the test.
 
 use std::io::Write;
@@ -14,30 +15,58 @@ use std::process::{Command, Stdio};
 
 use common::pnpm::store::js_value::JsValue;
 use common::pnpm::store::msgpackr::pack;
+use common::pnpm::store::semver_clean::clean_loose;
 use serde_json::{json, Value};
 
-const MSGPACKR_VERSION: &str = "1.11.8";
+const MODULES: [&str; 2] = ["msgpackr@1.11.8", "semver@7.8.5"];
 
-fn msgpackr_modules() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("NIXCI_MSGPACKR") {
+fn node_modules() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NIXCI_NODE_MODULES") {
         return Some(PathBuf::from(p));
     }
-    let dir = test_support::reference_tools::tools_dir()?.join(format!("msgpackr-{MSGPACKR_VERSION}"));
+    let dir = test_support::reference_tools::tools_dir()?.join("pnpm11-js");
     let modules = dir.join("node_modules");
-    if modules.join("msgpackr/package.json").exists() {
+    let present = || {
+        MODULES.iter().all(|m| {
+            let (name, version) = m.split_once('@').unwrap();
+            std::fs::read_to_string(modules.join(name).join("package.json"))
+                .is_ok_and(|p| p.contains(&format!("\"version\": \"{version}\"")))
+        })
+    };
+    if present() {
         return Some(modules);
     }
     let installed = Command::new("npm")
         .args(["install", "--no-audit", "--no-fund", "--prefix"])
         .arg(&dir)
-        .arg(format!("msgpackr@{MSGPACKR_VERSION}"))
+        .args(MODULES)
         .status()
         .is_ok_and(|s| s.success());
-    if installed && modules.join("msgpackr/package.json").exists() {
+    if installed && present() {
         return Some(modules);
     }
-    test_support::skip(&format!("msgpackr {MSGPACKR_VERSION} (npm install failed)"));
+    test_support::skip(&format!("{} (npm install failed)", MODULES.join(", ")));
     None
+}
+
+/// Runs `script` under node with the modules, `input` on stdin; stdout's lines.
+fn node(script: &str, input: String) -> Option<Vec<String>> {
+    let modules = node_modules()?;
+    let node = test_support::tool("node", "runs msgpackr and semver")?;
+    let mut child = Command::new(node)
+        .arg("-e")
+        .arg(script)
+        .env("NODE_PATH", &modules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "node failed");
+    Some(String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect())
 }
 
 /// The value in a tagged JSON form node rebuilds exactly (Maps, undefined, key order).
@@ -85,27 +114,12 @@ for (const line of lines) process.stdout.write(Buffer.from(packr.pack(build(JSON
 "#;
 
 fn real_msgpackr(cases: &[JsValue]) -> Option<Vec<String>> {
-    let modules = msgpackr_modules()?;
-    let node = test_support::tool("node", "runs msgpackr")?;
-    let mut child = Command::new(node)
-        .arg("-e")
-        .arg(NODE_SCRIPT)
-        .env("NODE_PATH", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     let mut input = String::new();
     for case in cases {
         input.push_str(&tagged(case).to_string());
         input.push('\n');
     }
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "node failed");
-    Some(String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect())
+    node(NODE_SCRIPT, input)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -256,5 +270,36 @@ fn pack_matches_real_msgpackr() {
                 tagged(case).to_string().chars().take(400).collect::<String>()
             );
         }
+    }
+}
+
+const SEMVER_SCRIPT: &str = r#"
+const semver = require('semver');
+const lines = require('fs').readFileSync(0, 'utf8').split('\n').filter(Boolean);
+for (const line of lines) process.stdout.write(JSON.stringify(semver.clean(JSON.parse(line), { loose: true })) + '\n');
+"#;
+
+#[test]
+fn clean_loose_matches_real_semver() {
+    let mut cases: Vec<String> = [
+        "1.2.3", " =v1.2.3 ", "v=1.2.3", "==vv1.2.3", "01.002.3", "1.2.3beta", "1.2.3-beta.01+build.7",
+        "1.2.34.5", "1.2.3-", "1.2.3--x", "1.2", "1.2.3.4.5", "9007199254740991.0.0",
+        "9007199254740992.0.0", "1.2.3-9007199254740991", "1.2.3-9007199254740990", "1.2.3-00",
+        "1.2.3+", "1.2.3-a..b", "\u{feff}1.2.3", "\u{a0}1.2.3\u{3000}", "\u{85}1.2.3", "1.2.3 -beta",
+        " 1.2.3-rc.1 ", "1.0.0-alpha-1", "1.2.3-é", "", "v", "1.2.3\n",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    cases.push(format!("1.2.3-{}", "a".repeat(250)));
+    cases.push(format!("1.2.3-{}", "a".repeat(251)));
+    cases.push(format!("  1.2.3-{}  ", "a".repeat(250)));
+    let input: String = cases.iter().map(|c| json!(c).to_string() + "\n").collect();
+    let Some(real) = node(SEMVER_SCRIPT, input) else {
+        return;
+    };
+    for (case, expected) in cases.iter().zip(&real) {
+        let expected: Option<String> = serde_json::from_str(expected).unwrap();
+        assert_eq!(clean_loose(case), expected, "semver.clean({case:?}, {{ loose: true }})");
     }
 }
