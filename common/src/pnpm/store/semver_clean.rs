@@ -65,7 +65,7 @@ pub fn clean_loose(version: &str) -> Option<String> {
 /// A numeric prerelease identifier below 2^53 - 1 becomes a number; others stay text.
 fn prerelease_id(id: &str) -> String {
     if id.bytes().all(|b| b.is_ascii_digit()) {
-        let digits = id;
+        let digits = id.trim_start_matches('0');
         if digits.is_empty() {
             return "0".to_owned();
         }
