@@ -17,6 +17,7 @@ pub mod js_value;
 pub mod msgpackr;
 pub mod requires_build;
 pub mod semver_clean;
+pub mod sqlite_dump;
 pub mod tree;
 
 pub use tree::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
