@@ -174,7 +174,7 @@ impl Prefetcher {
                 path: self.cache.root().to_owned(),
                 source,
             })?;
-        write_store_archive(path, tarballs, &mut archive)?;
+        write_store_archive(path, profile, tarballs, &mut archive)?;
         let (hash, nar_size) =
             out_nar_hash(profile, &mut archive).map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
@@ -209,7 +209,7 @@ impl Prefetcher {
         };
         let tmp = empty_sibling_dir(dir).map_err(io_err)?;
         let mut archive = File::create(tmp.path().join(STORE_ARCHIVE)).map_err(io_err)?;
-        write_store_archive(path, tarballs, &mut archive)?;
+        write_store_archive(path, profile, tarballs, &mut archive)?;
         archive.sync_all().map_err(io_err)?;
         fs::write(
             tmp.path().join(FETCHER_VERSION_FILE),
@@ -453,6 +453,7 @@ fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
 /// The store as `tar --zstd` leaves it in `$out/pnpm-store.tar.zst`, into `out`.
 fn write_store_archive(
     lock: &Path,
+    profile: &Profile,
     tarballs: Vec<PackageTarball>,
     out: &mut File,
 ) -> Result<(), PrefetchError> {
@@ -461,7 +462,7 @@ fn write_store_archive(
         source,
     };
     let threads = threads();
-    let store = Store::build(tarballs, threads).map_err(store_err)?;
+    let store = Store::build_layout(profile.layout, tarballs, threads).map_err(store_err)?;
     let io_err = |source| PrefetchError::Io {
         path: PathBuf::from(STORE_ARCHIVE),
         source,
