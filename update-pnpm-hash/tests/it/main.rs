@@ -8,6 +8,7 @@
 mod server;
 
 mod errors;
+mod fetcher_v4;
 mod project;
 mod record;
 mod reference;

@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::project::Project;
 use crate::util::{self, Run};
 
-fn tests_dir() -> PathBuf {
+pub(crate) fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
 }
 
@@ -30,14 +30,14 @@ fn pnpm() -> PathBuf {
 }
 
 /// A tarball cache kept between runs, so the reference project downloads once.
-fn shared_cache() -> PathBuf {
+pub(crate) fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache")
 }
 
 /// Describes `out` with describe-out.sh and panics naming the first layer that differs
 /// from the reference description in `reference`.
 #[track_caller]
-fn explain_mismatch(ours: &str, theirs: &str, out: &Path, reference: &Path) -> ! {
+pub(crate) fn explain_mismatch(ours: &str, theirs: &str, out: &Path, reference: &Path) -> ! {
     let dest = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(tests_dir().join("reference/describe-out.sh"));
     cmd.arg(out).arg(dest.path());
