@@ -27,7 +27,7 @@ use crate::fetch::tarball_fetch::{
 };
 use crate::nix::nar::{HashingWriter, NarWriter};
 use crate::nix::nix_hash::Sha256Hash;
-use crate::pnpm::frozen_check::{self, FrozenError};
+use crate::pnpm::frozen_check::{self, FrozenError, PnpmRules};
 use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::Profile;
@@ -156,7 +156,7 @@ impl Prefetcher {
         profile: &Profile,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes)?;
+        let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
         let memo = NarMemo::new(self.cache.root());
         let key = memo_key(lock_bytes, profile, &planned);
         if let (Some((hash, nar_size)), false) = (memo.get(&key), self.opts.recompute) {
@@ -201,7 +201,7 @@ impl Prefetcher {
         dir: &Path,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes)?;
+        let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
         let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
         let io_err = |source| PrefetchError::Io {
             path: dir.to_owned(),
@@ -237,7 +237,7 @@ impl Prefetcher {
         lock_bytes: &[u8],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<(Store, DownloadStats), PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes)?;
+        let planned = check_and_plan(path, lock_bytes, PnpmRules::V10)?;
         let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
         let store = Store::build(tarballs, threads()).map_err(|source| PrefetchError::Store {
             lockfile: path.to_owned(),
@@ -356,9 +356,14 @@ fn url_of(p: &PlannedPackage) -> &str {
     }
 }
 
-/// Parses the lockfile, refuses what pnpm 10 refuses under `--frozen-lockfile`, and
-/// plans the packages; reads `file:` tarballs (to verify them), nothing else.
-pub fn check_and_plan(path: &Path, lock_bytes: &[u8]) -> Result<Planned, PrefetchError> {
+/// Parses the lockfile, refuses what pnpm (10 or 11, `rules`) refuses under
+/// `--frozen-lockfile`, and plans the packages; reads `file:` tarballs (to verify them),
+/// nothing else.
+pub fn check_and_plan(
+    path: &Path,
+    lock_bytes: &[u8],
+    rules: PnpmRules,
+) -> Result<Planned, PrefetchError> {
     let text = std::str::from_utf8(lock_bytes).map_err(|e| PrefetchError::NotUtf8 {
         path: path.to_owned(),
         offset: e.valid_up_to(),
@@ -384,7 +389,7 @@ pub fn check_and_plan(path: &Path, lock_bytes: &[u8]) -> Result<Planned, Prefetc
         }
         .into());
     }
-    frozen_check::check(path, &lock, &lines, &config)?;
+    frozen_check::check_as(rules, path, &lock, &lines, &config)?;
     let packages = plan::plan(path, &lock, &lines, &config.registries)?;
     let local_digests = packages
         .iter()

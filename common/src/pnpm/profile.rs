@@ -21,6 +21,7 @@ use std::fmt;
 use thiserror::Error;
 
 use super::store::index_row::{PNPM_11_22, PNPM_11_28};
+use super::frozen_check::PnpmRules;
 use super::store::StoreLayout;
 
 /// A verified target.
@@ -144,6 +145,14 @@ fn is_pin(s: &Supported) -> bool {
 }
 
 impl Profile {
+    /// Whose `--frozen-lockfile` checks the install runs.
+    pub fn frozen_rules(&self) -> PnpmRules {
+        match self.layout {
+            StoreLayout::V10 => PnpmRules::V10,
+            StoreLayout::V11(_) => PnpmRules::V11,
+        }
+    }
+
     /// The profile for `--fetcher-version N --pnpm VERSION`, or why there is none.
     pub fn resolve(fetcher_version: u32, pnpm: &str) -> Result<Self, ProfileError> {
         let major = pnpm.split('.').next().unwrap_or(pnpm);
