@@ -13,6 +13,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256, Sha512};
@@ -32,6 +33,8 @@ use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::Profile;
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
+use crate::pnpm::store::patch_file;
+use crate::pnpm::store::side_effects::PackagePatch;
 use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
 use crate::yarn::nar_memo::NarMemo;
 
@@ -133,6 +136,9 @@ pub struct Planned {
     pub packages: Vec<PlannedPackage>,
     /// For `file:` tarballs: their SHA-512, computed here (they are local).
     local_digests: Vec<Option<[u8; 64]>>,
+    /// pnpm 11's patched packages by pkgId (empty for pnpm 10, which stores no side
+    /// effects: nixpkgs turns its side-effects cache off).
+    patches: BTreeMap<String, PackagePatch>,
 }
 
 pub struct Prefetcher {
@@ -174,7 +180,7 @@ impl Prefetcher {
                 path: self.cache.root().to_owned(),
                 source,
             })?;
-        write_store_archive(path, profile, tarballs, &mut archive)?;
+        write_store_archive(path, profile, &planned.patches, tarballs, &mut archive)?;
         let (hash, nar_size) =
             out_nar_hash(profile, &mut archive).map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
@@ -209,7 +215,7 @@ impl Prefetcher {
         };
         let tmp = empty_sibling_dir(dir).map_err(io_err)?;
         let mut archive = File::create(tmp.path().join(STORE_ARCHIVE)).map_err(io_err)?;
-        write_store_archive(path, profile, tarballs, &mut archive)?;
+        write_store_archive(path, profile, &planned.patches, tarballs, &mut archive)?;
         archive.sync_all().map_err(io_err)?;
         fs::write(
             tmp.path().join(FETCHER_VERSION_FILE),
@@ -395,10 +401,58 @@ pub fn check_and_plan(
         .iter()
         .map(|p| local_digest(path, p))
         .collect::<Result<_, _>>()?;
+    let patches = match rules {
+        PnpmRules::V10 => BTreeMap::new(),
+        PnpmRules::V11 => patches(&config, &packages)?,
+    };
     Ok(Planned {
         packages,
         local_digests,
+        patches,
     })
+}
+
+/// The `patchedDependencies` patches by the pkgId they apply to: a `name@version` key
+/// names one version, a bare `name` every version (pnpm's patch selectors); ranges are
+/// refused.
+fn patches(
+    config: &ProjectConfig,
+    packages: &[PlannedPackage],
+) -> Result<BTreeMap<String, PackagePatch>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (key, rel) in &config.patched_dependencies {
+        let path = config.dir.join(rel);
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        };
+        let bytes = fs::read(&path).map_err(|e| invalid(format!("cannot read the patch for {key}: {e}")))?;
+        let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
+        let hash = Sha256Hash(Sha256::digest(text.as_bytes()).into()).to_hex();
+        let files = patch_file::parse(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| invalid(format!("the patch for {key} cannot be parsed as pnpm parses it: {e}")))?;
+        let (name, version) = match key.get(1..).and_then(|k| k.find('@')) {
+            Some(at) => (&key[..at + 1], Some(&key[at + 2..])),
+            None => (key.as_str(), None),
+        };
+        if version.is_some_and(|v| !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c))) {
+            return Err(invalid(format!("patchedDependencies key {key:?} is a version range; update-pnpm-hash applies patches to exact versions or every version of a name only")));
+        }
+        for p in packages {
+            let matches = match version {
+                Some(v) => p.pkg_id == format!("{name}@{v}"),
+                None => p.pkg_id.rsplit_once('@').is_some_and(|(n, _)| n == name),
+            };
+            if matches {
+                let patch = PackagePatch {
+                    hash: hash.clone(),
+                    files: files.clone(),
+                };
+                out.insert(p.pkg_id.clone(), patch);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A `file:` tarball's SHA-512, checked against the lockfile's integrity when it has one.
@@ -459,6 +513,7 @@ fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
 fn write_store_archive(
     lock: &Path,
     profile: &Profile,
+    patches: &BTreeMap<String, PackagePatch>,
     tarballs: Vec<PackageTarball>,
     out: &mut File,
 ) -> Result<(), PrefetchError> {
@@ -467,7 +522,7 @@ fn write_store_archive(
         source,
     };
     let threads = threads();
-    let store = Store::build_layout(profile.layout, tarballs, threads).map_err(store_err)?;
+    let store = Store::build_layout(profile.layout, tarballs, patches, threads).map_err(store_err)?;
     let io_err = |source| PrefetchError::Io {
         path: PathBuf::from(STORE_ARCHIVE),
         source,

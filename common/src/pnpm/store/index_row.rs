@@ -28,6 +28,8 @@ pub struct V11Rules {
     /// 11.28: `binding.gyp` does not make a package require a build when its manifest
     /// says `"gypfile": false` (`filesIncludeInstallScripts(…, gypBuildOptedOut)`).
     pub gypfile_opt_out: bool,
+    /// 11.28: the side-effects cache key has `;format=2` after the engine.
+    pub side_effects_format2: bool,
 }
 
 /// pnpm 11.22.0 (nixpkgs' `pnpm_11`).
@@ -49,6 +51,7 @@ pub const PNPM_11_22: V11Rules = V11Rules {
         "peerDependenciesMeta",
     ],
     gypfile_opt_out: false,
+    side_effects_format2: false,
 };
 
 /// pnpm 11.28.11: `gypfile` joins the whitelist.
@@ -71,6 +74,7 @@ pub const PNPM_11_28: V11Rules = V11Rules {
         "peerDependenciesMeta",
     ],
     gypfile_opt_out: true,
+    side_effects_format2: true,
 };
 
 /// pnpm's `PLACEHOLDER_PACKAGE_JSON`, stored (mode 0644) for a tarball without one.
@@ -94,11 +98,13 @@ pub fn row_key(integrity: Option<&str>, pkg_id: &str) -> String {
 }
 
 /// The row's `data` after the fixup: `manifest` is the parsed `package.json` (`None`
-/// when the tarball has none; then `files` must already hold the placeholder).
+/// when the tarball has none; then `files` must already hold the placeholder);
+/// `side_effects` the `sideEffects` Map of a patched package.
 pub fn row_data(
     rules: &V11Rules,
     manifest: Option<&JsValue>,
     files: &[IndexedFile],
+    side_effects: Option<JsValue>,
 ) -> Result<Vec<u8>, IndexRowError> {
     let bundled = match manifest {
         Some(m) => normalize_bundled_manifest(rules, m)?,
@@ -117,17 +123,19 @@ pub fn row_data(
             (JsValue::String(f.path.clone()), meta)
         })
         .collect();
-    let entry = JsValue::Object(vec![
+    let mut entry = vec![
         ("requiresBuild".to_owned(), JsValue::Bool(requires_build)),
         ("manifest".to_owned(), bundled.unwrap_or(JsValue::Undefined)),
         ("algo".to_owned(), JsValue::String("sha512".to_owned())),
         ("files".to_owned(), JsValue::Map(files)),
-    ]);
+    ];
+    entry.extend(side_effects.map(|s| ("sideEffects".to_owned(), s)));
+    let entry = JsValue::Object(entry);
     Ok(msgpackr::pack(&entry))
 }
 
 /// pnpm 11's `normalizeBundledManifest`.
-fn normalize_bundled_manifest(
+pub fn normalize_bundled_manifest(
     rules: &V11Rules,
     manifest: &JsValue,
 ) -> Result<Option<JsValue>, IndexRowError> {
@@ -225,7 +233,7 @@ mod tests {
     fn no_whitelisted_field_means_no_manifest() {
         let m = JsValue::parse_json(r#"{"version":"1.0.0","main":"x"}"#).unwrap();
         assert_eq!(normalize_bundled_manifest(&PNPM_11_22, &m).unwrap(), None);
-        let data = row_data(&PNPM_11_22, Some(&m), &[file("a")]).unwrap();
+        let data = row_data(&PNPM_11_22, Some(&m), &[file("a")], None).unwrap();
         // requiresBuild false, then manifest undefined.
         assert!(data.windows(4).any(|w| w == [0xc2, 0xd4, 0, 0]));
     }

@@ -19,8 +19,10 @@ pub mod jq_json;
 pub mod layout;
 pub mod js_value;
 pub mod msgpackr;
+pub mod patch_file;
 pub mod requires_build;
 pub mod semver_clean;
+pub mod side_effects;
 pub mod sqlite_dump;
 pub mod tree;
 

@@ -43,6 +43,7 @@ use super::index_row::{
 };
 use super::js_value::JsValue;
 use super::layout::StoreLayout;
+use super::side_effects::{self, DirFile, PackagePatch};
 use super::sqlite_dump::IndexDump;
 use crate::fetch::integrity::{Integrity, IntegrityError};
 
@@ -52,8 +53,9 @@ pub const EXEC_MODE: u32 = 0o555;
 pub const FILE_MODE: u32 = 0o444;
 /// pnpm 11's index as nixpkgs keeps it, under `v11/`.
 const INDEX_DUMP: &str = "index.db.sql";
-/// The [`Origin::package`] of pnpm 11's placeholder `package.json`, which no tarball holds.
-const PLACEHOLDER_ORIGIN: usize = usize::MAX;
+/// The [`Origin::package`] of a file no tarball holds (pnpm 11's placeholder
+/// `package.json`, a patched file): its bytes are `Store::generated[offset]`.
+const GENERATED_ORIGIN: usize = usize::MAX;
 
 /// Where a tar entry goes: the shape of `common::archive::pax_tar::PaxTarWriter`'s `dir` and
 /// `file`. Paths are relative to `$storePath`: `.` for the root, then `v10`,
@@ -116,6 +118,11 @@ pub enum StoreError {
         pkg_id: String,
         source: serde_json::Error,
     },
+    #[error("the patch of {pkg_id} cannot be applied as pnpm would: {source}")]
+    Patch {
+        pkg_id: String,
+        source: super::patch_file::PatchError,
+    },
     #[error("the tarball of {pkg_id}: {source}")]
     IndexRow {
         pkg_id: String,
@@ -157,6 +164,8 @@ struct Digested {
     /// `v10/<depPathToFilename>/tarball-integrity` of a `file:` tarball.
     tarball_integrity: Option<(String, String)>,
     files: Vec<(CafsKey, Origin)>,
+    /// Files whose bytes no tarball holds, with their keys.
+    generated: Vec<(CafsKey, Vec<u8>)>,
 }
 
 /// Where an index file goes: `index/XX/<name>`, or `<dir>/<name>` directly under `v10/`;
@@ -179,28 +188,46 @@ pub struct Store {
     loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// pnpm 11's `index.db` rows.
     rows: IndexDump,
+    /// Contents of the files with [`GENERATED_ORIGIN`].
+    generated: Vec<Vec<u8>>,
 }
 
 impl Store {
     /// Pass 1 for pnpm 10's store ([`Store::build_layout`] with [`StoreLayout::V10`]).
     pub fn build(packages: Vec<PackageTarball>, threads: usize) -> Result<Self, StoreError> {
-        Self::build_layout(StoreLayout::V10, packages, threads)
+        Self::build_layout(StoreLayout::V10, packages, &BTreeMap::new(), threads)
     }
 
     /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested.
+    /// `patches`: pnpm 11's patched packages by pkgId (their side effects are stored).
     pub fn build_layout(
         layout: StoreLayout,
         packages: Vec<PackageTarball>,
+        patches: &BTreeMap<String, PackagePatch>,
         threads: usize,
     ) -> Result<Self, StoreError> {
-        let digested = parallel_map(&packages, threads, |i, p| digest_package(layout, i, p))?;
+        let digested = parallel_map(&packages, threads, |i, p| {
+            digest_package(layout, i, p, patches.get(&p.pkg_id))
+        })?;
         let mut rows = IndexDump::default();
+        let mut generated = Vec::new();
         let mut files = BTreeMap::new();
         let mut index_files = BTreeMap::new();
         let mut loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
         for d in digested {
             for (key, origin) in d.files {
                 files.entry(key).or_insert(origin);
+            }
+            for (key, bytes) in d.generated {
+                let origin = Origin {
+                    package: GENERATED_ORIGIN,
+                    offset: generated.len() as u64,
+                    size: bytes.len() as u64,
+                };
+                if let std::collections::btree_map::Entry::Vacant(e) = files.entry(key) {
+                    e.insert(origin);
+                    generated.push(bytes);
+                }
             }
             match d.index {
                 Placement::Index(shard, name) => {
@@ -226,6 +253,7 @@ impl Store {
             index_files,
             loose_dirs,
             rows,
+            generated,
         })
     }
 
@@ -368,10 +396,10 @@ impl Store {
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         // Per package, the (slot, origin) pairs it must give, by offset.
         let mut wanted: BTreeMap<usize, Vec<(usize, Origin)>> = BTreeMap::new();
-        let mut placeholders = Vec::new();
+        let mut generated = Vec::new();
         for (slot, (_, origin)) in group.iter().enumerate() {
-            if origin.package == PLACEHOLDER_ORIGIN {
-                placeholders.push(slot);
+            if origin.package == GENERATED_ORIGIN {
+                generated.push((slot, origin.offset as usize));
                 continue;
             }
             wanted
@@ -387,9 +415,8 @@ impl Store {
             })
             .collect();
         let slots: Vec<Mutex<Vec<u8>>> = group.iter().map(|_| Mutex::new(Vec::new())).collect();
-        for slot in placeholders {
-            *slots[slot].lock().unwrap_or_else(|e| e.into_inner()) =
-                PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec();
+        for (slot, index) in generated {
+            *slots[slot].lock().unwrap_or_else(|e| e.into_inner()) = self.generated[index].clone();
         }
         parallel_map(&jobs, threads, |_, (package, want)| {
             self.read_slices(*package, want, &slots)
@@ -454,6 +481,7 @@ fn digest_package(
     layout: StoreLayout,
     package: usize,
     p: &PackageTarball,
+    patch: Option<&PackagePatch>,
 ) -> Result<Digested, StoreError> {
     let bytes = p.source.read().map_err(|source| StoreError::Read {
         pkg_id: p.pkg_id.clone(),
@@ -499,6 +527,7 @@ fn digest_package(
         pkg_id: p.pkg_id.clone(),
         source,
     };
+    let mut generated = Vec::new();
     let index_json = match layout {
         StoreLayout::V10 => {
             let manifest = manifest.map(parse_manifest).transpose().map_err(manifest_err)?;
@@ -515,12 +544,7 @@ fn digest_package(
                     sha512,
                     executable: false,
                 };
-                let origin = Origin {
-                    package: PLACEHOLDER_ORIGIN,
-                    offset: 0,
-                    size,
-                };
-                files.push((key, origin));
+                generated.push((key, placeholder.to_vec()));
                 indexed.push(IndexedFile {
                     path: "package.json".to_owned(),
                     sha512,
@@ -528,7 +552,32 @@ fn digest_package(
                     size,
                 });
             }
-            row_data(&rules, manifest.as_ref(), &indexed).map_err(|source| {
+            let side_effects = match patch {
+                None => None,
+                Some(patch) => {
+                    let contents = |i: usize| match entries.get(i) {
+                        Some(e) => e.data(&tar).to_vec(),
+                        None => PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec(),
+                    };
+                    let (record, added) =
+                        patched_dir(patch, manifest.as_ref(), &indexed, contents).map_err(
+                            |source| StoreError::Patch {
+                                pkg_id: p.pkg_id.clone(),
+                                source,
+                            },
+                        )?;
+                    for d in added {
+                        let key = CafsKey {
+                            sha512: d.file.sha512,
+                            executable: is_executable(d.file.mode),
+                        };
+                        generated.push((key, d.content));
+                    }
+                    let key = side_effects::cache_key(rules.side_effects_format2, &patch.hash);
+                    Some(JsValue::Map(vec![(JsValue::String(key), record)]))
+                }
+            };
+            row_data(&rules, manifest.as_ref(), &indexed, side_effects).map_err(|source| {
                 StoreError::IndexRow {
                     pkg_id: p.pkg_id.clone(),
                     source,
@@ -541,7 +590,44 @@ fn digest_package(
         index_json,
         tarball_integrity,
         files,
+        generated,
     })
+}
+
+/// The package directory after pnpm 11 imported it, applied `patch` and linked its bins,
+/// diffed against the index (`indexed`; `contents(i)` is file `i`'s bytes).
+fn patched_dir(
+    patch: &PackagePatch,
+    manifest: Option<&JsValue>,
+    indexed: &[IndexedFile],
+    contents: impl Fn(usize) -> Vec<u8>,
+) -> Result<(JsValue, Vec<DirFile>), super::patch_file::PatchError> {
+    let mut dir: Vec<DirFile> = indexed
+        .iter()
+        .enumerate()
+        .map(|(i, f)| DirFile {
+            file: IndexedFile {
+                mode: if is_executable(f.mode) { 0o755 } else { 0o644 },
+                ..f.clone()
+            },
+            content: contents(i),
+        })
+        .collect();
+    for fp in &patch.files {
+        let d = dir
+            .iter_mut()
+            .find(|d| d.file.path == fp.path)
+            .ok_or_else(|| super::patch_file::PatchError::Missing(fp.path.clone()))?;
+        d.content = super::patch_file::apply(fp, &d.content)?;
+        d.file.sha512 = Sha512::digest(&d.content).into();
+        d.file.size = d.content.len() as u64;
+    }
+    for bin in side_effects::bin_targets(manifest) {
+        if let Some(d) = dir.iter_mut().find(|d| d.file.path == bin) {
+            d.file.mode = 0o755;
+        }
+    }
+    Ok(side_effects::diff(indexed, &dir))
 }
 
 /// `package.json` as pnpm 11 parses it (`parseJsonBufferSync`: UTF-8 with replacement, BOM
