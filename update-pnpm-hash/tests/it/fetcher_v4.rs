@@ -91,3 +91,65 @@ fn pnpm_11_minors_nobody_verified_are_refused() {
     p.uph(&["--fetcher-version", "3", "--pnpm", "11"])
         .expect_code(2);
 }
+
+/// The hash pnpm 11.28.11 gives for pnpm11-patched (its side-effects key has `;format=2`):
+/// the replay's figure in fixtures/pnpm11-patched.reference/README.md.
+const PATCHED_11_28_HASH: &str = "sha256-D7zzDrDtm8gf5gvFYfNSMLnUdJfqpwcZk5KOwWEX8k0=";
+
+/// A patched dependency under the side-effects cache nixpkgs leaves on: the row's
+/// `sideEffects` and the patched file in the store, for both pnpm 11 minors.
+#[test]
+fn patched_project_fv4_hash_equals_the_reference_replay() {
+    let fixtures = tests_dir().join("fixtures");
+    let reference = fixtures.join("pnpm11-patched.reference");
+    let expected = std::fs::read_to_string(reference.join("hash")).unwrap();
+    let expected = expected.trim();
+    let repo = tempfile::tempdir().unwrap();
+    util::copy_tree(&fixtures.join("pnpm11-patched"), repo.path());
+    util::git(repo.path(), &["init", "-q"]);
+    let out = repo.path().join("out");
+    let mut args = vec!["--materialize", out.to_str().unwrap(), "--json"];
+    args.extend(TARGET);
+    let run = util::uph(repo.path(), &shared_cache(), &args);
+    if run.code() == 3 {
+        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+        return;
+    }
+    run.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let ours = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    if ours != expected {
+        explain_mismatch(&ours, expected, &out, &reference);
+    }
+    let print = util::uph(
+        repo.path(),
+        &shared_cache(),
+        &["--print", "--fetcher-version", "4", "--pnpm", "11.28.11", "--offline"],
+    );
+    print.expect_code(0);
+    assert_eq!(print.stdout().trim(), PATCHED_11_28_HASH, "{print}");
+}
+
+/// Ghost 6.65.0 (../shared/fixtures/ghost-pnpm, ~350 MB of tarballs from npm) against
+/// the reference replayed with pnpm 11.22.0 (fixtures/ghost-pnpm.reference/README.md).
+/// Runs under CI=true or with NIXCI_GHOST_FV4=1.
+#[test]
+fn ghost_fv4_hash_equals_the_reference_replay() {
+    if !test_support::in_ci() && std::env::var_os("NIXCI_GHOST_FV4").is_none() {
+        eprintln!("skipping: set NIXCI_GHOST_FV4=1 to fetch Ghost's ~350 MB of tarballs");
+        return;
+    }
+    let Some(ghost) = test_support::shared_fixture("fixtures/ghost-pnpm") else {
+        return;
+    };
+    let reference = tests_dir().join("fixtures/ghost-pnpm.reference");
+    let expected = std::fs::read_to_string(reference.join("hash")).unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    util::copy_tree(&ghost, repo.path());
+    util::git(repo.path(), &["init", "-q"]);
+    let mut args = vec!["--print", "--lockfile", "pnpm-lock.yaml"];
+    args.extend(TARGET);
+    let run = util::uph(repo.path(), &shared_cache(), &args);
+    run.expect_code(0);
+    assert_eq!(run.stdout().trim(), expected.trim(), "{run}");
+}
