@@ -51,7 +51,9 @@ impl Gen {
 }
 
 fn generated(rows: usize, seed: u64) -> IndexDump {
-    const PIECES: &[&str] = &["sha512-", "AbC+/=", "\t", "@scope/", "pkg", "'", "é", "😀", "\n", "\r", "1.0.0"];
+    const PIECES: &[&str] = &[
+        "sha512-", "AbC+/=", "\t", "@scope/", "pkg", "'", "é", "😀", "\n", "\r", "1.0.0",
+    ];
     let mut gen = Gen(seed);
     let mut dump = IndexDump::default();
     while dump.row_count() < rows {
@@ -96,7 +98,12 @@ fn real_dump(dump: &IndexDump, order_seed: u64) -> Vec<u8> {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let out = Command::new(&shell).arg(&db).arg(".dump").output().unwrap();
     assert!(out.status.success());
@@ -105,7 +112,9 @@ fn real_dump(dump: &IndexDump, order_seed: u64) -> Vec<u8> {
 
 /// The generated rows back, by reading our own model (keys and blobs only).
 fn parse_rows(dump: &IndexDump) -> Vec<(String, Vec<u8>)> {
-    dump.rows().map(|(k, d)| (k.to_owned(), d.to_vec())).collect()
+    dump.rows()
+        .map(|(k, d)| (k.to_owned(), d.to_vec()))
+        .collect()
 }
 
 fn ours(dump: &IndexDump) -> Vec<u8> {

@@ -66,7 +66,13 @@ fn node(script: &str, input: String) -> Option<Vec<String>> {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(out.status.success(), "node failed");
-    Some(String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect())
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// The value in a tagged JSON form node rebuilds exactly (Maps, undefined, key order).
@@ -135,7 +141,12 @@ fn n(v: f64) -> JsValue {
 }
 
 fn obj(props: &[(&str, JsValue)]) -> JsValue {
-    JsValue::object(props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    JsValue::object(
+        props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
 }
 
 /// A deterministic generator of nested values (xorshift).
@@ -152,20 +163,44 @@ impl Gen {
     fn string(&mut self) -> String {
         const PIECES: &[&str] = &["a", "Z", "-", "é", "日本", "😀", "\t", "\"", "0", "lodash"];
         let len = [0, 1, 5, 31, 32, 63, 64, 100][self.next() as usize % 8];
-        (0..len).map(|_| PIECES[self.next() as usize % PIECES.len()]).collect()
+        (0..len)
+            .map(|_| PIECES[self.next() as usize % PIECES.len()])
+            .collect()
     }
 
     fn value(&mut self, depth: u32) -> JsValue {
-        let kind = if depth == 0 { self.next() % 5 } else { self.next() % 9 };
+        let kind = if depth == 0 {
+            self.next() % 5
+        } else {
+            self.next() % 9
+        };
         match kind {
-            0 => n([0.0, 63.0, 64.0, 255.0, 256.0, 65535.0, 65536.0, 4294967295.0][self.next() as usize % 8]),
+            0 => n([
+                0.0,
+                63.0,
+                64.0,
+                255.0,
+                256.0,
+                65535.0,
+                65536.0,
+                4294967295.0,
+            ][self.next() as usize % 8]),
             1 => n(-((self.next() % 70000) as f64)),
             2 => s(&self.string()),
             3 => JsValue::Bool(self.next() % 2 == 0),
-            4 => [JsValue::Null, JsValue::Undefined, n(0.1), n(4294967296.0), n(9007199254740993.0)]
-                [self.next() as usize % 5]
+            4 => [
+                JsValue::Null,
+                JsValue::Undefined,
+                n(0.1),
+                n(4294967296.0),
+                n(9007199254740993.0),
+            ][self.next() as usize % 5]
                 .clone(),
-            5 => JsValue::Array((0..self.next() % 18).map(|_| self.value(depth - 1)).collect()),
+            5 => JsValue::Array(
+                (0..self.next() % 18)
+                    .map(|_| self.value(depth - 1))
+                    .collect(),
+            ),
             6 => JsValue::Map(
                 (0..self.next() % 18)
                     .map(|i| (s(&format!("k{i}:{}", self.string())), self.value(depth - 1)))
@@ -177,7 +212,12 @@ impl Gen {
                 let count = self.next() % 6;
                 JsValue::object(
                     (0..count)
-                        .map(|_| (keys[self.next() as usize % keys.len()].to_owned(), self.value(depth - 1)))
+                        .map(|_| {
+                            (
+                                keys[self.next() as usize % keys.len()].to_owned(),
+                                self.value(depth - 1),
+                            )
+                        })
                         .collect(),
                 )
             }
@@ -207,7 +247,12 @@ fn cases() -> Vec<JsValue> {
         // More than 64 distinct structures in one value: ids cycle and get redefined.
         JsValue::Array(
             (0..150)
-                .map(|i| obj(&[(&format!("k{}", i % 80), n(i as f64)), ("x", obj(&[("y", n(0.0))]))]))
+                .map(|i| {
+                    obj(&[
+                        (&format!("k{}", i % 80), n(i as f64)),
+                        ("x", obj(&[("y", n(0.0))])),
+                    ])
+                })
                 .collect(),
         ),
     ];
@@ -262,12 +307,21 @@ fn pack_matches_real_msgpackr() {
     for (i, (case, expected)) in cases.iter().zip(&real).enumerate() {
         let ours = hex(&pack(case));
         if &ours != expected {
-            let at = ours.bytes().zip(expected.bytes()).take_while(|(a, b)| a == b).count() / 2;
+            let at = ours
+                .bytes()
+                .zip(expected.bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
+                / 2;
             panic!(
                 "case {i} differs from msgpackr at byte {at}: ours {}…, msgpackr {}…\nvalue: {}",
                 &ours[(at * 2).saturating_sub(16)..(at * 2 + 32).min(ours.len())],
                 &expected[(at * 2).saturating_sub(16)..(at * 2 + 32).min(expected.len())],
-                tagged(case).to_string().chars().take(400).collect::<String>()
+                tagged(case)
+                    .to_string()
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
             );
         }
     }
@@ -282,11 +336,35 @@ for (const line of lines) process.stdout.write(JSON.stringify(semver.clean(JSON.
 #[test]
 fn clean_loose_matches_real_semver() {
     let mut cases: Vec<String> = [
-        "1.2.3", " =v1.2.3 ", "v=1.2.3", "==vv1.2.3", "01.002.3", "1.2.3beta", "1.2.3-beta.01+build.7",
-        "1.2.34.5", "1.2.3-", "1.2.3--x", "1.2", "1.2.3.4.5", "9007199254740991.0.0",
-        "9007199254740992.0.0", "1.2.3-9007199254740991", "1.2.3-9007199254740990", "1.2.3-00",
-        "1.2.3+", "1.2.3-a..b", "\u{feff}1.2.3", "\u{a0}1.2.3\u{3000}", "\u{85}1.2.3", "1.2.3 -beta",
-        " 1.2.3-rc.1 ", "1.0.0-alpha-1", "1.2.3-é", "", "v", "1.2.3\n",
+        "1.2.3",
+        " =v1.2.3 ",
+        "v=1.2.3",
+        "==vv1.2.3",
+        "01.002.3",
+        "1.2.3beta",
+        "1.2.3-beta.01+build.7",
+        "1.2.34.5",
+        "1.2.3-",
+        "1.2.3--x",
+        "1.2",
+        "1.2.3.4.5",
+        "9007199254740991.0.0",
+        "9007199254740992.0.0",
+        "1.2.3-9007199254740991",
+        "1.2.3-9007199254740990",
+        "1.2.3-00",
+        "1.2.3+",
+        "1.2.3-a..b",
+        "\u{feff}1.2.3",
+        "\u{a0}1.2.3\u{3000}",
+        "\u{85}1.2.3",
+        "1.2.3 -beta",
+        " 1.2.3-rc.1 ",
+        "1.0.0-alpha-1",
+        "1.2.3-é",
+        "",
+        "v",
+        "1.2.3\n",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -300,6 +378,10 @@ fn clean_loose_matches_real_semver() {
     };
     for (case, expected) in cases.iter().zip(&real) {
         let expected: Option<String> = serde_json::from_str(expected).unwrap();
-        assert_eq!(clean_loose(case), expected, "semver.clean({case:?}, {{ loose: true }})");
+        assert_eq!(
+            clean_loose(case),
+            expected,
+            "semver.clean({case:?}, {{ loose: true }})"
+        );
     }
 }

@@ -78,12 +78,14 @@ pub fn check_as(
     config: &ProjectConfig,
 ) -> Result<(), FrozenError> {
     let major = rules.major();
-    let refuse = |line: usize, code: &'static str, message: String| FrozenError {
+    let refuse = |line: usize, code: &'static str, message: String| {
+        FrozenError {
         path: path.to_owned(),
         line,
         code,
         message,
         fix: format!("run `pnpm install --lockfile-only` with pnpm {major} to update pnpm-lock.yaml, and commit it"),
+    }
     };
     if !lock.lockfile_version.starts_with("9.") {
         return Err(FrozenError {
@@ -293,7 +295,10 @@ fn patch_hashes(config: &ProjectConfig) -> Result<BTreeMap<String, serde_yaml::V
 fn patch_hash_v11(entry: &serde_yaml::Value) -> Option<String> {
     match entry {
         serde_yaml::Value::String(s) => Some(s.clone()),
-        other => other.get("hash").and_then(|h| h.as_str()).map(str::to_owned),
+        other => other
+            .get("hash")
+            .and_then(|h| h.as_str())
+            .map(str::to_owned),
     }
 }
 

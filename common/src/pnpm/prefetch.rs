@@ -10,10 +10,10 @@
 //! (`.fetcher-version`, `pnpm-store.tar.zst`) goes into SHA-256. The unpacked store is
 //! never written to disk.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256, Sha512};
@@ -426,16 +426,23 @@ fn patches(
             path: path.clone(),
             message,
         };
-        let bytes = fs::read(&path).map_err(|e| invalid(format!("cannot read the patch for {key}: {e}")))?;
+        let bytes = fs::read(&path)
+            .map_err(|e| invalid(format!("cannot read the patch for {key}: {e}")))?;
         let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
         let hash = Sha256Hash(Sha256::digest(text.as_bytes()).into()).to_hex();
-        let files = patch_file::parse(&String::from_utf8_lossy(&bytes))
-            .map_err(|e| invalid(format!("the patch for {key} cannot be parsed as pnpm parses it: {e}")))?;
+        let files = patch_file::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| {
+            invalid(format!(
+                "the patch for {key} cannot be parsed as pnpm parses it: {e}"
+            ))
+        })?;
         let (name, version) = match key.get(1..).and_then(|k| k.find('@')) {
             Some(at) => (&key[..at + 1], Some(&key[at + 2..])),
             None => (key.as_str(), None),
         };
-        if version.is_some_and(|v| !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c))) {
+        if version.is_some_and(|v| {
+            !v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c))
+        }) {
             return Err(invalid(format!("patchedDependencies key {key:?} is a version range; update-pnpm-hash applies patches to exact versions or every version of a name only")));
         }
         for p in packages {
@@ -522,7 +529,8 @@ fn write_store_archive(
         source,
     };
     let threads = threads();
-    let store = Store::build_layout(profile.layout, tarballs, patches, threads).map_err(store_err)?;
+    let store =
+        Store::build_layout(profile.layout, tarballs, patches, threads).map_err(store_err)?;
     let io_err = |source| PrefetchError::Io {
         path: PathBuf::from(STORE_ARCHIVE),
         source,

@@ -20,8 +20,8 @@ use std::fmt;
 
 use thiserror::Error;
 
-use super::store::index_row::{PNPM_11_22, PNPM_11_28};
 use super::frozen_check::PnpmRules;
+use super::store::index_row::{PNPM_11_22, PNPM_11_28};
 use super::store::StoreLayout;
 
 /// A verified target.
@@ -121,7 +121,10 @@ impl fmt::Display for SupportedList {
                     }
                     _ => s.pnpm_versions.join(", "),
                 };
-                let sqlite = s.sqlite.map(|v| format!(", sqlite {v}")).unwrap_or_default();
+                let sqlite = s
+                    .sqlite
+                    .map(|v| format!(", sqlite {v}"))
+                    .unwrap_or_default();
                 format!(
                     "--fetcher-version {} --pnpm {pnpm} (GNU tar {}, zstd {}, jq {}{sqlite})",
                     s.fetcher_version, s.gnutar, s.zstd, s.jq

@@ -42,7 +42,15 @@ fn pnpm10_project_fv4_hash_equals_the_reference_replay() {
         let print = util::uph(
             repo.path(),
             &shared_cache(),
-            &["--print", "--fetcher-version", "4", "--pnpm", pnpm, "--offline", "--recompute"],
+            &[
+                "--print",
+                "--fetcher-version",
+                "4",
+                "--pnpm",
+                pnpm,
+                "--offline",
+                "--recompute",
+            ],
         );
         print.expect_code(0);
         assert_eq!(print.stdout().trim(), expected, "--pnpm {pnpm}: {print}");
@@ -55,7 +63,9 @@ fn records_fetcher_version_4_and_checks_it() {
     p.uph(&TARGET).expect_code(0);
     let record = p.record();
     assert!(
-        record.contains("\nfetcher = \"fetchPnpmDeps\"\nfetcher-version = 4\npnpm = \"11\"\nhash = \"sha256-"),
+        record.contains(
+            "\nfetcher = \"fetchPnpmDeps\"\nfetcher-version = 4\npnpm = \"11\"\nhash = \"sha256-"
+        ),
         "{record}"
     );
     p.uph(&["--check"])
@@ -63,7 +73,14 @@ fn records_fetcher_version_4_and_checks_it() {
         .expect_stdout_contains("up to date");
     p.uph(&["--check", "--full", "--offline"]).expect_code(0);
     // The v10 store is another output: another hash, and stale against this record.
-    let v3 = p.uph(&["--print", "--fetcher-version", "3", "--pnpm", "10", "--offline"]);
+    let v3 = p.uph(&[
+        "--print",
+        "--fetcher-version",
+        "3",
+        "--pnpm",
+        "10",
+        "--offline",
+    ]);
     v3.expect_code(0);
     let v4 = p.uph(&["--print", "--offline"]);
     v4.expect_code(0);
@@ -124,7 +141,14 @@ fn patched_project_fv4_hash_equals_the_reference_replay() {
     let print = util::uph(
         repo.path(),
         &shared_cache(),
-        &["--print", "--fetcher-version", "4", "--pnpm", "11.28.11", "--offline"],
+        &[
+            "--print",
+            "--fetcher-version",
+            "4",
+            "--pnpm",
+            "11.28.11",
+            "--offline",
+        ],
     );
     print.expect_code(0);
     assert_eq!(print.stdout().trim(), PATCHED_11_28_HASH, "{print}");

@@ -148,7 +148,11 @@ pub fn normalize_bundled_manifest(
     let scripts: Vec<(String, JsValue)> = match manifest.get("scripts") {
         Some(s) if s.truthy() => LIFECYCLE_SCRIPTS
             .iter()
-            .filter_map(|k| s.get(k).filter(|v| v.truthy()).map(|v| ((*k).to_owned(), v.clone())))
+            .filter_map(|k| {
+                s.get(k)
+                    .filter(|v| v.truthy())
+                    .map(|v| ((*k).to_owned(), v.clone()))
+            })
             .collect(),
         _ => Vec::new(),
     };
@@ -184,10 +188,12 @@ fn requires_build(rules: &V11Rules, bundled: Option<&JsValue>, files: &[IndexedF
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -209,13 +215,16 @@ mod tests {
             r#"{"name":"x","version":"v1.0.0","main":"i.js","gypfile":false,"scripts":{"test":"t","install":"i"}}"#,
         )
         .unwrap();
-        let got = normalize_bundled_manifest(&PNPM_11_22, &m).unwrap().unwrap();
-        let want = JsValue::parse_json(
-            r#"{"version":"1.0.0","name":"x","scripts":{"install":"i"}}"#,
-        )
-        .unwrap();
+        let got = normalize_bundled_manifest(&PNPM_11_22, &m)
+            .unwrap()
+            .unwrap();
+        let want =
+            JsValue::parse_json(r#"{"version":"1.0.0","name":"x","scripts":{"install":"i"}}"#)
+                .unwrap();
         assert_eq!(got, want);
-        let got = normalize_bundled_manifest(&PNPM_11_28, &m).unwrap().unwrap();
+        let got = normalize_bundled_manifest(&PNPM_11_28, &m)
+            .unwrap()
+            .unwrap();
         assert_eq!(got.get("gypfile"), Some(&JsValue::Bool(false)));
     }
 
@@ -240,7 +249,10 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(row_key(Some("sha512-AA=="), "a@1.0.0"), "sha512-AA==\ta@1.0.0");
+        assert_eq!(
+            row_key(Some("sha512-AA=="), "a@1.0.0"),
+            "sha512-AA==\ta@1.0.0"
+        );
         assert_eq!(row_key(None, "file:x.tgz"), "file:x.tgz\tnot-built");
     }
 }

@@ -93,14 +93,15 @@ fn parse_lines(lines: &[&str], legacy: bool) -> Result<Vec<FilePatch>, PatchErro
     let mut part: Option<Part> = None;
     let mut in_hunks = false;
     let mut has_diff_line = false;
-    let commit_hunk = |hunk: &mut Option<Hunk>, part: &mut Option<Part>, hunks: &mut Option<Vec<Hunk>>| {
-        if let Some(mut h) = hunk.take() {
-            if let Some(p) = part.take() {
-                h.parts.push(p);
+    let commit_hunk =
+        |hunk: &mut Option<Hunk>, part: &mut Option<Part>, hunks: &mut Option<Vec<Hunk>>| {
+            if let Some(mut h) = hunk.take() {
+                if let Some(p) = part.take() {
+                    h.parts.push(p);
+                }
+                hunks.get_or_insert_with(Vec::new).push(h);
             }
-            hunks.get_or_insert_with(Vec::new).push(h);
-        }
-    };
+        };
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -115,7 +116,8 @@ fn parse_lines(lines: &[&str], legacy: bool) -> Result<Vec<FilePatch>, PatchErro
                     out.push(interpret(std::mem::take(&mut header), hunks.take())?);
                 }
                 let rest = line.trim_end_matches(char::is_whitespace);
-                let (_, to) = split_diff_line(rest).ok_or_else(|| PatchError::BadDiffLine(line.to_owned()))?;
+                let (_, to) = split_diff_line(rest)
+                    .ok_or_else(|| PatchError::BadDiffLine(line.to_owned()))?;
                 header.diff_to = Some(to);
                 has_diff_line = true;
             } else if let Some(m) = line.strip_prefix("old mode ") {
@@ -180,7 +182,11 @@ fn parse_lines(lines: &[&str], legacy: bool) -> Result<Vec<FilePatch>, PatchErro
                         lines: Vec::new(),
                         no_newline_at_eof: false,
                     });
-                    p.lines.push(line.get(line.chars().next().map_or(0, char::len_utf8)..).unwrap_or("").to_owned());
+                    p.lines.push(
+                        line.get(line.chars().next().map_or(0, char::len_utf8)..)
+                            .unwrap_or("")
+                            .to_owned(),
+                    );
                 }
             }
         }
@@ -218,7 +224,10 @@ fn parse_hunk_header(line: &str) -> Result<Hunk, PatchError> {
             return None;
         }
         // `Number(match[3] || 1)`: an explicit 0 is 0.
-        Some((start.parse().ok()?, len.map_or(Some(1), |l| l.parse().ok())?))
+        Some((
+            start.parse().ok()?,
+            len.map_or(Some(1), |l| l.parse().ok())?,
+        ))
     };
     let (o_start, o_len) = range(orig).ok_or_else(bad)?;
     let (_, p_len) = range(patched).ok_or_else(bad)?;
@@ -231,7 +240,11 @@ fn parse_hunk_header(line: &str) -> Result<Hunk, PatchError> {
 }
 
 fn interpret(header: Header, hunks: Option<Vec<Hunk>>) -> Result<FilePatch, PatchError> {
-    let path = header.to_path.clone().or(header.diff_to.clone()).unwrap_or_default();
+    let path = header
+        .to_path
+        .clone()
+        .or(header.diff_to.clone())
+        .unwrap_or_default();
     if header.rename {
         return Err(PatchError::Unsupported("renames", path));
     }
@@ -241,7 +254,8 @@ fn interpret(header: Header, hunks: Option<Vec<Hunk>>) -> Result<FilePatch, Patc
     if header.created {
         return Err(PatchError::Unsupported("creates", path));
     }
-    if header.old_mode.is_some() && header.new_mode.is_some() && header.old_mode != header.new_mode {
+    if header.old_mode.is_some() && header.new_mode.is_some() && header.old_mode != header.new_mode
+    {
         return Err(PatchError::Unsupported("changes the mode of", path));
     }
     Ok(FilePatch {
@@ -269,7 +283,11 @@ fn verify(h: &Hunk) -> Result<(), PatchError> {
 }
 
 enum Modification<'a> {
-    Splice { index: usize, delete: usize, insert: &'a [String] },
+    Splice {
+        index: usize,
+        delete: usize,
+        insert: &'a [String],
+    },
     Pop,
     Push,
 }
@@ -299,7 +317,11 @@ pub fn apply(patch: &FilePatch, content: &[u8]) -> Result<Vec<u8>, PatchError> {
     for mods in planned {
         for m in mods {
             match m {
-                Modification::Splice { index, delete, insert } => {
+                Modification::Splice {
+                    index,
+                    delete,
+                    insert,
+                } => {
                     let at = (index as i64 + diff) as usize;
                     let end = (at + delete).min(lines.len());
                     lines.splice(at.min(lines.len())..end, insert.iter().cloned());
@@ -378,8 +400,14 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].path, "lib/a.js");
         let out = apply(&files[0], b"zero\none\ntwo  \nthree\n").unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "zero\none\nTWO\n2b\nthree\n");
-        assert!(matches!(apply(&files[0], b"x\n"), Err(PatchError::Hunk { .. })));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "zero\none\nTWO\n2b\nthree\n"
+        );
+        assert!(matches!(
+            apply(&files[0], b"x\n"),
+            Err(PatchError::Hunk { .. })
+        ));
     }
 
     #[test]
@@ -391,7 +419,11 @@ mod tests {
 
     #[test]
     fn file_creation_is_refused() {
-        let p = "diff --git a/n b/n\nnew file mode 100644\n--- /dev/null\n+++ b/n\n@@ -0,0 +1 @@\n+x\n";
-        assert!(matches!(parse(p), Err(PatchError::Unsupported("creates", _))));
+        let p =
+            "diff --git a/n b/n\nnew file mode 100644\n--- /dev/null\n+++ b/n\n@@ -0,0 +1 @@\n+x\n";
+        assert!(matches!(
+            parse(p),
+            Err(PatchError::Unsupported("creates", _))
+        ));
     }
 }

@@ -32,7 +32,17 @@ fn loose() -> &'static Regex {
 }
 
 fn is_js_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}')
+    matches!(
+        c,
+        '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
 
 /// `semver.clean(version, { loose: true })`.
@@ -50,7 +60,11 @@ pub fn clean_loose(version: &str) -> Option<String> {
         if digits.len() > 16 {
             return None;
         }
-        let n = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+        let n = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().ok()?
+        };
         (n <= MAX_SAFE_INTEGER).then_some(n)
     };
     let mut out = format!("{}.{}.{}", part(1)?, part(2)?, part(3)?);

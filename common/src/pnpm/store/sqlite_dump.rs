@@ -98,7 +98,11 @@ fn row_line(key: &str, data: &[u8], out: &mut Vec<u8>) {
 fn row_line_len(key: &str, data: &[u8]) -> u64 {
     let mut s = String::new();
     push_text(&mut s, key);
-    ("INSERT INTO package_index VALUES(".len() + s.len() + ",X'".len() + data.len() * 2 + "');\n".len()) as u64
+    ("INSERT INTO package_index VALUES(".len()
+        + s.len()
+        + ",X'".len()
+        + data.len() * 2
+        + "');\n".len()) as u64
 }
 
 /// A text value as the shell's `.dump` quotes it.

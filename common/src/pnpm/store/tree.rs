@@ -530,11 +530,17 @@ fn digest_package(
     let mut generated = Vec::new();
     let index_json = match layout {
         StoreLayout::V10 => {
-            let manifest = manifest.map(parse_manifest).transpose().map_err(manifest_err)?;
+            let manifest = manifest
+                .map(parse_manifest)
+                .transpose()
+                .map_err(manifest_err)?;
             index_file_bytes(manifest.as_ref(), &indexed)
         }
         StoreLayout::V11(rules) => {
-            let manifest = manifest.map(parse_js_manifest).transpose().map_err(manifest_err)?;
+            let manifest = manifest
+                .map(parse_js_manifest)
+                .transpose()
+                .map_err(manifest_err)?;
             if manifest.is_none() {
                 // pnpm 11's addPlaceholderPackageJsonToCafs: stored and indexed last.
                 let placeholder = PLACEHOLDER_PACKAGE_JSON.as_bytes();
@@ -559,13 +565,11 @@ fn digest_package(
                         Some(e) => e.data(&tar).to_vec(),
                         None => PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec(),
                     };
-                    let (record, added) =
-                        patched_dir(patch, manifest.as_ref(), &indexed, contents).map_err(
-                            |source| StoreError::Patch {
-                                pkg_id: p.pkg_id.clone(),
-                                source,
-                            },
-                        )?;
+                    let (record, added) = patched_dir(patch, manifest.as_ref(), &indexed, contents)
+                        .map_err(|source| StoreError::Patch {
+                            pkg_id: p.pkg_id.clone(),
+                            source,
+                        })?;
                     for d in added {
                         let key = CafsKey {
                             sha512: d.file.sha512,
@@ -621,6 +625,18 @@ fn patched_dir(
         d.content = super::patch_file::apply(fp, &d.content)?;
         d.file.sha512 = Sha512::digest(&d.content).into();
         d.file.size = d.content.len() as u64;
+    }
+    let has_bin = manifest
+        .and_then(|m| m.get("bin"))
+        .is_some_and(|b| !b.is_nullish());
+    let bin_dir = manifest
+        .and_then(|m| m.get("directories"))
+        .and_then(|d| d.get("bin"));
+    if !has_bin && bin_dir.is_some_and(|d| !d.is_nullish()) {
+        return Err(super::patch_file::PatchError::Unsupported(
+            "is for a package whose bins come from",
+            "`directories.bin`".to_owned(),
+        ));
     }
     for bin in side_effects::bin_targets(manifest) {
         if let Some(d) = dir.iter_mut().find(|d| d.file.path == bin) {
