@@ -115,11 +115,11 @@ impl fmt::Display for SupportedList {
         let items: Vec<String> = SUPPORTED
             .iter()
             .map(|s| {
-                let pnpm = match (s.pnpm_major, s.pnpm_versions) {
-                    (major, [pin, ..]) if major_of(pin) == major && is_pin(s) => {
-                        format!("{major} (or {})", s.pnpm_versions.join(", "))
-                    }
-                    _ => s.pnpm_versions.join(", "),
+                let versions = s.pnpm_versions.join(", ");
+                let pnpm = if is_pin(s) {
+                    format!("{} (or {versions})", s.pnpm_major)
+                } else {
+                    versions
                 };
                 let sqlite = s
                     .sqlite
@@ -133,10 +133,6 @@ impl fmt::Display for SupportedList {
             .collect();
         f.write_str(&items.join("; "))
     }
-}
-
-fn major_of(version: &str) -> &str {
-    version.split('.').next().unwrap_or(version)
 }
 
 /// Whether `--pnpm MAJOR` resolves to this entry (the first for its fetcher version and major).
