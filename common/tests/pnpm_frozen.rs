@@ -47,7 +47,7 @@ fn ghost_passes_pnpm_11s_frozen_check() {
     for name in ["pnpm-workspace.yaml", "package.json"] {
         std::fs::copy(dir.join(name), tmp.path().join(name)).unwrap();
     }
-    for (_, rel) in &config.patched_dependencies {
+    for rel in config.patched_dependencies.values() {
         let to = tmp.path().join(rel);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         let mut patch = std::fs::read(dir.join(rel)).unwrap();
