@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use common::pnpm::frozen_check::{self, outdated_setting};
+use common::pnpm::frozen_check::{self, outdated_setting, PnpmRules};
 use common::pnpm::lockfile::{self, LineIndex};
 use common::pnpm::project_config::ProjectConfig;
 
@@ -29,6 +29,36 @@ fn ghost_is_refused_for_its_patched_dependencies_at_their_line() {
             .contains("fix: run `pnpm install --lockfile-only`"),
         "{err}"
     );
+}
+
+/// pnpm 11 (nixpkgs' pnpm_11) installs it: its frozen check reads the lockfile's bare
+/// patch hashes (pnpm 11.28.11 and 11.22.0 fetch it in the fetcherVersion 4 replay).
+#[test]
+fn ghost_passes_pnpm_11s_frozen_check() {
+    let Some(dir) = ghost_dir() else { return };
+    let path = dir.join("pnpm-lock.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lock = lockfile::parse(&text).unwrap();
+    let config = ProjectConfig::load(&dir).unwrap();
+    let lines = LineIndex::new(&text);
+    frozen_check::check_as(PnpmRules::V11, &path, &lock, &lines, &config).unwrap();
+    // A patch whose content changed is refused by pnpm 11 too, at patchedDependencies.
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["pnpm-workspace.yaml", "package.json"] {
+        std::fs::copy(dir.join(name), tmp.path().join(name)).unwrap();
+    }
+    for rel in config.patched_dependencies.values() {
+        let to = tmp.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let mut patch = std::fs::read(dir.join(rel)).unwrap();
+        patch.extend_from_slice(b"\n");
+        std::fs::write(&to, patch).unwrap();
+    }
+    let changed = ProjectConfig::load(tmp.path()).unwrap();
+    let err = frozen_check::check_as(PnpmRules::V11, &path, &lock, &lines, &changed).unwrap_err();
+    assert_eq!(err.line, 251, "{err}");
+    assert!(err.message.contains("\"patchedDependencies\""), "{err}");
+    assert!(err.fix.contains("with pnpm 11"), "{err}");
 }
 
 #[test]

@@ -12,6 +12,12 @@
 //!   ERR_PNPM_LOCKFILE_CONFIG_MISMATCH (`pkg-manager/core/src/install/index.ts`).
 //! - `lockfile/verification/src/satisfiesPackageManifest.ts`: each project's
 //!   specifiers against its package.json, else ERR_PNPM_OUTDATED_LOCKFILE.
+//!
+//! pnpm 11 ([`PnpmRules::V11`]; read in pnpm@11.22.0's `dist/pnpm.mjs`) checks the same
+//! settings in the same order, except `patchedDependencies`: the lockfile holds the bare
+//! hash (`migratePatchedDependencies` reads the pnpm 10 `{hash, path}` form as its
+//! `hash`), compared with `calcPatchHashes` = `createHexHashFromFile` (sha256 hex of the
+//! patch with CRLF made LF) per key, so a lockfile written by pnpm 11 or 12 passes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -36,8 +42,21 @@ pub struct FrozenError {
     pub fix: String,
 }
 
-const UPDATE_LOCKFILE: &str =
-    "run `pnpm install --lockfile-only` with pnpm 10 to update pnpm-lock.yaml, and commit it";
+/// Whose `--frozen-lockfile` rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PnpmRules {
+    V10,
+    V11,
+}
+
+impl PnpmRules {
+    fn major(self) -> u32 {
+        match self {
+            Self::V10 => 10,
+            Self::V11 => 11,
+        }
+    }
+}
 
 /// Checks `lock` (read from `path`, its lines in `lines`) against the project as pnpm 10
 /// does before a frozen install.
@@ -47,12 +66,26 @@ pub fn check(
     lines: &LineIndex,
     config: &ProjectConfig,
 ) -> Result<(), FrozenError> {
-    let refuse = |line: usize, code: &'static str, message: String| FrozenError {
+    check_as(PnpmRules::V10, path, lock, lines, config)
+}
+
+/// [`check`] with the rules of the given pnpm major.
+pub fn check_as(
+    rules: PnpmRules,
+    path: &Path,
+    lock: &Lockfile,
+    lines: &LineIndex,
+    config: &ProjectConfig,
+) -> Result<(), FrozenError> {
+    let major = rules.major();
+    let refuse = |line: usize, code: &'static str, message: String| {
+        FrozenError {
         path: path.to_owned(),
         line,
         code,
         message,
-        fix: UPDATE_LOCKFILE.to_owned(),
+        fix: format!("run `pnpm install --lockfile-only` with pnpm {major} to update pnpm-lock.yaml, and commit it"),
+    }
     };
     if !lock.lockfile_version.starts_with("9.") {
         return Err(FrozenError {
@@ -61,13 +94,13 @@ pub fn check(
                 lines.line_of("lockfileVersion", ""),
                 "ERR_PNPM_LOCKFILE_BREAKING_CHANGE",
                 format!(
-                    "lockfileVersion '{}' is not one pnpm 10 reads ('9.0')",
+                    "lockfileVersion '{}' is not one pnpm {major} reads ('9.0')",
                     lock.lockfile_version
                 ),
             )
         });
     }
-    if let Some(field) = outdated_setting(lock, config).map_err(|message| {
+    if let Some(field) = outdated_setting_as(rules, lock, config).map_err(|message| {
         refuse(
             lines.line_of("overrides", ""),
             "ERR_PNPM_CATALOG_IN_OVERRIDES",
@@ -90,8 +123,17 @@ pub fn check(
     })
 }
 
-/// `getOutdatedLockfileSetting`: the first setting that differs, in pnpm's order.
+/// `getOutdatedLockfileSetting`: the first setting that differs, in pnpm 10's order.
 pub fn outdated_setting(
+    lock: &Lockfile,
+    config: &ProjectConfig,
+) -> Result<Option<&'static str>, String> {
+    outdated_setting_as(PnpmRules::V10, lock, config)
+}
+
+/// [`outdated_setting`] with the rules of the given pnpm major.
+pub fn outdated_setting_as(
+    rules: PnpmRules,
     lock: &Lockfile,
     config: &ProjectConfig,
 ) -> Result<Option<&'static str>, String> {
@@ -128,7 +170,22 @@ pub fn outdated_setting(
     {
         return Ok(Some("ignoredOptionalDependencies"));
     }
-    if lock.patched_dependencies.clone().unwrap_or_default() != patch_hashes(config)? {
+    let locked_patches = lock.patched_dependencies.clone().unwrap_or_default();
+    let patches_ok = match rules {
+        PnpmRules::V10 => locked_patches == patch_hashes(config)?,
+        PnpmRules::V11 => {
+            let locked: BTreeMap<String, Option<String>> = locked_patches
+                .into_iter()
+                .map(|(k, v)| (k, patch_hash_v11(&v)))
+                .collect();
+            let wanted: BTreeMap<String, Option<String>> = patch_hashes(config)?
+                .into_iter()
+                .map(|(k, v)| (k, patch_hash_v11(&v)))
+                .collect();
+            locked == wanted
+        }
+    };
+    if !patches_ok {
         return Ok(Some("patchedDependencies"));
     }
     let s = &lock.settings;
@@ -232,6 +289,17 @@ fn patch_hashes(config: &ProjectConfig) -> Result<BTreeMap<String, serde_yaml::V
             Ok((key.clone(), serde_yaml::Value::Mapping(entry)))
         })
         .collect()
+}
+
+/// pnpm 11's `migratePatchedDependencies`: a string entry as is, else its `hash`.
+fn patch_hash_v11(entry: &serde_yaml::Value) -> Option<String> {
+    match entry {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        other => other
+            .get("hash")
+            .and_then(|h| h.as_str())
+            .map(str::to_owned),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

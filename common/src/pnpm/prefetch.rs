@@ -10,6 +10,7 @@
 //! (`.fetcher-version`, `pnpm-store.tar.zst`) goes into SHA-256. The unpacked store is
 //! never written to disk.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ use crate::fetch::tarball_fetch::{
 };
 use crate::nix::nar::{HashingWriter, NarWriter};
 use crate::nix::nix_hash::Sha256Hash;
-use crate::pnpm::frozen_check::{self, FrozenError};
+use crate::pnpm::frozen_check::{self, FrozenError, PnpmRules};
 use crate::pnpm::git_fetch::{self, GitFetchError};
 use crate::pnpm::git_hosted;
 use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
@@ -36,6 +37,8 @@ use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::Profile;
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
 use crate::pnpm::runtime_archive;
+use crate::pnpm::store::patch_file;
+use crate::pnpm::store::side_effects::PackagePatch;
 use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
 
 /// `$SOURCE_DATE_EPOCH` in a Nix build: the archive's `--mtime`.
@@ -156,6 +159,9 @@ pub struct Planned {
     pub packages: Vec<PlannedPackage>,
     /// For `file:` tarballs: their SHA-512, computed here (they are local).
     local_digests: Vec<Option<[u8; 64]>>,
+    /// pnpm 11's patched packages by pkgId (empty for pnpm 10, which stores no side
+    /// effects: nixpkgs turns its side-effects cache off).
+    patches: BTreeMap<String, PackagePatch>,
 }
 
 pub struct Prefetcher {
@@ -179,7 +185,7 @@ impl Prefetcher {
         profile: &Profile,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes)?;
+        let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
         let memo = NarMemo::new(self.cache.root());
         let key = memo_key(lock_bytes, profile, &planned);
         if let (Some((hash, nar_size)), false) = (memo.get(&key), self.opts.recompute) {
@@ -197,7 +203,7 @@ impl Prefetcher {
                 path: self.cache.root().to_owned(),
                 source,
             })?;
-        write_store_archive(path, tarballs, &mut archive)?;
+        write_store_archive(path, profile, &planned.patches, tarballs, &mut archive)?;
         let (hash, nar_size) =
             out_nar_hash(profile, &mut archive).map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
@@ -224,7 +230,7 @@ impl Prefetcher {
         dir: &Path,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes)?;
+        let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
         let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
         let io_err = |source| PrefetchError::Io {
             path: dir.to_owned(),
@@ -232,7 +238,7 @@ impl Prefetcher {
         };
         let tmp = empty_sibling_dir(dir).map_err(io_err)?;
         let mut archive = File::create(tmp.path().join(STORE_ARCHIVE)).map_err(io_err)?;
-        write_store_archive(path, tarballs, &mut archive)?;
+        write_store_archive(path, profile, &planned.patches, tarballs, &mut archive)?;
         archive.sync_all().map_err(io_err)?;
         fs::write(
             tmp.path().join(FETCHER_VERSION_FILE),
@@ -260,7 +266,7 @@ impl Prefetcher {
         lock_bytes: &[u8],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<(Store, DownloadStats), PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes)?;
+        let planned = check_and_plan(path, lock_bytes, PnpmRules::V10)?;
         let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
         let store = Store::build(tarballs, threads()).map_err(|source| PrefetchError::Store {
             lockfile: path.to_owned(),
@@ -440,9 +446,14 @@ fn url_of(p: &PlannedPackage) -> &str {
     }
 }
 
-/// Parses the lockfile, refuses what pnpm 10 refuses under `--frozen-lockfile`, and
-/// plans the packages; reads `file:` tarballs (to verify them), nothing else.
-pub fn check_and_plan(path: &Path, lock_bytes: &[u8]) -> Result<Planned, PrefetchError> {
+/// Parses the lockfile, refuses what pnpm (10 or 11, `rules`) refuses under
+/// `--frozen-lockfile`, and plans the packages; reads `file:` tarballs (to verify them),
+/// nothing else.
+pub fn check_and_plan(
+    path: &Path,
+    lock_bytes: &[u8],
+    rules: PnpmRules,
+) -> Result<Planned, PrefetchError> {
     let text = std::str::from_utf8(lock_bytes).map_err(|e| PrefetchError::NotUtf8 {
         path: path.to_owned(),
         offset: e.valid_up_to(),
@@ -468,16 +479,71 @@ pub fn check_and_plan(path: &Path, lock_bytes: &[u8]) -> Result<Planned, Prefetc
         }
         .into());
     }
-    frozen_check::check(path, &lock, &lines, &config)?;
+    frozen_check::check_as(rules, path, &lock, &lines, &config)?;
     let packages = plan::plan(path, &lock, &lines, &config.registries)?;
     let local_digests = packages
         .iter()
         .map(|p| local_digest(path, p))
         .collect::<Result<_, _>>()?;
+    let patches = match rules {
+        PnpmRules::V10 => BTreeMap::new(),
+        PnpmRules::V11 => patches(&config, &packages)?,
+    };
     Ok(Planned {
         packages,
         local_digests,
+        patches,
     })
+}
+
+/// The `patchedDependencies` patches by the pkgId they apply to: a `name@version` key
+/// names one version, a bare `name` every version (pnpm's patch selectors); ranges are
+/// refused.
+fn patches(
+    config: &ProjectConfig,
+    packages: &[PlannedPackage],
+) -> Result<BTreeMap<String, PackagePatch>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (key, rel) in &config.patched_dependencies {
+        let path = config.dir.join(rel);
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        };
+        let bytes = fs::read(&path)
+            .map_err(|e| invalid(format!("cannot read the patch for {key}: {e}")))?;
+        let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
+        let hash = Sha256Hash(Sha256::digest(text.as_bytes()).into()).to_hex();
+        let files = patch_file::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| {
+            invalid(format!(
+                "the patch for {key} cannot be parsed as pnpm parses it: {e}"
+            ))
+        })?;
+        let (name, version) = match key.get(1..).and_then(|k| k.find('@')) {
+            Some(at) => (&key[..at + 1], Some(&key[at + 2..])),
+            None => (key.as_str(), None),
+        };
+        if version.is_some_and(|v| {
+            !v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c))
+        }) {
+            return Err(invalid(format!("patchedDependencies key {key:?} is a version range; update-pnpm-hash applies patches to exact versions or every version of a name only")));
+        }
+        for p in packages {
+            let matches = match version {
+                Some(v) => p.pkg_id == format!("{name}@{v}"),
+                None => p.pkg_id.rsplit_once('@').is_some_and(|(n, _)| n == name),
+            };
+            if matches {
+                let patch = PackagePatch {
+                    hash: hash.clone(),
+                    files: files.clone(),
+                };
+                out.insert(p.pkg_id.clone(), patch);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A `file:` tarball's SHA-512, checked against the lockfile's integrity when it has one.
@@ -537,6 +603,8 @@ fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
 /// The store as `tar --zstd` leaves it in `$out/pnpm-store.tar.zst`, into `out`.
 fn write_store_archive(
     lock: &Path,
+    profile: &Profile,
+    patches: &BTreeMap<String, PackagePatch>,
     tarballs: Vec<PackageTarball>,
     out: &mut File,
 ) -> Result<(), PrefetchError> {
@@ -545,7 +613,8 @@ fn write_store_archive(
         source,
     };
     let threads = threads();
-    let store = Store::build(tarballs, threads).map_err(store_err)?;
+    let store =
+        Store::build_layout(profile.layout, tarballs, patches, threads).map_err(store_err)?;
     let io_err = |source| PrefetchError::Io {
         path: PathBuf::from(STORE_ARCHIVE),
         source,

@@ -10,10 +10,19 @@
 //! 10.34.5), pkgs/by-name/gn/gnutar/package.nix at
 //! 3464fb79ca33a2162259b2d35f9702a1ecd82f20 (1.35), pkgs/tools/compression/zstd (1.5.7),
 //! pkgs/by-name/jq/jq/package.nix at 072bd877d3fad342972fa957688facc16fa04ec0 (1.8.2).
+//! fetcherVersion 4 (pnpm 11's `v11/` store, `index.db` kept as its `.dump` text in the
+//! form sqlite shells before 3.50 print, nixpkgs #522703/#538919): nixpkgs' pnpm_11 is
+//! 11.22.0; 11.28.11 differs in the manifest whitelist (`gypfile`), see
+//! [`crate::pnpm::store::index_row`]. Compared with the replay of
+//! update-pnpm-hash/tests/fixtures/pnpm10-project.fv4.reference/.
 
 use std::fmt;
 
 use thiserror::Error;
+
+use super::frozen_check::PnpmRules;
+use super::store::index_row::{PNPM_11_22, PNPM_11_28};
+use super::store::StoreLayout;
 
 /// A verified target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +35,10 @@ pub struct Profile {
     pub gnutar: &'static str,
     pub zstd: &'static str,
     pub jq: &'static str,
+    /// The store pnpm leaves, and for pnpm 11 the rules of its minor.
+    pub layout: StoreLayout,
+    /// The sqlite shell's `.dump` form (fetcherVersion 4), `None` when unused.
+    pub sqlite: Option<&'static str>,
 }
 
 struct Supported {
@@ -36,18 +49,50 @@ struct Supported {
     gnutar: &'static str,
     zstd: &'static str,
     jq: &'static str,
+    layout: StoreLayout,
+    sqlite: Option<&'static str>,
 }
 
-const SUPPORTED: &[Supported] = &[Supported {
-    fetcher_version: 3,
-    pnpm_major: "10",
-    // 10.34.5 is nixpkgs' pnpm_10; the reference replay of pnpm10-project gave the same
-    // output with 10.34.9 (update-pnpm-hash/tests/fixtures/pnpm10-project.reference/).
-    pnpm_versions: &["10.34.5", "10.34.9"],
-    gnutar: "1.35",
-    zstd: "1.5.7",
-    jq: "1.8.2",
-}];
+/// The `.dump` text form fetcherVersion 4 hashes: that of the 3.40–3.49 shells, which
+/// nixpkgs #538919 rewrites newer shells' output back to.
+const SQLITE_DUMP_FORM: &str = "3.4x .dump form";
+
+const SUPPORTED: &[Supported] = &[
+    Supported {
+        fetcher_version: 3,
+        pnpm_major: "10",
+        // 10.34.5 is nixpkgs' pnpm_10; the reference replay of pnpm10-project gave the same
+        // output with 10.34.9 (update-pnpm-hash/tests/fixtures/pnpm10-project.reference/).
+        pnpm_versions: &["10.34.5", "10.34.9"],
+        gnutar: "1.35",
+        zstd: "1.5.7",
+        jq: "1.8.2",
+        layout: StoreLayout::V10,
+        sqlite: None,
+    },
+    Supported {
+        fetcher_version: 4,
+        pnpm_major: "11",
+        // nixpkgs' pnpm_11.
+        pnpm_versions: &["11.22.0"],
+        gnutar: "1.35",
+        zstd: "1.5.7",
+        jq: "1.8.2",
+        layout: StoreLayout::V11(PNPM_11_22),
+        sqlite: Some(SQLITE_DUMP_FORM),
+    },
+    Supported {
+        fetcher_version: 4,
+        pnpm_major: "11",
+        // Reached only by the full version: `--pnpm 11` is nixpkgs' pin above.
+        pnpm_versions: &["11.28.11"],
+        gnutar: "1.35",
+        zstd: "1.5.7",
+        jq: "1.8.2",
+        layout: StoreLayout::V11(PNPM_11_28),
+        sqlite: Some(SQLITE_DUMP_FORM),
+    },
+];
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ProfileError {
@@ -70,14 +115,19 @@ impl fmt::Display for SupportedList {
         let items: Vec<String> = SUPPORTED
             .iter()
             .map(|s| {
+                let versions = s.pnpm_versions.join(", ");
+                let pnpm = if is_pin(s) {
+                    format!("{} (or {versions})", s.pnpm_major)
+                } else {
+                    versions
+                };
+                let sqlite = s
+                    .sqlite
+                    .map(|v| format!(", sqlite {v}"))
+                    .unwrap_or_default();
                 format!(
-                    "--fetcher-version {} --pnpm {} (or {}; GNU tar {}, zstd {}, jq {})",
-                    s.fetcher_version,
-                    s.pnpm_major,
-                    s.pnpm_versions.join(", "),
-                    s.gnutar,
-                    s.zstd,
-                    s.jq
+                    "--fetcher-version {} --pnpm {pnpm} (GNU tar {}, zstd {}, jq {}{sqlite})",
+                    s.fetcher_version, s.gnutar, s.zstd, s.jq
                 )
             })
             .collect();
@@ -85,7 +135,23 @@ impl fmt::Display for SupportedList {
     }
 }
 
+/// Whether `--pnpm MAJOR` resolves to this entry (the first for its fetcher version and major).
+fn is_pin(s: &Supported) -> bool {
+    SUPPORTED
+        .iter()
+        .find(|o| o.fetcher_version == s.fetcher_version && o.pnpm_major == s.pnpm_major)
+        .is_some_and(|first| std::ptr::eq(first, s))
+}
+
 impl Profile {
+    /// Whose `--frozen-lockfile` checks the install runs.
+    pub fn frozen_rules(&self) -> PnpmRules {
+        match self.layout {
+            StoreLayout::V10 => PnpmRules::V10,
+            StoreLayout::V11(_) => PnpmRules::V11,
+        }
+    }
+
     /// The profile for `--fetcher-version N --pnpm VERSION`, or why there is none.
     pub fn resolve(fetcher_version: u32, pnpm: &str) -> Result<Self, ProfileError> {
         let major = pnpm.split('.').next().unwrap_or(pnpm);
@@ -108,6 +174,8 @@ impl Profile {
                 gnutar: s.gnutar,
                 zstd: s.zstd,
                 jq: s.jq,
+                layout: s.layout,
+                sqlite: s.sqlite,
             })
             .ok_or_else(|| ProfileError::Unverified {
                 fetcher_version,
@@ -133,11 +201,27 @@ mod tests {
             Profile::resolve(3, "10.34.9").unwrap().pnpm_verified,
             "10.34.5"
         );
-        let err = Profile::resolve(4, "11").unwrap_err().to_string();
+        let err = Profile::resolve(4, "10").unwrap_err().to_string();
         assert!(
             err.contains("not been verified") && err.contains("--fetcher-version 3 --pnpm 10"),
             "{err}"
         );
+        assert!(
+            err.contains("--fetcher-version 4 --pnpm 11 (or 11.22.0)")
+                && err.contains("--fetcher-version 4 --pnpm 11.28.11 ("),
+            "{err}"
+        );
+        let p = Profile::resolve(4, "11").unwrap();
+        assert_eq!(
+            (p.pnpm_verified, p.layout),
+            ("11.22.0", StoreLayout::V11(PNPM_11_22))
+        );
+        assert_eq!(
+            Profile::resolve(4, "11.28.11").unwrap().layout,
+            StoreLayout::V11(PNPM_11_28)
+        );
+        assert!(Profile::resolve(3, "11").is_err());
+        assert!(Profile::resolve(4, "11.23.0").is_err());
         assert!(Profile::resolve(3, "10.0.0").is_err());
         let err = Profile::resolve(3, "12.4.2").unwrap_err().to_string();
         assert!(err.starts_with("pnpm 12.4.2 is not supported"), "{err}");

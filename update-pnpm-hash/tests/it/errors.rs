@@ -18,7 +18,7 @@ fn no_target_is_asked_for_with_a_working_command() {
 #[test]
 fn unverified_and_unsupported_targets_are_refused() {
     let p = Project::new();
-    p.uph(&["--fetcher-version", "4", "--pnpm", "11"])
+    p.uph(&["--fetcher-version", "4", "--pnpm", "10"])
         .expect_code(2)
         .expect_stderr_contains("has not been verified")
         .expect_stderr_contains("Supported: --fetcher-version 3 --pnpm 10");

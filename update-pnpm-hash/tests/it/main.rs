@@ -8,6 +8,7 @@
 mod server;
 
 mod errors;
+mod fetcher_v4;
 mod git_packages;
 mod help;
 mod layers;

@@ -30,7 +30,7 @@ pub(crate) fn pnpm() -> PathBuf {
 }
 
 /// A tarball cache kept between runs, so the reference project downloads once.
-fn shared_cache() -> PathBuf {
+pub(crate) fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache")
 }
 

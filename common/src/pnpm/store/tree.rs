@@ -11,6 +11,11 @@
 //! removed; directories and `-exec` files 0555, other files 0444. `.fetcher-version` lives
 //! in `$out`, outside the tar.
 //!
+//! pnpm 11 ([`StoreLayout::V11`], fetcherVersion 4) leaves the same under `v11/` except the
+//! index: no `index/` but one row per package in `index.db`, which nixpkgs keeps as
+//! `v11/index.db.sql` ([`super::sqlite_dump`]); a package without lockfile integrity is a
+//! row too, and a tarball without `package.json` gets pnpm's placeholder one.
+//!
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
 //! once, gunzips, parses and digests it, and keeps per distinct file only its digest, size
 //! and where its bytes are (package, offset in the tar). [`Store::write`] then emits the
@@ -33,14 +38,24 @@ use super::cafs::{content_path, index_path, is_executable};
 use super::dep_path::{dep_path_to_filename, MAX_LENGTH};
 use super::extract::{parse_tarball, tar_bytes, ExtractError};
 use super::index_file::{index_file_bytes, parse_manifest, IndexedFile};
+use super::index_row::{
+    row_data, row_key, IndexRowError, PLACEHOLDER_MODE, PLACEHOLDER_PACKAGE_JSON,
+};
+use super::js_value::JsValue;
+use super::layout::StoreLayout;
+use super::side_effects::{self, DirFile, PackagePatch};
+use super::sqlite_dump::IndexDump;
 use crate::fetch::integrity::{Integrity, IntegrityError};
 
 /// Directories and `*-exec` files after the fixup's chmod.
 pub const DIR_MODE: u32 = 0o555;
 pub const EXEC_MODE: u32 = 0o555;
 pub const FILE_MODE: u32 = 0o444;
-/// pnpm 10's store layout version directory.
-const LAYOUT: &str = "v10";
+/// pnpm 11's index as nixpkgs keeps it, under `v11/`.
+const INDEX_DUMP: &str = "index.db.sql";
+/// The [`Origin::package`] of a file no tarball holds (pnpm 11's placeholder
+/// `package.json`, a patched file): its bytes are `Store::generated[offset]`.
+const GENERATED_ORIGIN: usize = usize::MAX;
 
 /// Where a tar entry goes: the shape of `common::archive::pax_tar::PaxTarWriter`'s `dir` and
 /// `file`. Paths are relative to `$storePath`: `.` for the root, then `v10`,
@@ -103,6 +118,16 @@ pub enum StoreError {
         pkg_id: String,
         source: serde_json::Error,
     },
+    #[error("the patch of {pkg_id} cannot be applied as pnpm would: {source}")]
+    Patch {
+        pkg_id: String,
+        source: super::patch_file::PatchError,
+    },
+    #[error("the tarball of {pkg_id}: {source}")]
+    IndexRow {
+        pkg_id: String,
+        source: IndexRowError,
+    },
     #[error(
         "the integrity {integrity:?} of {pkg_id} is not one `<algorithm>-<base64>` hash: {source}"
     )]
@@ -139,16 +164,21 @@ struct Digested {
     /// `v10/<depPathToFilename>/tarball-integrity` of a `file:` tarball.
     tarball_integrity: Option<(String, String)>,
     files: Vec<(CafsKey, Origin)>,
+    /// Files whose bytes no tarball holds, with their keys.
+    generated: Vec<(CafsKey, Vec<u8>)>,
 }
 
-/// Where an index file goes: `index/XX/<name>`, or `<dir>/<name>` directly under `v10/`.
+/// Where an index file goes: `index/XX/<name>`, or `<dir>/<name>` directly under `v10/`;
+/// or, for pnpm 11, the `index.db` row's key.
 enum Placement {
     Index(String, String),
     Loose(String, String),
+    Row(String),
 }
 
 /// The store as nixpkgs packs it, known by digests; contents stay in the tarballs.
 pub struct Store {
+    layout: StoreLayout,
     packages: Vec<PackageTarball>,
     files: BTreeMap<CafsKey, Origin>,
     /// `index/XX/<name>` -> bytes, by shard then name.
@@ -156,18 +186,48 @@ pub struct Store {
     /// Directories directly under `v10/` other than `files` and `index`, by name, with
     /// their files by name.
     loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// pnpm 11's `index.db` rows.
+    rows: IndexDump,
+    /// Contents of the files with [`GENERATED_ORIGIN`].
+    generated: Vec<Vec<u8>>,
 }
 
 impl Store {
-    /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested.
+    /// Pass 1 for pnpm 10's store ([`Store::build_layout`] with [`StoreLayout::V10`]).
     pub fn build(packages: Vec<PackageTarball>, threads: usize) -> Result<Self, StoreError> {
-        let digested = parallel_map(&packages, threads, digest_package)?;
+        Self::build_layout(StoreLayout::V10, packages, &BTreeMap::new(), threads)
+    }
+
+    /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested.
+    /// `patches`: pnpm 11's patched packages by pkgId (their side effects are stored).
+    pub fn build_layout(
+        layout: StoreLayout,
+        packages: Vec<PackageTarball>,
+        patches: &BTreeMap<String, PackagePatch>,
+        threads: usize,
+    ) -> Result<Self, StoreError> {
+        let digested = parallel_map(&packages, threads, |i, p| {
+            digest_package(layout, i, p, patches.get(&p.pkg_id))
+        })?;
+        let mut rows = IndexDump::default();
+        let mut generated = Vec::new();
         let mut files = BTreeMap::new();
         let mut index_files = BTreeMap::new();
         let mut loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
         for d in digested {
             for (key, origin) in d.files {
                 files.entry(key).or_insert(origin);
+            }
+            for (key, bytes) in d.generated {
+                let origin = Origin {
+                    package: GENERATED_ORIGIN,
+                    offset: generated.len() as u64,
+                    size: bytes.len() as u64,
+                };
+                if let std::collections::btree_map::Entry::Vacant(e) = files.entry(key) {
+                    e.insert(origin);
+                    generated.push(bytes);
+                }
             }
             match d.index {
                 Placement::Index(shard, name) => {
@@ -179,6 +239,7 @@ impl Store {
                         .or_default()
                         .insert(name, d.index_json);
                 }
+                Placement::Row(key) => rows.insert(key, d.index_json),
             }
             if let Some((dir, integrity)) = d.tarball_integrity {
                 let dir = loose_dirs.entry(dir).or_default();
@@ -186,10 +247,13 @@ impl Store {
             }
         }
         Ok(Self {
+            layout,
             packages,
             files,
             index_files,
             loose_dirs,
+            rows,
+            generated,
         })
     }
 
@@ -198,9 +262,9 @@ impl Store {
         self.files.len()
     }
 
-    /// Index files under `v10/index`.
+    /// Index files under `v10/index`, or rows of pnpm 11's `index.db`.
     pub fn index_count(&self) -> usize {
-        self.index_files.len()
+        self.index_files.len() + self.rows.row_count()
     }
 
     /// Bytes of all distinct files.
@@ -217,18 +281,29 @@ impl Store {
         memory_budget: usize,
         threads: usize,
     ) -> Result<(), StoreError> {
+        let layout = self.layout.dir();
         sink.dir(".", DIR_MODE).map_err(StoreError::Sink)?;
-        sink.dir(LAYOUT, DIR_MODE).map_err(StoreError::Sink)?;
+        sink.dir(layout, DIR_MODE).map_err(StoreError::Sink)?;
         // `v10/`'s children in strcmp order, as `--sort=name` visits them.
-        let mut children: Vec<&str> = vec!["files", "index"];
+        let index = match self.layout {
+            StoreLayout::V10 => "index",
+            StoreLayout::V11(_) => INDEX_DUMP,
+        };
+        let mut children: Vec<&str> = vec!["files", index];
         children.extend(self.loose_dirs.keys().map(String::as_str));
         children.sort_unstable();
         for child in children {
             match child {
                 "files" => self.write_files(sink, memory_budget, threads)?,
                 "index" => self.write_index(sink).map_err(StoreError::Sink)?,
+                INDEX_DUMP => {
+                    let path = format!("{layout}/{INDEX_DUMP}");
+                    let (size, mut text) = (self.rows.byte_len(), self.rows.reader());
+                    sink.file(&path, FILE_MODE, size, &mut text)
+                        .map_err(StoreError::Sink)?;
+                }
                 dir => {
-                    let base = format!("{LAYOUT}/{dir}");
+                    let base = format!("{layout}/{dir}");
                     sink.dir(&base, DIR_MODE).map_err(StoreError::Sink)?;
                     for (name, bytes) in &self.loose_dirs[dir] {
                         let path = format!("{base}/{name}");
@@ -249,7 +324,8 @@ impl Store {
         threads: usize,
     ) -> Result<(), StoreError> {
         let sink_err = StoreError::Sink;
-        sink.dir(&format!("{LAYOUT}/files"), DIR_MODE)
+        let layout = self.layout.dir();
+        sink.dir(&format!("{layout}/files"), DIR_MODE)
             .map_err(sink_err)?;
         let files: Vec<(&CafsKey, &Origin)> = self.files.iter().collect();
         let groups: Vec<_> = groups(&files, memory_budget as u64).collect();
@@ -274,12 +350,12 @@ impl Store {
                 for ((key, origin), data) in group.iter().zip(contents?) {
                     let shard = usize::from(key.sha512[0]);
                     while next_shard <= shard {
-                        sink.dir(&format!("{LAYOUT}/files/{next_shard:02x}"), DIR_MODE)
+                        sink.dir(&format!("{layout}/files/{next_shard:02x}"), DIR_MODE)
                             .map_err(sink_err)?;
                         next_shard += 1;
                     }
                     let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
-                    let path = format!("{LAYOUT}/{}", content_path(&key.sha512, key.executable));
+                    let path = format!("{layout}/{}", content_path(&key.sha512, key.executable));
                     sink.file(&path, mode, origin.size, &mut &data[..])
                         .map_err(sink_err)?;
                 }
@@ -287,7 +363,7 @@ impl Store {
             Ok(())
         })?;
         for shard in next_shard..256 {
-            sink.dir(&format!("{LAYOUT}/files/{shard:02x}"), DIR_MODE)
+            sink.dir(&format!("{layout}/files/{shard:02x}"), DIR_MODE)
                 .map_err(sink_err)?;
         }
         Ok(())
@@ -295,16 +371,17 @@ impl Store {
 
     /// `v10/index` and its 256 shards.
     fn write_index(&self, sink: &mut dyn StoreSink) -> io::Result<()> {
-        sink.dir(&format!("{LAYOUT}/index"), DIR_MODE)?;
+        let layout = self.layout.dir();
+        sink.dir(&format!("{layout}/index"), DIR_MODE)?;
         for shard in 0..256 {
             let shard = format!("{shard:02x}");
-            sink.dir(&format!("{LAYOUT}/index/{shard}"), DIR_MODE)?;
+            sink.dir(&format!("{layout}/index/{shard}"), DIR_MODE)?;
             let from = (shard.clone(), String::new());
             for ((s, name), bytes) in self.index_files.range(from..) {
                 if *s != shard {
                     break;
                 }
-                let path = format!("{LAYOUT}/index/{shard}/{name}");
+                let path = format!("{layout}/index/{shard}/{name}");
                 sink.file(&path, FILE_MODE, bytes.len() as u64, &mut &bytes[..])?;
             }
         }
@@ -319,7 +396,12 @@ impl Store {
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         // Per package, the (slot, origin) pairs it must give, by offset.
         let mut wanted: BTreeMap<usize, Vec<(usize, Origin)>> = BTreeMap::new();
+        let mut generated = Vec::new();
         for (slot, (_, origin)) in group.iter().enumerate() {
+            if origin.package == GENERATED_ORIGIN {
+                generated.push((slot, origin.offset as usize));
+                continue;
+            }
             wanted
                 .entry(origin.package)
                 .or_default()
@@ -333,6 +415,9 @@ impl Store {
             })
             .collect();
         let slots: Vec<Mutex<Vec<u8>>> = group.iter().map(|_| Mutex::new(Vec::new())).collect();
+        for (slot, index) in generated {
+            *slots[slot].lock().unwrap_or_else(|e| e.into_inner()) = self.generated[index].clone();
+        }
         parallel_map(&jobs, threads, |_, (package, want)| {
             self.read_slices(*package, want, &slots)
         })?;
@@ -392,7 +477,12 @@ impl Store {
 }
 
 /// Pass 1 for one package.
-fn digest_package(package: usize, p: &PackageTarball) -> Result<Digested, StoreError> {
+fn digest_package(
+    layout: StoreLayout,
+    package: usize,
+    p: &PackageTarball,
+    patch: Option<&PackagePatch>,
+) -> Result<Digested, StoreError> {
     let bytes = p.source.read().map_err(|source| StoreError::Read {
         pkg_id: p.pkg_id.clone(),
         source_name: p.source.describe(),
@@ -403,20 +493,17 @@ fn digest_package(package: usize, p: &PackageTarball) -> Result<Digested, StoreE
         source_name: p.source.describe(),
         source,
     };
-    let (placement, tarball_integrity) = placement(p, &bytes)?;
+    let (placement, tarball_integrity) = placement(layout, p, &bytes)?;
     let tar = tar_bytes(&bytes).map_err(extract_err)?;
     drop(bytes);
     let entries = parse_tarball(&tar).map_err(extract_err)?;
     let mut manifest = None;
-    let mut indexed = Vec::with_capacity(entries.len());
-    let mut files = Vec::with_capacity(entries.len());
+    let mut indexed = Vec::with_capacity(entries.len() + 1);
+    let mut files = Vec::with_capacity(entries.len() + 1);
     for entry in &entries {
         let data = entry.data(&tar);
         if entry.path == "package.json" {
-            manifest = Some(parse_manifest(data).map_err(|source| StoreError::Manifest {
-                pkg_id: p.pkg_id.clone(),
-                source,
-            })?);
+            manifest = Some(data);
         }
         let sha512: [u8; 64] = Sha512::digest(data).into();
         let key = CafsKey {
@@ -436,23 +523,149 @@ fn digest_package(package: usize, p: &PackageTarball) -> Result<Digested, StoreE
             size: entry.size as u64,
         });
     }
+    let manifest_err = |source| StoreError::Manifest {
+        pkg_id: p.pkg_id.clone(),
+        source,
+    };
+    let mut generated = Vec::new();
+    let index_json = match layout {
+        StoreLayout::V10 => {
+            let manifest = manifest
+                .map(parse_manifest)
+                .transpose()
+                .map_err(manifest_err)?;
+            index_file_bytes(manifest.as_ref(), &indexed)
+        }
+        StoreLayout::V11(rules) => {
+            let manifest = manifest
+                .map(parse_js_manifest)
+                .transpose()
+                .map_err(manifest_err)?;
+            if manifest.is_none() {
+                // pnpm 11's addPlaceholderPackageJsonToCafs: stored and indexed last.
+                let placeholder = PLACEHOLDER_PACKAGE_JSON.as_bytes();
+                let sha512: [u8; 64] = Sha512::digest(placeholder).into();
+                let size = placeholder.len() as u64;
+                let key = CafsKey {
+                    sha512,
+                    executable: false,
+                };
+                generated.push((key, placeholder.to_vec()));
+                indexed.push(IndexedFile {
+                    path: "package.json".to_owned(),
+                    sha512,
+                    mode: PLACEHOLDER_MODE,
+                    size,
+                });
+            }
+            let side_effects = match patch {
+                None => None,
+                Some(patch) => {
+                    let contents = |i: usize| match entries.get(i) {
+                        Some(e) => e.data(&tar).to_vec(),
+                        None => PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec(),
+                    };
+                    let (record, added) = patched_dir(patch, manifest.as_ref(), &indexed, contents)
+                        .map_err(|source| StoreError::Patch {
+                            pkg_id: p.pkg_id.clone(),
+                            source,
+                        })?;
+                    for d in added {
+                        let key = CafsKey {
+                            sha512: d.file.sha512,
+                            executable: is_executable(d.file.mode),
+                        };
+                        generated.push((key, d.content));
+                    }
+                    let key = side_effects::cache_key(rules.side_effects_format2, &patch.hash);
+                    Some(JsValue::Map(vec![(JsValue::String(key), record)]))
+                }
+            };
+            row_data(&rules, manifest.as_ref(), &indexed, side_effects).map_err(|source| {
+                StoreError::IndexRow {
+                    pkg_id: p.pkg_id.clone(),
+                    source,
+                }
+            })?
+        }
+    };
     Ok(Digested {
         index: placement,
-        index_json: index_file_bytes(manifest.as_ref(), &indexed),
+        index_json,
         tarball_integrity,
         files,
+        generated,
     })
+}
+
+/// The package directory after pnpm 11 imported it, applied `patch` and linked its bins,
+/// diffed against the index (`indexed`; `contents(i)` is file `i`'s bytes).
+fn patched_dir(
+    patch: &PackagePatch,
+    manifest: Option<&JsValue>,
+    indexed: &[IndexedFile],
+    contents: impl Fn(usize) -> Vec<u8>,
+) -> Result<(JsValue, Vec<DirFile>), super::patch_file::PatchError> {
+    let mut dir: Vec<DirFile> = indexed
+        .iter()
+        .enumerate()
+        .map(|(i, f)| DirFile {
+            file: IndexedFile {
+                mode: if is_executable(f.mode) { 0o755 } else { 0o644 },
+                ..f.clone()
+            },
+            content: contents(i),
+        })
+        .collect();
+    for fp in &patch.files {
+        let d = dir
+            .iter_mut()
+            .find(|d| d.file.path == fp.path)
+            .ok_or_else(|| super::patch_file::PatchError::Missing(fp.path.clone()))?;
+        d.content = super::patch_file::apply(fp, &d.content)?;
+        d.file.sha512 = Sha512::digest(&d.content).into();
+        d.file.size = d.content.len() as u64;
+    }
+    let has_bin = manifest
+        .and_then(|m| m.get("bin"))
+        .is_some_and(|b| !b.is_nullish());
+    let bin_dir = manifest
+        .and_then(|m| m.get("directories"))
+        .and_then(|d| d.get("bin"));
+    if !has_bin && bin_dir.is_some_and(|d| !d.is_nullish()) {
+        return Err(super::patch_file::PatchError::Unsupported(
+            "is for a package whose bins come from",
+            "`directories.bin`".to_owned(),
+        ));
+    }
+    for bin in side_effects::bin_targets(manifest) {
+        if let Some(d) = dir.iter_mut().find(|d| d.file.path == bin) {
+            d.file.mode = 0o755;
+        }
+    }
+    Ok(side_effects::diff(indexed, &dir))
+}
+
+/// `package.json` as pnpm 11 parses it (`parseJsonBufferSync`: UTF-8 with replacement, BOM
+/// stripped, `JSON.parse`), in JavaScript's property order.
+fn parse_js_manifest(bytes: &[u8]) -> Result<JsValue, serde_json::Error> {
+    let text = String::from_utf8_lossy(bytes);
+    JsValue::parse_json(text.strip_prefix('\u{feff}').unwrap_or(&text))
 }
 
 /// Where pnpm's package requester puts the index (`getFilesIndexFilePath`), and the
 /// `tarball-integrity` it writes for a `file:` tarball (the lockfile's integrity, else the
 /// tarball's sha512 as the worker computes it).
 fn placement(
+    layout: StoreLayout,
     p: &PackageTarball,
     tarball: &[u8],
 ) -> Result<(Placement, Option<(String, String)>), StoreError> {
     let dir = || dep_path_to_filename(&p.pkg_id, MAX_LENGTH);
     let placement = match &p.integrity {
+        _ if layout != StoreLayout::V10 => {
+            Placement::Row(row_key(p.integrity.as_deref(), &p.pkg_id))
+        }
         Some(sri) => {
             let integrity = Integrity::parse_sri(sri).map_err(|source| StoreError::Integrity {
                 pkg_id: p.pkg_id.clone(),
