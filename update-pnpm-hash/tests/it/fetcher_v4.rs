@@ -29,7 +29,10 @@ fn pnpm10_project_fv4_hash_equals_the_reference_replay() {
     }
     run.expect_code(0);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let ours = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    let ours = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
     }
@@ -134,7 +137,10 @@ fn patched_project_fv4_hash_equals_the_reference_replay() {
     }
     run.expect_code(0);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let ours = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    let ours = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
     }

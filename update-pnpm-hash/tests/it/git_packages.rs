@@ -83,7 +83,10 @@ pub(crate) fn assert_native_equals_replay(project: &Path, registry: &str) {
     let ours = native(project, cache.path(), &out);
     ours.expect_code(0);
     let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
-    let native = report["lockfiles"][0]["hash"].as_str().unwrap().to_owned();
+    let native = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let expected = replayed.stdout().trim().to_owned();
     if native != expected {
         let described = keep.path().join("replay-described");
