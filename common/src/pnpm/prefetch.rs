@@ -32,6 +32,7 @@ use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::Profile;
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
+use crate::pnpm::store::tree::parallel_map;
 use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
 use crate::yarn::nar_memo::NarMemo;
 
@@ -289,12 +290,16 @@ impl Prefetcher {
                 h => Ok(h),
             }
         };
-        let mut missing = Vec::new();
-        for p in &planned.packages {
-            if matches!(p.source, Source::Url(_)) && lookup(p)?.is_none() {
-                missing.push(p);
-            }
-        }
+        // Each cached tarball looked up (under --recompute: read and digested) once, on
+        // every core: a full recompute is mostly this and the store's two passes.
+        let hits = parallel_map(&planned.packages, threads(), |_, p| lookup(p))?;
+        let missing: Vec<&PlannedPackage> = planned
+            .packages
+            .iter()
+            .zip(&hits)
+            .filter(|(p, hit)| matches!(p.source, Source::Url(_)) && hit.is_none())
+            .map(|(p, _)| p)
+            .collect();
         if !missing.is_empty() && self.opts.offline {
             return Err(PrefetchError::Offline {
                 lockfile: path.to_owned(),
@@ -326,11 +331,20 @@ impl Prefetcher {
                     errors,
                 })?;
         let mut tarballs = Vec::with_capacity(planned.packages.len());
-        for p in &planned.packages {
+        for (p, hit) in planned.packages.iter().zip(hits) {
             let source = match &p.source {
                 Source::LocalFile { path, .. } => TarballSource::File(path.clone()),
                 Source::Url(_) => {
-                    let hit = lookup(p)?.ok_or_else(|| {
+                    // Just downloaded (and verified by the fetcher) when not found above.
+                    let hit = match hit {
+                        Some(hit) => Some(hit),
+                        None => p.integrity.as_ref().map_or(Ok(None), |i| {
+                            self.cache
+                                .lookup(&i.cache_key(), Some(i), Trust::Stamp)
+                                .map_err(cache_err)
+                        })?,
+                    };
+                    let hit = hit.ok_or_else(|| {
                         io_err(io::Error::other(format!(
                             "{} vanished from the cache while in use",
                             p.key
