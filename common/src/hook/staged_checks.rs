@@ -37,11 +37,13 @@ pub enum CheckError {
     },
     #[error("{config}: record = {record:?}, but {record} is neither staged nor in HEAD (a typo?)\nfix: correct `record` in {config}, or create the record with `update-yarn-hash` and `git add {record}`")]
     RecordNotFound { config: String, record: String },
-    #[error("{config}: in-place lockfile {lockfile}: {nix_file} {problem}\nfix: point `nix-file` at the file holding `fetchYarnDeps {{ hash = \"...\"; }}`")]
+    /// `at` (line, column in `nix_file`) when the problem has a place: `file:line:col:`.
+    #[error("{config}: in-place lockfile {lockfile}: {nix_file}{} {problem}\nfix: point `nix-file` at the file holding `fetchYarnDeps {{ hash = \"...\"; }}`", at.map(|(l, c)| format!(":{l}:{c}:")).unwrap_or_default())]
     InPlace {
         config: String,
         lockfile: String,
         nix_file: String,
+        at: Option<(usize, usize)>,
         problem: String,
     },
 }
@@ -448,19 +450,21 @@ fn check_in_place(
         if !staged(&entry.lockfile) && !staged(&entry.nix_file) {
             continue;
         }
-        let bad = |problem: String| CheckError::InPlace {
+        let bad_at = |at: Option<(usize, usize)>, problem: String| CheckError::InPlace {
             config: config_path.to_owned(),
             lockfile: entry.lockfile.clone(),
             nix_file: entry.nix_file.clone(),
+            at,
             problem,
         };
+        let bad = |problem: String| bad_at(None, problem);
         let lock = repo.staged(&entry.lockfile)?.ok_or_else(|| {
             bad(format!(
                 "cannot be checked: {} is not staged or tracked",
                 entry.lockfile
             ))
         })?;
-        let recorded = in_place_hash(repo, entry).map_err(bad)?;
+        let recorded = in_place_hash(repo, entry).map_err(|(at, problem)| bad_at(at, problem))?;
         report.lockfiles_checked += 1;
         match recompute(&entry.lockfile, &lock) {
             Ok(actual) if actual == recorded => {}
@@ -502,19 +506,41 @@ fn check_in_place(
     Ok(())
 }
 
-/// The `fetchYarnDeps` hash in an in-place entry's staged `.nix` file.
-fn in_place_hash(repo: &StagedRepo, entry: &InPlace) -> Result<Sha256Hash, String> {
+/// The `fetchYarnDeps` hash in an in-place entry's staged `.nix` file, or the problem
+/// and, when it has one, its place (line, column) in that file.
+fn in_place_hash(
+    repo: &StagedRepo,
+    entry: &InPlace,
+) -> Result<Sha256Hash, (Option<(usize, usize)>, String)> {
+    let nowhere = |problem: String| (None, problem);
     let bytes = repo
         .staged(&entry.nix_file)
-        .map_err(|e| e.to_string())?
-        .ok_or("is not staged or tracked")?;
-    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8".to_owned())?;
-    let call = fetcher_call::find(&text).map_err(|e| e.to_string())?;
+        .map_err(|e| nowhere(e.to_string()))?
+        .ok_or_else(|| nowhere("is not staged or tracked".to_owned()))?;
+    let text = String::from_utf8(bytes).map_err(|_| nowhere("is not UTF-8".to_owned()))?;
+    let call = fetcher_call::find(&text).map_err(|e| {
+        use fetcher_call::CallError::{ChangesInstall, NotLiteral, Syntax};
+        let text = e.to_string();
+        match e {
+            // Their text starts with its own `line N:C: `: the place goes in front instead.
+            Syntax { line, col, .. }
+            | NotLiteral { line, col, .. }
+            | ChangesInstall { line, col, .. } => (
+                Some((line, col)),
+                text.split_once(": ")
+                    .map_or(text.clone(), |(_, r)| r.to_owned()),
+            ),
+            _ => nowhere(text),
+        }
+    })?;
     let literal = call.value_text.trim_matches('"');
     literal.parse().map_err(|_| {
-        format!(
-            "line {}:{}: `{} = {};` is not a sha256 hash; fill it in with `update-yarn-hash --nix-file {}`",
-            call.line, call.col, call.attr, call.value_text, entry.nix_file
+        (
+            Some((call.line, call.col)),
+            format!(
+                "`{} = {};` is not a sha256 hash; fill it in with `update-yarn-hash --nix-file {}`",
+                call.attr, call.value_text, entry.nix_file
+            ),
         )
     })
 }
