@@ -59,12 +59,12 @@ impl Ecosystem for Pnpm {
             || self.node.is_some_and(|n| Some(n) != *node)
     }
 
-    /// The target given, else (for a lockfile not yet recorded) the one this tool knows
-    /// to be verified.
-    fn fix_flags(&self, unrecorded: bool) -> String {
-        match (self.fetcher_version, &self.pnpm) {
-            (None, None) if unrecorded => " --fetcher-version 3 --pnpm 10".to_owned(),
-            (v, p) => {
+    /// The target given, else (for a lockfile not yet recorded) the one the project's
+    /// pnpm fits ([`target_hint`]: its packageManager).
+    fn fix_flags(&self, unrecorded: Option<&Path>) -> String {
+        match (self.fetcher_version, &self.pnpm, unrecorded) {
+            (None, None, Some(lockfile)) => hint(lockfile).flags,
+            (v, p, _) => {
                 let v = v.map(|v| format!(" --fetcher-version {v}"));
                 let p = p
                     .as_ref()
@@ -136,22 +136,13 @@ impl Pnpm {
         let pnpm = self.pnpm.clone().or(recorded.map(|r| r.1));
         let (Some(fetcher_version), Some(pnpm)) = (fetcher_version, pnpm) else {
             // The target the project's own pnpm fits (packageManager), not a fixed guess.
-            let read = |p: &Path| std::fs::read(p).ok();
-            let package_json = lockfile.path.with_file_name("package.json");
-            let hint = match (self.fetcher_version, &self.pnpm) {
-                (None, None) => Some(target_hint::hint(
-                    &read(&lockfile.path).unwrap_or_default(),
-                    read(&package_json).as_deref(),
-                )),
+            let flags = self.fix_flags(Some(&lockfile.path));
+            let note = match (self.fetcher_version, &self.pnpm) {
+                (None, None) => hint(&lockfile.path).note,
                 _ => None,
-            };
-            let flags = hint
-                .as_ref()
-                .map_or_else(|| self.fix_flags(true), |h| h.flags.clone());
-            let note = hint
-                .and_then(|h| h.note)
-                .map(|n| format!("   ({n})"))
-                .unwrap_or_default();
+            }
+            .map(|n| format!("   ({n})"))
+            .unwrap_or_default();
             return Err(Failure::bad_input(anyhow!(
                 "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: {} --lockfile {}{flags}{note}",
                 lockfile.key,
@@ -161,6 +152,15 @@ impl Pnpm {
         };
         Profile::resolve(fetcher_version, &pnpm, node).map_err(Failure::bad_input)
     }
+}
+
+/// [`target_hint::hint`] for the lockfile at `path` and the package.json beside it.
+fn hint(path: &Path) -> target_hint::TargetHint {
+    let read = |p: &Path| std::fs::read(p).ok();
+    target_hint::hint(
+        &read(path).unwrap_or_default(),
+        read(&path.with_file_name("package.json")).as_deref(),
+    )
 }
 
 fn prefetcher(s: Settings) -> Result<Prefetcher, Failure> {

@@ -26,6 +26,17 @@ fn no_target_suggests_the_one_packagemanager_fits() {
     p.uph(&[]).expect_code(2).expect_stderr_contains(
         "fix: update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11\n",
     );
+    // --check's advice for the unrecorded lockfile too.
+    let check = p.uph(&["--check"]);
+    assert!(
+        check
+            .stderr()
+            .contains("update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11")
+            || check.stdout().contains(
+                "update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11"
+            ),
+        "{check}"
+    );
     std::fs::write(&manifest, with("pnpm@12.4.2")).unwrap();
     p.uph(&[]).expect_code(2).expect_stderr_contains(
         "fix: update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11   (the project names pnpm 12.4.2, which nixpkgs' fetchPnpmDeps does not support yet",
