@@ -8,8 +8,9 @@
 { recordFile, root }:
 let
   yarnFix = "run `nix run .#update-yarn-hash` (it writes .nix/yarn-deps.toml; never edit it by hand)";
-  pnpmFix = lockfile: { fetcherVersion, pnpm }:
-    "run `nix run .#update-pnpm-hash -- --lockfile ${lockfile} --fetcher-version ${toString fetcherVersion} --pnpm ${pnpm}` (it writes .nix/yarn-deps.toml; never edit it by hand)";
+  pnpmFix = lockfile: { fetcherVersion, pnpm, node ? null }:
+    let nodeFlag = if node == null then "" else " --node ${node}"; in
+    "run `nix run .#update-pnpm-hash -- --lockfile ${lockfile} --fetcher-version ${toString fetcherVersion} --pnpm ${pnpm}${nodeFlag}` (it writes .nix/yarn-deps.toml; never edit it by hand)";
   record =
     if builtins.pathExists recordFile
     then builtins.fromTOML (builtins.readFile recordFile)
@@ -21,6 +22,8 @@ let
   # The keys each writer puts in an entry (common/src/record/hash_record.rs); attrNames sorts.
   yarnKeys = [ "hash" "lock-sha256" ];
   pnpmKeys = [ "fetcher" "fetcher-version" "hash" "lock-sha256" "pnpm" ];
+  # `node` (the Node major pnpm runs under) only when update-pnpm-hash was given --node.
+  pnpmNodeKeys = [ "fetcher" "fetcher-version" "hash" "lock-sha256" "node" "pnpm" ];
   at = lockfile: "${toString recordFile}: [\"${lockfile}\"]";
   # The entry's hash once its form and freshness are checked; `fix` says how to rewrite it.
   checked = lockfile: fix:
@@ -28,8 +31,8 @@ let
       entry = record.${lockfile} or (throw "${at lockfile} has no entry: ${fix}");
       lockPath = root + "/${lockfile}";
     in
-    if !(builtins.elem (builtins.attrNames entry) [ yarnKeys pnpmKeys ])
-    then throw "${at lockfile} must have exactly `lock-sha256` and `hash` (Yarn) or also `fetcher`, `fetcher-version` and `pnpm` (pnpm): ${fix}"
+    if !(builtins.elem (builtins.attrNames entry) [ yarnKeys pnpmKeys pnpmNodeKeys ])
+    then throw "${at lockfile} must have exactly `lock-sha256` and `hash` (Yarn) or also `fetcher`, `fetcher-version` and `pnpm`, and maybe `node` (pnpm): ${fix}"
     else if !(isSriSha256 entry.hash)
     then throw "${at lockfile} hash = \"${toString entry.hash}\" is not an SRI sha256 hash (sha256-<44 base64 chars>): ${fix}"
     else if !(isHexSha256 entry.lock-sha256)
@@ -46,10 +49,13 @@ let
     then throw "${at lockfile} is a ${entry.fetcher} entry, not a fetchYarnDeps one: ${yarnFix} -- --lockfile ${lockfile}"
     else entry.hash;
   # The hash for fetchPnpmDeps { fetcherVersion; pnpm; }: the record names the target its
-  # hash was computed for, and a hash for another target is another hash.
-  pnpmHashFor = lockfile: { fetcherVersion, pnpm }:
+  # hash was computed for, and a hash for another target is another hash. `node` (e.g.
+  # pnpm_11.nodejs.version), when given, is checked against the recorded Node major: a
+  # patched lockfile's fetcherVersion 4 hash depends on it.
+  pnpmHashFor = lockfile: { fetcherVersion, pnpm, node ? null }:
     let
-      target = { inherit fetcherVersion; pnpm = builtins.head (builtins.splitVersion pnpm); };
+      nodeMajor = if node == null then null else builtins.head (builtins.splitVersion node);
+      target = { inherit fetcherVersion; pnpm = builtins.head (builtins.splitVersion pnpm); node = nodeMajor; };
       fix = pnpmFix lockfile target;
       entry = checked lockfile fix;
     in
@@ -60,6 +66,8 @@ let
     # The record holds the major ("10") or an exact version ("10.34.5").
     else if entry.pnpm != target.pnpm && entry.pnpm != pnpm
     then throw "${at lockfile} was recorded for pnpm ${entry.pnpm}, the flake uses pnpm ${pnpm}: ${fix}"
+    else if entry ? node && nodeMajor != null && toString entry.node != nodeMajor
+    then throw "${at lockfile} was recorded for Node ${toString entry.node}, the flake's pnpm runs under Node ${node}: ${fix}"
     else entry.hash;
 in
 {
@@ -72,7 +80,10 @@ in
   all = builtins.mapAttrs
     (lockfile: entry:
       if isPnpm entry
-      then pnpmHashFor lockfile { fetcherVersion = entry.fetcher-version; inherit (entry) pnpm; }
+      then
+        pnpmHashFor lockfile
+          ({ fetcherVersion = entry.fetcher-version; inherit (entry) pnpm; }
+            // (if entry ? node then { node = toString entry.node; } else { }))
       else yarnHashFor lockfile)
     record;
 }

@@ -3,9 +3,10 @@
 //! inserted in random order with keys given as UTF-8 hex (so our quoting is not used to
 //! build the input), `ANALYZE` for `sqlite_stat1`.
 //!
-//! The shell: NIXCI_SQLITE3, else `sqlite3` on PATH; it must print the older dump form
-//! (before `unistr()`, sqlite < 3.50), which fetcherVersion 4 normalises to. Under
-//! CI=true a missing shell fails the test.
+//! The shell: NIXCI_SQLITE3 (any 3.22–3.49 shell), else the sqlite 3.46.1 `cargo xtask
+//! reference-tools` builds (test_support's SQLITE_OLD, NIXCI_SQLITE_OLD), never whatever
+//! `sqlite3` is on PATH; it must print the older dump form (before `unistr()`, sqlite <
+//! 3.50), which fetcherVersion 4 normalises to. Under CI=true a missing shell fails the test.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use common::pnpm::store::sqlite_dump::IndexDump;
 fn sqlite3() -> Option<PathBuf> {
     let path = match std::env::var_os("NIXCI_SQLITE3") {
         Some(p) => PathBuf::from(p),
-        None => test_support::tool("sqlite3", "prints the reference .dump")?,
+        None => test_support::reference_tools::SQLITE_OLD.for_test()?,
     };
     let version = Command::new(&path).arg("--version").output().ok()?;
     let version = String::from_utf8_lossy(&version.stdout).to_string();

@@ -5,9 +5,12 @@
 //! as the fixup packs every row with one, so state kept between `pack` calls would show);
 //! `semver_clean` against semver 7.8.5 (the one pnpm 11.22.0's bundle holds).
 //!
-//! Modules: NIXCI_NODE_MODULES (a node_modules directory holding both), else
-//! $NIXCI_TOOLS_DIR/pnpm11-js/node_modules, installed there from npm if missing.
-//! Under CI=true a missing tool fails the test.
+//! Node: the Node 22 `cargo xtask reference-tools` installs (test_support's NODE_22,
+//! NIXCI_NODE22), never whatever `node` is on PATH. Modules: NIXCI_NODE_MODULES (a
+//! node_modules directory holding both), else the reference tools' fixup modules
+//! ($NIXCI_TOOLS_DIR/pnpm-fixup-state-db/node_modules, NIXCI_FIXUP_NODE_MODULES) when they
+//! hold both, else $NIXCI_TOOLS_DIR/pnpm11-js/node_modules, installed there by npm if
+//! missing. Under CI=true a missing tool fails the test.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,16 +27,23 @@ fn node_modules() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NIXCI_NODE_MODULES") {
         return Some(PathBuf::from(p));
     }
-    let dir = test_support::reference_tools::tools_dir()?.join("pnpm11-js");
-    let modules = dir.join("node_modules");
-    let present = || {
+    let tools = test_support::reference_tools::tools_dir()?;
+    let present = |modules: &std::path::Path| {
         MODULES.iter().all(|m| {
             let (name, version) = m.split_once('@').unwrap();
             std::fs::read_to_string(modules.join(name).join("package.json"))
                 .is_ok_and(|p| p.contains(&format!("\"version\": \"{version}\"")))
         })
     };
-    if present() {
+    let fixup = std::env::var_os("NIXCI_FIXUP_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools.join("pnpm-fixup-state-db/node_modules"));
+    if present(&fixup) {
+        return Some(fixup);
+    }
+    let dir = tools.join("pnpm11-js");
+    let modules = dir.join("node_modules");
+    if present(&modules) {
         return Some(modules);
     }
     let installed = Command::new("npm")
@@ -42,7 +52,7 @@ fn node_modules() -> Option<PathBuf> {
         .args(MODULES)
         .status()
         .is_ok_and(|s| s.success());
-    if installed && present() {
+    if installed && present(&modules) {
         return Some(modules);
     }
     test_support::skip(&format!("{} (npm install failed)", MODULES.join(", ")));
@@ -52,7 +62,7 @@ fn node_modules() -> Option<PathBuf> {
 /// Runs `script` under node with the modules, `input` on stdin; stdout's lines.
 fn node(script: &str, input: String) -> Option<Vec<String>> {
     let modules = node_modules()?;
-    let node = test_support::tool("node", "runs msgpackr and semver")?;
+    let node = test_support::reference_tools::NODE_22.for_test()?;
     let mut child = Command::new(node)
         .arg("-e")
         .arg(script)

@@ -232,7 +232,9 @@ impl<'a, E: Ecosystem> Context<'a, E> {
             self.modes,
             &crate::shell_word(&self.relative_to_cwd(&self.record_path)),
         );
-        fix + &self.eco.fix_flags(unrecorded)
+        fix + &self
+            .eco
+            .fix_flags(unrecorded.then_some(lockfile.path.as_path()))
     }
 
     /// `path` as typed from the cwd: relative to it when inside it.

@@ -67,8 +67,8 @@ pub trait Ecosystem {
     }
 
     /// This tool's own flags that a `fix:` command must repeat (pnpm's target); for a
-    /// lockfile not yet recorded (`unrecorded`), what it must add.
-    fn fix_flags(&self, _unrecorded: bool) -> String {
+    /// lockfile not yet recorded (`unrecorded`, its path), what it must add.
+    fn fix_flags(&self, _unrecorded: Option<&std::path::Path>) -> String {
         String::new()
     }
 

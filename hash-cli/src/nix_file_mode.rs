@@ -86,7 +86,7 @@ fn fix<E: Ecosystem>(ctx: &Context<E>, nix_file: &Path) -> String {
             crate::shell_word(&ctx.relative_to_cwd(lockfile))
         );
     }
-    fix + &ctx.eco.fix_flags(false)
+    fix + &ctx.eco.fix_flags(None)
 }
 
 /// `--lockfile` if given, else the lockfile the call names, relative to the file.

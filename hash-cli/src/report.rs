@@ -64,6 +64,9 @@ pub struct Side {
     pub fetcher_version: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pnpm: Option<String>,
+    /// pnpm: the target's Node major, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
 }
 
 impl Side {
@@ -80,10 +83,12 @@ impl Side {
         if let Fetcher::FetchPnpmDeps {
             fetcher_version,
             pnpm,
+            node,
         } = fetcher
         {
             self.fetcher_version = Some(*fetcher_version);
             self.pnpm = Some(pnpm.clone());
+            self.node = *node;
         }
         self
     }

@@ -42,7 +42,7 @@ fn check() -> Result<Option<String>, String> {
     if !new.is_empty() {
         let commands: Vec<String> = new
             .iter()
-            .map(|l| format!("`{}`", record_command(l)))
+            .map(|l| record_command(l, &|p| std::fs::read(root.join(p)).ok()).to_string())
             .collect();
         return Ok(Some(format!(
             "{} {} no recorded dependency hash in {}: run {}",

@@ -71,12 +71,15 @@ impl Recomputer {
         target: &PnpmTarget<'_>,
     ) -> Result<Sha256Hash, RecomputeFailure> {
         self.announce("fetchPnpmDeps", lockfile);
-        let extra = [
+        let mut extra = vec![
             "--fetcher-version".to_owned(),
             target.fetcher_version.to_string(),
             "--pnpm".to_owned(),
             target.pnpm.to_owned(),
         ];
+        if let Some(node) = target.node {
+            extra.extend(["--node".to_owned(), node.to_string()]);
+        }
         // Run inside the exported project, so messages name the repository's paths.
         self.run_child(lockfile, bytes, &extra, Some(target.root))
     }
@@ -196,6 +199,8 @@ pub struct Args {
     fetcher_version: Option<u32>,
     #[arg(long, requires = "fetcher_version")]
     pnpm: Option<String>,
+    #[arg(long, requires = "fetcher_version")]
+    node: Option<u32>,
 }
 
 /// `nix-hooks __recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
@@ -218,7 +223,7 @@ pub fn run(args: &Args) -> Result<u8> {
         fetch.retries = QUICK_RETRIES;
     }
     if let (Some(fetcher_version), Some(pnpm)) = (args.fetcher_version, &args.pnpm) {
-        let profile = match Profile::resolve(fetcher_version, pnpm) {
+        let profile = match Profile::resolve(fetcher_version, pnpm, args.node) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("{e}");

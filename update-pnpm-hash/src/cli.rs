@@ -40,7 +40,9 @@ Examples:
       write the fetchPnpmDeps output directory itself
 
 Supported targets: --fetcher-version 3 --pnpm 10 (pnpm 10.34.5, GNU tar 1.35,
-zstd 1.5.7, jq 1.8.2).
+zstd 1.5.7, jq 1.8.2); --fetcher-version 4 --pnpm 11 (pnpm 11.22.0) or
+--pnpm 11.28.11, with --node 22 or 24 (11.28.11: 22) for lockfiles with
+patchedDependencies, x86_64-linux.
 
 Exit codes:
   0  ok (hash recorded / up to date)
@@ -63,6 +65,12 @@ pub struct Cli {
     /// [default: the record's]
     #[arg(long, value_name = "VERSION")]
     pub pnpm: Option<String>,
+
+    /// The Node major nixpkgs' pnpm runs under (fetcherVersion 4): pnpm 11 writes it into
+    /// the store for patched dependencies, so lockfiles with patchedDependencies need it
+    /// [default: the record's]
+    #[arg(long, value_name = "MAJOR")]
+    pub node: Option<u32>,
 
     #[command(flatten)]
     pub fetch: FetchArgs,

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let pnpm = Pnpm {
         fetcher_version: cli.fetcher_version,
         pnpm: cli.pnpm.clone(),
+        node: cli.node,
     };
     hash_cli::main(&pnpm, &cli.modes, &cli.fetch)
 }

@@ -8,6 +8,7 @@ use anyhow::anyhow;
 use common::fetch::tarball_fetch::FetchProgress;
 use common::pnpm::prefetch::{PrefetchError, PrefetchOptions, Prefetched, Prefetcher};
 use common::pnpm::profile::Profile;
+use common::pnpm::target_hint;
 use common::record::fetcher_call::{FetcherCall, FoundCall};
 use common::record::hash_record::Fetcher;
 use hash_cli::lockfile_kind::Kind;
@@ -21,6 +22,8 @@ pub struct Pnpm {
     pub fetcher_version: Option<u32>,
     /// `--pnpm`, over the record's.
     pub pnpm: Option<String>,
+    /// `--node`, over the record's.
+    pub node: Option<u32>,
 }
 
 impl Ecosystem for Pnpm {
@@ -46,25 +49,28 @@ impl Ecosystem for Pnpm {
         let Fetcher::FetchPnpmDeps {
             fetcher_version,
             pnpm,
+            node,
         } = recorded
         else {
             return true;
         };
         self.fetcher_version.is_some_and(|v| v != *fetcher_version)
             || self.pnpm.as_ref().is_some_and(|p| p != pnpm)
+            || self.node.is_some_and(|n| Some(n) != *node)
     }
 
-    /// The target given, else (for a lockfile not yet recorded) the one this tool knows
-    /// to be verified.
-    fn fix_flags(&self, unrecorded: bool) -> String {
-        match (self.fetcher_version, &self.pnpm) {
-            (None, None) if unrecorded => " --fetcher-version 3 --pnpm 10".to_owned(),
-            (v, p) => {
+    /// The target given, else (for a lockfile not yet recorded) the one the project's
+    /// pnpm fits ([`target_hint`]: its packageManager).
+    fn fix_flags(&self, unrecorded: Option<&Path>) -> String {
+        match (self.fetcher_version, &self.pnpm, unrecorded) {
+            (None, None, Some(lockfile)) => hint(lockfile).flags,
+            (v, p, _) => {
                 let v = v.map(|v| format!(" --fetcher-version {v}"));
                 let p = p
                     .as_ref()
                     .map(|p| format!(" --pnpm {}", hash_cli::shell_word(p)));
-                v.unwrap_or_default() + &p.unwrap_or_default()
+                let n = self.node.map(|n| format!(" --node {n}"));
+                v.unwrap_or_default() + &p.unwrap_or_default() + &n.unwrap_or_default()
             }
         }
     }
@@ -116,22 +122,45 @@ impl Pnpm {
             Some(Fetcher::FetchPnpmDeps {
                 fetcher_version,
                 pnpm,
-            }) => Some((*fetcher_version, pnpm.clone())),
+                node,
+            }) => Some((*fetcher_version, pnpm.clone(), *node)),
             _ => None,
         };
         let fetcher_version = self.fetcher_version.or(recorded.as_ref().map(|r| r.0));
+        // The recorded Node belongs to the recorded target: another one on the command
+        // line does not inherit it.
+        let retargeted = self.fetcher_version.is_some() || self.pnpm.is_some();
+        let node = self
+            .node
+            .or(recorded.as_ref().filter(|_| !retargeted).and_then(|r| r.2));
         let pnpm = self.pnpm.clone().or(recorded.map(|r| r.1));
         let (Some(fetcher_version), Some(pnpm)) = (fetcher_version, pnpm) else {
+            // The target the project's own pnpm fits (packageManager), not a fixed guess.
+            let flags = self.fix_flags(Some(&lockfile.path));
+            let note = match (self.fetcher_version, &self.pnpm) {
+                (None, None) => hint(&lockfile.path).note,
+                _ => None,
+            }
+            .map(|n| format!("   ({n})"))
+            .unwrap_or_default();
             return Err(Failure::bad_input(anyhow!(
-                "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: {} --lockfile {}{}",
+                "{}: no target recorded for it; pass the fetcherVersion and pnpm of its fetchPnpmDeps call\nfix: {} --lockfile {}{flags}{note}",
                 lockfile.key,
                 Self::TOOL,
                 lockfile.shown,
-                self.fix_flags(true)
             )));
         };
-        Profile::resolve(fetcher_version, &pnpm).map_err(Failure::bad_input)
+        Profile::resolve(fetcher_version, &pnpm, node).map_err(Failure::bad_input)
     }
+}
+
+/// [`target_hint::hint`] for the lockfile at `path` and the package.json beside it.
+fn hint(path: &Path) -> target_hint::TargetHint {
+    let read = |p: &Path| std::fs::read(p).ok();
+    target_hint::hint(
+        &read(path).unwrap_or_default(),
+        read(&path.with_file_name("package.json")).as_deref(),
+    )
 }
 
 fn prefetcher(s: Settings) -> Result<Prefetcher, Failure> {
@@ -156,6 +185,7 @@ fn computed(profile: &Profile, p: Prefetched) -> Computed {
         fetcher: Fetcher::FetchPnpmDeps {
             fetcher_version: profile.fetcher_version,
             pnpm: profile.pnpm.clone(),
+            node: profile.node,
         },
         files: None,
         packages: Some(p.packages),

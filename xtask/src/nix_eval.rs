@@ -145,6 +145,19 @@ fn scratch_records(nix: &Evaluator) -> Result<()> {
         nix.eval_err("yarn-deps.nix", &args, needle, case)?;
     }
 
+    // A pnpm entry with the `node` update-pnpm-hash --node records (the text hash_record's
+    // test `a_pnpm_entry_keeps_its_node_major` pins the writer to).
+    let with_node = format!(
+        "# Written by update-yarn-hash; read by the Nix code. Do not edit by hand.\n\n[\"{LOCKFILE}\"]\nlock-sha256 = \"{}\"\nfetcher = \"fetchPnpmDeps\"\nfetcher-version = 4\npnpm = \"11\"\nnode = 24\nhash = \"{sri}\"\n",
+        crate::sha256::hex(&lock_bytes)
+    );
+    fs::write(&record_path, &with_node)?;
+    let out = nix.eval_ok("yarn-deps.nix", &args)?;
+    ensure!(
+        out == format!("{{\"{LOCKFILE}\":\"{sri}\"}}"),
+        "the Nix reader gave {out} for a pnpm entry with node, expected {sri}"
+    );
+
     fs::write(&record_path, &rendered)?;
     let mut edited = lock_bytes.clone();
     edited.extend_from_slice(b"\n");

@@ -66,6 +66,14 @@ const MSGPACKR: NpmPackage = NpmPackage {
     tarball_sha256: "sha256-3M0HYAGh5hG7eQ7piRT1G3dDc/zDDs4EfPTfHU2jQxk=",
 };
 
+/// semver at the version pnpm 11.22.0's bundle holds (no dependencies): common's
+/// tests/pnpm_v11_node.rs checks `semver_clean` against it, from the same node_modules.
+const SEMVER: NpmPackage = NpmPackage {
+    name: "semver",
+    version: "7.8.5",
+    tarball_sha256: "sha256-2FBF1DANfVfIkTNrld9TLnPzTCL/zSIkUrbQi50SfV0=",
+};
+
 pub fn run(sh: &Shell) -> Result<()> {
     for (var, path) in install_all(sh)? {
         println!("{var}={}", path.display());
@@ -84,7 +92,10 @@ pub fn install_all(sh: &Shell) -> Result<Vec<(&'static str, PathBuf)>> {
     Ok(vec![
         ("NIXCI_PNPM", pnpm(sh, &PNPM_10)?),
         ("NIXCI_NODE22", node(sh, &NODE_22)?),
-        ("NIXCI_FIXUP_NODE_MODULES", fixup_modules(sh, &MSGPACKR)?),
+        ("NIXCI_FIXUP_NODE_MODULES", {
+            fixup_modules(sh, &SEMVER)?;
+            fixup_modules(sh, &MSGPACKR)?
+        }),
         (
             "NIXCI_SQLITE",
             source_build::ensure(sh, &source_build::SQLITE)?,

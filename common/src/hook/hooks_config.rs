@@ -27,7 +27,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::git::git_index::repo_path_problem;
-use crate::record::hash_record::{line_of, DEFAULT_RECORD_PATH};
+use crate::record::hash_record::DEFAULT_RECORD_PATH;
 
 /// Where the configuration lives, relative to the repository root.
 pub const DEFAULT_CONFIG_PATH: &str = ".nix/hooks.toml";
@@ -99,8 +99,13 @@ impl Default for HooksConfig {
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("{path}: {message}\nfix: edit it (every key is optional; see `nix-hooks --help`) or delete it to use the defaults")]
-    Invalid { path: PathBuf, message: String },
+    /// At `line:col` (1-based) when known: shown in the one `file:line:col:` form.
+    #[error("{}{}: {message}\nfix: edit it (every key is optional; see `nix-hooks --help`) or delete it to use the defaults", path.display(), at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        at: Option<(usize, usize)>,
+        message: String,
+    },
 }
 
 impl HooksConfig {
@@ -118,24 +123,19 @@ impl HooksConfig {
 
     /// Parses configuration bytes; `path` only names the file in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
+        let invalid = |at: Option<usize>, message: String| ConfigError::Invalid {
             path: path.to_owned(),
+            at: at.map(|offset| line_col(bytes, offset)),
             message,
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-        let config: Self = toml::from_str(text).map_err(|e| {
-            invalid(match e.span() {
-                Some(span) => {
-                    let line = text[..span.start].matches('\n').count() + 1;
-                    format!("line {line}: {}", e.message())
-                }
-                None => e.message().to_owned(),
-            })
-        })?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| invalid(Some(e.valid_up_to()), format!("not UTF-8: {e}")))?;
+        let config: Self = toml::from_str(text)
+            .map_err(|e| invalid(e.span().map(|s| s.start), e.message().to_owned()))?;
         for (key, value) in config.paths() {
             if let Some(problem) = repo_path_problem(value) {
-                let line = line_of(text, &format!("{value:?}"));
-                return Err(invalid(format!("line {line}: {key} = {value:?} {problem}")));
+                let at = text.find(&format!("{value:?}"));
+                return Err(invalid(at, format!("{key} = {value:?} {problem}")));
             }
         }
         Ok(config)
@@ -156,6 +156,20 @@ impl HooksConfig {
     pub fn in_place_for(&self, lockfile: &str) -> Option<&InPlace> {
         self.in_place.iter().find(|i| i.lockfile == lockfile)
     }
+}
+
+/// The 1-based line and column (in characters) of byte `offset`.
+fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (before.iter().filter(|&&b| b == b'\n').count() + 1, col)
 }
 
 #[cfg(test)]
@@ -210,30 +224,33 @@ nix-file = "app/default.nix"
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with(".nix/hooks.toml: line 3:"), "{err}");
+        assert!(err.starts_with(".nix/hooks.toml:3:1: "), "{err}");
         assert!(err.contains("stale-hsah"), "{err}");
         let err = HooksConfig::parse(b"[checks]\nnix-syntax = \"maybe\"\n", Path::new("h"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 2"), "{err}");
+        assert!(err.starts_with("h:2:14: "), "{err}");
     }
 
     #[test]
     fn paths_must_be_plain_repository_paths() {
-        for (text, line) in [
-            ("record = \"./.nix/yarn-deps.toml\"\n", 1),
-            ("\nlockfiles = [\"yarn.lock\", \"../x/yarn.lock\"]\n", 2),
+        for (text, at) in [
+            ("record = \"./.nix/yarn-deps.toml\"\n", "1:10"),
+            (
+                "\nlockfiles = [\"yarn.lock\", \"../x/yarn.lock\"]\n",
+                "2:27",
+            ),
             (
                 "[[in-place]]\nlockfile = \"yarn.lock\"\nnix-file = \"/abs.nix\"\n",
-                3,
+                "3:12",
             ),
-            ("record = \"\"\n", 1),
+            ("record = \"\"\n", "1:10"),
         ] {
             let err = HooksConfig::parse(text.as_bytes(), Path::new(".nix/hooks.toml"))
                 .unwrap_err()
                 .to_string();
             assert!(
-                err.starts_with(&format!(".nix/hooks.toml: line {line}: ")),
+                err.starts_with(&format!(".nix/hooks.toml:{at}: ")),
                 "{text}: {err}"
             );
         }

@@ -22,6 +22,8 @@ use crate::record::hash_record::{lock_sha256, Fetcher, HashRecord, RecordEntry, 
 pub struct PnpmTarget<'a> {
     pub fetcher_version: u32,
     pub pnpm: &'a str,
+    /// The recorded `node`, when there is one.
+    pub node: Option<u32>,
     pub root: &'a Path,
 }
 
@@ -46,8 +48,13 @@ pub enum FixError {
     },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
-    #[error("{record} has no fetchPnpmDeps entry for {lockfile}, so --fix does not know its fetcherVersion and pnpm\nfix: run `{}` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add {record}`", record_command(lockfile))]
-    NoPnpmTarget { lockfile: String, record: String },
+    #[error("{record} has no fetchPnpmDeps entry for {lockfile}, so --fix does not know its fetcherVersion and pnpm\nfix: run {command}, then `git add {record}`")]
+    NoPnpmTarget {
+        lockfile: String,
+        record: String,
+        /// [`record_command`]'s advice for the staged project.
+        command: String,
+    },
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error("{path} resolves to {target}, outside the repository {workdir}, and --fix writes only inside it: replace the symlink on the way to {path} with a real directory or file, or update the record where it points with `update-yarn-hash`")]
@@ -119,11 +126,14 @@ pub fn fix_record(
             let Some(Fetcher::FetchPnpmDeps {
                 fetcher_version,
                 ref pnpm,
+                node,
             }) = fetcher
             else {
                 return Err(FixError::NoPnpmTarget {
                     lockfile: lockfile.clone(),
                     record: config.record.clone(),
+                    command: record_command(lockfile, &|p| repo.staged(p).ok().flatten())
+                        .to_string(),
                 });
             };
             // Dropped (deleted) when this iteration ends, whatever happens.
@@ -135,6 +145,7 @@ pub fn fix_record(
             let target = PnpmTarget {
                 fetcher_version,
                 pnpm,
+                node,
                 root: project.path(),
             };
             let hash = recompute_pnpm(lockfile, &bytes, &target).map_err(failed)?;

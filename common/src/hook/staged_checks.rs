@@ -12,8 +12,11 @@ use crate::hook::package_json;
 use crate::nix::flake_lock;
 use crate::nix::nix_hash::Sha256Hash;
 use crate::nix::nix_syntax;
+use crate::pnpm::target_hint;
 use crate::record::fetcher_call;
-use crate::record::hash_record::{Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH};
+use crate::record::hash_record::{
+    Fetcher, Freshness, HashRecord, RecordError, DEFAULT_RECORD_PATH,
+};
 
 /// Input the checks cannot work with: the user must repair it (exit code 2).
 #[derive(Debug, Error)]
@@ -34,11 +37,13 @@ pub enum CheckError {
     },
     #[error("{config}: record = {record:?}, but {record} is neither staged nor in HEAD (a typo?)\nfix: correct `record` in {config}, or create the record with `update-yarn-hash` and `git add {record}`")]
     RecordNotFound { config: String, record: String },
-    #[error("{config}: in-place lockfile {lockfile}: {nix_file} {problem}\nfix: point `nix-file` at the file holding `fetchYarnDeps {{ hash = \"...\"; }}`")]
+    /// `at` (line, column in `nix_file`) when the problem has a place: `file:line:col:`.
+    #[error("{config}: in-place lockfile {lockfile}: {nix_file}{} {problem}\nfix: point `nix-file` at the file holding `fetchYarnDeps {{ hash = \"...\"; }}`", at.map(|(l, c)| format!(":{l}:{c}:")).unwrap_or_default())]
     InPlace {
         config: String,
         lockfile: String,
         nix_file: String,
+        at: Option<(usize, usize)>,
         problem: String,
     },
 }
@@ -221,12 +226,46 @@ pub fn known_through_links(repo: &StagedRepo, known: &[String]) -> Vec<String> {
     out
 }
 
-/// The command that creates `lockfile`'s first record entry (a pnpm one needs its target).
-pub fn record_command(lockfile: &str) -> String {
-    if file_name(lockfile) == PNPM_LOCKFILE {
-        format!("update-pnpm-hash --lockfile {lockfile} --fetcher-version 3 --pnpm 10")
+/// The command that creates `lockfile`'s first record entry, shown in backticks with what
+/// to know beside it. A pnpm one needs its target: the one the project's pnpm fits
+/// ([`target_hint`]), from the files `read` gives by repository path (staged or worktree).
+pub fn record_command(lockfile: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>) -> RecordCommand {
+    if file_name(lockfile) != PNPM_LOCKFILE {
+        return RecordCommand {
+            command: format!("update-yarn-hash --lockfile {lockfile}"),
+            note: None,
+        };
+    }
+    let dir = lockfile.rsplit_once('/').map_or("", |(d, _)| d);
+    let package_json = if dir.is_empty() {
+        "package.json".to_owned()
     } else {
-        format!("update-yarn-hash --lockfile {lockfile}")
+        format!("{dir}/package.json")
+    };
+    let hint = target_hint::hint(
+        &read(lockfile).unwrap_or_default(),
+        read(&package_json).as_deref(),
+    );
+    RecordCommand {
+        command: format!("update-pnpm-hash --lockfile {lockfile}{}", hint.flags),
+        note: hint.note,
+    }
+}
+
+/// [`record_command`]'s answer: shown as `` `command` (note) ``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordCommand {
+    pub command: String,
+    pub note: Option<String>,
+}
+
+impl std::fmt::Display for RecordCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`", self.command)?;
+        match &self.note {
+            Some(note) => write!(f, " ({note})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -281,8 +320,8 @@ fn check_record(
                     lockfile: lockfile.clone(),
                 },
                 format!(
-                    "{lockfile} has no recorded dependency hash: there is no {record}, so a Nix build from this commit cannot be checked\n  fix: run `{}`, then `git add {record}` (or turn this off: unrecorded-lockfile = \"off\" under [checks] in {config_path})",
-                    record_command(&lockfile),
+                    "{lockfile} has no recorded dependency hash: there is no {record}, so a Nix build from this commit cannot be checked\n  fix: run {}, then `git add {record}` (or turn this off: unrecorded-lockfile = \"off\" under [checks] in {config_path})",
+                    record_command(&lockfile, &|p| repo.staged(p).ok().flatten()),
                     record = config.record
                 ),
             );
@@ -316,12 +355,14 @@ fn check_record(
             file_name(&lockfile) == PNPM_LOCKFILE && !record.entries.contains_key(&lockfile);
         let mut fix = if missing_pnpm {
             format!(
-                "run `{}` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add {}`",
-                record_command(&lockfile),
+                "run {}, then `git add {}`",
+                record_command(&lockfile, &|p| repo.staged(p).ok().flatten()),
                 config.record
             )
         } else {
-            stale_record_advice(repo, config, &lockfile, &bytes)
+            let update =
+                update_with_target(&lockfile, record.entries.get(&lockfile).map(|e| &e.fetcher));
+            stale_record_advice(repo, config, &lockfile, &update, &bytes)
         };
         if is_new {
             fix.push_str(&format!(
@@ -343,20 +384,41 @@ fn check_record(
     Ok(())
 }
 
-/// What to run for a stale record entry, for the way this commit is being made.
+/// `update-… --lockfile L`, with a pnpm entry's recorded target spelled out: the tool
+/// reads it from the record too, but the advice then says which target it recomputes.
+fn update_with_target(lockfile: &str, fetcher: Option<&Fetcher>) -> String {
+    let mut command = format!("{} --lockfile {lockfile}", update_command(lockfile));
+    if let Some(Fetcher::FetchPnpmDeps {
+        fetcher_version,
+        pnpm,
+        node,
+    }) = fetcher
+    {
+        command.push_str(&format!(
+            " --fetcher-version {fetcher_version} --pnpm {pnpm}"
+        ));
+        if let Some(node) = node {
+            command.push_str(&format!(" --node {node}"));
+        }
+    }
+    command
+}
+
+/// What to run for a stale record entry (`update` recomputes it from the working tree),
+/// for the way this commit is being made.
 fn stale_record_advice(
     repo: &StagedRepo,
     config: &HooksConfig,
     lockfile: &str,
+    update: &str,
     staged: &[u8],
 ) -> String {
     let record = &config.record;
-    let tool = update_command(lockfile);
     if !repo.uses_default_index() {
         // `git commit -a` / `git commit <paths>`: git staged into a temporary index,
         // so what the user stages now is not in this commit.
         return format!(
-            "run `{tool} --lockfile {lockfile}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit); or `git add {lockfile} && nix-hooks pre-commit --fix`, then commit again"
+            "run `{update}` and include {record} in this commit (`git commit -a`, or add it to the paths you commit); or `git add {lockfile} && nix-hooks pre-commit --fix`, then commit again"
         );
     }
     let worktree = repo
@@ -369,9 +431,7 @@ fn stale_record_advice(
             "run `nix-hooks pre-commit --fix` (it hashes the staged {lockfile}, which differs from your working-tree copy)"
         );
     }
-    format!(
-        "run `{tool} --lockfile {lockfile}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)"
-    )
+    format!("run `{update}`, then `git add {record}` (or run `nix-hooks pre-commit --fix`)")
 }
 
 fn check_in_place(
@@ -390,19 +450,21 @@ fn check_in_place(
         if !staged(&entry.lockfile) && !staged(&entry.nix_file) {
             continue;
         }
-        let bad = |problem: String| CheckError::InPlace {
+        let bad_at = |at: Option<(usize, usize)>, problem: String| CheckError::InPlace {
             config: config_path.to_owned(),
             lockfile: entry.lockfile.clone(),
             nix_file: entry.nix_file.clone(),
+            at,
             problem,
         };
+        let bad = |problem: String| bad_at(None, problem);
         let lock = repo.staged(&entry.lockfile)?.ok_or_else(|| {
             bad(format!(
                 "cannot be checked: {} is not staged or tracked",
                 entry.lockfile
             ))
         })?;
-        let recorded = in_place_hash(repo, entry).map_err(bad)?;
+        let recorded = in_place_hash(repo, entry).map_err(|(at, problem)| bad_at(at, problem))?;
         report.lockfiles_checked += 1;
         match recompute(&entry.lockfile, &lock) {
             Ok(actual) if actual == recorded => {}
@@ -444,19 +506,41 @@ fn check_in_place(
     Ok(())
 }
 
-/// The `fetchYarnDeps` hash in an in-place entry's staged `.nix` file.
-fn in_place_hash(repo: &StagedRepo, entry: &InPlace) -> Result<Sha256Hash, String> {
+/// The `fetchYarnDeps` hash in an in-place entry's staged `.nix` file, or the problem
+/// and, when it has one, its place (line, column) in that file.
+fn in_place_hash(
+    repo: &StagedRepo,
+    entry: &InPlace,
+) -> Result<Sha256Hash, (Option<(usize, usize)>, String)> {
+    let nowhere = |problem: String| (None, problem);
     let bytes = repo
         .staged(&entry.nix_file)
-        .map_err(|e| e.to_string())?
-        .ok_or("is not staged or tracked")?;
-    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8".to_owned())?;
-    let call = fetcher_call::find(&text).map_err(|e| e.to_string())?;
+        .map_err(|e| nowhere(e.to_string()))?
+        .ok_or_else(|| nowhere("is not staged or tracked".to_owned()))?;
+    let text = String::from_utf8(bytes).map_err(|_| nowhere("is not UTF-8".to_owned()))?;
+    let call = fetcher_call::find(&text).map_err(|e| {
+        use fetcher_call::CallError::{ChangesInstall, NotLiteral, Syntax};
+        let text = e.to_string();
+        match e {
+            // Their text starts with its own `line N:C: `: the place goes in front instead.
+            Syntax { line, col, .. }
+            | NotLiteral { line, col, .. }
+            | ChangesInstall { line, col, .. } => (
+                Some((line, col)),
+                text.split_once(": ")
+                    .map_or(text.clone(), |(_, r)| r.to_owned()),
+            ),
+            _ => nowhere(text),
+        }
+    })?;
     let literal = call.value_text.trim_matches('"');
     literal.parse().map_err(|_| {
-        format!(
-            "line {}:{}: `{} = {};` is not a sha256 hash; fill it in with `update-yarn-hash --nix-file {}`",
-            call.line, call.col, call.attr, call.value_text, entry.nix_file
+        (
+            Some((call.line, call.col)),
+            format!(
+                "`{} = {};` is not a sha256 hash; fill it in with `update-yarn-hash --nix-file {}`",
+                call.attr, call.value_text, entry.nix_file
+            ),
         )
     })
 }

@@ -14,3 +14,4 @@ pub mod profile;
 pub mod project_config;
 pub mod runtime_archive;
 pub mod store;
+pub mod target_hint;

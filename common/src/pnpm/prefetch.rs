@@ -34,7 +34,7 @@ use crate::pnpm::git_fetch::{self, GitFetchError};
 use crate::pnpm::git_hosted;
 use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
-use crate::pnpm::profile::Profile;
+use crate::pnpm::profile::{Profile, ProfileError};
 use crate::pnpm::project_config::{ConfigError, ProjectConfig};
 use crate::pnpm::runtime_archive;
 use crate::pnpm::store::patch_file;
@@ -70,6 +70,12 @@ pub enum PrefetchError {
     Frozen(#[from] FrozenError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A patched package and a profile without the Node major its row names.
+    #[error("{}: {error}", lockfile.display())]
+    Node {
+        lockfile: PathBuf,
+        error: ProfileError,
+    },
     #[error("{}:{line}: {key}: {message}", lockfile.display())]
     LocalTarball {
         lockfile: PathBuf,
@@ -123,6 +129,7 @@ impl PrefetchError {
                 | Self::Config(_)
                 | Self::Frozen(_)
                 | Self::Plan(_)
+                | Self::Node { .. }
                 | Self::LocalTarball { .. }
                 | Self::Package {
                     bad_input: true,
@@ -186,6 +193,7 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
         let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
+        require_node(path, profile, &planned)?;
         let memo = NarMemo::new(self.cache.root());
         let key = memo_key(lock_bytes, profile, &planned);
         if let (Some((hash, nar_size)), false) = (memo.get(&key), self.opts.recompute) {
@@ -231,6 +239,7 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
         let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
+        require_node(path, profile, &planned)?;
         let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
         let io_err = |source| PrefetchError::Io {
             path: dir.to_owned(),
@@ -573,6 +582,19 @@ fn local_digest(lock: &Path, p: &PlannedPackage) -> Result<Option<[u8; 64]>, Pre
     Ok(Some(digest))
 }
 
+/// Refuses, before anything is fetched, a patched project whose profile lacks `--node`.
+fn require_node(path: &Path, profile: &Profile, planned: &Planned) -> Result<(), PrefetchError> {
+    match planned.patches.keys().next() {
+        Some(patched) => profile
+            .require_node(patched)
+            .map_err(|error| PrefetchError::Node {
+                lockfile: path.to_owned(),
+                error,
+            }),
+        None => Ok(()),
+    }
+}
+
 /// Everything that fixes `$out`: the profile, the lockfile bytes, and each package's
 /// id and content digest (the lockfile's integrity, or a local tarball's SHA-512).
 fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
@@ -585,6 +607,9 @@ fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
     field(env!("CARGO_PKG_VERSION").as_bytes());
     field(profile.fetcher_version.to_string().as_bytes());
     field(profile.pnpm_verified.as_bytes());
+    if let Some(node) = profile.node {
+        field(format!("node{node}").as_bytes());
+    }
     field(lock_bytes);
     for (p, local) in planned.packages.iter().zip(&planned.local_digests) {
         field(p.pkg_id.as_bytes());

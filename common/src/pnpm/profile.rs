@@ -21,7 +21,7 @@ use std::fmt;
 use thiserror::Error;
 
 use super::frozen_check::PnpmRules;
-use super::store::index_row::{PNPM_11_22, PNPM_11_28};
+use super::store::index_row::{V11Rules, PNPM_11_22, PNPM_11_28};
 use super::store::StoreLayout;
 
 /// A verified target.
@@ -39,6 +39,9 @@ pub struct Profile {
     pub layout: StoreLayout,
     /// The sqlite shell's `.dump` form (fetcherVersion 4), `None` when unused.
     pub sqlite: Option<&'static str>,
+    /// `--node` as given: the Node major pnpm runs under, stored in the record. Only
+    /// the rows of patched packages hold it (see [`Profile::require_node`]).
+    pub node: Option<u32>,
 }
 
 struct Supported {
@@ -51,6 +54,9 @@ struct Supported {
     jq: &'static str,
     layout: StoreLayout,
     sqlite: Option<&'static str>,
+    /// Node majors a replay of a patched project verified (`--node`); empty where the
+    /// output does not depend on Node.
+    nodes: &'static [u32],
 }
 
 /// The `.dump` text form fetcherVersion 4 hashes: that of the 3.40–3.49 shells, which
@@ -69,6 +75,7 @@ const SUPPORTED: &[Supported] = &[
         jq: "1.8.2",
         layout: StoreLayout::V10,
         sqlite: None,
+        nodes: &[],
     },
     Supported {
         fetcher_version: 4,
@@ -80,6 +87,8 @@ const SUPPORTED: &[Supported] = &[
         jq: "1.8.2",
         layout: StoreLayout::V11(PNPM_11_22),
         sqlite: Some(SQLITE_DUMP_FORM),
+        // Replayed under Node 22.23.5 and 24.22.3 (fixtures/pnpm11-patched.reference/).
+        nodes: &[22, 24],
     },
     Supported {
         fetcher_version: 4,
@@ -91,6 +100,7 @@ const SUPPORTED: &[Supported] = &[
         jq: "1.8.2",
         layout: StoreLayout::V11(PNPM_11_28),
         sqlite: Some(SQLITE_DUMP_FORM),
+        nodes: &[22],
     },
 ];
 
@@ -104,6 +114,29 @@ pub enum ProfileError {
         pnpm: String,
         supported: SupportedList,
     },
+    #[error("--node {node} with --fetcher-version {fetcher_version} --pnpm {pnpm} has not been verified against nixpkgs' fetchPnpmDeps{}", verified_nodes(nodes))]
+    UnverifiedNode {
+        node: u32,
+        fetcher_version: u32,
+        pnpm: String,
+        nodes: &'static [u32],
+    },
+    #[error("{patched} is patched (patchedDependencies): pnpm 11 stores a patched package under a key naming the Node major it runs under (linux;x64;node<major>;patch=…), so this hash depends on the Node nixpkgs' pnpm_11 uses; pass it with --node{}", verified_nodes(nodes))]
+    NodeRequired {
+        patched: String,
+        nodes: &'static [u32],
+    },
+}
+
+fn verified_nodes(nodes: &[u32]) -> String {
+    if nodes.is_empty() {
+        return ": its output does not depend on Node, so leave --node out".to_owned();
+    }
+    let list: Vec<String> = nodes.iter().map(|n| format!("--node {n}")).collect();
+    format!(
+        ". Verified: {} (the Node major nixpkgs' pnpm runs under; x86_64-linux only)",
+        list.join(", ")
+    )
 }
 
 /// The supported combinations, for error messages.
@@ -152,8 +185,13 @@ impl Profile {
         }
     }
 
-    /// The profile for `--fetcher-version N --pnpm VERSION`, or why there is none.
-    pub fn resolve(fetcher_version: u32, pnpm: &str) -> Result<Self, ProfileError> {
+    /// The profile for `--fetcher-version N --pnpm VERSION [--node MAJOR]`, or why there
+    /// is none.
+    pub fn resolve(
+        fetcher_version: u32,
+        pnpm: &str,
+        node: Option<u32>,
+    ) -> Result<Self, ProfileError> {
         let major = pnpm.split('.').next().unwrap_or(pnpm);
         if major.parse::<u32>().is_ok_and(|m| m >= 12) {
             return Err(ProfileError::UnsupportedPnpm(
@@ -161,27 +199,64 @@ impl Profile {
                 SupportedList,
             ));
         }
-        SUPPORTED
+        let s = SUPPORTED
             .iter()
             .find(|s| {
                 s.fetcher_version == fetcher_version
                     && (pnpm == s.pnpm_major || s.pnpm_versions.contains(&pnpm))
             })
-            .map(|s| Profile {
-                fetcher_version,
-                pnpm: pnpm.to_owned(),
-                pnpm_verified: s.pnpm_versions[0],
-                gnutar: s.gnutar,
-                zstd: s.zstd,
-                jq: s.jq,
-                layout: s.layout,
-                sqlite: s.sqlite,
-            })
             .ok_or_else(|| ProfileError::Unverified {
                 fetcher_version,
                 pnpm: pnpm.to_owned(),
                 supported: SupportedList,
-            })
+            })?;
+        if let Some(node) = node.filter(|n| !s.nodes.contains(n)) {
+            return Err(ProfileError::UnverifiedNode {
+                node,
+                fetcher_version,
+                pnpm: pnpm.to_owned(),
+                nodes: s.nodes,
+            });
+        }
+        let layout = match s.layout {
+            StoreLayout::V11(rules) => StoreLayout::V11(V11Rules {
+                node_major: node,
+                ..rules
+            }),
+            other => other,
+        };
+        Ok(Profile {
+            fetcher_version,
+            pnpm: pnpm.to_owned(),
+            pnpm_verified: s.pnpm_versions[0],
+            gnutar: s.gnutar,
+            zstd: s.zstd,
+            jq: s.jq,
+            layout,
+            sqlite: s.sqlite,
+            node,
+        })
+    }
+
+    /// Why a lockfile with `patchedDependencies` (the first patched package given) has no
+    /// hash for this profile: pnpm 11 keys a patched package's side effects
+    /// `linux;x64;node<major>;…` in its index row, so fetcherVersion 4 output depends on
+    /// the Node nixpkgs' pnpm_11 runs under. That is nixpkgs' default nodejs of the
+    /// revision, which we could not read for the pinned one, so it is asked for, not guessed.
+    pub fn require_node(&self, patched: &str) -> Result<(), ProfileError> {
+        let nodes = SUPPORTED
+            .iter()
+            .find(|s| s.pnpm_versions[0] == self.pnpm_verified)
+            .map_or(&[][..], |s| s.nodes);
+        match self.layout {
+            StoreLayout::V11(V11Rules {
+                node_major: None, ..
+            }) => Err(ProfileError::NodeRequired {
+                patched: patched.to_owned(),
+                nodes,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -191,17 +266,17 @@ mod tests {
 
     #[test]
     fn only_verified_targets_resolve() {
-        let p = Profile::resolve(3, "10").unwrap();
+        let p = Profile::resolve(3, "10", None).unwrap();
         assert_eq!(
             (p.pnpm_verified, p.gnutar, p.zstd),
             ("10.34.5", "1.35", "1.5.7")
         );
-        assert!(Profile::resolve(3, "10.34.5").is_ok());
+        assert!(Profile::resolve(3, "10.34.5", None).is_ok());
         assert_eq!(
-            Profile::resolve(3, "10.34.9").unwrap().pnpm_verified,
+            Profile::resolve(3, "10.34.9", None).unwrap().pnpm_verified,
             "10.34.5"
         );
-        let err = Profile::resolve(4, "10").unwrap_err().to_string();
+        let err = Profile::resolve(4, "10", None).unwrap_err().to_string();
         assert!(
             err.contains("not been verified") && err.contains("--fetcher-version 3 --pnpm 10"),
             "{err}"
@@ -211,19 +286,54 @@ mod tests {
                 && err.contains("--fetcher-version 4 --pnpm 11.28.11 ("),
             "{err}"
         );
-        let p = Profile::resolve(4, "11").unwrap();
+        let p = Profile::resolve(4, "11", None).unwrap();
         assert_eq!(
             (p.pnpm_verified, p.layout),
             ("11.22.0", StoreLayout::V11(PNPM_11_22))
         );
         assert_eq!(
-            Profile::resolve(4, "11.28.11").unwrap().layout,
+            Profile::resolve(4, "11.28.11", None).unwrap().layout,
             StoreLayout::V11(PNPM_11_28)
         );
-        assert!(Profile::resolve(3, "11").is_err());
-        assert!(Profile::resolve(4, "11.23.0").is_err());
-        assert!(Profile::resolve(3, "10.0.0").is_err());
-        let err = Profile::resolve(3, "12.4.2").unwrap_err().to_string();
+        assert!(Profile::resolve(3, "11", None).is_err());
+        assert!(Profile::resolve(4, "11.23.0", None).is_err());
+        assert!(Profile::resolve(3, "10.0.0", None).is_err());
+        let err = Profile::resolve(3, "12.4.2", None).unwrap_err().to_string();
         assert!(err.starts_with("pnpm 12.4.2 is not supported"), "{err}");
+    }
+
+    #[test]
+    fn the_node_major_is_explicit_and_verified() {
+        let p = Profile::resolve(4, "11", Some(24)).unwrap();
+        assert_eq!(p.node, Some(24));
+        assert!(matches!(
+            p.layout,
+            StoreLayout::V11(V11Rules {
+                node_major: Some(24),
+                ..
+            })
+        ));
+        assert!(p.require_node("ms@2.1.3").is_ok());
+        let err = Profile::resolve(4, "11", None)
+            .unwrap()
+            .require_node("ms@2.1.3")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("ms@2.1.3 is patched")
+                && err.contains("Verified: --node 22, --node 24"),
+            "{err}"
+        );
+        assert!(Profile::resolve(4, "11.28.11", Some(24)).is_err());
+        let err = Profile::resolve(3, "10", Some(22)).unwrap_err().to_string();
+        assert!(
+            err.contains("does not depend on Node, so leave --node out"),
+            "{err}"
+        );
+        // fetcherVersion 3 never needs it.
+        assert!(Profile::resolve(3, "10", None)
+            .unwrap()
+            .require_node("ms@2.1.3")
+            .is_ok());
     }
 }

@@ -45,6 +45,9 @@ pub enum Fetcher {
         fetcher_version: u32,
         /// The pnpm version as given: a major (`10`) or a full version.
         pnpm: String,
+        /// `--node` when given: the Node major pnpm runs under, which patched packages'
+        /// fetcherVersion 4 output depends on (`node = 22`; absent when not given).
+        node: Option<u32>,
     },
 }
 
@@ -105,6 +108,8 @@ struct RawEntry {
     fetcher_version: Option<u32>,
     #[serde(default)]
     pnpm: Option<String>,
+    #[serde(default)]
+    node: Option<u32>,
     hash: String,
 }
 
@@ -204,6 +209,7 @@ impl HashRecord {
             if let Fetcher::FetchPnpmDeps {
                 fetcher_version,
                 pnpm,
+                node,
             } = &entry.fetcher
             {
                 let _ = write!(
@@ -211,6 +217,9 @@ impl HashRecord {
                     "fetcher = \"{FETCH_PNPM_DEPS}\"\nfetcher-version = {fetcher_version}\npnpm = {}\n",
                     toml_basic_string(pnpm)
                 );
+                if let Some(node) = node {
+                    let _ = writeln!(out, "node = {node}");
+                }
             }
             let _ = writeln!(out, "hash = \"{}\"", entry.hash.to_sri());
         }
@@ -241,9 +250,9 @@ const FETCH_PNPM_DEPS: &str = "fetchPnpmDeps";
 fn fetcher_of(raw: &RawEntry) -> Result<Fetcher, String> {
     match raw.fetcher.as_deref() {
         None | Some(FETCH_YARN_DEPS) => {
-            if raw.fetcher_version.is_some() || raw.pnpm.is_some() {
+            if raw.fetcher_version.is_some() || raw.pnpm.is_some() || raw.node.is_some() {
                 return Err(
-                    "fetcher-version and pnpm belong to fetcher = \"fetchPnpmDeps\" entries"
+                    "fetcher-version, pnpm and node belong to fetcher = \"fetchPnpmDeps\" entries"
                         .to_owned(),
                 );
             }
@@ -253,6 +262,7 @@ fn fetcher_of(raw: &RawEntry) -> Result<Fetcher, String> {
             (Some(fetcher_version), Some(pnpm)) => Ok(Fetcher::FetchPnpmDeps {
                 fetcher_version,
                 pnpm: pnpm.clone(),
+                node: raw.node,
             }),
             _ => Err("a fetchPnpmDeps entry needs fetcher-version and pnpm".to_owned()),
         },
@@ -337,6 +347,7 @@ mod tests {
                 fetcher: Fetcher::FetchPnpmDeps {
                     fetcher_version: 3,
                     pnpm: "10".to_owned(),
+                    node: None,
                 },
             },
         );
@@ -356,6 +367,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("needs fetcher-version and pnpm"), "{err}");
+    }
+
+    /// `--node` is recorded (after `pnpm`) only when given, and read back.
+    #[test]
+    fn a_pnpm_entry_keeps_its_node_major() {
+        let mut r = HashRecord::default();
+        r.entries.insert(
+            "pnpm-lock.yaml".to_owned(),
+            RecordEntry {
+                lock_sha256: lock_sha256(b"p"),
+                hash: Sha256Hash::of(b"nar"),
+                fetcher: Fetcher::FetchPnpmDeps {
+                    fetcher_version: 4,
+                    pnpm: "11".to_owned(),
+                    node: Some(24),
+                },
+            },
+        );
+        let text = r.render();
+        assert!(
+            text.contains("fetcher-version = 4\npnpm = \"11\"\nnode = 24\nhash = "),
+            "{text}"
+        );
+        assert_eq!(
+            HashRecord::parse(text.as_bytes(), Path::new("r")).unwrap(),
+            r
+        );
+        let yarn = format!(
+            "{HEADER}\n[\"yarn.lock\"]\nlock-sha256 = \"{}\"\nnode = 22\nhash = \"{}\"\n",
+            lock_sha256(b"y"),
+            Sha256Hash::of(b"nar").to_sri()
+        );
+        let err = HashRecord::parse(yarn.as_bytes(), Path::new("r"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("node belong to fetcher = \"fetchPnpmDeps\""),
+            "{err}"
+        );
     }
 
     #[test]

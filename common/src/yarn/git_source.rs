@@ -27,35 +27,35 @@ use crate::git::git_message::GitMessage;
 /// A failure to turn a git dependency into its tarball.
 #[derive(Debug, thiserror::Error)]
 pub enum GitSourceError {
-    #[error("cannot read git config {}: {}", path.display(), GitMessage(.source))]
-    Config { path: PathBuf, source: git2::Error },
+    #[error("cannot read git config {}: {}", path.display(), GitMessage(.error))]
+    Config { path: PathBuf, error: git2::Error },
     #[error("invalid {key} in environment: {message}")]
     ConfigEnv { key: String, message: String },
-    #[error("cannot reach the git remote of {target}: {}; check the URL and the network, or point a `url.<mirror>.insteadOf` git config entry at a reachable mirror", GitMessage(.source))]
+    #[error("cannot reach the git remote of {target}: {}; check the URL and the network, or point a `url.<mirror>.insteadOf` git config entry at a reachable mirror", GitMessage(.error))]
     Unreachable {
         target: Box<GitTarget>,
-        source: git2::Error,
+        error: git2::Error,
     },
     #[error("no such rev: {target}: {hint}")]
     UnknownRev {
         target: Box<GitTarget>,
         hint: String,
     },
-    #[error("fetching {target} failed: {}", GitMessage(.source))]
+    #[error("fetching {target} failed: {}", GitMessage(.error))]
     Fetch {
         target: Box<GitTarget>,
-        source: git2::Error,
+        error: git2::Error,
     },
-    #[error("checking out {target} failed: {}", GitMessage(.source))]
+    #[error("checking out {target} failed: {}", GitMessage(.error))]
     Checkout {
         target: Box<GitTarget>,
-        source: git2::Error,
+        error: git2::Error,
     },
-    #[error("checking out {target} failed: {}: {source}", path.display())]
+    #[error("checking out {target} failed: {}: {error}", path.display())]
     Io {
         target: Box<GitTarget>,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{target} uses {what}, which this tool cannot reproduce byte for byte; please report it"
@@ -64,10 +64,10 @@ pub enum GitSourceError {
         target: Box<GitTarget>,
         what: String,
     },
-    #[error("packing {target} failed: {source}")]
+    #[error("packing {target} failed: {error}")]
     Tar {
         target: Box<GitTarget>,
-        source: TarError,
+        error: TarError,
     },
 }
 
@@ -114,7 +114,7 @@ impl GitFetcher {
     pub fn from_default_config() -> Result<Self, GitSourceError> {
         let mut cfg = Config::new().map_err(|source| GitSourceError::Config {
             path: PathBuf::from("<empty>"),
-            source,
+            error: source,
         })?;
         let files = default_config_files();
         for (path, level) in files {
@@ -123,7 +123,7 @@ impl GitFetcher {
                 cfg.add_file(&path, level, false)
                     .map_err(|source| GitSourceError::Config {
                         path: path.clone(),
-                        source,
+                        error: source,
                     })?;
             }
         }
@@ -137,7 +137,7 @@ impl GitFetcher {
     pub fn with_config(cfg: &Config) -> Result<Self, GitSourceError> {
         let config_error = |source| GitSourceError::Config {
             path: PathBuf::from("<git config>"),
-            source,
+            error: source,
         };
         let mut found: Vec<(i32, Rewrite)> = Vec::new();
         let mut entries = cfg
@@ -444,7 +444,7 @@ impl Job<'_> {
     fn list_remote(&self, repo: &Repository) -> Result<Vec<(String, Oid)>, GitSourceError> {
         let unreachable = |source| GitSourceError::Unreachable {
             target: self.target(),
-            source,
+            error: source,
         };
         let mut remote = repo
             .remote_anonymous(&self.fetch_url)
@@ -619,21 +619,21 @@ impl Job<'_> {
     fn err_fetch(&self, source: git2::Error) -> GitSourceError {
         GitSourceError::Fetch {
             target: self.target(),
-            source,
+            error: source,
         }
     }
 
     fn err_checkout(&self, source: git2::Error) -> GitSourceError {
         GitSourceError::Checkout {
             target: self.target(),
-            source,
+            error: source,
         }
     }
 
     fn err_tar(&self, source: TarError) -> GitSourceError {
         GitSourceError::Tar {
             target: self.target(),
-            source,
+            error: source,
         }
     }
 
@@ -641,7 +641,7 @@ impl Job<'_> {
         GitSourceError::Io {
             target: self.target(),
             path: path.to_owned(),
-            source,
+            error: source,
         }
     }
 }
@@ -688,7 +688,11 @@ mod tests {
             "failed to resolve address",
         );
         assert!(source.to_string().contains("class="));
-        let shown = GitSourceError::Unreachable { target, source }.to_string();
+        let shown = GitSourceError::Unreachable {
+            target,
+            error: source,
+        }
+        .to_string();
         assert!(
             shown.contains(": failed to resolve address; check the URL"),
             "{shown}"

@@ -58,12 +58,14 @@ pub enum PrefetchError {
         lockfile: PathBuf,
         errors: Vec<FetchError>,
     },
-    #[error("{}:{line}:1: {}: {}", lockfile.display(), redact::text(key), redact::text(&source.to_string()))]
+    // `error`, not `source`: its text is in the message already, and a source would make
+    // the `{:#}` chain print it again (issue 11 item 6: the remote's failure three times).
+    #[error("{}:{line}:1: {}: {}", lockfile.display(), redact::text(key), redact::text(&error.to_string()))]
     Git {
         lockfile: PathBuf,
         line: usize,
         key: String,
-        source: GitSourceError,
+        error: GitSourceError,
     },
     #[error("{}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
@@ -352,7 +354,7 @@ impl Prefetcher {
                 lockfile: path.to_owned(),
                 line: file.line,
                 key: file.key.clone(),
-                source,
+                error: source,
             };
             let fetcher = GitFetcher::from_default_config().map_err(|e| git_err(git[0], e))?;
             for file in &git {

@@ -71,7 +71,7 @@ fn a_garbage_config_is_exit_2() {
     repo.write(".nix/hooks.toml", "[checks]\nstale-hash = \"sometimes\"\n");
     repo.nix_hooks(["pre-commit"])
         .code(2)
-        .stderr_has(".nix/hooks.toml: line 2:");
+        .stderr_has(".nix/hooks.toml:2:14: ");
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn dot_slash_or_absolute_paths_are_exit_2_not_a_panic() {
     repo.write(".nix/hooks.toml", "\nrecord = \"./.nix/yarn-deps.toml\"\n");
     repo.nix_hooks(["pre-commit"])
         .code(2)
-        .stderr_has(".nix/hooks.toml: line 2: record = \"./.nix/yarn-deps.toml\"")
+        .stderr_has(".nix/hooks.toml:2:10: record = \"./.nix/yarn-deps.toml\"")
         .stderr_lacks("panicked");
     repo.write(".nix/hooks.toml", "lockfiles = [\"/yarn.lock\"]\n");
     repo.nix_hooks(["pre-commit"])

@@ -164,3 +164,32 @@ fn a_malformed_in_place_lockfile_is_bad_input() {
         .stderr_has("yarn.lock (staged) cannot be read as a Yarn v1 lockfile")
         .stderr_has("yarn install");
 }
+
+/// A `.nix` file's own problems are placed in the one `file:line:col:` form.
+#[test]
+fn an_in_place_problem_names_its_place_as_file_line_col() {
+    if !have_git() {
+        return;
+    }
+    let tarball = b"placed tarball".to_vec();
+    let lock = lockfile("https://registry.yarnpkg.com", &tarball, &["delta"]);
+    let repo = in_place_repo("fail", &lock);
+    repo.write("nix/deps.nix", &deps_nix("not-a-hash"));
+    repo.git(["add", "nix/deps.nix"]);
+    repo.nix_hooks(["pre-commit"])
+        .code(2)
+        .stderr_has("in-place lockfile yarn.lock: nix/deps.nix:4:10: `hash = \"not-a-hash\";` is not a sha256 hash");
+    repo.write(
+        "nix/deps.nix",
+        "{ fetchYarnDeps }:\nfetchYarnDeps {\n  yarnLock = ../yarn.lock;\n  hash = \"\"\n}\n",
+    );
+    repo.git(["add", "nix/deps.nix"]);
+    let run = repo.nix_hooks(["pre-commit"]).code(2);
+    assert!(
+        run.stderr
+            .contains("in-place lockfile yarn.lock: nix/deps.nix:5:1: ")
+            && !run.stderr.contains(": line "),
+        "{}",
+        run.stderr
+    );
+}

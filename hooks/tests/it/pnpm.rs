@@ -28,6 +28,7 @@ fn record(pnpm: Option<&str>) -> String {
                 fetcher: Fetcher::FetchPnpmDeps {
                     fetcher_version: 3,
                     pnpm: "10".to_owned(),
+                    node: None,
                 },
             },
         );
@@ -46,7 +47,7 @@ fn a_staged_pnpm_lockfile_without_an_entry_is_rejected_with_the_command() {
     repo.commit("pnpm")
         .failure()
         .stderr_has(".nix/yarn-deps.toml has no entry for pnpm-lock.yaml")
-        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10` (the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add .nix/yarn-deps.toml`");
+        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10` (no packageManager field names the pnpm; use the fetcherVersion and pnpm of its fetchPnpmDeps call), then `git add .nix/yarn-deps.toml`");
     assert_eq!(repo.head_subject(), "initial");
     // With its entry staged, the commit goes through.
     repo.write(RECORD, &record(Some(PNPM_V1)));
@@ -71,7 +72,7 @@ fn a_stale_pnpm_entry_names_update_pnpm_hash_and_fix() {
     repo.commit("stale")
         .failure()
         .stderr_has("pnpm-lock.yaml changed since its hash was recorded")
-        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml`, then `git add .nix/yarn-deps.toml` (or run `nix-hooks pre-commit --fix`)");
+        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10`, then `git add .nix/yarn-deps.toml` (or run `nix-hooks pre-commit --fix`)");
 }
 
 /// The fixture project update-pnpm-hash's reference test replays fetchPnpmDeps on.
@@ -113,6 +114,7 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
             fetcher: Fetcher::FetchPnpmDeps {
                 fetcher_version: 3,
                 pnpm: "10".to_owned(),
+                node: None,
             },
         },
     );
@@ -156,7 +158,8 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
         entry.fetcher,
         Fetcher::FetchPnpmDeps {
             fetcher_version: 3,
-            pnpm: "10".to_owned()
+            pnpm: "10".to_owned(),
+            node: None,
         }
     );
     assert_eq!(
@@ -233,5 +236,120 @@ fn the_repository_record_covers_the_yarn_and_pnpm_examples() {
     repo.commit("edited")
         .failure()
         .stderr_has("example-pnpm/pnpm-lock.yaml changed since its hash was recorded")
-        .stderr_has("fix: run `update-pnpm-hash --lockfile example-pnpm/pnpm-lock.yaml`");
+        .stderr_has("fix: run `update-pnpm-hash --lockfile example-pnpm/pnpm-lock.yaml --fetcher-version 3 --pnpm 10`");
+}
+
+/// The advice for an unrecorded pnpm-lock.yaml names the target the project's pnpm fits:
+/// `packageManager` pnpm 11 -> fetcherVersion 4, pnpm 12 -> said to be unsupported, with
+/// pnpm_11's target; in the commit, in --fix and in envrc.
+#[test]
+fn the_advice_for_an_unrecorded_pnpm_lockfile_fits_the_project() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::with_fresh_record();
+    repo.write("pnpm-lock.yaml", PNPM_V1);
+    repo.write(
+        "package.json",
+        "{ \"packageManager\": \"pnpm@11.22.0+sha512.00\" }",
+    );
+    repo.git(["add", "pnpm-lock.yaml", "package.json"]);
+    let v4 = "run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11`, then `git add .nix/yarn-deps.toml`";
+    repo.commit("pnpm")
+        .failure()
+        .stderr_has(&format!("fix: {v4}"));
+    repo.nix_hooks(["pre-commit", "--fix"])
+        .code(2)
+        .stderr_has(&format!("fix: {v4}"));
+    let run = repo.nix_hooks(["envrc"]).success();
+    assert!(
+        run.stderr.contains(
+            "run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11`"
+        ),
+        "{}",
+        run.stderr
+    );
+    repo.write("package.json", "{ \"packageManager\": \"pnpm@12.4.2\" }");
+    repo.git(["add", "package.json"]);
+    repo.commit("pnpm").failure().stderr_has(
+        "fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11` (the project names pnpm 12.4.2, which nixpkgs' fetchPnpmDeps does not support yet; this is the target for a fetchPnpmDeps call with pnpm_11)",
+    );
+}
+
+/// pnpm11-patched (update-pnpm-hash's fixture) under pnpm 11.22.0 and Node 24.22.3: the
+/// replay's figure in its reference README.
+const PATCHED_NODE_24_HASH: &str = "sha256-/FdZJ3ueoxknqMs7abG3WAzLYJQnQya5rpfd3HnYlHI=";
+
+/// A fetcherVersion 4 entry with its Node major: a stale one is refused with its whole
+/// target, envrc warns, and --fix recomputes it for that target from the staged project.
+#[test]
+fn a_stale_fetcher_version_4_entry_is_refused_warned_and_fixed() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::new();
+    copy_tree(&fixtures().join("pnpm11-patched"), &repo.root);
+    repo.add_shim();
+    repo.nix_hooks(["install"]).success();
+    let lock = repo.read("pnpm-lock.yaml");
+    let old_lock = lock.replace("lockfileVersion", "# older\nlockfileVersion");
+    let mut stale = HashRecord::default();
+    stale.entries.insert(
+        "pnpm-lock.yaml".to_owned(),
+        RecordEntry {
+            lock_sha256: lock_sha256(old_lock.as_bytes()),
+            hash: Sha256Hash::of(b"not the hash"),
+            fetcher: Fetcher::FetchPnpmDeps {
+                fetcher_version: 4,
+                pnpm: "11".to_owned(),
+                node: Some(24),
+            },
+        },
+    );
+    repo.write(RECORD, &stale.render());
+    repo.git(["add", "."]);
+    repo.commit("stale")
+        .failure()
+        .stderr_has("pnpm-lock.yaml changed since its hash was recorded")
+        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11 --node 24`, then `git add .nix/yarn-deps.toml`");
+    let envrc = repo.nix_hooks(["envrc"]).success();
+    assert!(
+        envrc
+            .stderr
+            .contains("stale dependency hash for pnpm-lock.yaml: run `update-pnpm-hash`"),
+        "{}",
+        envrc.stderr
+    );
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .args(["pre-commit", "--fix"])
+        .env("UPDATE_YARN_HASH_CACHE", &cache)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_DIR");
+    let run = run(cmd);
+    if run.code == Some(3) && run.stderr.contains("download") {
+        test_support::skip(&format!(
+            "the npm registry is not reachable: {}",
+            run.stderr
+        ));
+        return;
+    }
+    let run = run
+        .success()
+        .stderr_has(&format!("fixed: pnpm-lock.yaml -> {PATCHED_NODE_24_HASH}"));
+    let fixed = HashRecord::parse(repo.staged(RECORD).as_bytes(), Path::new(RECORD)).unwrap();
+    let entry = &fixed.entries["pnpm-lock.yaml"];
+    assert_eq!(entry.hash.to_sri(), PATCHED_NODE_24_HASH, "{}", run.stderr);
+    assert_eq!(
+        entry.fetcher,
+        Fetcher::FetchPnpmDeps {
+            fetcher_version: 4,
+            pnpm: "11".to_owned(),
+            node: Some(24),
+        }
+    );
+    repo.commit("fixed").success();
 }

@@ -15,6 +15,35 @@ fn no_target_is_asked_for_with_a_working_command() {
     assert_eq!(p.record(), "");
 }
 
+/// The suggested target is the one the project's `packageManager` fits.
+#[test]
+fn no_target_suggests_the_one_packagemanager_fits() {
+    let p = Project::new();
+    let manifest = p.dir().join("package.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let with = |pm: &str| text.replacen('{', &format!("{{\"packageManager\": \"{pm}\","), 1);
+    std::fs::write(&manifest, with("pnpm@11.22.0")).unwrap();
+    p.uph(&[]).expect_code(2).expect_stderr_contains(
+        "fix: update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11\n",
+    );
+    // --check's advice for the unrecorded lockfile too.
+    let check = p.uph(&["--check"]);
+    assert!(
+        check
+            .stderr()
+            .contains("update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11")
+            || check.stdout().contains(
+                "update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11"
+            ),
+        "{check}"
+    );
+    std::fs::write(&manifest, with("pnpm@12.4.2")).unwrap();
+    p.uph(&[]).expect_code(2).expect_stderr_contains(
+        "fix: update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 4 --pnpm 11   (the project names pnpm 12.4.2, which nixpkgs' fetchPnpmDeps does not support yet",
+    );
+    assert_eq!(p.record(), "");
+}
+
 #[test]
 fn unverified_and_unsupported_targets_are_refused() {
     let p = Project::new();

@@ -116,20 +116,31 @@ fn pnpm_11_minors_nobody_verified_are_refused() {
 /// the replay's figure in fixtures/pnpm11-patched.reference/README.md.
 const PATCHED_11_28_HASH: &str = "sha256-D7zzDrDtm8gf5gvFYfNSMLnUdJfqpwcZk5KOwWEX8k0=";
 
+/// pnpm 11.22.0 under Node 24.22.3 (key `linux;x64;node24;patch=…`): the replay's figure in
+/// fixtures/pnpm11-patched.reference/README.md.
+const PATCHED_NODE_24_HASH: &str = "sha256-/FdZJ3ueoxknqMs7abG3WAzLYJQnQya5rpfd3HnYlHI=";
+
+/// pnpm11-patched in a fresh git repository.
+fn patched_repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    util::copy_tree(&tests_dir().join("fixtures/pnpm11-patched"), repo.path());
+    util::git(repo.path(), &["init", "-q"]);
+    repo
+}
+
 /// A patched dependency under the side-effects cache nixpkgs leaves on: the row's
-/// `sideEffects` and the patched file in the store, for both pnpm 11 minors.
+/// `sideEffects` (which names the Node major) and the patched file in the store, for both
+/// pnpm 11 minors and both Node majors replayed.
 #[test]
 fn patched_project_fv4_hash_equals_the_reference_replay() {
-    let fixtures = tests_dir().join("fixtures");
-    let reference = fixtures.join("pnpm11-patched.reference");
+    let reference = tests_dir().join("fixtures/pnpm11-patched.reference");
     let expected = std::fs::read_to_string(reference.join("hash")).unwrap();
     let expected = expected.trim();
-    let repo = tempfile::tempdir().unwrap();
-    util::copy_tree(&fixtures.join("pnpm11-patched"), repo.path());
-    util::git(repo.path(), &["init", "-q"]);
+    let repo = patched_repo();
     let out = repo.path().join("out");
     let mut args = vec!["--materialize", out.to_str().unwrap(), "--json"];
     args.extend(TARGET);
+    args.extend(["--node", "22"]);
     let run = util::uph(repo.path(), &shared_cache(), &args);
     if run.code() == 3 {
         test_support::skip(&format!("the npm registry is not reachable\n{run}"));
@@ -144,20 +155,89 @@ fn patched_project_fv4_hash_equals_the_reference_replay() {
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
     }
-    let print = util::uph(
+    for (pnpm, node, want) in [
+        ("11.28.11", "22", PATCHED_11_28_HASH),
+        ("11", "24", PATCHED_NODE_24_HASH),
+    ] {
+        let print = util::uph(
+            repo.path(),
+            &shared_cache(),
+            &[
+                "--print",
+                "--fetcher-version",
+                "4",
+                "--pnpm",
+                pnpm,
+                "--node",
+                node,
+                "--offline",
+            ],
+        );
+        print.expect_code(0);
+        assert_eq!(
+            print.stdout().trim(),
+            want,
+            "--pnpm {pnpm} --node {node}: {print}"
+        );
+    }
+}
+
+/// The Node major is part of the target for a patched lockfile: never guessed, only the
+/// replayed majors accepted, and recorded so later runs and --check reuse it.
+#[test]
+fn a_patched_lockfile_needs_a_verified_node_major_and_records_it() {
+    let repo = patched_repo();
+    let mut args = vec!["--print", "--offline"];
+    args.extend(TARGET);
+    util::uph(repo.path(), &shared_cache(), &args)
+        .expect_code(2)
+        .expect_stderr_contains("pnpm-lock.yaml: ms@2.1.3 is patched (patchedDependencies)")
+        .expect_stderr_contains("pass it with --node. Verified: --node 22, --node 24");
+    for (pnpm, node, verified) in [
+        ("11", "20", "--node 22, --node 24"),
+        ("11.28.11", "24", "--node 22 ("),
+    ] {
+        util::uph(
+            repo.path(),
+            &shared_cache(),
+            &[
+                "--print",
+                "--fetcher-version",
+                "4",
+                "--pnpm",
+                pnpm,
+                "--node",
+                node,
+            ],
+        )
+        .expect_code(2)
+        .expect_stderr_contains(&format!(
+            "--node {node} with --fetcher-version 4 --pnpm {pnpm} has not been verified"
+        ))
+        .expect_stderr_contains(verified);
+    }
+    let mut args: Vec<&str> = TARGET.to_vec();
+    args.extend(["--node", "24"]);
+    let run = util::uph(repo.path(), &shared_cache(), &args);
+    if run.code() == 3 {
+        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+        return;
+    }
+    run.expect_code(0);
+    let record = std::fs::read_to_string(repo.path().join(".nix/yarn-deps.toml")).unwrap();
+    assert!(
+        record.contains(&format!(
+            "fetcher-version = 4\npnpm = \"11\"\nnode = 24\nhash = \"{PATCHED_NODE_24_HASH}\""
+        )),
+        "{record}"
+    );
+    // The recorded target, Node included, is what --check recomputes.
+    util::uph(
         repo.path(),
         &shared_cache(),
-        &[
-            "--print",
-            "--fetcher-version",
-            "4",
-            "--pnpm",
-            "11.28.11",
-            "--offline",
-        ],
-    );
-    print.expect_code(0);
-    assert_eq!(print.stdout().trim(), PATCHED_11_28_HASH, "{print}");
+        &["--check", "--full", "--offline"],
+    )
+    .expect_code(0);
 }
 
 /// Ghost 6.65.0 (../shared/fixtures/ghost-pnpm, ~350 MB of tarballs from npm) against
@@ -179,6 +259,7 @@ fn ghost_fv4_hash_equals_the_reference_replay() {
     util::git(repo.path(), &["init", "-q"]);
     let mut args = vec!["--print", "--lockfile", "pnpm-lock.yaml"];
     args.extend(TARGET);
+    args.extend(["--node", "22"]);
     let run = util::uph(repo.path(), &shared_cache(), &args);
     run.expect_code(0);
     assert_eq!(run.stdout().trim(), expected.trim(), "{run}");

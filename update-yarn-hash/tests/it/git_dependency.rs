@@ -102,3 +102,40 @@ fn codeload_and_git_urls_hash_like_upstream_through_insteadof() {
     fs::write(expected.join("yarn.lock"), &lock).unwrap();
     assert_same_as_nix_hash_path(&ours, &expected);
 }
+
+/// An unreachable remote is said once: the message, then no `{:#}` chain repeating it and
+/// libgit2's raw `class=`/`code=` text (issue 11 item 6).
+#[test]
+fn an_unreachable_git_remote_is_reported_once() {
+    let dir = crate::util::repo();
+    // A loopback port nothing listens on: the connection is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!(
+        "git+https://127.0.0.1:{port}/none/foo.git#0123456789abcdef0123456789abcdef01234567"
+    );
+    fs::write(
+        dir.path().join("yarn.lock"),
+        format!(
+            "# yarn lockfile v1\n\n\n\"foo@{url}\":\n  version \"1.0.0\"\n  resolved \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let run = crate::util::uyh(dir.path(), cache.path(), &["--print"]);
+    run.expect_code(3);
+    let stderr = run.stderr();
+    assert_eq!(
+        stderr.matches("cannot reach the git remote").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("yarn.lock:4:1: foo@git+https://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("class="), "{stderr}");
+}

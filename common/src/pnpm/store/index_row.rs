@@ -30,6 +30,9 @@ pub struct V11Rules {
     pub gypfile_opt_out: bool,
     /// 11.28: the side-effects cache key has `;format=2` after the engine.
     pub side_effects_format2: bool,
+    /// The Node major pnpm runs under, which the side-effects key of a patched package
+    /// holds (`node22`); `None` until the profile is given one (`--node`).
+    pub node_major: Option<u32>,
 }
 
 /// pnpm 11.22.0 (nixpkgs' `pnpm_11`).
@@ -52,6 +55,7 @@ pub const PNPM_11_22: V11Rules = V11Rules {
     ],
     gypfile_opt_out: false,
     side_effects_format2: false,
+    node_major: None,
 };
 
 /// pnpm 11.28.11: `gypfile` joins the whitelist.
@@ -75,6 +79,7 @@ pub const PNPM_11_28: V11Rules = V11Rules {
     ],
     gypfile_opt_out: true,
     side_effects_format2: true,
+    node_major: None,
 };
 
 /// pnpm's `PLACEHOLDER_PACKAGE_JSON`, stored (mode 0644) for a tarball without one.

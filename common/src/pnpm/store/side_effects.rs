@@ -16,14 +16,15 @@ use std::collections::BTreeMap;
 use super::index_file::IndexedFile;
 use super::js_value::JsValue;
 
-/// The platform part of the key: nixpkgs builds the FOD on x86_64-linux with pnpm's
-/// Node 22 (the replay's Node 22.23.5); another system gives another hash.
-pub const ENGINE: &str = "linux;x64;node22";
+/// The platform part of the key, before the Node major: nixpkgs builds the FOD on
+/// x86_64-linux (pnpm's `process.platform;process.arch`); another system gives another
+/// hash, and the profile offers no other.
+pub const PLATFORM: &str = "linux;x64";
 
-/// `calcDepState`'s key for a patched package.
-pub fn cache_key(format2: bool, patch_hash: &str) -> String {
+/// `calcDepState`'s key for a patched package under Node `node_major`.
+pub fn cache_key(format2: bool, node_major: u32, patch_hash: &str) -> String {
     let format = if format2 { ";format=2" } else { "" };
-    format!("{ENGINE}{format};patch={patch_hash}")
+    format!("{PLATFORM};node{node_major}{format};patch={patch_hash}")
 }
 
 /// A package's `patchedDependencies` patch: its hash (sha256 hex of the text with CRLF

@@ -123,6 +123,9 @@ pub enum StoreError {
         pkg_id: String,
         source: super::patch_file::PatchError,
     },
+    /// The profile names no Node major, which a patched package's row holds.
+    #[error("the patched {pkg_id} is stored under a key naming pnpm's Node major, and no --node was given")]
+    NodeUnknown { pkg_id: String },
     #[error("the tarball of {pkg_id}: {source}")]
     IndexRow {
         pkg_id: String,
@@ -577,7 +580,11 @@ fn digest_package(
                         };
                         generated.push((key, d.content));
                     }
-                    let key = side_effects::cache_key(rules.side_effects_format2, &patch.hash);
+                    let node = rules.node_major.ok_or_else(|| StoreError::NodeUnknown {
+                        pkg_id: p.pkg_id.clone(),
+                    })?;
+                    let key =
+                        side_effects::cache_key(rules.side_effects_format2, node, &patch.hash);
                     Some(JsValue::Map(vec![(JsValue::String(key), record)]))
                 }
             };
