@@ -21,6 +21,8 @@ struct Measured {
     wall: Duration,
     /// Kernel CPU time (`ru_stime`).
     system: Duration,
+    /// User CPU time (`ru_utime`): what the work costs, whatever else shares the machine.
+    user: Duration,
     max_rss_kib: i64,
     stdout: String,
 }
@@ -40,6 +42,7 @@ fn measure(mut cmd: Command) -> Result<Measured> {
     Ok(Measured {
         wall,
         system: output.system,
+        user: output.user,
         max_rss_kib: output.max_rss_kib,
         stdout: output.stdout,
     })
@@ -48,6 +51,7 @@ fn measure(mut cmd: Command) -> Result<Measured> {
 struct RusageOutput {
     status: i32,
     system: Duration,
+    user: Duration,
     max_rss_kib: i64,
     stdout: String,
 }
@@ -76,11 +80,13 @@ impl WaitRusage for std::process::Child {
         } else {
             -1
         };
-        let stime = usage.ru_stime;
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
         Ok(RusageOutput {
             status: code,
-            system: Duration::from_secs(stime.tv_sec as u64)
-                + Duration::from_micros(stime.tv_usec as u64),
+            system: time(usage.ru_stime),
+            user: time(usage.ru_utime),
             max_rss_kib: usage.ru_maxrss,
             stdout,
         })
@@ -106,10 +112,10 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| crate::project_root().join("../shared"))
 }
 
-pub fn run(sh: &Shell, part: Option<&str>) -> Result<()> {
-    match part {
+pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
         None => run_all(sh),
-        Some("pnpm") => run_pnpm(sh),
+        Some("pnpm") => run_pnpm(sh, &pnpm::targets_from_args(&args[1..])?),
         Some(other) => {
             bail!("unknown bench part `{other}`: `cargo xtask bench` or `cargo xtask bench pnpm`")
         }
@@ -117,9 +123,9 @@ pub fn run(sh: &Shell, part: Option<&str>) -> Result<()> {
 }
 
 /// The pnpm part alone: its section of BENCHMARKS.md replaced, the rest kept.
-fn run_pnpm(sh: &Shell) -> Result<()> {
+fn run_pnpm(sh: &Shell, targets: &[pnpm::Target]) -> Result<()> {
     cmd!(sh, "cargo build --release --locked -p update-pnpm-hash").run()?;
-    let figures = pnpm::run(sh)?;
+    let figures = pnpm::run_all(sh, targets)?;
     let path = crate::project_root().join("BENCHMARKS.md");
     let old = fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
     let section = pnpm::section(&machine(sh), &today(sh), &figures);
@@ -147,7 +153,7 @@ fn run_all(sh: &Shell) -> Result<()> {
     let yarn = yarn_hash(sh, &ghost, &mut report)?;
     let hooks = hook_latency(sh, &ghost)?;
     let precache = precache_check(sh)?;
-    let pnpm = pnpm::run(sh)?;
+    let pnpm = pnpm::run_all(sh, &pnpm::default_targets())?;
     let machine = machine(sh);
     let text = benchmarks_text(&machine, &yarn, &hooks, &precache);
     let text = pnpm::splice(&text, &pnpm::section(&machine, &today(sh), &pnpm));

@@ -39,7 +39,7 @@ fn main() -> Result<()> {
     sh.change_dir(project_root());
     match args.first().map(String::as_str) {
         Some("ci") => ci::run(&sh),
-        Some("bench") => bench::run(&sh, args.get(1).map(String::as_str)),
+        Some("bench") => bench::run(&sh, &args[1..]),
         Some("nix-check") => nix_check::run(&sh),
         Some("dev-services") => dev_services::run(&sh),
         Some("reference-tools") => reference_tools::run(&sh),
@@ -57,9 +57,11 @@ cargo xtask <task>
 Tasks:
   ci            fmt --check, clippy -D warnings, every test, cargo install --path of each tool,
                 nix-check, dev-services (what CI runs), each step announced as it starts
-  bench         benchmarks on Ghost's lockfile (downloads ~387 MB) and the pnpm fixture beside the
-                fetchPnpmDeps replay (~85 MB per replay), rewrites BENCHMARKS.md
-  bench pnpm    the pnpm part alone: rewrites only BENCHMARKS.md's update-pnpm-hash section
+  bench         benchmarks on Ghost's lockfile (downloads ~387 MB) and the pnpm fixtures beside the
+                fetchPnpmDeps replay (~290 MB per round of replays), rewrites BENCHMARKS.md
+  bench pnpm [--fixture DIR --fetcher-version N --pnpm VERSION [--replay-pnpm PATH] [--replay-node PATH]]
+                the pnpm part alone (the pnpm 10 fixtures, or the one project given): rewrites
+                only BENCHMARKS.md's update-pnpm-hash section
   nix-check     the Nix side: parse, nixpkgs-fmt, deadnix, lints, flake.lock, workflow
                 (check-jsonschema + shellcheck), process-compose.yaml, pure-eval tests
   dev-services  start MySQL, Redis and the app as .nix/process-compose.yaml says (Debian

@@ -1,10 +1,10 @@
 //! `cargo xtask bench pnpm`: update-pnpm-hash beside the fetchPnpmDeps reference replay
-//! (issue 9), on a copy of `update-pnpm-hash/tests/fixtures/pnpm10-project` in a temp git
-//! repository, written into BENCHMARKS.md's pnpm section.
+//! (issues 9 and 10), on copies of the [`Target`]s' projects in temp git repositories,
+//! written into BENCHMARKS.md's pnpm section, one table per target.
 //!
 //! The replay (`update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh`) starts from an empty
-//! pnpm store, as the fixed-output derivation does, so each run downloads the fixture's
-//! ~85 MB from the npm registry; it is interleaved with our cold runs so both see the same
+//! pnpm store, as the fixed-output derivation does, so each run downloads the whole project
+//! from the npm registry; it is interleaved with our cold runs so both see the same
 //! network.
 
 use std::fs;
@@ -25,7 +25,91 @@ const CHECK_RUNS: usize = 20;
 /// The heading of BENCHMARKS.md's pnpm section: `bench pnpm` replaces it alone.
 pub const HEADING: &str = "## update-pnpm-hash (fetchPnpmDeps)";
 
+/// One input the bench measures: a project, the profile it is computed for, and the pnpm
+/// (and node) the replay runs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The project directory (with `pnpm-lock.yaml`), relative to the workspace root or
+    /// absolute.
+    pub fixture: PathBuf,
+    /// `--fetcher-version`, for update-pnpm-hash and the replay.
+    pub fetcher_version: u32,
+    /// update-pnpm-hash's `--pnpm` (a major such as `10`, or a full version).
+    pub pnpm: String,
+    /// The replay's pnpm executable; `None`: the pnpm 10 `cargo xtask reference-tools`
+    /// installs.
+    pub replay_pnpm: Option<PathBuf>,
+    /// The node the replay runs pnpm under; `None`: `node` on PATH.
+    pub replay_node: Option<PathBuf>,
+}
+
+impl Target {
+    pub fn new(fixture: impl Into<PathBuf>, fetcher_version: u32, pnpm: &str) -> Self {
+        Target {
+            fixture: fixture.into(),
+            fetcher_version,
+            pnpm: pnpm.to_owned(),
+            replay_pnpm: None,
+            replay_node: None,
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        crate::project_root().join(&self.fixture)
+    }
+}
+
+/// What `cargo xtask bench pnpm` measures with no options. Another project is one line
+/// here (Ghost 6.65.0 with fetcherVersion 4, say, once the replay does fetcherVersion 4:
+/// `Target { replay_pnpm: Some(pnpm_11), replay_node: Some(node_22),
+/// ..Target::new(shared_dir().join("fixtures/ghost-pnpm"), 4, "11") }`), or one command:
+/// `cargo xtask bench pnpm --fixture DIR --fetcher-version N --pnpm VERSION
+/// [--replay-pnpm PATH] [--replay-node PATH]`.
+pub fn default_targets() -> Vec<Target> {
+    vec![
+        Target::new("update-pnpm-hash/tests/fixtures/pnpm10-monorepo", 3, "10"),
+        Target::new("update-pnpm-hash/tests/fixtures/pnpm10-project", 3, "10"),
+    ]
+}
+
+/// `bench pnpm`'s options: no options is [`default_targets`]; `--fixture` makes one target.
+pub fn targets_from_args(args: &[String]) -> Result<Vec<Target>> {
+    if args.is_empty() {
+        return Ok(default_targets());
+    }
+    let mut t = Target::new(PathBuf::new(), 3, "10");
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("bench pnpm: {flag} needs a value"))?;
+        match flag.as_str() {
+            "--fixture" => t.fixture = PathBuf::from(value),
+            "--fetcher-version" => {
+                t.fetcher_version = value
+                    .parse()
+                    .with_context(|| format!("bench pnpm: --fetcher-version {value}"))?
+            }
+            "--pnpm" => t.pnpm = value.clone(),
+            "--replay-pnpm" => t.replay_pnpm = Some(PathBuf::from(value)),
+            "--replay-node" => t.replay_node = Some(PathBuf::from(value)),
+            other => bail!(
+                "bench pnpm: unknown option {other}; options: --fixture DIR --fetcher-version N \
+--pnpm VERSION [--replay-pnpm PATH] [--replay-node PATH]"
+            ),
+        }
+    }
+    if t.fixture.as_os_str().is_empty() {
+        bail!("bench pnpm: --fixture DIR is required with other options");
+    }
+    if !t.dir().join("pnpm-lock.yaml").is_file() {
+        bail!("bench pnpm: {} has no pnpm-lock.yaml", t.dir().display());
+    }
+    Ok(vec![t])
+}
+
 pub struct PnpmFigures {
+    target: Target,
     hash: String,
     packages: u64,
     downloaded_bytes: u64,
@@ -41,9 +125,11 @@ pub struct PnpmFigures {
     load_after: String,
 }
 
-/// A median wall time over `runs` runs and the largest peak RSS among them.
+/// A median wall time and CPU time (user + system) over `runs` runs and the largest peak
+/// RSS among them.
 struct Run {
     wall: Duration,
+    cpu: Duration,
     max_rss_kib: i64,
     runs: usize,
 }
@@ -52,6 +138,7 @@ impl Run {
     fn of(measured: &[Measured]) -> Self {
         Run {
             wall: median(measured.iter().map(|m| m.wall).collect()),
+            cpu: median(measured.iter().map(|m| m.user + m.system).collect()),
             max_rss_kib: measured.iter().map(|m| m.max_rss_kib).max().unwrap_or(0),
             runs: measured.len(),
         }
@@ -62,19 +149,30 @@ impl Run {
     }
 }
 
-pub fn run(sh: &Shell) -> Result<PnpmFigures> {
-    let load_before = load_average();
+/// Every target, one after the other.
+pub fn run_all(sh: &Shell, targets: &[Target]) -> Result<Vec<PnpmFigures>> {
     let tools = crate::reference_tools::install_all(sh)
         .context("the replay's tools (`cargo xtask reference-tools`)")?;
-    let fixture = crate::project_root().join("update-pnpm-hash/tests/fixtures/pnpm10-project");
+    targets.iter().map(|t| run(t, &tools)).collect()
+}
+
+fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures> {
+    let load_before = load_average();
+    let fixture = target.dir();
     let repo = tempfile::tempdir()?;
     copy_tree(&fixture, repo.path())?;
     git_init(repo.path())?;
     let cache = tempfile::tempdir()?;
+    let fetcher_version = target.fetcher_version.to_string();
     let uph = |cache: &Path, args: &[&str]| {
         let mut c = Command::new(super::release_bin("update-pnpm-hash"));
         c.current_dir(repo.path())
-            .args(["--fetcher-version", "3", "--pnpm", "10"])
+            .args([
+                "--fetcher-version",
+                &fetcher_version,
+                "--pnpm",
+                &target.pnpm,
+            ])
             .args(args)
             .env("UPDATE_YARN_HASH_CACHE", cache);
         c
@@ -86,7 +184,7 @@ pub fn run(sh: &Shell) -> Result<PnpmFigures> {
         eprintln!("bench pnpm: cold run {}/{COLD_ROUNDS}", round + 1);
         colds.push(measure(uph(fresh.path(), &["--json"]))?);
         eprintln!("bench pnpm: reference replay {}/{COLD_ROUNDS}", round + 1);
-        replays.push(replay(&fixture, &tools)?);
+        replays.push(replay(target, &fixture, tools)?);
     }
     let cold_json = report(&colds[0])?;
     let hash = cold_json["current"]["hash"]
@@ -115,6 +213,7 @@ pub fn run(sh: &Shell) -> Result<PnpmFigures> {
         c
     })?;
     Ok(PnpmFigures {
+        target: target.clone(),
         hash,
         packages,
         downloaded_bytes,
@@ -143,17 +242,29 @@ fn report(m: &Measured) -> Result<serde_json::Value> {
 
 /// One run of the reference replay on `project`, its build log kept in a temp file and
 /// shown only when it fails. Returns the run and the hash it printed.
-fn replay(project: &Path, tools: &[(&'static str, PathBuf)]) -> Result<(Measured, String)> {
+fn replay(
+    target: &Target,
+    project: &Path,
+    tools: &[(&'static str, PathBuf)],
+) -> Result<(Measured, String)> {
     let script = crate::project_root().join("update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh");
     let log = tempfile::NamedTempFile::new()?;
     let mut c = Command::new(&script);
-    c.args(["--fetcher-version", "3"])
-        .arg(project)
+    c.arg("--fetcher-version")
+        .arg(target.fetcher_version.to_string())
         .envs(tools.iter().map(|(k, v)| (*k, v.as_os_str())))
         .stderr(Stdio::from(log.reopen()?));
-    if let Some((_, pnpm)) = tools.iter().find(|(k, _)| *k == "NIXCI_PNPM") {
+    let default_pnpm = tools
+        .iter()
+        .find(|(k, _)| *k == "NIXCI_PNPM")
+        .map(|(_, p)| p.clone());
+    if let Some(pnpm) = target.replay_pnpm.clone().or(default_pnpm) {
         c.arg("--pnpm").arg(pnpm);
     }
+    if let Some(node) = &target.replay_node {
+        c.arg("--node").arg(node);
+    }
+    c.arg(project);
     match measure(c) {
         Ok(m) => {
             let hash = m.stdout.clone();
@@ -203,8 +314,28 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The section's Markdown, from its heading to its last row.
-pub fn section(machine: &str, date: &str, p: &PnpmFigures) -> String {
+/// The section's Markdown, from its heading to its last row: one table per target.
+pub fn section(machine: &str, date: &str, figures: &[PnpmFigures]) -> String {
+    let mut out = format!(
+        "{HEADING}\n\n\
+Measured by `cargo xtask bench pnpm` (or `cargo xtask bench`) on {date}, on {machine}; the release \
+binary, on a copy of each project in a temp git repository. The reference is the replay \
+`update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh` (nixpkgs' install and fixup phases with real \
+pnpm, GNU tar 1.35, zstd 1.5.7, jq 1.8.2, then `nix hash path`), which starts from an empty pnpm \
+store as the fixed-output derivation does, so it downloads everything each run; it and our cold \
+runs are interleaved, {COLD_ROUNDS} rounds. Ratios are the replay's median wall time over ours. \
+This machine is shared with other work, so each table gives the load average around it, and CPU \
+time (user + system, median) beside the wall time.\n"
+    );
+    for p in figures {
+        out.push('\n');
+        out.push_str(&table(p));
+    }
+    out
+}
+
+/// One target's table.
+fn table(p: &PnpmFigures) -> String {
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let replay = p.replay.wall.as_secs_f64();
     let replay_note = format!(
@@ -218,44 +349,44 @@ pub fn section(machine: &str, date: &str, p: &PnpmFigures) -> String {
         }
     );
     let times = |d: Duration| format!("{:.1}× faster than the replay; ", replay / d.as_secs_f64());
+    let cpu = |r: &Run| format!("CPU {}; ", secs(r.cpu));
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     let recompute_met = replay >= 5.0 * p.recompute.wall.as_secs_f64();
     let all = [&p.cold, &p.recompute, &p.memo, &p.check];
     // The target is 500 MB (decimal); ru_maxrss is in KiB.
     let rss_met = all.iter().all(|r| r.max_rss_kib * 1024 < 500_000_000);
+    let t = &p.target;
     format!(
-        "{HEADING}\n\n\
-Measured by `cargo xtask bench pnpm` (or `cargo xtask bench`) on {date}, on {machine}; \
-this machine is shared with other work: load average {} (1, 5, 15 min) before, {} after.\n\
-Input: `update-pnpm-hash/tests/fixtures/pnpm10-project/` ({} packages, {} of tarballs; the issue asks for \
-a few hundred packages, this is the largest pnpm 10 fixture the repository has), copied into a temp git \
-repository; `--fetcher-version 3 --pnpm 10`; the release binary. The reference is the replay \
-`update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh` (nixpkgs' install and fixup phases with real pnpm \
-10.34.5, GNU tar 1.35, zstd 1.5.7, jq 1.8.2, then `nix hash path`), which starts from an empty pnpm store \
-as the fixed-output derivation does, so it downloads everything each run; it and our cold runs are \
-interleaved, {COLD_ROUNDS} rounds. Ratios are the replay's median over ours.\n\n\
+        "### `{}` (`--fetcher-version {} --pnpm {}`)\n\n\
+{} packages, {} of tarballs. Load average {} (1, 5, 15 min) before, {} after.\n\n\
 | what | measured | target | notes |\n|---|---|---|---|\n\
-| reference replay (`fetch-pnpm-deps.sh`) | {} | reference | {replay_note} |\n\
-| `update-pnpm-hash`, cold (empty tarball cache, median of {}) | {} | | {}peak RSS {}; hash `{}` |\n\
-| `update-pnpm-hash --recompute`, warm (full recompute from the cache, memo bypassed, median of {}) | {} | ≥ 5× faster than the replay: {} | {}peak RSS {} |\n\
+| reference replay (`fetch-pnpm-deps.sh`) | {} | reference | {}{replay_note} |\n\
+| `update-pnpm-hash`, cold (empty tarball cache, median of {}) | {} | | {}{}peak RSS {}; hash `{}` |\n\
+| `update-pnpm-hash --recompute`, warm (full recompute from the cache, memo bypassed, median of {}) | {} | ≥ 5× faster than the replay: {} | {}{}peak RSS {} |\n\
 | `update-pnpm-hash`, memo hit (median of {}) | {} | < 0.1 s: {} | peak RSS {}; {} |\n\
 | `update-pnpm-hash --check` (median of {}) | {} | < 20 ms: {} | peak RSS {}; lockfile digest vs record |\n\
 | peak RSS, largest of our rows above | {:.0} MB | < 500 MB: {} | |\n\
 {}",
-        p.load_before,
-        p.load_after,
+        t.fixture.display(),
+        t.fetcher_version,
+        t.pnpm,
         p.packages,
         mb(p.downloaded_bytes),
+        p.load_before,
+        p.load_after,
         secs(p.replay.wall),
+        cpu(&p.replay),
         p.cold.runs,
         secs(p.cold.wall),
         times(p.cold.wall),
+        cpu(&p.cold),
         p.cold.rss(),
         p.hash,
         p.recompute.runs,
         secs(p.recompute.wall),
         verdict(recompute_met),
         times(p.recompute.wall),
+        cpu(&p.recompute),
         p.recompute.rss(),
         p.memo.runs,
         ms(p.memo.wall),
@@ -277,7 +408,7 @@ interleaved, {COLD_ROUNDS} rounds. Ratios are the replay's median over ours.\n\n
         } else {
             format!(
                 "\n**Target missed:** a warm full recompute is {:.1}× faster than the replay; \
-issue 9 asks for at least 5×.\n",
+issues 9 and 10 ask for at least 5×.\n",
                 replay / p.recompute.wall.as_secs_f64()
             )
         },

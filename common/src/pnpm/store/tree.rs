@@ -717,13 +717,13 @@ fn groups<'a, 'b>(
 }
 
 /// `f` over `items` on up to `threads` threads, results in input order, first error wins.
-fn parallel_map<T: Sync, R: Send>(
+pub(crate) fn parallel_map<T: Sync, R: Send, E: Send>(
     items: &[T],
     threads: usize,
-    f: impl Fn(usize, &T) -> Result<R, StoreError> + Sync,
-) -> Result<Vec<R>, StoreError> {
+    f: impl Fn(usize, &T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<R, StoreError>>>> =
+    let results: Mutex<Vec<Option<Result<R, E>>>> =
         Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, items.len().max(1)) {
