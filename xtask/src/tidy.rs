@@ -189,3 +189,18 @@ fn xtask_stays_light() {
         "xtask must not depend on {heavy:?}: run what needs them as tests or examples of their crate"
     );
 }
+
+#[test]
+fn gunzip_picks_its_simd_paths_at_run_time() {
+    // flate2 without `runtime_detection` builds zlib-rs without `std`, so it never detects
+    // AVX2 or PCLMULQDQ: the portable inflate and crc32 cost a Ghost-sized store ~12 s CPU.
+    let manifest = read(&project_root().join("Cargo.toml"));
+    let flate2 = manifest
+        .lines()
+        .find(|l| l.starts_with("flate2 "))
+        .expect("the workspace Cargo.toml declares flate2");
+    assert!(
+        !flate2.contains("default-features = false") || flate2.contains("\"runtime_detection\""),
+        "flate2 with default-features = false must keep the \"runtime_detection\" feature: {flate2}"
+    );
+}

@@ -23,6 +23,7 @@ pub mod patch_file;
 pub mod requires_build;
 pub mod semver_clean;
 pub mod side_effects;
+pub mod spill;
 pub mod sqlite_dump;
 pub mod tree;
 

@@ -17,11 +17,13 @@
 //! row too, and a tarball without `package.json` gets pnpm's placeholder one.
 //!
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
-//! once, gunzips, parses and digests it, and keeps per distinct file only its digest, size
-//! and where its bytes are (package, offset in the tar). [`Store::write`] then emits the
-//! entries in order; file contents are gathered in groups of at most `memory_budget` bytes
-//! (two groups in memory at once: one written while the next is gathered), decompressing
-//! again only the tarballs that hold a file of the group, each up to the last byte needed.
+//! once, gunzips, parses and digests it, and puts each file's bytes, compressed, into a
+//! [`Spill`] (an unnamed temporary file), keeping per distinct file only its digest, size
+//! and where its bytes are. [`Store::write`] then emits the entries in order; file
+//! contents are read back in groups of at most `memory_budget` bytes (two groups in memory
+//! at once: one written while the next is gathered). Files sort by digest, so a group
+//! holds files of nearly every package: reading them from the tarballs again meant
+//! gunzipping every tarball once per group (Ghost: ~10 times 1.2 GB).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -44,6 +46,7 @@ use super::index_row::{
 use super::js_value::JsValue;
 use super::layout::StoreLayout;
 use super::side_effects::{self, DirFile, PackagePatch};
+use super::spill::{Spill, Stored};
 use super::sqlite_dump::IndexDump;
 use crate::fetch::integrity::{Integrity, IntegrityError};
 
@@ -53,9 +56,6 @@ pub const EXEC_MODE: u32 = 0o555;
 pub const FILE_MODE: u32 = 0o444;
 /// pnpm 11's index as nixpkgs keeps it, under `v11/`.
 const INDEX_DUMP: &str = "index.db.sql";
-/// The [`Origin::package`] of a file no tarball holds (pnpm 11's placeholder
-/// `package.json`, a patched file): its bytes are `Store::generated[offset]`.
-const GENERATED_ORIGIN: usize = usize::MAX;
 
 /// Where a tar entry goes: the shape of `common::archive::pax_tar::PaxTarWriter`'s `dir` and
 /// `file`. Paths are relative to `$storePath`: `.` for the root, then `v10`,
@@ -66,7 +66,7 @@ pub trait StoreSink {
     fn file(&mut self, path: &str, mode: u32, size: u64, data: &mut dyn Read) -> io::Result<()>;
 }
 
-/// Where a package's tarball bytes are read from (twice: once per pass).
+/// Where a package's tarball bytes are read from (once, in pass 1).
 #[derive(Debug, Clone)]
 pub enum TarballSource {
     File(PathBuf),
@@ -139,8 +139,8 @@ pub enum StoreError {
         integrity: String,
         source: IntegrityError,
     },
-    #[error("the tarball of {pkg_id} changed between the two passes over it (file at byte {offset}); is something rewriting the tarball cache?")]
-    Changed { pkg_id: String, offset: u64 },
+    #[error("cannot keep the store's contents in a temporary file ({0}); is the disk under $TMPDIR full?")]
+    Spill(#[source] io::Error),
     #[error("writing the store archive failed: {0}")]
     Sink(#[source] io::Error),
 }
@@ -154,10 +154,25 @@ struct CafsKey {
 
 /// Where the bytes of a CAFS file can be read again.
 #[derive(Debug, Clone, Copy)]
-struct Origin {
-    package: usize,
-    offset: u64,
-    size: u64,
+enum Origin {
+    Spilled {
+        stored: Stored,
+        size: u64,
+    },
+    /// A file no tarball holds (pnpm 11's placeholder `package.json`, a patched file): its
+    /// bytes are `Store::generated[index]`.
+    Generated {
+        index: usize,
+        size: u64,
+    },
+}
+
+impl Origin {
+    fn size(&self) -> u64 {
+        match self {
+            Self::Spilled { size, .. } | Self::Generated { size, .. } => *size,
+        }
+    }
 }
 
 /// What pass 1 learnt from one tarball.
@@ -182,7 +197,7 @@ enum Placement {
 /// The store as nixpkgs packs it, known by digests; contents stay in the tarballs.
 pub struct Store {
     layout: StoreLayout,
-    packages: Vec<PackageTarball>,
+    spill: Spill,
     files: BTreeMap<CafsKey, Origin>,
     /// `index/XX/<name>` -> bytes, by shard then name.
     index_files: BTreeMap<(String, String), Vec<u8>>,
@@ -191,7 +206,7 @@ pub struct Store {
     loose_dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// pnpm 11's `index.db` rows.
     rows: IndexDump,
-    /// Contents of the files with [`GENERATED_ORIGIN`].
+    /// Contents of the files with [`Origin::Generated`].
     generated: Vec<Vec<u8>>,
 }
 
@@ -209,9 +224,11 @@ impl Store {
         patches: &BTreeMap<String, PackagePatch>,
         threads: usize,
     ) -> Result<Self, StoreError> {
-        let digested = parallel_map(&packages, threads, |i, p| {
-            digest_package(layout, i, p, patches.get(&p.pkg_id))
+        let spill = Spill::new().map_err(StoreError::Spill)?;
+        let digested = parallel_map(&packages, threads, |_, p| {
+            digest_package(layout, &spill, p, patches.get(&p.pkg_id))
         })?;
+        drop(packages);
         let mut rows = IndexDump::default();
         let mut generated = Vec::new();
         let mut files = BTreeMap::new();
@@ -222,9 +239,8 @@ impl Store {
                 files.entry(key).or_insert(origin);
             }
             for (key, bytes) in d.generated {
-                let origin = Origin {
-                    package: GENERATED_ORIGIN,
-                    offset: generated.len() as u64,
+                let origin = Origin::Generated {
+                    index: generated.len(),
                     size: bytes.len() as u64,
                 };
                 if let std::collections::btree_map::Entry::Vacant(e) = files.entry(key) {
@@ -251,7 +267,7 @@ impl Store {
         }
         Ok(Self {
             layout,
-            packages,
+            spill,
             files,
             index_files,
             loose_dirs,
@@ -272,7 +288,7 @@ impl Store {
 
     /// Bytes of all distinct files.
     pub fn content_bytes(&self) -> u64 {
-        self.files.values().map(|o| o.size).sum()
+        self.files.values().map(Origin::size).sum()
     }
 
     /// Pass 2: every entry of the store, in order, into `sink`. File contents are held at
@@ -359,7 +375,7 @@ impl Store {
                     }
                     let mode = if key.executable { EXEC_MODE } else { FILE_MODE };
                     let path = format!("{layout}/{}", content_path(&key.sha512, key.executable));
-                    sink.file(&path, mode, origin.size, &mut &data[..])
+                    sink.file(&path, mode, origin.size(), &mut &data[..])
                         .map_err(sink_err)?;
                 }
             }
@@ -391,98 +407,25 @@ impl Store {
         Ok(())
     }
 
-    /// The contents of one group of files, read again from their tarballs in parallel.
+    /// The contents of one group of files, read back from the spill file in parallel.
     fn gather(
         &self,
         group: &[(&CafsKey, &Origin)],
         threads: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        // Per package, the (slot, origin) pairs it must give, by offset.
-        let mut wanted: BTreeMap<usize, Vec<(usize, Origin)>> = BTreeMap::new();
-        let mut generated = Vec::new();
-        for (slot, (_, origin)) in group.iter().enumerate() {
-            if origin.package == GENERATED_ORIGIN {
-                generated.push((slot, origin.offset as usize));
-                continue;
+        parallel_map(group, threads, |_, (_, origin)| match **origin {
+            Origin::Spilled { stored, size } => {
+                self.spill.get(stored, size).map_err(StoreError::Spill)
             }
-            wanted
-                .entry(origin.package)
-                .or_default()
-                .push((slot, **origin));
-        }
-        let jobs: Vec<(usize, Vec<(usize, Origin)>)> = wanted
-            .into_iter()
-            .map(|(p, mut v)| {
-                v.sort_by_key(|(_, o)| o.offset);
-                (p, v)
-            })
-            .collect();
-        let slots: Vec<Mutex<Vec<u8>>> = group.iter().map(|_| Mutex::new(Vec::new())).collect();
-        for (slot, index) in generated {
-            *slots[slot].lock().unwrap_or_else(|e| e.into_inner()) = self.generated[index].clone();
-        }
-        parallel_map(&jobs, threads, |_, (package, want)| {
-            self.read_slices(*package, want, &slots)
-        })?;
-        Ok(slots
-            .into_iter()
-            .map(|m| m.into_inner().unwrap_or_default())
-            .collect())
-    }
-
-    /// Streams one tarball's tar up to the last wanted byte, copying the wanted files.
-    fn read_slices(
-        &self,
-        package: usize,
-        want: &[(usize, Origin)],
-        slots: &[Mutex<Vec<u8>>],
-    ) -> Result<(), StoreError> {
-        let p = &self.packages[package];
-        let read_err = |source| StoreError::Read {
-            pkg_id: p.pkg_id.clone(),
-            source_name: p.source.describe(),
-            source,
-        };
-        let bytes = p.source.read().map_err(read_err)?;
-        let mut tar: Box<dyn Read + '_> = if bytes.starts_with(&[0x1f, 0x8b, 0x08]) {
-            Box::new(flate2::read::MultiGzDecoder::new(&bytes[..]))
-        } else {
-            Box::new(&bytes[..])
-        };
-        let mut pos = 0u64;
-        for (slot, origin) in want {
-            if origin.offset < pos {
-                // Two identical-content files of one package share the first one's bytes;
-                // a later slot at an earlier offset cannot happen as slots are by offset.
-                return Err(StoreError::Changed {
-                    pkg_id: p.pkg_id.clone(),
-                    offset: origin.offset,
-                });
-            }
-            io::copy(&mut (&mut tar).take(origin.offset - pos), &mut io::sink())
-                .map_err(read_err)?;
-            let mut data = Vec::with_capacity(origin.size as usize);
-            (&mut tar)
-                .take(origin.size)
-                .read_to_end(&mut data)
-                .map_err(read_err)?;
-            if data.len() as u64 != origin.size {
-                return Err(StoreError::Changed {
-                    pkg_id: p.pkg_id.clone(),
-                    offset: origin.offset,
-                });
-            }
-            pos = origin.offset + origin.size;
-            *slots[*slot].lock().unwrap_or_else(|e| e.into_inner()) = data;
-        }
-        Ok(())
+            Origin::Generated { index, .. } => Ok(self.generated[index].clone()),
+        })
     }
 }
 
 /// Pass 1 for one package.
 fn digest_package(
     layout: StoreLayout,
-    package: usize,
+    spill: &Spill,
     p: &PackageTarball,
     patch: Option<&PackagePatch>,
 ) -> Result<Digested, StoreError> {
@@ -513,9 +456,8 @@ fn digest_package(
             sha512,
             executable: is_executable(entry.mode),
         };
-        let origin = Origin {
-            package,
-            offset: entry.offset as u64,
+        let origin = Origin::Spilled {
+            stored: spill.put(data).map_err(StoreError::Spill)?,
             size: entry.size as u64,
         };
         files.push((key, origin));
@@ -713,8 +655,8 @@ fn groups<'a, 'b>(
         }
         let mut end = start;
         let mut total = 0u64;
-        while end < files.len() && (end == start || total + files[end].1.size <= budget) {
-            total += files[end].1.size;
+        while end < files.len() && (end == start || total + files[end].1.size() <= budget) {
+            total += files[end].1.size();
             end += 1;
         }
         let group = &files[start..end];

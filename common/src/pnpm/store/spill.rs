@@ -1,0 +1,86 @@
+//! The store's file contents between its two passes: each file zstd-compressed (level 1)
+//! into one unnamed temporary file, so pass 2 reads them back in the tar's order without
+//! gunzipping any tarball again and without holding the 1.2 GB of a Ghost-sized store in
+//! memory. The file has no name (`tempfile::tempfile`): the OS reclaims it when the
+//! [`Spill`] is dropped or the process dies, and no unpacked store is ever on disk.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Mutex;
+
+/// Fast enough to cost less than the gunzip it saves (one more gunzip per memory group).
+const LEVEL: i32 = 1;
+
+/// Where one file's compressed bytes are in the spill file.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
+    offset: u64,
+    len: u64,
+}
+
+/// An append-only file of compressed contents, shared by the threads of pass 1.
+pub struct Spill {
+    file: File,
+    end: Mutex<u64>,
+}
+
+impl Spill {
+    pub fn new() -> io::Result<Self> {
+        Ok(Self {
+            file: tempfile::tempfile()?,
+            end: Mutex::new(0),
+        })
+    }
+
+    /// Compresses `data` and appends it; compression runs outside the lock.
+    pub fn put(&self, data: &[u8]) -> io::Result<Stored> {
+        let packed = zstd::bulk::compress(data, LEVEL)?;
+        let len = packed.len() as u64;
+        let offset = {
+            let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
+            let offset = *end;
+            *end += len;
+            offset
+        };
+        self.file.write_all_at(&packed, offset)?;
+        Ok(Stored { offset, len })
+    }
+
+    /// The `size` bytes stored at `stored`.
+    pub fn get(&self, stored: Stored, size: u64) -> io::Result<Vec<u8>> {
+        let mut packed = vec![0; stored.len as usize];
+        self.file.read_exact_at(&mut packed, stored.offset)?;
+        let data = zstd::bulk::decompress(&packed, size as usize)?;
+        if data.len() as u64 != size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the temporary file gave {} bytes where {size} were stored",
+                    data.len()
+                ),
+            ));
+        }
+        Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gives_back_what_was_put_in_any_order() {
+        let spill = Spill::new().unwrap();
+        let a: Vec<u8> = (0..100_000u32).map(|i| (i % 7) as u8).collect();
+        let (sa, sb, se) = (
+            spill.put(&a).unwrap(),
+            spill.put(b"hello").unwrap(),
+            spill.put(b"").unwrap(),
+        );
+        assert_eq!(spill.get(sb, 5).unwrap(), b"hello");
+        assert_eq!(spill.get(se, 0).unwrap(), b"");
+        assert_eq!(spill.get(sa, a.len() as u64).unwrap(), a);
+        assert!(spill.get(sb, 4).is_err());
+    }
+}
