@@ -3,7 +3,7 @@
 //! modes on a temp repository with a loopback registry.
 
 use crate::project::Project;
-use crate::reference::{explain_mismatch, shared_cache, tests_dir};
+use crate::reference::{explain_mismatch, materialized, shared_cache, tests_dir};
 use crate::util;
 
 const TARGET: [&str; 4] = ["--fetcher-version", "4", "--pnpm", "11"];
@@ -20,19 +20,9 @@ fn pnpm10_project_fv4_hash_equals_the_reference_replay() {
     util::copy_tree(&fixtures.join("pnpm10-project"), repo.path());
     util::git(repo.path(), &["init", "-q"]);
     let out = repo.path().join("out");
-    let mut args = vec!["--materialize", out.to_str().unwrap(), "--json"];
-    args.extend(TARGET);
-    let run = util::uph(repo.path(), &shared_cache(), &args);
-    if run.code() == 3 {
-        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+    let Some((_, ours)) = materialized(repo.path(), &out, &TARGET) else {
         return;
-    }
-    run.expect_code(0);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let ours = report["lockfiles"][0]["current"]["hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    };
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
     }
@@ -138,20 +128,13 @@ fn patched_project_fv4_hash_equals_the_reference_replay() {
     let expected = expected.trim();
     let repo = patched_repo();
     let out = repo.path().join("out");
-    let mut args = vec!["--materialize", out.to_str().unwrap(), "--json"];
-    args.extend(TARGET);
-    args.extend(["--node", "22"]);
-    let run = util::uph(repo.path(), &shared_cache(), &args);
-    if run.code() == 3 {
-        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+    let Some((_, ours)) = materialized(
+        repo.path(),
+        &out,
+        &[&TARGET[..], &["--node", "22"]].concat(),
+    ) else {
         return;
-    }
-    run.expect_code(0);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let ours = report["lockfiles"][0]["current"]["hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    };
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
     }

@@ -34,6 +34,29 @@ pub(crate) fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache")
 }
 
+/// `--materialize OUT --json TARGET…` run in `repo`: its report and the hash it computed;
+/// `None` (after a skip, which fails under CI=true) when the npm registry is unreachable.
+pub(crate) fn materialized(
+    repo: &Path,
+    out: &Path,
+    target: &[&str],
+) -> Option<(serde_json::Value, String)> {
+    let mut args = vec!["--materialize", out.to_str().unwrap(), "--json"];
+    args.extend_from_slice(target);
+    let run = util::uph(repo, &shared_cache(), &args);
+    if run.code() == 3 {
+        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+        return None;
+    }
+    run.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let hash = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Some((report, hash))
+}
+
 /// Describes `out` with describe-out.sh and panics naming the first layer that differs
 /// from the reference description in `reference`.
 #[track_caller]
@@ -85,29 +108,10 @@ fn fixture_hash_equals_the_reference_replay(name: &str, packages: u64) {
     util::copy_tree(&fixtures.join(name), repo.path());
     util::git(repo.path(), &["init", "-q"]);
     let out = repo.path().join("out");
-    let run = util::uph(
-        repo.path(),
-        &shared_cache(),
-        &[
-            "--materialize",
-            out.to_str().unwrap(),
-            "--fetcher-version",
-            "3",
-            "--pnpm",
-            "10",
-            "--json",
-        ],
-    );
-    if run.code() == 3 {
-        test_support::skip(&format!("the npm registry is not reachable\n{run}"));
+    let target = ["--fetcher-version", "3", "--pnpm", "10"];
+    let Some((report, ours)) = materialized(repo.path(), &out, &target) else {
         return;
-    }
-    run.expect_code(0);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let ours = report["lockfiles"][0]["current"]["hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    };
     assert_eq!(report["lockfiles"][0]["packages"], packages);
     if ours != expected {
         explain_mismatch(&ours, expected, &out, &reference);
