@@ -535,6 +535,17 @@ fn transport_error(req: &TarballRequest, message: String, attempts: u32) -> Fetc
     }
 }
 
+/// Missing or failed downloads for an error message, one indented line each: the first 20,
+/// then how many more (a lockfile can miss thousands; the message must stay readable).
+pub fn listing(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = items.iter().take(SHOWN).map(|i| format!("  {i}")).collect();
+    if items.len() > SHOWN {
+        out.push(format!("  … and {} more", items.len() - SHOWN));
+    }
+    out.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ use crate::fetch::integrity::{Hasher, Integrity};
 use crate::fetch::nar_memo::NarMemo;
 use crate::fetch::tarball_cache::{CacheError, Hit, TarballCache, Trust};
 use crate::fetch::tarball_fetch::{
-    self, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
+    self, listing, DownloadStats, FetchError, FetchOptions, FetchProgress, TarballRequest,
 };
 use crate::nix::nar::{HashingWriter, NarWriter};
 use crate::nix::nix_hash::Sha256Hash;
@@ -99,13 +99,13 @@ pub enum PrefetchError {
         key: String,
         repo: String,
     },
-    #[error("{}: {} of {total} tarballs are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), list(missing))]
+    #[error("{}: {} of {total} tarballs are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), listing(missing))]
     Offline {
         lockfile: PathBuf,
         missing: Vec<String>,
         total: usize,
     },
-    #[error("{}: {} download(s) failed:\n{}", lockfile.display(), errors.len(), list(&errors.iter().map(ToString::to_string).collect::<Vec<_>>()))]
+    #[error("{}: {} download(s) failed:\n{}", lockfile.display(), errors.len(), listing(&errors.iter().map(ToString::to_string).collect::<Vec<_>>()))]
     Fetch {
         lockfile: PathBuf,
         errors: Vec<FetchError>,
@@ -138,15 +138,6 @@ impl PrefetchError {
                 | Self::Store { .. }
         )
     }
-}
-
-fn list(items: &[String]) -> String {
-    const SHOWN: usize = 20;
-    let mut out: Vec<String> = items.iter().take(SHOWN).map(|i| format!("  {i}")).collect();
-    if items.len() > SHOWN {
-        out.push(format!("  … and {} more", items.len() - SHOWN));
-    }
-    out.join("\n")
 }
 
 /// What a run did and found.
