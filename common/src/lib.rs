@@ -15,6 +15,7 @@ pub mod file_lock;
 pub mod git;
 pub mod hook;
 pub mod nix;
+pub mod parallel_map;
 pub mod pnpm;
 pub mod record;
 pub mod redact;

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use common::pnpm::store::{PackageTarball, Store, StoreSink, TarballSource};
+use common::pnpm::store::{
+    PackageTarball, Store, StoreError, StoreLayout, StoreSink, TarballSource,
+};
 use sha2::{Digest, Sha512};
 
 /// nixpkgs' pnpm_10 (R's /work/notes: 10.34.5; the store is the same with 10.34.9).
@@ -646,4 +648,46 @@ fn tarballs_pnpm_refuses_are_refused() {
             "{what}: {message}"
         );
     }
+}
+
+/// Packages may reach the store in any order (a cold run sends each as its download
+/// ends): the store is the same; one that never arrives is an error, not a smaller store.
+#[test]
+fn arrival_order_does_not_change_the_store_and_a_missing_package_is_an_error() {
+    let packages: Vec<PackageTarball> = synthetic_packages()
+        .into_iter()
+        .map(|(name, bytes)| PackageTarball {
+            pkg_id: format!("file:tarballs/{name}.tgz"),
+            integrity: None,
+            source: TarballSource::Bytes(Arc::from(bytes)),
+        })
+        .collect();
+    let emitted = |store: Store| {
+        let mut out = Collect::default();
+        store.write(&mut out, 1 << 20, 2).unwrap();
+        out.0
+    };
+    let in_order = emitted(Store::build(packages.clone(), 2).unwrap());
+    let patches = BTreeMap::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (i, p) in packages.iter().enumerate().rev() {
+        tx.send((i, p.clone())).unwrap();
+    }
+    drop(tx);
+    let reversed =
+        Store::build_streaming(StoreLayout::V10, packages.len(), rx, &patches, 3).unwrap();
+    assert_eq!(emitted(reversed), in_order);
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (i, p) in packages.iter().enumerate().skip(1) {
+        tx.send((i, p.clone())).unwrap();
+    }
+    drop(tx);
+    let err = Store::build_streaming(StoreLayout::V10, packages.len(), rx, &patches, 2)
+        .err()
+        .expect("a package never arrived");
+    assert!(
+        matches!(err, StoreError::NotArrived { missing: 1 }),
+        "{err}"
+    );
 }

@@ -194,6 +194,19 @@ pub fn download_all(
     opts: &FetchOptions,
     progress: Arc<dyn FetchProgress>,
 ) -> Result<DownloadStats, Vec<FetchError>> {
+    download_all_notify(requests, cache, opts, progress, &|_, _| {})
+}
+
+/// [`download_all`], calling `ready(i, hit)` as soon as request `i` is in the cache,
+/// verified (from a download thread; the entry is stamped only when all are done), so
+/// the caller can start on it while the rest download.
+pub fn download_all_notify(
+    requests: Vec<TarballRequest>,
+    cache: &TarballCache,
+    opts: &FetchOptions,
+    progress: Arc<dyn FetchProgress>,
+    ready: &(dyn Fn(usize, &Hit) + Sync),
+) -> Result<DownloadStats, Vec<FetchError>> {
     if requests.is_empty() {
         return Ok(DownloadStats::default());
     }
@@ -202,7 +215,7 @@ pub fn download_all(
         .enable_all()
         .build()
         .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
-    let result = runtime.block_on(download_all_async(requests, cache, opts, progress));
+    let result = runtime.block_on(download_all_async(requests, cache, opts, progress, ready));
     // Every task of ours was awaited; what may linger is the resolver's blocking
     // thread, and a plain drop waits for it (seconds, measured).
     runtime.shutdown_background();
@@ -230,6 +243,7 @@ async fn download_all_async(
     cache: &TarballCache,
     opts: &FetchOptions,
     progress: Arc<dyn FetchProgress>,
+    ready: &(dyn Fn(usize, &Hit) + Sync),
 ) -> Result<Downloaded, Vec<FetchError>> {
     let client = reqwest::Client::builder()
         .redirect(upstream_redirects())
@@ -239,15 +253,22 @@ async fn download_all_async(
         .user_agent(concat!("update-yarn-hash/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| vec![transport_error(&requests[0], e.to_string(), 0)])?;
-    let results: Vec<Result<(u64, Hit), FetchError>> = stream::iter(requests)
-        .map(|req| {
-            let client = client.clone();
-            let progress = progress.clone();
-            async move { download_one(&client, &req, cache, opts, progress.as_ref()).await }
-        })
-        .buffer_unordered(opts.jobs.max(1))
-        .collect()
-        .await;
+    let results: Vec<Result<(u64, Hit), FetchError>> =
+        stream::iter(requests.into_iter().enumerate())
+            .map(|(i, req)| {
+                let client = client.clone();
+                let progress = progress.clone();
+                async move {
+                    let done = download_one(&client, &req, cache, opts, progress.as_ref()).await;
+                    if let Ok((_, hit)) = &done {
+                        ready(i, hit);
+                    }
+                    done
+                }
+            })
+            .buffer_unordered(opts.jobs.max(1))
+            .collect()
+            .await;
     let mut stats = DownloadStats::default();
     let mut hits = Vec::new();
     let mut errors = Vec::new();

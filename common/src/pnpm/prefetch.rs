@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256, Sha512};
@@ -39,14 +41,18 @@ use crate::pnpm::project_config::{ConfigError, ProjectConfig};
 use crate::pnpm::runtime_archive;
 use crate::pnpm::store::patch_file;
 use crate::pnpm::store::side_effects::PackagePatch;
-use crate::pnpm::store::{PackageTarball, Store, StoreError, StoreSink, TarballSource};
+use crate::pnpm::store::{
+    PackageTarball, Store, StoreError, StoreLayout, StoreSink, TarballSource,
+};
 
 /// `$SOURCE_DATE_EPOCH` in a Nix build: the archive's `--mtime`.
 const SOURCE_DATE_EPOCH: u64 = 315_532_800;
 pub const STORE_ARCHIVE: &str = "pnpm-store.tar.zst";
 pub const FETCHER_VERSION_FILE: &str = ".fetcher-version";
-/// Pass 2 of the store gathers file contents in groups of this many bytes.
-const MEMORY_BUDGET: usize = 128 << 20;
+/// Pass 2 of the store gathers file contents in groups of this many bytes (two groups in
+/// memory at once). Groups are read back from the spill file in order, so small ones cost
+/// nothing; 128 MB groups put Ghost's peak RSS over 500 MB.
+const MEMORY_BUDGET: usize = 32 << 20;
 
 #[derive(Debug, Clone)]
 pub struct PrefetchOptions {
@@ -196,13 +202,13 @@ impl Prefetcher {
                 from_memo: true,
             });
         }
-        let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
+        let (store, downloaded) = self.build_store(path, &planned, profile.layout, progress)?;
         let mut archive =
             tempfile::tempfile_in(self.cache.root()).map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
                 source,
             })?;
-        write_store_archive(path, profile, &planned.patches, tarballs, &mut archive)?;
+        write_store_archive(path, &store, &mut archive)?;
         let (hash, nar_size) =
             out_nar_hash(profile, &mut archive).map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
@@ -231,14 +237,14 @@ impl Prefetcher {
     ) -> Result<Prefetched, PrefetchError> {
         let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
         require_node(path, profile, &planned)?;
-        let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
+        let (store, downloaded) = self.build_store(path, &planned, profile.layout, progress)?;
         let io_err = |source| PrefetchError::Io {
             path: dir.to_owned(),
             source,
         };
         let tmp = empty_sibling_dir(dir).map_err(io_err)?;
         let mut archive = File::create(tmp.path().join(STORE_ARCHIVE)).map_err(io_err)?;
-        write_store_archive(path, profile, &planned.patches, tarballs, &mut archive)?;
+        write_store_archive(path, &store, &mut archive)?;
         archive.sync_all().map_err(io_err)?;
         fs::write(
             tmp.path().join(FETCHER_VERSION_FILE),
@@ -267,22 +273,47 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
     ) -> Result<(Store, DownloadStats), PrefetchError> {
         let planned = check_and_plan(path, lock_bytes, PnpmRules::V10)?;
-        let (tarballs, downloaded) = self.fill(path, &planned, progress)?;
-        let store = Store::build(tarballs, threads()).map_err(|source| PrefetchError::Store {
+        self.build_store(path, &planned, StoreLayout::V10, progress)
+    }
+
+    /// Pass 1 of the store while the tarballs arrive: [`Self::fill`] on one thread sends
+    /// each package as soon as its tarball is at hand, and the store digests it at once,
+    /// so a cold run's downloads and gunzip/SHA-512 overlap.
+    fn build_store(
+        &self,
+        path: &Path,
+        planned: &Planned,
+        layout: StoreLayout,
+        progress: Arc<dyn FetchProgress>,
+    ) -> Result<(Store, DownloadStats), PrefetchError> {
+        let (tx, rx) = mpsc::channel();
+        let count = planned.packages.len();
+        let (filled, built) = std::thread::scope(|scope| {
+            let filler = scope.spawn(move || self.fill(path, planned, progress, &tx));
+            let built = Store::build_streaming(layout, count, rx, &planned.patches, threads());
+            let filled = filler
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (filled, built)
+        });
+        // A download or lockfile error explains a store left incomplete: it comes first.
+        let downloaded = filled?;
+        let store = built.map_err(|source| PrefetchError::Store {
             lockfile: path.to_owned(),
             source,
         })?;
         Ok((store, downloaded))
     }
 
-    /// Every package's tarball, at hand: registry ones in the cache (fetched if
-    /// missing), `file:` ones in the project.
+    /// Every package's tarball, at hand and sent to `ready` with its index: registry ones
+    /// from the cache (fetched if missing), `file:` ones from the project.
     fn fill(
         &self,
         path: &Path,
         planned: &Planned,
         progress: Arc<dyn FetchProgress>,
-    ) -> Result<(Vec<PackageTarball>, DownloadStats), PrefetchError> {
+        ready: &Sender<(usize, PackageTarball)>,
+    ) -> Result<DownloadStats, PrefetchError> {
         let io_err = |source| PrefetchError::Io {
             path: self.cache.root().to_owned(),
             source,
@@ -296,41 +327,21 @@ impl Prefetcher {
         } else {
             Trust::Stamp
         };
-        let lookup = |p: &PlannedPackage| -> Result<Option<Hit>, PrefetchError> {
-            let downloaded = matches!(
+        let downloaded_source = |p: &PlannedPackage| {
+            matches!(
                 p.source,
                 Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
-            );
-            let (true, Some(i)) = (downloaded, &p.integrity) else {
+            )
+        };
+        let lookup = |p: &PlannedPackage, trust: Trust| -> Result<Option<Hit>, PrefetchError> {
+            let (true, Some(i)) = (downloaded_source(p), &p.integrity) else {
                 return Ok(None);
             };
-            let hit = self
-                .cache
+            self.cache
                 .lookup(&i.cache_key(), Some(i), trust)
-                .map_err(cache_err)?;
-            match hit {
-                // --recompute trusts no stamp: every byte is checked against the
-                // lockfile's digest here, and a bad entry is fetched again.
-                Some(h) if trust == Trust::Digest => {
-                    if i.verify_file(&h.path).map_err(io_err)? {
-                        Ok(Some(h))
-                    } else {
-                        self.cache.discard(&h.path).map_err(cache_err)?;
-                        Ok(None)
-                    }
-                }
-                h => Ok(h),
-            }
+                .map_err(cache_err)
         };
-        let mut missing = Vec::new();
         for p in &planned.packages {
-            let downloaded = matches!(
-                p.source,
-                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
-            );
-            if downloaded && lookup(p)?.is_none() {
-                missing.push(p);
-            }
             if let (Source::GitRepo { repo, .. }, true) = (&p.source, self.opts.offline) {
                 return Err(PrefetchError::OfflineGit {
                     lockfile: path.to_owned(),
@@ -340,99 +351,199 @@ impl Prefetcher {
                 });
             }
         }
+        // Package index -> its cache entry, looked up once.
+        let mut hits: Vec<Option<Hit>> = planned
+            .packages
+            .iter()
+            .map(|p| lookup(p, trust))
+            .collect::<Result<_, _>>()?;
+        if trust == Trust::Digest {
+            // --recompute trusts no stamp: every byte of every entry is checked against
+            // the lockfile's digest, on all cores (SHA-512 is the cost), and a bad entry
+            // is fetched again.
+            let checked = crate::parallel_map::parallel_map(&hits, threads(), |i, hit| {
+                let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
+                    return Ok(true);
+                };
+                integrity.verify_file(&h.path).map_err(io_err)
+            })?;
+            for (hit, good) in hits.iter_mut().zip(checked) {
+                if !good {
+                    if let Some(h) = hit.take() {
+                        self.cache.discard(&h.path).map_err(cache_err)?;
+                    }
+                }
+            }
+        }
+        // Indices of the packages to download.
+        let missing: Vec<usize> = (0..planned.packages.len())
+            .filter(|&i| downloaded_source(&planned.packages[i]) && hits[i].is_none())
+            .collect();
         if !missing.is_empty() && self.opts.offline {
             return Err(PrefetchError::Offline {
                 lockfile: path.to_owned(),
                 missing: missing
                     .iter()
+                    .map(|&i| &planned.packages[i])
                     .map(|p| format!("line {}: {} ({})", p.line, p.key, url_of(p)))
                     .collect(),
                 total: planned.packages.len(),
             });
         }
+        let to_store = |index: usize, source: TarballSource| {
+            let p = &planned.packages[index];
+            // The store gone (it failed on another package) is reported by the caller.
+            let _ = ready.send((
+                index,
+                PackageTarball {
+                    pkg_id: p.pkg_id.clone(),
+                    integrity: p.integrity.as_ref().map(ToString::to_string),
+                    source,
+                },
+            ));
+        };
+        // What is at hand goes to the store first, largest first, while the rest downloads.
+        let sent: Vec<AtomicBool> = planned.packages.iter().map(|_| false.into()).collect();
+        let mut at_hand: Vec<(u64, usize)> = Vec::new();
+        for (index, p) in planned.packages.iter().enumerate() {
+            match (&p.source, &hits[index]) {
+                (Source::Url(_), Some(hit)) => at_hand.push((hit.len, index)),
+                (Source::LocalFile { path, .. }, _) => {
+                    at_hand.push((fs::metadata(path).map_or(0, |m| m.len()), index));
+                }
+                _ => {}
+            }
+        }
+        at_hand.sort_by_key(|&(len, index)| (std::cmp::Reverse(len), index));
+        for (_, index) in at_hand {
+            let source = match (&planned.packages[index].source, &hits[index]) {
+                (Source::LocalFile { path, .. }, _) => TarballSource::File(path.clone()),
+                (_, hit) => TarballSource::File(hit.as_ref().expect("a hit").path.clone()),
+            };
+            to_store(index, source);
+            sent[index].store(true, Ordering::Relaxed);
+        }
         let requests = missing
             .iter()
-            .map(|p| TarballRequest {
-                key: format!("line {}: {}", p.line, p.key),
-                url: url_of(p).to_owned(),
-                integrity: p.integrity.clone(),
-                also_verify: Vec::new(),
-                cache_key: p
-                    .integrity
-                    .as_ref()
-                    .map(Integrity::cache_key)
-                    .unwrap_or_default(),
-            })
+            .map(|&i| request(&planned.packages[i]))
             .collect();
-        let downloaded =
-            tarball_fetch::download_all(requests, &self.cache, &self.opts.fetch, progress)
-                .map_err(|errors| PrefetchError::Fetch {
-                    lockfile: path.to_owned(),
-                    errors,
-                })?;
-        let mut tarballs = Vec::with_capacity(planned.packages.len());
-        for p in &planned.packages {
-            let package_err = |message: String, bad_input: bool| PrefetchError::Package {
-                lockfile: path.to_owned(),
-                line: p.line,
-                key: crate::redact::text(&p.key),
-                message,
-                bad_input,
-            };
-            let cached = || -> Result<PathBuf, PrefetchError> {
-                let hit = lookup(p)?.ok_or_else(|| {
-                    io_err(io::Error::other(format!(
+        let downloaded = tarball_fetch::download_all_notify(
+            requests,
+            &self.cache,
+            &self.opts.fetch,
+            progress,
+            &|r, hit| {
+                let index = missing[r];
+                if matches!(planned.packages[index].source, Source::Url(_)) {
+                    to_store(index, TarballSource::File(hit.path.clone()));
+                    sent[index].store(true, Ordering::Relaxed);
+                }
+            },
+        )
+        .map_err(|errors| PrefetchError::Fetch {
+            lockfile: path.to_owned(),
+            errors,
+        })?;
+        for (index, p) in planned.packages.iter().enumerate() {
+            if !sent[index].load(Ordering::Relaxed) {
+                let (source, keep_integrity) = self.prepared_source(path, p)?;
+                let mut tarball = PackageTarball {
+                    pkg_id: p.pkg_id.clone(),
+                    integrity: p.integrity.as_ref().map(ToString::to_string),
+                    source,
+                };
+                if !keep_integrity {
+                    tarball.integrity = None;
+                }
+                let _ = ready.send((index, tarball));
+            }
+        }
+        Ok(downloaded)
+    }
+
+    /// The tarball of a package that is not a plain registry or `file:` tarball, made
+    /// ready for the store, and whether the store sees its lockfile integrity.
+    fn prepared_source(
+        &self,
+        path: &Path,
+        p: &PlannedPackage,
+    ) -> Result<(TarballSource, bool), PrefetchError> {
+        let package_err = |message: String, bad_input: bool| PrefetchError::Package {
+            lockfile: path.to_owned(),
+            line: p.line,
+            key: crate::redact::text(&p.key),
+            message,
+            bad_input,
+        };
+        // Downloaded above and verified while downloading, so stamped.
+        let cached = || -> Result<(PathBuf, Vec<u8>), PrefetchError> {
+            let hit = p
+                .integrity
+                .as_ref()
+                .map(|i| self.cache.lookup(&i.cache_key(), Some(i), Trust::Stamp))
+                .transpose()
+                .map_err(|e| PrefetchError::Io {
+                    path: e.path,
+                    source: e.error,
+                })?
+                .flatten()
+                .ok_or_else(|| PrefetchError::Io {
+                    path: self.cache.root().to_owned(),
+                    source: io::Error::other(format!(
                         "{} vanished from the cache while in use",
                         p.key
-                    )))
+                    )),
                 })?;
-                Ok(hit.path)
-            };
-            // Git packages have no integrity in the store's sense: pnpm indexes them under
-            // `v10/<depPathToFilename(pkgId)>/integrity-not-built.json`, which is where the
-            // store puts a package whose `integrity` is `None`.
-            let (source, integrity) = match &p.source {
-                Source::LocalFile { path, .. } => (TarballSource::File(path.clone()), &p.integrity),
-                Source::Url(_) => (TarballSource::File(cached()?), &p.integrity),
-                Source::GitHostedTarball(_) => {
-                    let file = cached()?;
-                    let bytes = fs::read(&file).map_err(|source| PrefetchError::Io {
-                        path: file.clone(),
-                        source,
-                    })?;
-                    git_hosted::check(&bytes).map_err(|m| package_err(m, true))?;
-                    (TarballSource::Bytes(bytes.into()), &None)
-                }
-                Source::RuntimeArchive { manifest, .. } => {
-                    let file = cached()?;
-                    let bytes = fs::read(&file).map_err(|source| PrefetchError::Io {
-                        path: file.clone(),
-                        source,
-                    })?;
-                    let repacked = runtime_archive::with_manifest(&bytes, manifest)
-                        .map_err(|m| package_err(m, true))?;
-                    let source = match repacked {
-                        Some(tar) => TarballSource::Bytes(tar.into()),
-                        None => TarballSource::File(file),
-                    };
-                    (source, &p.integrity)
-                }
-                Source::GitRepo { repo, commit, path } => {
-                    let bytes = git_fetch::fetch(repo, commit, path.as_deref(), self.cache.root())
-                        .map_err(|e| match e {
-                            GitFetchError::Refused(m) => package_err(m, true),
-                            GitFetchError::Fetch(m) => package_err(m, false),
-                        })?;
-                    (TarballSource::Bytes(bytes.into()), &None)
-                }
-            };
-            tarballs.push(PackageTarball {
-                pkg_id: p.pkg_id.clone(),
-                integrity: integrity.as_ref().map(ToString::to_string),
+            let bytes = fs::read(&hit.path).map_err(|source| PrefetchError::Io {
+                path: hit.path.clone(),
                 source,
-            });
-        }
-        Ok((tarballs, downloaded))
+            })?;
+            Ok((hit.path, bytes))
+        };
+        // Git packages have no integrity in the store's sense: pnpm indexes them under
+        // `v10/<depPathToFilename(pkgId)>/integrity-not-built.json`, which is where the
+        // store puts a package whose `integrity` is `None`.
+        Ok(match &p.source {
+            Source::LocalFile { path, .. } => (TarballSource::File(path.clone()), true),
+            Source::Url(_) => (TarballSource::File(cached()?.0), true),
+            Source::GitHostedTarball(_) => {
+                let (_, bytes) = cached()?;
+                git_hosted::check(&bytes).map_err(|m| package_err(m, true))?;
+                (TarballSource::Bytes(bytes.into()), false)
+            }
+            Source::RuntimeArchive { manifest, .. } => {
+                let (file, bytes) = cached()?;
+                let repacked = runtime_archive::with_manifest(&bytes, manifest)
+                    .map_err(|m| package_err(m, true))?;
+                let source = match repacked {
+                    Some(tar) => TarballSource::Bytes(tar.into()),
+                    None => TarballSource::File(file),
+                };
+                (source, true)
+            }
+            Source::GitRepo { repo, commit, path } => {
+                let bytes = git_fetch::fetch(repo, commit, path.as_deref(), self.cache.root())
+                    .map_err(|e| match e {
+                        GitFetchError::Refused(m) => package_err(m, true),
+                        GitFetchError::Fetch(m) => package_err(m, false),
+                    })?;
+                (TarballSource::Bytes(bytes.into()), false)
+            }
+        })
+    }
+}
+
+fn request(p: &PlannedPackage) -> TarballRequest {
+    TarballRequest {
+        key: format!("line {}: {}", p.line, p.key),
+        url: url_of(p).to_owned(),
+        integrity: p.integrity.clone(),
+        also_verify: Vec::new(),
+        cache_key: p
+            .integrity
+            .as_ref()
+            .map(Integrity::cache_key)
+            .unwrap_or_default(),
     }
 }
 
@@ -616,21 +727,13 @@ fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
     Sha256Hash(h.finalize().into()).to_hex()
 }
 
-/// The store as `tar --zstd` leaves it in `$out/pnpm-store.tar.zst`, into `out`.
-fn write_store_archive(
-    lock: &Path,
-    profile: &Profile,
-    patches: &BTreeMap<String, PackagePatch>,
-    tarballs: Vec<PackageTarball>,
-    out: &mut File,
-) -> Result<(), PrefetchError> {
+/// The store as `tar --zstd` leaves it in `$out/pnpm-store.tar.zst`, into `out` (pass 2).
+fn write_store_archive(lock: &Path, store: &Store, out: &mut File) -> Result<(), PrefetchError> {
     let store_err = |source| PrefetchError::Store {
         lockfile: lock.to_owned(),
         source,
     };
     let threads = threads();
-    let store =
-        Store::build_layout(profile.layout, tarballs, patches, threads).map_err(store_err)?;
     let io_err = |source| PrefetchError::Io {
         path: PathBuf::from(STORE_ARCHIVE),
         source,

@@ -7,6 +7,7 @@
 #[path = "../../../update-yarn-hash/tests/it/server.rs"]
 mod server;
 
+mod cache_trust;
 mod errors;
 mod fetcher_v4;
 mod git_packages;

@@ -25,10 +25,10 @@
 //! holds files of nearly every package: reading them from the tarballs again meant
 //! gunzipping every tarball once per group (Ghost: ~10 times 1.2 GB).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -49,6 +49,7 @@ use super::side_effects::{self, DirFile, PackagePatch};
 use super::spill::{Spill, Stored};
 use super::sqlite_dump::IndexDump;
 use crate::fetch::integrity::{Integrity, IntegrityError};
+use crate::parallel_map::{heaviest_first, parallel_map};
 
 /// Directories and `*-exec` files after the fixup's chmod.
 pub const DIR_MODE: u32 = 0o555;
@@ -78,6 +79,14 @@ impl TarballSource {
         match self {
             Self::File(path) => Ok(std::fs::read(path)?.into()),
             Self::Bytes(bytes) => Ok(bytes.clone()),
+        }
+    }
+
+    /// Its length, for scheduling only (0 when unknown).
+    fn len(&self) -> u64 {
+        match self {
+            Self::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            Self::Bytes(bytes) => bytes.len() as u64,
         }
     }
 
@@ -141,12 +150,15 @@ pub enum StoreError {
     },
     #[error("cannot keep the store's contents in a temporary file ({0}); is the disk under $TMPDIR full?")]
     Spill(#[source] io::Error),
+    /// The sender of [`Store::build_streaming`] stopped early (its own error says why).
+    #[error("{missing} package(s) never reached the store")]
+    NotArrived { missing: usize },
     #[error("writing the store archive failed: {0}")]
     Sink(#[source] io::Error),
 }
 
 /// A distinct CAFS file: its digest and whether it is the `-exec` variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct CafsKey {
     sha512: [u8; 64],
     executable: bool,
@@ -181,6 +193,7 @@ struct Digested {
     index_json: Vec<u8>,
     /// `v10/<depPathToFilename>/tarball-integrity` of a `file:` tarball.
     tarball_integrity: Option<(String, String)>,
+    /// The distinct files this tarball was the first to spill.
     files: Vec<(CafsKey, Origin)>,
     /// Files whose bytes no tarball holds, with their keys.
     generated: Vec<(CafsKey, Vec<u8>)>,
@@ -216,19 +229,44 @@ impl Store {
         Self::build_layout(StoreLayout::V10, packages, &BTreeMap::new(), threads)
     }
 
-    /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested.
-    /// `patches`: pnpm 11's patched packages by pkgId (their side effects are stored).
+    /// Pass 1 on `threads` threads: every tarball unpacked by pnpm's rules and digested,
+    /// largest first. `patches`: pnpm 11's patched packages by pkgId (their side effects
+    /// are stored).
     pub fn build_layout(
         layout: StoreLayout,
         packages: Vec<PackageTarball>,
         patches: &BTreeMap<String, PackagePatch>,
         threads: usize,
     ) -> Result<Self, StoreError> {
+        let sizes: Vec<u64> = packages.iter().map(|p| p.source.len()).collect();
+        let (tx, rx) = mpsc::channel();
+        let count = packages.len();
+        let mut packages: Vec<Option<PackageTarball>> = packages.into_iter().map(Some).collect();
+        for i in heaviest_first(&sizes) {
+            let p = packages[i].take().expect("each index once");
+            tx.send((i, p)).expect("the receiver is here");
+        }
+        drop(tx);
+        Self::build_streaming(layout, count, rx, patches, threads)
+    }
+
+    /// Pass 1 for `count` packages arriving on `packages` as `(index, package)` in any
+    /// order (the store is the same whatever the order); it ends when the sender is
+    /// dropped. A package that never arrives is [`StoreError::NotArrived`].
+    pub fn build_streaming(
+        layout: StoreLayout,
+        count: usize,
+        packages: Receiver<(usize, PackageTarball)>,
+        patches: &BTreeMap<String, PackagePatch>,
+        threads: usize,
+    ) -> Result<Self, StoreError> {
         let spill = Spill::new().map_err(StoreError::Spill)?;
-        let digested = parallel_map(&packages, threads, |_, p| {
-            digest_package(layout, &spill, p, patches.get(&p.pkg_id))
+        // Keys already spilled: many packages share files (licences, empty files, whole
+        // vendored copies), and each distinct one is compressed and stored once.
+        let spilled = Mutex::new(HashSet::new());
+        let digested = digest_arrivals(count, packages, threads, |p| {
+            digest_package(layout, (&spill, &spilled), p, patches.get(&p.pkg_id))
         })?;
-        drop(packages);
         let mut rows = IndexDump::default();
         let mut generated = Vec::new();
         let mut files = BTreeMap::new();
@@ -422,10 +460,58 @@ impl Store {
     }
 }
 
+/// `digest` on `threads` threads over the packages as they arrive, results by index; the
+/// first failure stops the rest.
+fn digest_arrivals(
+    count: usize,
+    packages: Receiver<(usize, PackageTarball)>,
+    threads: usize,
+    digest: impl Fn(&PackageTarball) -> Result<Digested, StoreError> + Sync,
+) -> Result<Vec<Digested>, StoreError> {
+    let packages = Mutex::new(packages);
+    let slots: Mutex<Vec<Option<Digested>>> = Mutex::new((0..count).map(|_| None).collect());
+    let failure: Mutex<Option<StoreError>> = Mutex::new(None);
+    let failed = || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                // The guard is dropped at the `;`: one worker waits in recv, none digests
+                // under the lock.
+                let next = packages.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok((i, p)) = next else { break };
+                if failed() {
+                    break;
+                }
+                match digest(&p) {
+                    Ok(d) => slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(d),
+                    Err(e) => {
+                        failure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+    let arrived = slots.iter().filter(|d| d.is_some()).count();
+    if arrived < count {
+        return Err(StoreError::NotArrived {
+            missing: count - arrived,
+        });
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
 /// Pass 1 for one package.
 fn digest_package(
     layout: StoreLayout,
-    spill: &Spill,
+    (spill, spilled): (&Spill, &Mutex<HashSet<CafsKey>>),
     p: &PackageTarball,
     patch: Option<&PackagePatch>,
 ) -> Result<Digested, StoreError> {
@@ -456,11 +542,17 @@ fn digest_package(
             sha512,
             executable: is_executable(entry.mode),
         };
-        let origin = Origin::Spilled {
-            stored: spill.put(data).map_err(StoreError::Spill)?,
-            size: entry.size as u64,
-        };
-        files.push((key, origin));
+        if spilled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key)
+        {
+            let origin = Origin::Spilled {
+                stored: spill.put(data).map_err(StoreError::Spill)?,
+                size: entry.size as u64,
+            };
+            files.push((key, origin));
+        }
         indexed.push(IndexedFile {
             path: entry.path.clone(),
             sha512,
@@ -663,39 +755,4 @@ fn groups<'a, 'b>(
         start = end;
         Some(group)
     })
-}
-
-/// `f` over `items` on up to `threads` threads, results in input order, first error wins.
-pub(crate) fn parallel_map<T: Sync, R: Send, E: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(usize, &T) -> Result<R, E> + Sync,
-) -> Result<Vec<R>, E> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<R, E>>>> =
-        Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, items.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(i, item);
-                let failed = r.is_err();
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                if failed {
-                    next.store(items.len(), Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut out = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Some(r) => out.push(r?),
-            // Skipped because another item failed; its error is returned in this loop.
-            None => continue,
-        }
-    }
-    Ok(out)
 }
