@@ -59,7 +59,7 @@ Tasks:
                 nix-check, dev-services (what CI runs), each step announced as it starts
   bench         benchmarks on Ghost's lockfile (downloads ~387 MB) and the pnpm fixtures beside the
                 fetchPnpmDeps replay (~290 MB per round of replays), rewrites BENCHMARKS.md
-  bench pnpm [--fixture DIR --fetcher-version N --pnpm VERSION [--replay-pnpm PATH] [--replay-node PATH]]
+  bench pnpm [--fixture DIR --fetcher-version N --pnpm VERSION [--node MAJOR] [--replay-pnpm PATH|VERSION] [--replay-node PATH]]
                 the pnpm part alone (the pnpm 10 fixtures, or the one project given): rewrites
                 only BENCHMARKS.md's update-pnpm-hash section
   nix-check     the Nix side: parse, nixpkgs-fmt, deadnix, lints, flake.lock, workflow

@@ -36,8 +36,10 @@ pub struct Target {
     pub fetcher_version: u32,
     /// update-pnpm-hash's `--pnpm` (a major such as `10`, or a full version).
     pub pnpm: String,
-    /// The replay's pnpm executable; `None`: the pnpm 10 `cargo xtask reference-tools`
-    /// installs.
+    /// update-pnpm-hash's `--node MAJOR` (a patched lockfile under pnpm 11 needs it).
+    pub node: Option<u32>,
+    /// The replay's pnpm: an executable, or a version `cargo xtask reference-tools`
+    /// installed (`11.22.0`); `None`: the pnpm 10 it installs.
     pub replay_pnpm: Option<PathBuf>,
     /// The node the replay runs pnpm under; `None`: `node` on PATH.
     pub replay_node: Option<PathBuf>,
@@ -49,6 +51,7 @@ impl Target {
             fixture: fixture.into(),
             fetcher_version,
             pnpm: pnpm.to_owned(),
+            node: None,
             replay_pnpm: None,
             replay_node: None,
         }
@@ -59,16 +62,20 @@ impl Target {
     }
 }
 
-/// What `cargo xtask bench pnpm` measures with no options. Another project is one line
-/// here (Ghost 6.65.0 with fetcherVersion 4, say, once the replay does fetcherVersion 4:
-/// `Target { replay_pnpm: Some(pnpm_11), replay_node: Some(node_22),
-/// ..Target::new(shared_dir().join("fixtures/ghost-pnpm"), 4, "11") }`), or one command:
-/// `cargo xtask bench pnpm --fixture DIR --fetcher-version N --pnpm VERSION
-/// [--replay-pnpm PATH] [--replay-node PATH]`.
+/// What `cargo xtask bench pnpm` measures with no options: the two pnpm 10 fixtures, and
+/// Ghost 6.65.0 (the shared fixture) with fetcherVersion 4 under pnpm 11.22.0 (nixpkgs'
+/// pnpm_11) and Node 22. Another project is one line here, or one command:
+/// `cargo xtask bench pnpm --fixture DIR --fetcher-version N --pnpm VERSION [--node MAJOR]
+/// [--replay-pnpm PATH|VERSION] [--replay-node PATH]`.
 pub fn default_targets() -> Vec<Target> {
     vec![
         Target::new("update-pnpm-hash/tests/fixtures/pnpm10-monorepo", 3, "10"),
         Target::new("update-pnpm-hash/tests/fixtures/pnpm10-project", 3, "10"),
+        Target {
+            node: Some(22),
+            replay_pnpm: Some(PathBuf::from("11.22.0")),
+            ..Target::new(super::shared_dir().join("fixtures/ghost-pnpm"), 4, "11")
+        },
     ]
 }
 
@@ -91,11 +98,18 @@ pub fn targets_from_args(args: &[String]) -> Result<Vec<Target>> {
                     .with_context(|| format!("bench pnpm: --fetcher-version {value}"))?
             }
             "--pnpm" => t.pnpm = value.clone(),
+            "--node" => {
+                t.node = Some(
+                    value
+                        .parse()
+                        .with_context(|| format!("bench pnpm: --node {value} (a major: 22)"))?,
+                )
+            }
             "--replay-pnpm" => t.replay_pnpm = Some(PathBuf::from(value)),
             "--replay-node" => t.replay_node = Some(PathBuf::from(value)),
             other => bail!(
                 "bench pnpm: unknown option {other}; options: --fixture DIR --fetcher-version N \
---pnpm VERSION [--replay-pnpm PATH] [--replay-node PATH]"
+--pnpm VERSION [--node MAJOR] [--replay-pnpm PATH|VERSION] [--replay-node PATH]"
             ),
         }
     }
@@ -121,6 +135,8 @@ pub struct PnpmFigures {
     /// The replay's runs, and whether each printed our hash.
     replay: Run,
     replay_agrees: bool,
+    /// The first replay's own split of its time, as its log gives it.
+    replay_timing: Option<String>,
     load_before: String,
     load_after: String,
 }
@@ -164,6 +180,10 @@ fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures
     git_init(repo.path())?;
     let cache = tempfile::tempdir()?;
     let fetcher_version = target.fetcher_version.to_string();
+    let node: Vec<String> = match target.node {
+        Some(n) => vec!["--node".into(), n.to_string()],
+        None => Vec::new(),
+    };
     let uph = |cache: &Path, args: &[&str]| {
         let mut c = Command::new(super::release_bin("update-pnpm-hash"));
         c.current_dir(repo.path())
@@ -173,6 +193,7 @@ fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures
                 "--pnpm",
                 &target.pnpm,
             ])
+            .args(&node)
             .args(args)
             .env("UPDATE_YARN_HASH_CACHE", cache);
         c
@@ -193,8 +214,9 @@ fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures
         .to_owned();
     let packages = cold_json["packages"].as_u64().unwrap_or(0);
     let downloaded_bytes = cold_json["downloaded_bytes"].as_u64().unwrap_or(0);
-    let replay_agrees = replays.iter().all(|(_, h)| h.trim() == hash);
-    let replay_runs: Vec<Measured> = replays.into_iter().map(|(m, _)| m).collect();
+    let replay_agrees = replays.iter().all(|(_, h, _)| h.trim() == hash);
+    let replay_timing = replays.iter().find_map(|(_, _, t)| t.clone());
+    let replay_runs: Vec<Measured> = replays.into_iter().map(|(m, _, _)| m).collect();
 
     // Fills the shared cache (and the memo the memo runs hit); the cold runs wrote the record.
     measure(uph(cache.path(), &["--json"]))?;
@@ -224,6 +246,7 @@ fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures
         check: Run::of(&check),
         replay: Run::of(&replay_runs),
         replay_agrees,
+        replay_timing,
         load_before,
         load_after: load_average(),
     })
@@ -246,7 +269,7 @@ fn replay(
     target: &Target,
     project: &Path,
     tools: &[(&'static str, PathBuf)],
-) -> Result<(Measured, String)> {
+) -> Result<(Measured, String, Option<String>)> {
     let script = crate::project_root().join("update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh");
     let log = tempfile::NamedTempFile::new()?;
     let mut c = Command::new(&script);
@@ -268,7 +291,15 @@ fn replay(
     match measure(c) {
         Ok(m) => {
             let hash = m.stdout.clone();
-            Ok((m, hash))
+            // The script's own split of its time ("timing: install …, fixup … (of which
+            // tar+zstd …)"), for the table.
+            let text = fs::read_to_string(log.path()).unwrap_or_default();
+            let timing = text
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("timing: "))
+                .map(str::to_owned);
+            Ok((m, hash, timing))
         }
         Err(e) => {
             let text = fs::read_to_string(log.path()).unwrap_or_default();
@@ -339,9 +370,13 @@ fn table(p: &PnpmFigures) -> String {
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let replay = p.replay.wall.as_secs_f64();
     let replay_note = format!(
-        "median of {}; peak RSS {} (its largest process: pnpm under node, or nix); {}",
+        "median of {}; peak RSS {} (its largest process: pnpm under node, or nix); {}{}",
         p.replay.runs,
         p.replay.rss(),
+        p.replay_timing
+            .as_ref()
+            .map(|t| format!("its log: {t}; "))
+            .unwrap_or_default(),
         if p.replay_agrees {
             "same hash as ours"
         } else {
@@ -352,16 +387,17 @@ fn table(p: &PnpmFigures) -> String {
     let cpu = |r: &Run| format!("CPU {}; ", secs(r.cpu));
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     let recompute_met = replay >= 5.0 * p.recompute.wall.as_secs_f64();
+    let cold_met = replay >= 3.0 * p.cold.wall.as_secs_f64();
     let all = [&p.cold, &p.recompute, &p.memo, &p.check];
     // The target is 500 MB (decimal); ru_maxrss is in KiB.
     let rss_met = all.iter().all(|r| r.max_rss_kib * 1024 < 500_000_000);
     let t = &p.target;
     format!(
-        "### `{}` (`--fetcher-version {} --pnpm {}`)\n\n\
+        "### `{}` (`--fetcher-version {} --pnpm {}{}`)\n\n\
 {} packages, {} of tarballs. Load average {} (1, 5, 15 min) before, {} after.\n\n\
 | what | measured | target | notes |\n|---|---|---|---|\n\
 | reference replay (`fetch-pnpm-deps.sh`) | {} | reference | {}{replay_note} |\n\
-| `update-pnpm-hash`, cold (empty tarball cache, median of {}) | {} | | {}{}peak RSS {}; hash `{}` |\n\
+| `update-pnpm-hash`, cold (empty tarball cache, median of {}) | {} | ≥ 3× faster than the replay: {} | {}{}peak RSS {}; hash `{}` |\n\
 | `update-pnpm-hash --recompute`, warm (full recompute from the cache, memo bypassed, median of {}) | {} | ≥ 5× faster than the replay: {} | {}{}peak RSS {} |\n\
 | `update-pnpm-hash`, memo hit (median of {}) | {} | < 0.1 s: {} | peak RSS {}; {} |\n\
 | `update-pnpm-hash --check` (median of {}) | {} | < 20 ms: {} | peak RSS {}; lockfile digest vs record |\n\
@@ -370,6 +406,7 @@ fn table(p: &PnpmFigures) -> String {
         t.fixture.display(),
         t.fetcher_version,
         t.pnpm,
+        t.node.map(|n| format!(" --node {n}")).unwrap_or_default(),
         p.packages,
         mb(p.downloaded_bytes),
         p.load_before,
@@ -378,6 +415,7 @@ fn table(p: &PnpmFigures) -> String {
         cpu(&p.replay),
         p.cold.runs,
         secs(p.cold.wall),
+        verdict(cold_met),
         times(p.cold.wall),
         cpu(&p.cold),
         p.cold.rss(),
@@ -403,16 +441,34 @@ fn table(p: &PnpmFigures) -> String {
         p.check.rss(),
         all.iter().map(|r| r.max_rss_kib).max().unwrap_or(0) as f64 * 1024.0 / 1e6,
         verdict(rss_met),
-        if recompute_met {
-            String::new()
-        } else {
-            format!(
-                "\n**Target missed:** a warm full recompute is {:.1}× faster than the replay; \
-issues 9 and 10 ask for at least 5×.\n",
-                replay / p.recompute.wall.as_secs_f64()
-            )
-        },
+        missed_notes(p, recompute_met, cold_met),
     )
+}
+
+/// What a missed speed target would have needed, beside what the run's own CPU time
+/// allows on this machine's cores (wall time cannot drop below CPU time / cores).
+fn missed_notes(p: &PnpmFigures, recompute_met: bool, cold_met: bool) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let replay = p.replay.wall.as_secs_f64();
+    let mut out = String::new();
+    let mut note = |what: &str, run: &Run, times: f64| {
+        out.push_str(&format!(
+            "\n**Target missed:** {what} is {:.1}× faster than the replay; issues 9 and 10 ask \
+for at least {times}×, a wall time of at most {:.2} s. Its CPU time ({}) spread over this \
+machine's {cores} cores is already {:.2} s.\n",
+            replay / run.wall.as_secs_f64(),
+            replay / times,
+            secs(run.cpu),
+            run.cpu.as_secs_f64() / cores,
+        ));
+    };
+    if !recompute_met {
+        note("a warm full recompute", &p.recompute, 5.0);
+    }
+    if !cold_met {
+        note("a cold run", &p.cold, 3.0);
+    }
+    out
 }
 
 /// Replaces the pnpm section of `text` (from [`HEADING`] to the next `## ` heading or the
