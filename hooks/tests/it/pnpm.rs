@@ -29,6 +29,7 @@ fn record(pnpm: Option<&str>) -> String {
                     fetcher_version: 3,
                     pnpm: "10".to_owned(),
                     node: None,
+                    workspaces: Vec::new(),
                 },
             },
         );
@@ -115,6 +116,7 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
                 fetcher_version: 3,
                 pnpm: "10".to_owned(),
                 node: None,
+                workspaces: Vec::new(),
             },
         },
     );
@@ -160,6 +162,7 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
             fetcher_version: 3,
             pnpm: "10".to_owned(),
             node: None,
+            workspaces: Vec::new(),
         }
     );
     assert_eq!(
@@ -303,6 +306,7 @@ fn a_stale_fetcher_version_4_entry_is_refused_warned_and_fixed() {
                 fetcher_version: 4,
                 pnpm: "11".to_owned(),
                 node: Some(24),
+                workspaces: Vec::new(),
             },
         },
     );
@@ -349,6 +353,7 @@ fn a_stale_fetcher_version_4_entry_is_refused_warned_and_fixed() {
             fetcher_version: 4,
             pnpm: "11".to_owned(),
             node: Some(24),
+            workspaces: Vec::new(),
         }
     );
     repo.commit("fixed").success();
