@@ -187,6 +187,7 @@ fn the_selection_is_recorded_checked_and_reused() {
     args.extend(["--workspace", "a", "--workspace", "./packages/c"]);
     let run = w.uph(&args);
     run.expect_code(0);
+    test_support::json_schema::assert_valid(&run.stdout());
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(
         report["lockfiles"][0]["current"]["workspaces"],
@@ -206,6 +207,15 @@ fn the_selection_is_recorded_checked_and_reused() {
     w.uph(&["--check", "--workspace", "a"])
         .expect_code(1)
         .expect_contains("--workspace a");
+    let stale = w.uph(&["--check", "--json", "--workspace", "a"]);
+    stale.expect_code(1);
+    test_support::json_schema::assert_valid(&stale.stdout());
+    let report: serde_json::Value = serde_json::from_str(&stale.stdout()).unwrap();
+    assert_eq!(report["lockfiles"][0]["reason"], "target-changed", "{stale}");
+    assert_eq!(
+        report["lockfiles"][0]["recorded"]["workspaces"],
+        serde_json::json!(["a", "./packages/c"])
+    );
     // A later run keeps the recorded selection.
     let again = w.uph(&["--json"]);
     again.expect_code(0);
