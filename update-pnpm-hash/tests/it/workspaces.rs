@@ -211,7 +211,10 @@ fn the_selection_is_recorded_checked_and_reused() {
     stale.expect_code(1);
     test_support::json_schema::assert_valid(&stale.stdout());
     let report: serde_json::Value = serde_json::from_str(&stale.stdout()).unwrap();
-    assert_eq!(report["lockfiles"][0]["reason"], "target-changed", "{stale}");
+    assert_eq!(
+        report["lockfiles"][0]["reason"], "target-changed",
+        "{stale}"
+    );
     assert_eq!(
         report["lockfiles"][0]["recorded"]["workspaces"],
         serde_json::json!(["a", "./packages/c"])
