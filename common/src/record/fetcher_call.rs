@@ -238,7 +238,7 @@ fn pnpm_workspaces(src: &str, args: &ast::AttrSet) -> Result<Option<Vec<String>>
         let (Some(path), Some(value)) = (binding.attrpath(), binding.value()) else {
             continue;
         };
-        if path.syntax().text().to_string() != "pnpmWorkspaces" {
+        if path.syntax().text() != "pnpmWorkspaces" {
             continue;
         }
         let start = usize::from(value.syntax().text_range().start());
@@ -248,7 +248,7 @@ fn pnpm_workspaces(src: &str, args: &ast::AttrSet) -> Result<Option<Vec<String>>
             line,
             col,
         };
-        if value.syntax().text().to_string() == "null" {
+        if value.syntax().text() == "null" {
             return Ok(None);
         }
         let ast::Expr::List(list) = &value else {
