@@ -849,3 +849,38 @@ fn empty_sibling_dir(dir: &Path) -> io::Result<tempfile::TempDir> {
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
     Ok(tmp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remembered hash is never reused for another pnpmWorkspaces selection, even one
+    /// that plans the same packages.
+    #[test]
+    fn the_memo_key_names_the_workspace_selection() {
+        let planned = Planned {
+            packages: Vec::new(),
+            local_digests: Vec::new(),
+            patches: BTreeMap::new(),
+        };
+        let plain = Profile::resolve(3, "10", None).unwrap();
+        let key = |p: &Profile| memo_key(b"lock", p, &planned);
+        let one = plain.clone().with_workspaces(vec!["a".to_owned()]).unwrap();
+        let other = plain
+            .clone()
+            .with_workspaces(vec!["./a".to_owned()])
+            .unwrap();
+        let two = plain
+            .clone()
+            .with_workspaces(vec!["a".to_owned(), "b".to_owned()])
+            .unwrap();
+        let keys = [key(&plain), key(&one), key(&other), key(&two)];
+        for (i, k) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(k), "{keys:?}");
+        }
+        assert_eq!(
+            key(&plain),
+            key(&plain.clone().with_workspaces(Vec::new()).unwrap())
+        );
+    }
+}
