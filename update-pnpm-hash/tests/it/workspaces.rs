@@ -24,6 +24,8 @@ struct Workspace {
 }
 
 const TARGET: [&str; 4] = ["--fetcher-version", "3", "--pnpm", "10"];
+/// fetcherVersion 4 with nixpkgs' pnpm_11 (11.22.0), replayed under Node 22.
+const TARGET_V4: [&str; 4] = ["--fetcher-version", "4", "--pnpm", "11"];
 
 impl Workspace {
     /// The workspace with the lockfile real pnpm writes for it; `None` (after a skip)
@@ -111,11 +113,26 @@ impl Workspace {
     /// the same selection: equal hashes (else the first differing layer), and the count
     /// of packages in the store.
     fn assert_native_equals_replay(&self, workspaces: &[&str], packages: u64) -> String {
+        self.assert_native_equals_replay_for(TARGET, workspaces, packages)
+    }
+
+    /// [`Self::assert_native_equals_replay`] for `target` (fetcherVersion 3 with pnpm
+    /// 10.34.5, or 4 with 11.22.0).
+    fn assert_native_equals_replay_for(
+        &self,
+        target: [&str; 4],
+        workspaces: &[&str],
+        packages: u64,
+    ) -> String {
         let keep = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(tests_dir().join("reference/fetch-pnpm-deps.sh"));
-        cmd.args(["--fetcher-version", "3", "--pnpm"])
-            .arg(pnpm())
-            .args(["--registry", &self.server.base]);
+        cmd.args(["--fetcher-version", target[1], "--pnpm"]);
+        if target[1] == "4" {
+            cmd.arg("11.22.0");
+        } else {
+            cmd.arg(pnpm());
+        }
+        cmd.args(["--registry", &self.server.base]);
         for w in workspaces {
             cmd.args(["--workspace", w]);
         }
@@ -130,7 +147,7 @@ impl Workspace {
         replay.expect_code(0);
         let out = keep.path().join("native");
         let mut args = vec!["--materialize", out.to_str().unwrap(), "--json"];
-        args.extend(TARGET);
+        args.extend(target);
         for w in workspaces {
             args.extend(["--workspace", w]);
         }
@@ -175,6 +192,18 @@ fn each_selection_equals_the_replay_of_its_filtered_install() {
     }
     // The same projects by another selector: the same store, so the same hash.
     assert_eq!(w.print(&["{./packages/a}"]), a);
+}
+
+/// pnpm 11 (fetcherVersion 4) filters as pnpm 10 does.
+#[test]
+fn a_selection_equals_the_fetcher_version_4_replay() {
+    if !crate::reference_fv4::have_fv4_tools("11.22.0") {
+        return;
+    }
+    let Some(w) = Workspace::new() else { return };
+    let a = w.assert_native_equals_replay_for(TARGET_V4, &["a"], 3);
+    let with_deps = w.assert_native_equals_replay_for(TARGET_V4, &["a..."], 4);
+    assert_ne!(a, with_deps);
 }
 
 /// The selection is recorded, reused by later runs and `--check`, changed only by the
