@@ -49,7 +49,7 @@ pub enum FilterError {
         /// selection that is emulated.
         core: Option<String>,
     },
-    #[error("{}: no workspace project matches --workspace {selector:?} (a pnpmWorkspaces entry): pnpm would print \"No projects matched the filters\" for it{}; the projects are: {}", lockfile.display(), if *nothing { " and install nothing, so fetchPnpmDeps would hold an empty store" } else { "" }, projects.join(", "))]
+    #[error("{}: no workspace project matches --workspace {selector:?} (a pnpmWorkspaces entry): pnpm would print \"No projects matched the filters\" for it{}; name one of the projects (or its `./dir`) instead: {}", lockfile.display(), if *nothing { " and install nothing, so fetchPnpmDeps would hold an empty store" } else { "" }, projects.join(", "))]
     Unmatched {
         lockfile: PathBuf,
         selector: String,
