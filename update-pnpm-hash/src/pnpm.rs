@@ -63,7 +63,7 @@ impl Ecosystem for Pnpm {
     /// pnpm fits ([`target_hint`]: its packageManager).
     fn fix_flags(&self, unrecorded: Option<&Path>) -> String {
         match (self.fetcher_version, &self.pnpm, unrecorded) {
-            (None, None, Some(lockfile)) => hint(lockfile).flags,
+            (None, None, Some(lockfile)) => target_hint::hint_for(lockfile).flags,
             (v, p, _) => {
                 let v = v.map(|v| format!(" --fetcher-version {v}"));
                 let p = p
@@ -138,7 +138,7 @@ impl Pnpm {
             // The target the project's own pnpm fits (packageManager), not a fixed guess.
             let flags = self.fix_flags(Some(&lockfile.path));
             let note = match (self.fetcher_version, &self.pnpm) {
-                (None, None) => hint(&lockfile.path).note,
+                (None, None) => target_hint::hint_for(&lockfile.path).note,
                 _ => None,
             }
             .map(|n| format!("   ({n})"))
@@ -152,15 +152,6 @@ impl Pnpm {
         };
         Profile::resolve(fetcher_version, &pnpm, node).map_err(Failure::bad_input)
     }
-}
-
-/// [`target_hint::hint`] for the lockfile at `path` and the package.json beside it.
-fn hint(path: &Path) -> target_hint::TargetHint {
-    let read = |p: &Path| std::fs::read(p).ok();
-    target_hint::hint(
-        &read(path).unwrap_or_default(),
-        read(&path.with_file_name("package.json")).as_deref(),
-    )
 }
 
 fn prefetcher(s: Settings) -> Result<Prefetcher, Failure> {
