@@ -288,8 +288,15 @@ impl Prefetcher {
     ) -> Result<(Store, DownloadStats), PrefetchError> {
         let (tx, rx) = mpsc::channel();
         let count = planned.packages.len();
+        let shown = progress.clone();
         let (filled, built) = std::thread::scope(|scope| {
-            let filler = scope.spawn(move || self.fill(path, planned, progress, &tx));
+            let filler = scope.spawn(move || {
+                let filled = self.fill(path, planned, progress.clone(), &tx);
+                progress.stage(&format!(
+                    "reading {count} packages as pnpm stores them (pass 1 of 2)"
+                ));
+                filled
+            });
             let built = Store::build_streaming(layout, count, rx, &planned.patches, threads());
             let filled = filler
                 .join()
@@ -302,6 +309,11 @@ impl Prefetcher {
             lockfile: path.to_owned(),
             source,
         })?;
+        shown.stage(&format!(
+            "writing {STORE_ARCHIVE}: {} files, {} (pass 2 of 2)",
+            store.file_count(),
+            human_bytes(store.content_bytes())
+        ));
         Ok((store, downloaded))
     }
 
@@ -746,6 +758,14 @@ fn write_store_archive(lock: &Path, store: &Store, out: &mut File) -> Result<(),
     let zstd = tar.0.finish().map_err(io_err)?;
     zstd.finish().and_then(|mut w| w.flush()).map_err(io_err)?;
     Ok(())
+}
+
+/// `1.2 GB`, `35 MB`: sizes for the progress line.
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.1} GB", n as f64 / 1e9),
+        n => format!("{:.0} MB", n as f64 / 1e6),
+    }
 }
 
 fn threads() -> usize {
