@@ -326,70 +326,27 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
         ready: &Sender<(usize, PackageTarball)>,
     ) -> Result<DownloadStats, PrefetchError> {
-        let io_err = |source| PrefetchError::Io {
-            path: self.cache.root().to_owned(),
-            source,
-        };
-        let cache_err = |e: CacheError| PrefetchError::Io {
-            path: e.path,
-            source: e.error,
-        };
-        let trust = if self.opts.recompute {
-            Trust::Digest
-        } else {
-            Trust::Stamp
-        };
-        let downloaded_source = |p: &PlannedPackage| {
-            matches!(
-                p.source,
-                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
-            )
-        };
-        let lookup = |p: &PlannedPackage, trust: Trust| -> Result<Option<Hit>, PrefetchError> {
-            let (true, Some(i)) = (downloaded_source(p), &p.integrity) else {
-                return Ok(None);
+        if let (Some(p), true) = (
+            planned
+                .packages
+                .iter()
+                .find(|p| matches!(p.source, Source::GitRepo { .. })),
+            self.opts.offline,
+        ) {
+            let Source::GitRepo { repo, .. } = &p.source else {
+                unreachable!("found as a git package")
             };
-            self.cache
-                .lookup(&i.cache_key(), Some(i), trust)
-                .map_err(cache_err)
-        };
-        for p in &planned.packages {
-            if let (Source::GitRepo { repo, .. }, true) = (&p.source, self.opts.offline) {
-                return Err(PrefetchError::OfflineGit {
-                    lockfile: path.to_owned(),
-                    line: p.line,
-                    key: crate::redact::text(&p.key),
-                    repo: crate::redact::url(repo),
-                });
-            }
+            return Err(PrefetchError::OfflineGit {
+                lockfile: path.to_owned(),
+                line: p.line,
+                key: crate::redact::text(&p.key),
+                repo: crate::redact::url(repo),
+            });
         }
-        // Package index -> its cache entry, looked up once.
-        let mut hits: Vec<Option<Hit>> = planned
-            .packages
-            .iter()
-            .map(|p| lookup(p, trust))
-            .collect::<Result<_, _>>()?;
-        if trust == Trust::Digest {
-            // --recompute trusts no stamp: every byte of every entry is checked against
-            // the lockfile's digest, on all cores (SHA-512 is the cost), and a bad entry
-            // is fetched again.
-            let checked = crate::parallel_map::parallel_map(&hits, threads(), |i, hit| {
-                let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
-                    return Ok(true);
-                };
-                integrity.verify_file(&h.path).map_err(io_err)
-            })?;
-            for (hit, good) in hits.iter_mut().zip(checked) {
-                if !good {
-                    if let Some(h) = hit.take() {
-                        self.cache.discard(&h.path).map_err(cache_err)?;
-                    }
-                }
-            }
-        }
+        let hits = self.cached(planned)?;
         // Indices of the packages to download.
         let missing: Vec<usize> = (0..planned.packages.len())
-            .filter(|&i| downloaded_source(&planned.packages[i]) && hits[i].is_none())
+            .filter(|&i| is_downloaded(&planned.packages[i]) && hits[i].is_none())
             .collect();
         if !missing.is_empty() && self.opts.offline {
             return Err(PrefetchError::Offline {
@@ -416,23 +373,8 @@ impl Prefetcher {
         };
         // What is at hand goes to the store first, largest first, while the rest downloads.
         let sent: Vec<AtomicBool> = planned.packages.iter().map(|_| false.into()).collect();
-        let mut at_hand: Vec<(u64, usize)> = Vec::new();
-        for (index, p) in planned.packages.iter().enumerate() {
-            match (&p.source, &hits[index]) {
-                (Source::Url(_), Some(hit)) => at_hand.push((hit.len, index)),
-                (Source::LocalFile { path, .. }, _) => {
-                    at_hand.push((fs::metadata(path).map_or(0, |m| m.len()), index));
-                }
-                _ => {}
-            }
-        }
-        at_hand.sort_by_key(|&(len, index)| (std::cmp::Reverse(len), index));
-        for (_, index) in at_hand {
-            let source = match (&planned.packages[index].source, &hits[index]) {
-                (Source::LocalFile { path, .. }, _) => TarballSource::File(path.clone()),
-                (_, hit) => TarballSource::File(hit.as_ref().expect("a hit").path.clone()),
-            };
-            to_store(index, source);
+        for (index, file) in at_hand(planned, &hits) {
+            to_store(index, TarballSource::File(file));
             sent[index].store(true, Ordering::Relaxed);
         }
         let requests = missing
@@ -471,6 +413,53 @@ impl Prefetcher {
             }
         }
         Ok(downloaded)
+    }
+
+    /// Each package's cache entry, if it has a usable one. With `--recompute` no stamp is
+    /// trusted: every byte of every entry is checked against the lockfile's digest, on
+    /// all cores (SHA-512 is the cost), and a bad entry is removed, to be fetched again.
+    fn cached(&self, planned: &Planned) -> Result<Vec<Option<Hit>>, PrefetchError> {
+        let cache_err = |e: CacheError| PrefetchError::Io {
+            path: e.path,
+            source: e.error,
+        };
+        let trust = if self.opts.recompute {
+            Trust::Digest
+        } else {
+            Trust::Stamp
+        };
+        let mut hits: Vec<Option<Hit>> = Vec::with_capacity(planned.packages.len());
+        for p in &planned.packages {
+            let hit = match (is_downloaded(p), &p.integrity) {
+                (true, Some(i)) => self
+                    .cache
+                    .lookup(&i.cache_key(), Some(i), trust)
+                    .map_err(cache_err)?,
+                _ => None,
+            };
+            hits.push(hit);
+        }
+        if trust == Trust::Digest {
+            let checked = crate::parallel_map::parallel_map(&hits, threads(), |i, hit| {
+                let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
+                    return Ok(true);
+                };
+                integrity
+                    .verify_file(&h.path)
+                    .map_err(|source| PrefetchError::Io {
+                        path: h.path.clone(),
+                        source,
+                    })
+            })?;
+            for (hit, good) in hits.iter_mut().zip(checked) {
+                if !good {
+                    if let Some(h) = hit.take() {
+                        self.cache.discard(&h.path).map_err(cache_err)?;
+                    }
+                }
+            }
+        }
+        Ok(hits)
     }
 
     /// The tarball of a package that is not a plain registry or `file:` tarball, made
@@ -543,6 +532,32 @@ impl Prefetcher {
             }
         })
     }
+}
+
+/// Registry-like sources, fetched into the tarball cache.
+fn is_downloaded(p: &PlannedPackage) -> bool {
+    matches!(
+        p.source,
+        Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
+    )
+}
+
+/// The packages whose tarball is a file already (a cached registry tarball, a `file:`
+/// tarball), largest first: their index and file.
+fn at_hand(planned: &Planned, hits: &[Option<Hit>]) -> Vec<(usize, PathBuf)> {
+    let mut at_hand: Vec<(u64, usize, PathBuf)> = Vec::new();
+    for (index, p) in planned.packages.iter().enumerate() {
+        match (&p.source, &hits[index]) {
+            (Source::Url(_), Some(hit)) => at_hand.push((hit.len, index, hit.path.clone())),
+            (Source::LocalFile { path, .. }, _) => {
+                let len = fs::metadata(path).map_or(0, |m| m.len());
+                at_hand.push((len, index, path.clone()));
+            }
+            _ => {}
+        }
+    }
+    at_hand.sort_by_key(|&(len, index, _)| (std::cmp::Reverse(len), index));
+    at_hand.into_iter().map(|(_, i, file)| (i, file)).collect()
 }
 
 fn request(p: &PlannedPackage) -> TarballRequest {
