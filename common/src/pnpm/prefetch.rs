@@ -98,12 +98,12 @@ pub enum PrefetchError {
         /// The package is wrong or not emulated (exit 2), not unreachable (exit 3).
         bad_input: bool,
     },
-    #[error("{}:{line}: {key}: a git repository ({repo}) is cloned for every computation and --offline forbids it; run without --offline", lockfile.display())]
+    #[error("{}:{line}: {key}: {message}, and --offline forbids cloning it; run without --offline once to fill the cache", lockfile.display())]
     OfflineGit {
         lockfile: PathBuf,
         line: usize,
         key: String,
-        repo: String,
+        message: String,
     },
     #[error("{}: {} of {total} tarballs are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), listing(missing))]
     Offline {
@@ -326,23 +326,6 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
         ready: &Sender<(usize, PackageTarball)>,
     ) -> Result<DownloadStats, PrefetchError> {
-        if let (Some(p), true) = (
-            planned
-                .packages
-                .iter()
-                .find(|p| matches!(p.source, Source::GitRepo { .. })),
-            self.opts.offline,
-        ) {
-            let Source::GitRepo { repo, .. } = &p.source else {
-                unreachable!("found as a git package")
-            };
-            return Err(PrefetchError::OfflineGit {
-                lockfile: path.to_owned(),
-                line: p.line,
-                key: crate::redact::text(&p.key),
-                repo: crate::redact::url(repo),
-            });
-        }
         let hits = self.cached(planned)?;
         // Indices of the packages to download.
         let missing: Vec<usize> = (0..planned.packages.len())
@@ -522,12 +505,24 @@ impl Prefetcher {
                 };
                 (source, true)
             }
-            Source::GitRepo { repo, commit, path } => {
-                let bytes = git_fetch::fetch(repo, commit, path.as_deref(), self.cache.root())
-                    .map_err(|e| match e {
-                        GitFetchError::Refused(m) => package_err(m, true),
-                        GitFetchError::Fetch(m) => package_err(m, false),
-                    })?;
+            Source::GitRepo {
+                repo,
+                commit,
+                path: sub,
+            } => {
+                let offline = self.opts.offline;
+                let bytes =
+                    git_fetch::fetch(repo, commit, sub.as_deref(), self.cache.root(), offline)
+                        .map_err(|e| match e {
+                            GitFetchError::Refused(m) => package_err(m, true),
+                            GitFetchError::Fetch(m) => package_err(m, false),
+                            GitFetchError::NotCached(message) => PrefetchError::OfflineGit {
+                                lockfile: path.to_owned(),
+                                line: p.line,
+                                key: crate::redact::text(&p.key),
+                                message,
+                            },
+                        })?;
                 (TarballSource::Bytes(bytes.into()), false)
             }
         })
