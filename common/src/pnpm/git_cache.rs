@@ -93,10 +93,15 @@ fn clone_into(dir: &Path, repo: &str, shown: &str) -> Result<Repository, GitCach
                 parent.display()
             ))
         })?;
-    RepoBuilder::new()
+    let cloned = RepoBuilder::new()
         .bare(true)
         .clone(repo, tmp.path())
         .map_err(|e| git_error(shown, &e))?;
+    // The URL may hold a token: the kept clone must not (fetch_into names it each time).
+    cloned
+        .remote_delete("origin")
+        .map_err(|e| git_error(shown, &e))?;
+    drop(cloned);
     // A leftover from a run that died between creating and filling `dir`.
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(tmp.path(), dir).map_err(|e| {
@@ -168,6 +173,7 @@ mod tests {
         assert!(not_cached(second));
         let kept = repository(&url, second, cache.path(), false).unwrap();
         assert!(kept.find_commit(first).is_ok() && kept.find_commit(second).is_ok());
+        assert!(kept.remotes().unwrap().is_empty(), "no URL (or token) kept");
         // One clone per URL, no temp dirs left.
         let entries: Vec<_> = std::fs::read_dir(cache.path().join("git"))
             .unwrap()
