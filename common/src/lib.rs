@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod atomic_write;
 pub mod binary_cache;
+pub mod error_text;
 pub mod fetch;
 pub mod file_lock;
 pub mod git;

@@ -336,7 +336,7 @@ pub fn read<E: Ecosystem>(lockfile: &Lockfile) -> Result<Vec<u8>, Failure> {
             kind.name(),
             E::TOOL,
             E::KIND.name().trim_start_matches("a "),
-            lockfile_kind::redirect(kind, &lockfile.shown)
+            lockfile_kind::redirect(kind, &lockfile.shown, &lockfile.path)
         ))),
         _ => Ok(bytes),
     }

@@ -31,7 +31,7 @@ pub fn main<E: Ecosystem>(eco: &E, modes: &ModeArgs, fetch: &FetchArgs) -> ExitC
         Ok(outcome) => outcome.exit_code(),
         Err(failure) => {
             // Messages quote lockfile keys and URLs, which may hold credentials.
-            let message = format!("{:#}", failure.error);
+            let message = common::error_text::chain(failure.error.as_ref());
             let message = common::redact::text(&message);
             eprintln!("error: {message}");
             if fetch.json {

@@ -57,13 +57,18 @@ pub fn detect(path: &Path, bytes: &[u8]) -> Option<Kind> {
 }
 
 /// What to say of a lockfile of `kind` handed to a tool for another kind: where it
-/// belongs, with the command when it is one of ours. `shown` is its path as typed.
-pub fn redirect(kind: Kind, shown: &str) -> String {
+/// belongs, with the command when it is one of ours. `shown` is its path as typed, `path`
+/// where it is (a pnpm lockfile's target is suggested from its project's pnpm).
+pub fn redirect(kind: Kind, shown: &str, path: &Path) -> String {
     match kind {
         Kind::YarnV1 => format!("fix: update-yarn-hash --lockfile {shown}"),
-        Kind::Pnpm => format!(
-            "fix: update-pnpm-hash --lockfile {shown} --fetcher-version 3 --pnpm 10   (the fetcherVersion and pnpm of its fetchPnpmDeps call)"
-        ),
+        Kind::Pnpm => {
+            let hint = common::pnpm::target_hint::hint_for(path);
+            let note = hint
+                .note
+                .unwrap_or_else(|| "the fetcherVersion and pnpm of its fetchPnpmDeps call".to_owned());
+            format!("fix: update-pnpm-hash --lockfile {shown}{}   ({note})", hint.flags)
+        }
         Kind::YarnBerry => "nixpkgs fetches it with `fetchYarnBerryDeps` (its hash from `yarn-berry-fetcher prefetch`); these tools handle Yarn v1 and pnpm only".to_owned(),
         Kind::Npm => "nixpkgs fetches it with `fetchNpmDeps` (its hash from `prefetch-npm-deps`) or `importNpmLock`; these tools handle Yarn v1 and pnpm only".to_owned(),
         Kind::Bun => "nixpkgs has no fixed-output fetcher for Bun lockfiles that these tools emulate; they handle Yarn v1 and pnpm only".to_owned(),

@@ -91,7 +91,7 @@ fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let message = format!("{e:#}");
+            let message = common::error_text::chain(e.as_ref());
             eprintln!("nix-hooks: error: {}", common::redact::text(&message));
             ExitCode::from(exit::BAD_INPUT)
         }

@@ -46,7 +46,7 @@ pub fn run(args: &Args) -> Result<u8> {
     match check(args) {
         Ok(code) => Ok(code),
         // Scripts reading --json get an object for bad input too, not just a stderr line.
-        Err(e) if args.json => Ok(bad_input(args, &format!("{e:#}"))),
+        Err(e) if args.json => Ok(bad_input(args, &common::error_text::chain(e.as_ref()))),
         Err(e) => Err(e),
     }
 }

@@ -94,7 +94,7 @@ impl Ecosystem for Pnpm {
                 .collect(),
         };
         match (self.fetcher_version, &self.pnpm, unrecorded) {
-            (None, None, Some(lockfile)) => hint(lockfile).flags + &w,
+            (None, None, Some(lockfile)) => target_hint::hint_for(lockfile).flags + &w,
             (v, p, _) => {
                 let v = v.map(|v| format!(" --fetcher-version {v}"));
                 let p = p
@@ -177,7 +177,7 @@ impl Pnpm {
             // The target the project's own pnpm fits (packageManager), not a fixed guess.
             let flags = self.fix_flags(Some(&lockfile.path));
             let note = match (self.fetcher_version, &self.pnpm) {
-                (None, None) => hint(&lockfile.path).note,
+                (None, None) => target_hint::hint_for(&lockfile.path).note,
                 _ => None,
             }
             .map(|n| format!("   ({n})"))
@@ -233,15 +233,6 @@ impl Pnpm {
             nearest.fix_flags(None)
         ))
     }
-}
-
-/// [`target_hint::hint`] for the lockfile at `path` and the package.json beside it.
-fn hint(path: &Path) -> target_hint::TargetHint {
-    let read = |p: &Path| std::fs::read(p).ok();
-    target_hint::hint(
-        &read(path).unwrap_or_default(),
-        read(&path.with_file_name("package.json")).as_deref(),
-    )
 }
 
 fn prefetcher(s: Settings) -> Result<Prefetcher, Failure> {

@@ -16,6 +16,8 @@ use indicatif::{
 
 const TEMPLATE: &str =
     "{spinner} fetching {pos}/{len} packages ({percent}%), {msg}, {time_left} [{elapsed}]";
+/// After the downloads: what the run is doing, and for how long it has run.
+const STAGE_TEMPLATE: &str = "{spinner} {msg} [{elapsed}]";
 
 struct Bar {
     bar: ProgressBar,
@@ -48,6 +50,19 @@ impl FetchProgress for Bar {
 
     fn retrying(&self, url: &str, attempt: u32, reason: &str, delay: Duration) {
         self.bar.println(retry_line(url, attempt, reason, delay));
+    }
+
+    fn stage(&self, what: &str) {
+        self.bar
+            .set_style(ProgressStyle::with_template(STAGE_TEMPLATE).expect("static template"));
+        self.bar.set_message(what.to_owned());
+        // A warm run downloads nothing, so the bar may not be shown yet.
+        if self.bar.is_hidden() {
+            self.bar.set_draw_target((self.target)());
+            if let Some(interval) = self.steady_tick {
+                self.bar.enable_steady_tick(interval);
+            }
+        }
     }
 }
 
@@ -177,6 +192,19 @@ mod tests {
         line.rsplit_once(" [")
             .map_or(line, |(head, _)| head)
             .to_owned()
+    }
+
+    #[test]
+    fn a_stage_is_shown_even_when_nothing_was_downloaded() {
+        let screen = Screen::default();
+        let capture = screen.clone();
+        let bar = bar(
+            Box::new(move || ProgressDrawTarget::term_like(Box::new(capture.clone()))),
+            None,
+        );
+        bar.stage("writing pnpm-store.tar.zst: 29 files");
+        bar.bar.tick();
+        assert_eq!(frame(&screen), "writing pnpm-store.tar.zst: 29 files");
     }
 
     #[test]

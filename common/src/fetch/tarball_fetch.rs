@@ -109,6 +109,9 @@ pub trait FetchProgress: Send + Sync {
     /// Attempt `attempt` (counting from 1 for the first retry) starts after `delay`.
     /// `url` is already redacted.
     fn retrying(&self, _url: &str, _attempt: u32, _reason: &str, _delay: Duration) {}
+    /// The long work after the downloads (the pnpm store's two passes) has begun: `what`
+    /// replaces the download figures.
+    fn stage(&self, _what: &str) {}
 }
 
 pub struct NoProgress;

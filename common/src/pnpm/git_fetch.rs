@@ -11,18 +11,19 @@
 //! The index goes to `v10/<depPathToFilename(pkgId)>/integrity-not-built.json`, the
 //! package having no integrity.
 //!
-//! We read the commit's tree from a clone instead of checking it out: a checkout differs
-//! from the blobs only through `.gitattributes` (eol conversion, filters such as LFS), so a
-//! tree holding one is refused. Verified against real pnpm 10.34.5 cloning a `file://`
+//! We read the commit's tree from a kept bare clone ([`git_cache`]) instead of checking it
+//! out: a checkout differs from the blobs only through `.gitattributes` (eol conversion,
+//! filters such as LFS), so a tree holding one is refused. Verified against real pnpm 10.34.5 cloning a `file://`
 //! repository (update-pnpm-hash/tests/it/git_packages.rs).
 
 use std::path::Path;
 
-use git2::{build::RepoBuilder, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use thiserror::Error;
 
 use crate::archive::pax_tar::{compare_paths, PaxTarWriter};
+use crate::pnpm::git_cache::{self, GitCacheError};
 use crate::pnpm::packlist::packlist;
 use crate::pnpm::store::index_file::parse_manifest;
 use crate::redact;
@@ -35,6 +36,9 @@ pub enum GitFetchError {
     /// The package is there, but pnpm would store it in a way not emulated, or refuse it.
     #[error("{0}")]
     Refused(String),
+    /// `--offline`, and no kept clone holds the commit.
+    #[error("{0}")]
+    NotCached(String),
 }
 
 /// One file of the commit's tree: path, executable bit, blob.
@@ -44,15 +48,17 @@ struct TreeFile {
     blob: Oid,
 }
 
-/// Clones `repo` into a temp directory under `work_dir` and returns the package pnpm
-/// would store for `commit` (and `path`), as an uncompressed tarball whose entries are
-/// `./<file>` (the store strips the first component). Errors are for people: they name
-/// the repository with its credentials redacted.
+/// The package pnpm would store for `commit` (and `path`) of `repo`, read from the kept
+/// clone in `cache_root` ([`git_cache`]; cloned or fetched into unless `offline`), as an
+/// uncompressed tarball whose entries are `./<file>` (the store strips the first
+/// component). Errors are for people: they name the repository with its credentials
+/// redacted.
 pub fn fetch(
     repo: &str,
     commit: &str,
     path: Option<&str>,
-    work_dir: &Path,
+    cache_root: &Path,
+    offline: bool,
 ) -> Result<Vec<u8>, GitFetchError> {
     use GitFetchError::{Fetch, Refused};
     if !(commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit())) {
@@ -61,29 +67,15 @@ pub fn fetch(
         )));
     }
     let shown = redact::url(repo);
-    std::fs::create_dir_all(work_dir)
-        .map_err(|e| Fetch(format!("cannot create {}: {e}", work_dir.display())))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".git-clone-")
-        .tempdir_in(work_dir)
-        .map_err(|e| {
-            Fetch(format!(
-                "cannot create a temp directory in {}: {e}",
-                work_dir.display()
-            ))
-        })?;
-    let clone = RepoBuilder::new()
-        .bare(true)
-        .clone(repo, tmp.path())
-        .map_err(|e| {
-            Fetch(format!(
-                "git clone {shown} failed: {}",
-                redact::text(e.message())
-            ))
-        })?;
+    let oid = Oid::from_str(commit).map_err(|e| Refused(e.message().to_owned()))?;
+    let clone = git_cache::repository(repo, oid, cache_root, offline).map_err(|e| match e {
+        GitCacheError::NotCached { .. } => GitFetchError::NotCached(e.to_string()),
+        GitCacheError::Fetch(m) => Fetch(m),
+    })?;
     let files = commit_files(&clone, commit, path).map_err(|e| match e {
         Fetch(m) => Fetch(format!("{shown}: {m}")),
         Refused(m) => Refused(format!("{shown}: {m}")),
+        e @ GitFetchError::NotCached(_) => e,
     })?;
     let blobs = read_blobs(&clone, &files).map_err(|e| Fetch(format!("{shown}: {e}")))?;
     let manifest = files

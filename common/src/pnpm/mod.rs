@@ -3,6 +3,7 @@
 //! and the orchestration that streams the output's NAR hash.
 
 pub mod frozen_check;
+pub mod git_cache;
 pub mod git_fetch;
 pub mod git_hosted;
 pub mod lockfile;

@@ -102,12 +102,12 @@ pub enum PrefetchError {
         /// The package is wrong or not emulated (exit 2), not unreachable (exit 3).
         bad_input: bool,
     },
-    #[error("{}:{line}: {key}: a git repository ({repo}) is cloned for every computation and --offline forbids it; run without --offline", lockfile.display())]
+    #[error("{}:{line}: {key}: {message}, and --offline forbids cloning it; run without --offline once to fill the cache", lockfile.display())]
     OfflineGit {
         lockfile: PathBuf,
         line: usize,
         key: String,
-        repo: String,
+        message: String,
     },
     #[error("{}: {} of {total} tarballs are not in the tarball cache and --offline forbids fetching them:\n{}\nrun without --offline once to fill the cache", lockfile.display(), missing.len(), listing(missing))]
     Offline {
@@ -303,8 +303,15 @@ impl Prefetcher {
     ) -> Result<(Store, DownloadStats), PrefetchError> {
         let (tx, rx) = mpsc::channel();
         let count = planned.packages.len();
+        let shown = progress.clone();
         let (filled, built) = std::thread::scope(|scope| {
-            let filler = scope.spawn(move || self.fill(path, planned, progress, &tx));
+            let filler = scope.spawn(move || {
+                let filled = self.fill(path, planned, progress.clone(), &tx);
+                progress.stage(&format!(
+                    "reading {count} packages as pnpm stores them (pass 1 of 2)"
+                ));
+                filled
+            });
             let built = Store::build_streaming(layout, count, rx, &planned.patches, threads());
             let filled = filler
                 .join()
@@ -317,6 +324,11 @@ impl Prefetcher {
             lockfile: path.to_owned(),
             source,
         })?;
+        shown.stage(&format!(
+            "writing {STORE_ARCHIVE}: {} files, {} (pass 2 of 2)",
+            store.file_count(),
+            human_bytes(store.content_bytes())
+        ));
         Ok((store, downloaded))
     }
 
@@ -329,70 +341,10 @@ impl Prefetcher {
         progress: Arc<dyn FetchProgress>,
         ready: &Sender<(usize, PackageTarball)>,
     ) -> Result<DownloadStats, PrefetchError> {
-        let io_err = |source| PrefetchError::Io {
-            path: self.cache.root().to_owned(),
-            source,
-        };
-        let cache_err = |e: CacheError| PrefetchError::Io {
-            path: e.path,
-            source: e.error,
-        };
-        let trust = if self.opts.recompute {
-            Trust::Digest
-        } else {
-            Trust::Stamp
-        };
-        let downloaded_source = |p: &PlannedPackage| {
-            matches!(
-                p.source,
-                Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
-            )
-        };
-        let lookup = |p: &PlannedPackage, trust: Trust| -> Result<Option<Hit>, PrefetchError> {
-            let (true, Some(i)) = (downloaded_source(p), &p.integrity) else {
-                return Ok(None);
-            };
-            self.cache
-                .lookup(&i.cache_key(), Some(i), trust)
-                .map_err(cache_err)
-        };
-        for p in &planned.packages {
-            if let (Source::GitRepo { repo, .. }, true) = (&p.source, self.opts.offline) {
-                return Err(PrefetchError::OfflineGit {
-                    lockfile: path.to_owned(),
-                    line: p.line,
-                    key: crate::redact::text(&p.key),
-                    repo: crate::redact::url(repo),
-                });
-            }
-        }
-        // Package index -> its cache entry, looked up once.
-        let mut hits: Vec<Option<Hit>> = planned
-            .packages
-            .iter()
-            .map(|p| lookup(p, trust))
-            .collect::<Result<_, _>>()?;
-        if trust == Trust::Digest {
-            // --recompute trusts no stamp: every byte of every entry is checked against
-            // the lockfile's digest, on all cores (SHA-512 is the cost), and a bad entry
-            // is fetched again.
-            let checked = crate::parallel_map::parallel_map(&hits, threads(), |i, hit| {
-                let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
-                    return Ok(true);
-                };
-                integrity.verify_file(&h.path).map_err(io_err)
-            })?;
-            for (hit, good) in hits.iter_mut().zip(checked) {
-                if !good {
-                    if let Some(h) = hit.take() {
-                        self.cache.discard(&h.path).map_err(cache_err)?;
-                    }
-                }
-            }
-        }
+        let hits = self.cached(planned)?;
         // Indices of the packages to download.
         let missing: Vec<usize> = (0..planned.packages.len())
-            .filter(|&i| downloaded_source(&planned.packages[i]) && hits[i].is_none())
+            .filter(|&i| is_downloaded(&planned.packages[i]) && hits[i].is_none())
             .collect();
         if !missing.is_empty() && self.opts.offline {
             return Err(PrefetchError::Offline {
@@ -419,23 +371,8 @@ impl Prefetcher {
         };
         // What is at hand goes to the store first, largest first, while the rest downloads.
         let sent: Vec<AtomicBool> = planned.packages.iter().map(|_| false.into()).collect();
-        let mut at_hand: Vec<(u64, usize)> = Vec::new();
-        for (index, p) in planned.packages.iter().enumerate() {
-            match (&p.source, &hits[index]) {
-                (Source::Url(_), Some(hit)) => at_hand.push((hit.len, index)),
-                (Source::LocalFile { path, .. }, _) => {
-                    at_hand.push((fs::metadata(path).map_or(0, |m| m.len()), index));
-                }
-                _ => {}
-            }
-        }
-        at_hand.sort_by_key(|&(len, index)| (std::cmp::Reverse(len), index));
-        for (_, index) in at_hand {
-            let source = match (&planned.packages[index].source, &hits[index]) {
-                (Source::LocalFile { path, .. }, _) => TarballSource::File(path.clone()),
-                (_, hit) => TarballSource::File(hit.as_ref().expect("a hit").path.clone()),
-            };
-            to_store(index, source);
+        for (index, file) in at_hand(planned, &hits) {
+            to_store(index, TarballSource::File(file));
             sent[index].store(true, Ordering::Relaxed);
         }
         let requests = missing
@@ -474,6 +411,53 @@ impl Prefetcher {
             }
         }
         Ok(downloaded)
+    }
+
+    /// Each package's cache entry, if it has a usable one. With `--recompute` no stamp is
+    /// trusted: every byte of every entry is checked against the lockfile's digest, on
+    /// all cores (SHA-512 is the cost), and a bad entry is removed, to be fetched again.
+    fn cached(&self, planned: &Planned) -> Result<Vec<Option<Hit>>, PrefetchError> {
+        let cache_err = |e: CacheError| PrefetchError::Io {
+            path: e.path,
+            source: e.error,
+        };
+        let trust = if self.opts.recompute {
+            Trust::Digest
+        } else {
+            Trust::Stamp
+        };
+        let mut hits: Vec<Option<Hit>> = Vec::with_capacity(planned.packages.len());
+        for p in &planned.packages {
+            let hit = match (is_downloaded(p), &p.integrity) {
+                (true, Some(i)) => self
+                    .cache
+                    .lookup(&i.cache_key(), Some(i), trust)
+                    .map_err(cache_err)?,
+                _ => None,
+            };
+            hits.push(hit);
+        }
+        if trust == Trust::Digest {
+            let checked = crate::parallel_map::parallel_map(&hits, threads(), |i, hit| {
+                let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
+                    return Ok(true);
+                };
+                integrity
+                    .verify_file(&h.path)
+                    .map_err(|source| PrefetchError::Io {
+                        path: h.path.clone(),
+                        source,
+                    })
+            })?;
+            for (hit, good) in hits.iter_mut().zip(checked) {
+                if !good {
+                    if let Some(h) = hit.take() {
+                        self.cache.discard(&h.path).map_err(cache_err)?;
+                    }
+                }
+            }
+        }
+        Ok(hits)
     }
 
     /// The tarball of a package that is not a plain registry or `file:` tarball, made
@@ -536,16 +520,54 @@ impl Prefetcher {
                 };
                 (source, true)
             }
-            Source::GitRepo { repo, commit, path } => {
-                let bytes = git_fetch::fetch(repo, commit, path.as_deref(), self.cache.root())
-                    .map_err(|e| match e {
-                        GitFetchError::Refused(m) => package_err(m, true),
-                        GitFetchError::Fetch(m) => package_err(m, false),
-                    })?;
+            Source::GitRepo {
+                repo,
+                commit,
+                path: sub,
+            } => {
+                let offline = self.opts.offline;
+                let bytes =
+                    git_fetch::fetch(repo, commit, sub.as_deref(), self.cache.root(), offline)
+                        .map_err(|e| match e {
+                            GitFetchError::Refused(m) => package_err(m, true),
+                            GitFetchError::Fetch(m) => package_err(m, false),
+                            GitFetchError::NotCached(message) => PrefetchError::OfflineGit {
+                                lockfile: path.to_owned(),
+                                line: p.line,
+                                key: crate::redact::text(&p.key),
+                                message,
+                            },
+                        })?;
                 (TarballSource::Bytes(bytes.into()), false)
             }
         })
     }
+}
+
+/// Registry-like sources, fetched into the tarball cache.
+fn is_downloaded(p: &PlannedPackage) -> bool {
+    matches!(
+        p.source,
+        Source::Url(_) | Source::GitHostedTarball(_) | Source::RuntimeArchive { .. }
+    )
+}
+
+/// The packages whose tarball is a file already (a cached registry tarball, a `file:`
+/// tarball), largest first: their index and file.
+fn at_hand(planned: &Planned, hits: &[Option<Hit>]) -> Vec<(usize, PathBuf)> {
+    let mut at_hand: Vec<(u64, usize, PathBuf)> = Vec::new();
+    for (index, p) in planned.packages.iter().enumerate() {
+        match (&p.source, &hits[index]) {
+            (Source::Url(_), Some(hit)) => at_hand.push((hit.len, index, hit.path.clone())),
+            (Source::LocalFile { path, .. }, _) => {
+                let len = fs::metadata(path).map_or(0, |m| m.len());
+                at_hand.push((len, index, path.clone()));
+            }
+            _ => {}
+        }
+    }
+    at_hand.sort_by_key(|&(len, index, _)| (std::cmp::Reverse(len), index));
+    at_hand.into_iter().map(|(_, i, file)| (i, file)).collect()
 }
 
 fn request(p: &PlannedPackage) -> TarballRequest {
@@ -789,6 +811,14 @@ fn write_store_archive(lock: &Path, store: &Store, out: &mut File) -> Result<(),
     let zstd = tar.0.finish().map_err(io_err)?;
     zstd.finish().and_then(|mut w| w.flush()).map_err(io_err)?;
     Ok(())
+}
+
+/// `1.2 GB`, `35 MB`: sizes for the progress line.
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.1} GB", n as f64 / 1e9),
+        n => format!("{:.0} MB", n as f64 / 1e6),
+    }
 }
 
 fn threads() -> usize {

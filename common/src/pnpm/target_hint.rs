@@ -55,6 +55,16 @@ pub fn hint(lockfile: &[u8], package_json: Option<&[u8]>) -> TargetHint {
     }
 }
 
+/// [`hint`] for the lockfile at `path` and the `package.json` beside it; a file that
+/// cannot be read counts as absent (this is advice, never a target).
+pub fn hint_for(path: &std::path::Path) -> TargetHint {
+    let read = |p: &std::path::Path| std::fs::read(p).ok();
+    hint(
+        &read(path).unwrap_or_default(),
+        read(&path.with_file_name("package.json")).as_deref(),
+    )
+}
+
 /// `packageManager: "pnpm@VERSION[+hash]"`.
 fn package_manager(package_json: Option<&[u8]>) -> Option<String> {
     let json: serde_json::Value = serde_json::from_slice(package_json?).ok()?;

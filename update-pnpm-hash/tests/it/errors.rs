@@ -201,3 +201,36 @@ fn every_advised_command_works() {
         )
         .expect_stderr_contains("fix: update-yarn-hash --lockfile yarn.lock");
 }
+
+/// A tarball pnpm cannot unpack is named once, with the reason once: the library's errors
+/// quote their causes, and the chain used to be printed again after them.
+#[test]
+fn a_tarball_pnpm_cannot_unpack_is_named_once() {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha512};
+    let p = Project::new();
+    let bad = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not deflate at all".to_vec();
+    p.server
+        .route(&p.packages[1].path(), crate::server::Route::Ok(bad.clone()));
+    let lock = p.dir().join("pnpm-lock.yaml");
+    let sri = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&bad))
+    );
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, text.replace(&p.packages[1].integrity(), &sri)).unwrap();
+    let run = p.uph(&["--fetcher-version", "3", "--pnpm", "10"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert_eq!(
+        err.matches("pnpm cannot unpack the tarball of a@1.0.0")
+            .count(),
+        1,
+        "{run}"
+    );
+    assert_eq!(
+        err.matches("the gzip stream is corrupt").count(),
+        1,
+        "{run}"
+    );
+}

@@ -74,7 +74,8 @@ fn native(project: &Path, cache: &Path, out: &Path) -> Run {
 }
 
 /// Replays `project` and computes it natively: equal hashes, else the first differing layer.
-pub(crate) fn assert_native_equals_replay(project: &Path, registry: &str) {
+/// Returns the hash both gave.
+pub(crate) fn assert_native_equals_replay(project: &Path, registry: &str) -> String {
     let keep = tempfile::tempdir().unwrap();
     let replayed = replay(project, registry, &keep.path().join("replay"));
     replayed.expect_code(0);
@@ -95,6 +96,7 @@ pub(crate) fn assert_native_equals_replay(project: &Path, registry: &str) {
         util::run(describe).expect_code(0);
         explain_mismatch(&native, &expected, &out, &described);
     }
+    expected
 }
 
 /// Writes `files` (path, contents, executable) under `dir`.
@@ -335,21 +337,24 @@ fn git_repository_and_directory_packages_equal_the_replay() {
         lock.contains("type: git") && lock.contains("type: directory"),
         "{lock}"
     );
-    assert_native_equals_replay(project.path(), &server.base);
-    // A clone is not cached: --offline refuses it (a remembered hash still answers).
+    let replayed = assert_native_equals_replay(project.path(), &server.base);
+    // The clone is kept in the cache: with an empty cache --offline refuses the package;
+    // after one run it needs neither the network nor the repository any more.
     let cache = tempfile::tempdir().unwrap();
-    util::uph(
-        project.path(),
-        cache.path(),
-        &[
-            "--print",
-            "--fetcher-version",
-            "3",
-            "--pnpm",
-            "10",
-            "--offline",
-        ],
-    )
-    .expect_code(3)
-    .expect_stderr_contains("is cloned for every computation");
+    let print = |extra: &[&str]| {
+        let mut args = vec!["--print", "--fetcher-version", "3", "--pnpm", "10"];
+        args.extend(extra);
+        util::uph(project.path(), cache.path(), &args)
+    };
+    print(&["--offline"])
+        .expect_code(3)
+        .expect_stderr_contains("is not in the git cache")
+        .expect_stderr_contains("run without --offline once to fill the cache");
+    assert_eq!(print(&[]).expect_code(0).stdout().trim(), replayed);
+    drop(_git_repo);
+    for extra in [&["--offline", "--recompute"][..], &["--recompute"][..]] {
+        let run = print(extra);
+        run.expect_code(0);
+        assert_eq!(run.stdout().trim(), replayed, "{run}");
+    }
 }

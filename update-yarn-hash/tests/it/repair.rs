@@ -221,6 +221,17 @@ fn a_directory_or_another_tools_lockfile_is_named_for_what_it_is() {
                 "fix: update-pnpm-hash --lockfile app/pnpm-lock.yaml --fetcher-version 3 --pnpm 10",
             );
     }
+    // The suggested target is the one the project's own pnpm fits, as update-pnpm-hash's.
+    fs::write(
+        r.path("app/package.json"),
+        "{\"name\": \"app\", \"packageManager\": \"pnpm@11.22.0\"}\n",
+    )
+    .unwrap();
+    r.run(".", &["--lockfile", "app/pnpm-lock.yaml"])
+        .expect_code(2)
+        .expect_stderr_contains(
+            "fix: update-pnpm-hash --lockfile app/pnpm-lock.yaml --fetcher-version 4 --pnpm 11   (",
+        );
     fs::write(
         r.path("app/package-lock.json"),
         "{\n  \"lockfileVersion\": 3\n}\n",

@@ -145,6 +145,8 @@ pub struct PnpmFigures {
 /// RSS among them.
 struct Run {
     wall: Duration,
+    /// The fastest run: on a shared host noise only ever adds time.
+    fastest: Duration,
     cpu: Duration,
     max_rss_kib: i64,
     runs: usize,
@@ -154,6 +156,7 @@ impl Run {
     fn of(measured: &[Measured]) -> Self {
         Run {
             wall: median(measured.iter().map(|m| m.wall).collect()),
+            fastest: measured.iter().map(|m| m.wall).min().unwrap_or_default(),
             cpu: median(measured.iter().map(|m| m.user + m.system).collect()),
             max_rss_kib: measured.iter().map(|m| m.max_rss_kib).max().unwrap_or(0),
             runs: measured.len(),
@@ -354,7 +357,8 @@ binary, on a copy of each project in a temp git repository. The reference is the
 `update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh` (nixpkgs' install and fixup phases with real \
 pnpm, GNU tar 1.35, zstd 1.5.7, jq 1.8.2, then `nix hash path`), which starts from an empty pnpm \
 store as the fixed-output derivation does, so it downloads everything each run; it and our cold \
-runs are interleaved, {COLD_ROUNDS} rounds. Ratios are the replay's median wall time over ours. \
+runs are interleaved, {COLD_ROUNDS} rounds. Ratios are the replay's median wall time over ours; \
+targets are judged on medians, and each row also gives its fastest run. \
 This machine is shared with other work, so each table gives the load average around it, and CPU \
 time (user + system, median) beside the wall time.\n"
     );
@@ -384,7 +388,7 @@ fn table(p: &PnpmFigures) -> String {
         }
     );
     let times = |d: Duration| format!("{:.1}× faster than the replay; ", replay / d.as_secs_f64());
-    let cpu = |r: &Run| format!("CPU {}; ", secs(r.cpu));
+    let cpu = |r: &Run| format!("fastest {}; CPU {}; ", secs(r.fastest), secs(r.cpu));
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     let recompute_met = replay >= 5.0 * p.recompute.wall.as_secs_f64();
     let cold_met = replay >= 3.0 * p.cold.wall.as_secs_f64();

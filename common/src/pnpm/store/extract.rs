@@ -91,19 +91,33 @@ pub enum ExtractError {
 /// (src/node_zlib.cc): after a member, the input ends, or a NUL byte starts padding that is
 /// ignored, or another member must follow (anything else is an error).
 pub fn tar_bytes(tarball: &[u8]) -> Result<Vec<u8>, ExtractError> {
+    let mut out = Vec::new();
+    tar_bytes_into(tarball, &mut out)?;
+    Ok(out)
+}
+
+/// [`tar_bytes`] into `out` (cleared first), so a caller can reuse one buffer: a fresh
+/// one per tarball faulted in and zeroed every page of a 1.2 GB store.
+pub fn tar_bytes_into(tarball: &[u8], out: &mut Vec<u8>) -> Result<(), ExtractError> {
+    out.clear();
     if !tarball.starts_with(&[0x1f, 0x8b, 0x08]) {
-        return Ok(tarball.to_vec());
+        out.extend_from_slice(tarball);
+        return Ok(());
     }
-    let mut out = Vec::with_capacity(tarball.len() * 4);
+    // gzip's last 4 bytes are the (last) member's size mod 2^32: a hint only.
+    if let Some(isize) = tarball.len().checked_sub(4).map(|at| &tarball[at..]) {
+        let hint = u32::from_le_bytes(isize.try_into().expect("4 bytes")) as usize;
+        out.reserve(hint.min(1 << 30));
+    }
     let mut rest = tarball;
     loop {
         let mut decoder = flate2::bufread::GzDecoder::new(rest);
         decoder
-            .read_to_end(&mut out)
+            .read_to_end(out)
             .map_err(|e| ExtractError::Gzip(e.to_string()))?;
         rest = decoder.into_inner();
         if matches!(rest.first(), None | Some(0)) {
-            return Ok(out);
+            return Ok(());
         }
     }
 }

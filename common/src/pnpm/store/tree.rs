@@ -25,6 +25,7 @@
 //! holds files of nearly every package: reading them from the tarballs again meant
 //! gunzipping every tarball once per group (Ghost: ~10 times 1.2 GB).
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -38,7 +39,7 @@ use thiserror::Error;
 
 use super::cafs::{content_path, index_path, is_executable};
 use super::dep_path::{dep_path_to_filename, MAX_LENGTH};
-use super::extract::{parse_tarball, tar_bytes, ExtractError};
+use super::extract::{parse_tarball, tar_bytes_into, ExtractError};
 use super::index_file::{index_file_bytes, parse_manifest, IndexedFile};
 use super::index_row::{
     row_data, row_key, IndexRowError, PLACEHOLDER_MODE, PLACEHOLDER_PACKAGE_JSON,
@@ -75,13 +76,6 @@ pub enum TarballSource {
 }
 
 impl TarballSource {
-    fn read(&self) -> io::Result<Arc<[u8]>> {
-        match self {
-            Self::File(path) => Ok(std::fs::read(path)?.into()),
-            Self::Bytes(bytes) => Ok(bytes.clone()),
-        }
-    }
-
     /// Its length, for scheduling only (0 when unknown).
     fn len(&self) -> u64 {
         match self {
@@ -508,32 +502,72 @@ fn digest_arrivals(
     Ok(slots.into_iter().flatten().collect())
 }
 
+thread_local! {
+    // Pass 1's two large buffers (the tarball, the tar inside it), kept per thread between
+    // packages: fresh ones meant a page fault and a zeroed page for every 4 KiB read.
+    static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Buffers larger than this are freed after use, not kept: peak RSS stays bounded.
+const KEEP_BUFFER: usize = 64 << 20;
+
 /// Pass 1 for one package.
 fn digest_package(
+    layout: StoreLayout,
+    spill: (&Spill, &Mutex<HashSet<CafsKey>>),
+    p: &PackageTarball,
+    patch: Option<&PackagePatch>,
+) -> Result<Digested, StoreError> {
+    let (mut raw, mut tar) = BUFFERS.with(|b| b.take());
+    let digested = digest_into(layout, spill, p, patch, &mut raw, &mut tar);
+    let keep = |b: Vec<u8>| {
+        if b.capacity() > KEEP_BUFFER {
+            Vec::new()
+        } else {
+            b
+        }
+    };
+    BUFFERS.with(|b| b.replace((keep(raw), keep(tar))));
+    digested
+}
+
+/// [`digest_package`] with the tarball read into `raw` and unpacked into `tar`.
+fn digest_into(
     layout: StoreLayout,
     (spill, spilled): (&Spill, &Mutex<HashSet<CafsKey>>),
     p: &PackageTarball,
     patch: Option<&PackagePatch>,
+    raw: &mut Vec<u8>,
+    tar: &mut Vec<u8>,
 ) -> Result<Digested, StoreError> {
-    let bytes = p.source.read().map_err(|source| StoreError::Read {
-        pkg_id: p.pkg_id.clone(),
-        source_name: p.source.describe(),
-        source,
-    })?;
+    let bytes: &[u8] = match &p.source {
+        TarballSource::Bytes(bytes) => bytes,
+        TarballSource::File(path) => {
+            raw.clear();
+            std::fs::File::open(path)
+                .and_then(|mut f| f.read_to_end(raw))
+                .map_err(|source| StoreError::Read {
+                    pkg_id: p.pkg_id.clone(),
+                    source_name: p.source.describe(),
+                    source,
+                })?;
+            raw
+        }
+    };
     let extract_err = |source| StoreError::Extract {
         pkg_id: p.pkg_id.clone(),
         source_name: p.source.describe(),
         source,
     };
-    let (placement, tarball_integrity) = placement(layout, p, &bytes)?;
-    let tar = tar_bytes(&bytes).map_err(extract_err)?;
-    drop(bytes);
-    let entries = parse_tarball(&tar).map_err(extract_err)?;
+    let (placement, tarball_integrity) = placement(layout, p, bytes)?;
+    tar_bytes_into(bytes, tar).map_err(extract_err)?;
+    let tar: &[u8] = tar;
+    let entries = parse_tarball(tar).map_err(extract_err)?;
     let mut manifest = None;
     let mut indexed = Vec::with_capacity(entries.len() + 1);
     let mut files = Vec::with_capacity(entries.len() + 1);
     for entry in &entries {
-        let data = entry.data(&tar);
+        let data = entry.data(tar);
         if entry.path == "package.json" {
             manifest = Some(data);
         }
@@ -599,7 +633,7 @@ fn digest_package(
                 None => None,
                 Some(patch) => {
                     let contents = |i: usize| match entries.get(i) {
-                        Some(e) => e.data(&tar).to_vec(),
+                        Some(e) => e.data(tar).to_vec(),
                         None => PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec(),
                     };
                     let (record, added) = patched_dir(patch, manifest.as_ref(), &indexed, contents)
