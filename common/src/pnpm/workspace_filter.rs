@@ -205,9 +205,19 @@ pub fn select(
         }
         let mut stack: Vec<String> = entries;
         while let Some(id) = stack.pop() {
-            if selected.insert(id.clone()) && with_deps {
-                stack.extend(graph.get(&id).into_iter().flatten().cloned());
+            if !selected.insert(id.clone()) || !with_deps {
+                continue;
             }
+            if injects_a_project(lock, &id) {
+                // pnpm's graph (`createPkgGraph`) has an edge for a directory dependency,
+                // which the lockfile records as `file:`, not `link:`: not read here.
+                return Err(FilterError::Unsupported {
+                    selector: raw.clone(),
+                    form: "walks the workspace dependencies of a project that injects another one (a `file:` dependency on a workspace project)",
+                    core: Some(raw.trim_end_matches("...").to_owned()),
+                });
+            }
+            stack.extend(graph.get(&id).into_iter().flatten().cloned());
         }
     }
     if let Some(selector) = unmatched {
@@ -248,6 +258,25 @@ fn by_name(names: &BTreeMap<String, Option<String>>, name: &str) -> Vec<String> 
     } else {
         Vec::new()
     }
+}
+
+/// Whether importer `id` depends on another importer by `file:` (an injected workspace
+/// package), relative to the lockfile (as the lockfile writes it) or to the project.
+fn injects_a_project(lock: &Lockfile, id: &str) -> bool {
+    let Some(importer) = lock.importers.get(id) else {
+        return false;
+    };
+    importer
+        .dependencies
+        .values()
+        .chain(importer.dev_dependencies.values())
+        .chain(importer.optional_dependencies.values())
+        .filter_map(|d| d.version.strip_prefix("file:"))
+        .any(|rel| {
+            [normalize(".", rel), normalize(id, rel)]
+                .iter()
+                .any(|target| target != id && lock.importers.contains_key(target))
+        })
 }
 
 /// Each importer's workspace dependencies: its `link:` references (dependencies, dev and
@@ -356,5 +385,21 @@ mod tests {
         );
         let err = sel(&["./packages"]).unwrap_err().to_string();
         assert!(err.contains("empty store"), "{err}");
+    }
+
+    /// An injected workspace dependency (`file:` to a project) is an edge of pnpm's
+    /// graph the lockfile's `link:` references do not show: `...` over it is refused.
+    #[test]
+    fn dots_over_an_injected_project_are_refused() {
+        let text = LOCK.replace("version: link:../b", "version: file:packages/b");
+        let lock = parse_lock(&text).unwrap();
+        let select = |s: &str| select(Path::new("l"), &lock, &names(), &[s.to_owned()]);
+        assert!(select("a").is_ok());
+        let err = select("a...").unwrap_err();
+        assert!(
+            matches!(&err, FilterError::Unsupported { core: Some(c), .. } if c == "a"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("injects another one"), "{err}");
     }
 }
