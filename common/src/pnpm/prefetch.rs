@@ -635,19 +635,35 @@ pub fn check_and_plan(
     } else {
         // The whole project checks as it does unfiltered: pnpm's frozen check covers
         // every project (`tryFrozenInstall` over `ctx.projects`), selected or not.
+        let mut workspace_peer = false;
         let names = lock
             .importers
             .keys()
             .map(|id| {
                 let manifest = project_config::read_json(&dir.join(id).join("package.json"))?;
-                let name = manifest
-                    .as_ref()
-                    .and_then(|m| m.get("name"))
-                    .and_then(|n| n.as_str())
-                    .map(str::to_owned);
+                let field = |f: &str| manifest.as_ref().and_then(|m| m.get(f)).cloned();
+                workspace_peer |= field("peerDependencies")
+                    .and_then(|p| p.as_object().cloned())
+                    .is_some_and(|p| {
+                        p.values()
+                            .any(|v| v.as_str().is_some_and(|v| v.starts_with("workspace:")))
+                    });
+                let name = field("name").and_then(|n| n.as_str().map(str::to_owned));
                 Ok((id.clone(), name))
             })
             .collect::<Result<_, ConfigError>>()?;
+        // pnpm's graph has an edge for a `workspace:` peer dependency, which the lockfile
+        // records (as `link:`) only when autoInstallPeers installs it.
+        if let Some(walk) = workspaces.iter().find(|w| w.ends_with("...")) {
+            if workspace_peer && !config.auto_install_peers {
+                return Err(FilterError::Unsupported {
+                    selector: walk.clone(),
+                    form: "walks workspace dependencies while autoInstallPeers is off and a project has a `workspace:` peer dependency (an edge of pnpm's graph the lockfile does not show)",
+                    core: Some(walk.trim_end_matches("...").to_owned()),
+                }
+                .into());
+            }
+        }
         Some(workspace_filter::select(path, &lock, &names, workspaces)?)
     };
     let packages =

@@ -329,3 +329,33 @@ fn unsupported_and_unmatched_selectors_are_refused() {
         .expect_stderr_contains("empty store")
         .expect_stderr_contains("@s/b (packages/b)");
 }
+
+/// With autoInstallPeers off, a `workspace:` peer dependency is an edge of pnpm's graph
+/// that the lockfile does not record: `name...` is refused there, `name` is not.
+#[test]
+fn dots_are_refused_over_uninstalled_workspace_peers() {
+    let repo = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    crate::git_packages::write_tree(
+        repo.path(),
+        &[
+            ("package.json", "{\"name\":\"root\",\"version\":\"1.0.0\"}\n", false),
+            ("pnpm-workspace.yaml", "packages:\n  - packages/*\nautoInstallPeers: false\n", false),
+            ("packages/a/package.json", "{\"name\":\"a\",\"version\":\"1.0.0\",\"peerDependencies\":{\"b\":\"workspace:*\"}}\n", false),
+            ("packages/b/package.json", "{\"name\":\"b\",\"version\":\"1.0.0\"}\n", false),
+            ("pnpm-lock.yaml", "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: false\n  excludeLinksFromLockfile: false\n\nimporters:\n\n  .: {}\n\n  packages/a: {}\n\n  packages/b: {}\n", false),
+        ],
+    );
+    util::git(repo.path(), &["init", "-q"]);
+    let print = |w: &str| {
+        let mut args = vec!["--print"];
+        args.extend(TARGET);
+        args.extend(["--workspace", w]);
+        util::uph(repo.path(), cache.path(), &args)
+    };
+    // (`a` alone plans no package at all, which is not what this is about.)
+    print("a").expect_lacks("autoInstallPeers");
+    print("a...")
+        .expect_code(2)
+        .expect_stderr_contains("--workspace \"a...\" (a pnpmWorkspaces entry) walks workspace dependencies while autoInstallPeers is off");
+}
