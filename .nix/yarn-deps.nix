@@ -8,9 +8,17 @@
 { recordFile, root }:
 let
   yarnFix = "run `nix run .#update-yarn-hash` (it writes .nix/yarn-deps.toml; never edit it by hand)";
-  pnpmFix = lockfile: { fetcherVersion, pnpm, node ? null }:
-    let nodeFlag = if node == null then "" else " --node ${node}"; in
-    "run `nix run .#update-pnpm-hash -- --lockfile ${lockfile} --fetcher-version ${toString fetcherVersion} --pnpm ${pnpm}${nodeFlag}` (it writes .nix/yarn-deps.toml; never edit it by hand)";
+  shellWord = w: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] w + "'";
+  # `--no-workspace` clears a recorded selection (the tool keeps it otherwise).
+  pnpmFix = lockfile: { fetcherVersion, pnpm, node ? null, pnpmWorkspaces ? [ ], clear ? false }:
+    let
+      nodeFlag = if node == null then "" else " --node ${node}";
+      workspaceFlags =
+        if pnpmWorkspaces == [ ] && clear then " --no-workspace"
+        else builtins.concatStringsSep "" (map (w: " --workspace ${shellWord w}") pnpmWorkspaces);
+    in
+    "run `nix run .#update-pnpm-hash -- --lockfile ${lockfile} --fetcher-version ${toString fetcherVersion} --pnpm ${pnpm}${nodeFlag}${workspaceFlags}` (it writes .nix/yarn-deps.toml; never edit it by hand)";
+  showList = l: if l == [ ] then "[ ]" else "[ ${builtins.concatStringsSep " " (map (w: "\"${w}\"") l)} ]";
   record =
     if builtins.pathExists recordFile
     then builtins.fromTOML (builtins.readFile recordFile)
@@ -22,8 +30,11 @@ let
   # The keys each writer puts in an entry (common/src/record/hash_record.rs); attrNames sorts.
   yarnKeys = [ "hash" "lock-sha256" ];
   pnpmKeys = [ "fetcher" "fetcher-version" "hash" "lock-sha256" "pnpm" ];
-  # `node` (the Node major pnpm runs under) only when update-pnpm-hash was given --node.
+  # `node` (the Node major pnpm runs under) only when update-pnpm-hash was given --node;
+  # `workspaces` (the pnpmWorkspaces selectors) only when given --workspace.
   pnpmNodeKeys = [ "fetcher" "fetcher-version" "hash" "lock-sha256" "node" "pnpm" ];
+  keysOf = entry: builtins.attrNames (if entry ? fetcher then builtins.removeAttrs entry [ "workspaces" ] else entry);
+  isStringList = l: builtins.isList l && builtins.all builtins.isString l && l != [ ];
   at = lockfile: "${toString recordFile}: [\"${lockfile}\"]";
   # The entry's hash once its form and freshness are checked; `fix` says how to rewrite it.
   checked = lockfile: fix:
@@ -31,8 +42,10 @@ let
       entry = record.${lockfile} or (throw "${at lockfile} has no entry: ${fix}");
       lockPath = root + "/${lockfile}";
     in
-    if !(builtins.elem (builtins.attrNames entry) [ yarnKeys pnpmKeys pnpmNodeKeys ])
-    then throw "${at lockfile} must have exactly `lock-sha256` and `hash` (Yarn) or also `fetcher`, `fetcher-version` and `pnpm`, and maybe `node` (pnpm): ${fix}"
+    if !(builtins.elem (keysOf entry) [ yarnKeys pnpmKeys pnpmNodeKeys ])
+    then throw "${at lockfile} must have exactly `lock-sha256` and `hash` (Yarn) or also `fetcher`, `fetcher-version` and `pnpm`, and maybe `node` and `workspaces` (pnpm): ${fix}"
+    else if entry ? workspaces && !(isStringList entry.workspaces)
+    then throw "${at lockfile} workspaces is not a non-empty list of strings: ${fix}"
     else if !(isSriSha256 entry.hash)
     then throw "${at lockfile} hash = \"${toString entry.hash}\" is not an SRI sha256 hash (sha256-<44 base64 chars>): ${fix}"
     else if !(isHexSha256 entry.lock-sha256)
@@ -52,10 +65,12 @@ let
   # hash was computed for, and a hash for another target is another hash. `node` (e.g.
   # pnpm_11.nodejs.version), when given, is checked against the recorded Node major: a
   # patched lockfile's fetcherVersion 4 hash depends on it.
-  pnpmHashFor = lockfile: { fetcherVersion, pnpm, node ? null }:
+  # `pnpmWorkspaces` is the call's argument of that name: its hash is that of an install
+  # filtered to those workspace projects (`--filter`), recorded with `--workspace`.
+  pnpmHashFor = lockfile: { fetcherVersion, pnpm, node ? null, pnpmWorkspaces ? [ ] }:
     let
       nodeMajor = if node == null then null else builtins.head (builtins.splitVersion node);
-      target = { inherit fetcherVersion; pnpm = builtins.head (builtins.splitVersion pnpm); node = nodeMajor; };
+      target = { inherit fetcherVersion pnpmWorkspaces; pnpm = builtins.head (builtins.splitVersion pnpm); node = nodeMajor; };
       fix = pnpmFix lockfile target;
       entry = checked lockfile fix;
     in
@@ -68,6 +83,8 @@ let
     then throw "${at lockfile} was recorded for pnpm ${entry.pnpm}, the flake uses pnpm ${pnpm}: ${fix}"
     else if entry ? node && nodeMajor != null && toString entry.node != nodeMajor
     then throw "${at lockfile} was recorded for Node ${toString entry.node}, the flake's pnpm runs under Node ${node}: ${fix}"
+    else if (entry.workspaces or [ ]) != pnpmWorkspaces
+    then throw "${at lockfile} was recorded for pnpmWorkspaces = ${showList (entry.workspaces or [ ])}, the flake's fetchPnpmDeps call passes ${showList pnpmWorkspaces}: ${pnpmFix lockfile (target // { clear = true; })}"
     else entry.hash;
 in
 {
@@ -82,7 +99,7 @@ in
       if isPnpm entry
       then
         pnpmHashFor lockfile
-          ({ fetcherVersion = entry.fetcher-version; inherit (entry) pnpm; }
+          ({ fetcherVersion = entry.fetcher-version; inherit (entry) pnpm; pnpmWorkspaces = entry.workspaces or [ ]; }
             // (if entry ? node then { node = toString entry.node; } else { }))
       else yarnHashFor lockfile)
     record;

@@ -164,7 +164,17 @@ impl<'a, E: Ecosystem> Context<'a, E> {
 
     /// The hash of `lockfile`'s output, its warnings shown.
     pub fn compute(&self, lockfile: &Lockfile, bytes: &[u8]) -> Result<Computed, Failure> {
-        let computed = self.eco.hash(
+        self.compute_with(self.eco, lockfile, bytes)
+    }
+
+    /// [`Self::compute`] by `eco` (this run's, as a `--nix-file` call configures it).
+    pub fn compute_with(
+        &self,
+        eco: &E,
+        lockfile: &Lockfile,
+        bytes: &[u8],
+    ) -> Result<Computed, Failure> {
+        let computed = eco.hash(
             self.settings(),
             lockfile,
             bytes,

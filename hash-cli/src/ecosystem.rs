@@ -66,6 +66,16 @@ pub trait Ecosystem {
         false
     }
 
+    /// This ecosystem as the `--nix-file` call configures it (pnpm: the call's
+    /// `pnpmWorkspaces`), `None` when the call changes nothing; an error when the call
+    /// and the command line disagree.
+    fn for_call(&self, _call: &FoundCall) -> Result<Option<Self>, Failure>
+    where
+        Self: Sized,
+    {
+        Ok(None)
+    }
+
     /// This tool's own flags that a `fix:` command must repeat (pnpm's target); for a
     /// lockfile not yet recorded (`unrecorded`, its path), what it must add.
     fn fix_flags(&self, _unrecorded: Option<&std::path::Path>) -> String {

@@ -27,7 +27,8 @@ pub fn run<E: Ecosystem>(
         .map_err(|e| Failure::bad_input(anyhow!(e.in_file(&nix_file.display().to_string()))))?;
     let lockfile = lockfile_for(ctx, nix_file, E::call_lockfile(&call).as_deref())?;
     let bytes = context::read::<E>(&lockfile)?;
-    let computed = ctx.compute(&lockfile, &bytes)?;
+    let configured = ctx.eco.for_call(&call)?;
+    let computed = ctx.compute_with(configured.as_ref().unwrap_or(ctx.eco), &lockfile, &bytes)?;
     let fresh = call.holds(&computed.hash);
     let target = context::shown(&ctx.root, nix_file);
     let status = match (check, fresh) {

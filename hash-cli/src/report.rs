@@ -67,6 +67,9 @@ pub struct Side {
     /// pnpm: the target's Node major, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<u32>,
+    /// pnpm: the target's pnpmWorkspaces selectors, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<Vec<String>>,
 }
 
 impl Side {
@@ -84,11 +87,13 @@ impl Side {
             fetcher_version,
             pnpm,
             node,
+            workspaces,
         } = fetcher
         {
             self.fetcher_version = Some(*fetcher_version);
             self.pnpm = Some(pnpm.clone());
             self.node = *node;
+            self.workspaces = (!workspaces.is_empty()).then(|| workspaces.clone());
         }
         self
     }

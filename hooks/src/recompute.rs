@@ -80,6 +80,9 @@ impl Recomputer {
         if let Some(node) = target.node {
             extra.extend(["--node".to_owned(), node.to_string()]);
         }
+        for w in target.workspaces {
+            extra.extend(["--workspace".to_owned(), w.clone()]);
+        }
         // Run inside the exported project, so messages name the repository's paths.
         self.run_child(lockfile, bytes, &extra, Some(target.root))
     }
@@ -201,6 +204,9 @@ pub struct Args {
     pnpm: Option<String>,
     #[arg(long, requires = "fetcher_version")]
     node: Option<u32>,
+    /// A pnpmWorkspaces entry of the target (repeatable).
+    #[arg(long, requires = "fetcher_version")]
+    workspace: Vec<String>,
 }
 
 /// `nix-hooks __recompute`: prints the fetchYarnDeps hash of the lockfile on stdin.
@@ -223,7 +229,12 @@ pub fn run(args: &Args) -> Result<u8> {
         fetch.retries = QUICK_RETRIES;
     }
     if let (Some(fetcher_version), Some(pnpm)) = (args.fetcher_version, &args.pnpm) {
-        let profile = match Profile::resolve(fetcher_version, pnpm, args.node) {
+        let profile = match Profile::resolve(fetcher_version, pnpm, args.node)
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                p.with_workspaces(args.workspace.clone())
+                    .map_err(|e| e.to_string())
+            }) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("{e}");

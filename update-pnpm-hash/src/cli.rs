@@ -38,6 +38,8 @@ Examples:
       rewrite `hash = \"…\"` of its fetchPnpmDeps call in place
   update-pnpm-hash --materialize ./out
       write the fetchPnpmDeps output directory itself
+  update-pnpm-hash --fetcher-version 3 --pnpm 10 --workspace ghost
+      for fetchPnpmDeps { pnpmWorkspaces = [ \"ghost\" ]; }: recorded too
 
 Supported targets: --fetcher-version 3 --pnpm 10 (pnpm 10.34.5, GNU tar 1.35,
 zstd 1.5.7, jq 1.8.2); --fetcher-version 4 --pnpm 11 (pnpm 11.22.0) or
@@ -71,6 +73,18 @@ pub struct Cli {
     /// [default: the record's]
     #[arg(long, value_name = "MAJOR")]
     pub node: Option<u32>,
+
+    /// An entry of fetchPnpmDeps' `pnpmWorkspaces` (repeatable): the install is
+    /// `pnpm install --filter=NAME`, so the store holds only what these workspace
+    /// projects (and the root) need. `name`, `name...`, `./dir`, `{dir}` and `{dir}...`
+    /// [default: the record's]
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Vec<String>,
+
+    /// Install every workspace project (no pnpmWorkspaces): clears a recorded
+    /// --workspace selection
+    #[arg(long, conflicts_with = "workspace")]
+    pub no_workspace: bool,
 
     #[command(flatten)]
     pub fetch: FetchArgs,

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         fetcher_version: cli.fetcher_version,
         pnpm: cli.pnpm.clone(),
         node: cli.node,
+        workspaces: (cli.no_workspace || !cli.workspace.is_empty()).then(|| cli.workspace.clone()),
     };
     hash_cli::main(&pnpm, &cli.modes, &cli.fetch)
 }

@@ -9,6 +9,7 @@ use common::fetch::tarball_fetch::FetchProgress;
 use common::pnpm::prefetch::{PrefetchError, PrefetchOptions, Prefetched, Prefetcher};
 use common::pnpm::profile::Profile;
 use common::pnpm::target_hint;
+use common::pnpm::workspace_filter::FilterError;
 use common::record::fetcher_call::{FetcherCall, FoundCall};
 use common::record::hash_record::Fetcher;
 use hash_cli::lockfile_kind::Kind;
@@ -17,6 +18,7 @@ use hash_cli::{Computed, Ecosystem, Failure, Lockfile, Settings};
 /// The lockfile name pnpm writes, looked for at the repository root by default.
 pub const LOCKFILE_NAME: &str = "pnpm-lock.yaml";
 
+#[derive(Clone)]
 pub struct Pnpm {
     /// `--fetcher-version`, over the record's.
     pub fetcher_version: Option<u32>,
@@ -24,6 +26,8 @@ pub struct Pnpm {
     pub pnpm: Option<String>,
     /// `--node`, over the record's.
     pub node: Option<u32>,
+    /// `--workspace` (pnpmWorkspaces), over the record's; with `--nix-file`, the call's.
+    pub workspaces: Option<Vec<String>>,
 }
 
 impl Ecosystem for Pnpm {
@@ -50,6 +54,7 @@ impl Ecosystem for Pnpm {
             fetcher_version,
             pnpm,
             node,
+            workspaces,
         } = recorded
         else {
             return true;
@@ -57,20 +62,46 @@ impl Ecosystem for Pnpm {
         self.fetcher_version.is_some_and(|v| v != *fetcher_version)
             || self.pnpm.as_ref().is_some_and(|p| p != pnpm)
             || self.node.is_some_and(|n| Some(n) != *node)
+            || self.workspaces.as_ref().is_some_and(|w| w != workspaces)
+    }
+
+    /// With `--nix-file`, the call's `pnpmWorkspaces` is the selection; `--workspace`
+    /// may only repeat it.
+    fn for_call(&self, call: &FoundCall) -> Result<Option<Self>, Failure> {
+        let from_call = call.workspaces.clone().unwrap_or_default();
+        if let Some(given) = self.workspaces.as_ref().filter(|w| **w != from_call) {
+            return Err(Failure::bad_input(anyhow!(
+                "--workspace {} differs from the call's pnpmWorkspaces = [ {} ]: with --nix-file the selection is the call's; drop --workspace or change the call",
+                given.join(" --workspace "),
+                from_call.iter().map(|w| format!("{w:?}")).collect::<Vec<_>>().join(" ")
+            )));
+        }
+        Ok(Some(Self {
+            workspaces: Some(from_call),
+            ..self.clone()
+        }))
     }
 
     /// The target given, else (for a lockfile not yet recorded) the one the project's
     /// pnpm fits ([`target_hint`]: its packageManager).
     fn fix_flags(&self, unrecorded: Option<&Path>) -> String {
+        let w: String = match &self.workspaces {
+            Some(w) if w.is_empty() => " --no-workspace".to_owned(),
+            w => w
+                .iter()
+                .flatten()
+                .map(|w| format!(" --workspace {}", hash_cli::shell_word(w)))
+                .collect(),
+        };
         match (self.fetcher_version, &self.pnpm, unrecorded) {
-            (None, None, Some(lockfile)) => target_hint::hint_for(lockfile).flags,
+            (None, None, Some(lockfile)) => target_hint::hint_for(lockfile).flags + &w,
             (v, p, _) => {
                 let v = v.map(|v| format!(" --fetcher-version {v}"));
                 let p = p
                     .as_ref()
                     .map(|p| format!(" --pnpm {}", hash_cli::shell_word(p)));
                 let n = self.node.map(|n| format!(" --node {n}"));
-                v.unwrap_or_default() + &p.unwrap_or_default() + &n.unwrap_or_default()
+                v.unwrap_or_default() + &p.unwrap_or_default() + &n.unwrap_or_default() + &w
             }
         }
     }
@@ -123,9 +154,17 @@ impl Pnpm {
                 fetcher_version,
                 pnpm,
                 node,
-            }) => Some((*fetcher_version, pnpm.clone(), *node)),
+                workspaces,
+            }) => Some((*fetcher_version, pnpm.clone(), *node, workspaces.clone())),
             _ => None,
         };
+        // The selection belongs to the fetchPnpmDeps call, not to the pnpm it runs:
+        // a new target on the command line keeps the recorded one.
+        let workspaces = self
+            .workspaces
+            .clone()
+            .or(recorded.as_ref().map(|r| r.3.clone()))
+            .unwrap_or_default();
         let fetcher_version = self.fetcher_version.or(recorded.as_ref().map(|r| r.0));
         // The recorded Node belongs to the recorded target: another one on the command
         // line does not inherit it.
@@ -150,7 +189,49 @@ impl Pnpm {
                 lockfile.shown,
             )));
         };
-        Profile::resolve(fetcher_version, &pnpm, node).map_err(Failure::bad_input)
+        let profile = Profile::resolve(fetcher_version, &pnpm, node).map_err(Failure::bad_input)?;
+        profile
+            .with_workspaces(workspaces.clone())
+            .map_err(|e| self.unsupported_selector(lockfile, &workspaces, e))
+    }
+
+    /// A selector form not emulated: the error, and the nearest emulated selection (the
+    /// name or directory inside it) as the command to run instead.
+    fn unsupported_selector(
+        &self,
+        lockfile: &Lockfile,
+        workspaces: &[String],
+        e: FilterError,
+    ) -> Failure {
+        let FilterError::Unsupported { selector, core, .. } = &e else {
+            return Failure::bad_input(e);
+        };
+        let Some(core) = core else {
+            return Failure::bad_input(anyhow!(
+                "{e}; list the projects by name in pnpmWorkspaces instead"
+            ));
+        };
+        let nearest = Self {
+            workspaces: Some(
+                workspaces
+                    .iter()
+                    .map(|w| {
+                        if w == selector {
+                            core.clone()
+                        } else {
+                            w.clone()
+                        }
+                    })
+                    .collect(),
+            ),
+            ..self.clone()
+        };
+        Failure::bad_input(anyhow!(
+            "{e}\nfix: {} --lockfile {}{}   (the nearest emulated selection: put it in the call's pnpmWorkspaces too)",
+            Self::TOOL,
+            lockfile.shown,
+            nearest.fix_flags(None)
+        ))
     }
 }
 
@@ -177,6 +258,7 @@ fn computed(profile: &Profile, p: Prefetched) -> Computed {
             fetcher_version: profile.fetcher_version,
             pnpm: profile.pnpm.clone(),
             node: profile.node,
+            workspaces: profile.workspaces.clone(),
         },
         files: None,
         packages: Some(p.packages),

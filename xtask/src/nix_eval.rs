@@ -158,6 +158,8 @@ fn scratch_records(nix: &Evaluator) -> Result<()> {
         "the Nix reader gave {out} for a pnpm entry with node, expected {sri}"
     );
 
+    pnpm_workspaces(nix, &record_path, dir.path(), &lock_bytes, &sri)?;
+
     fs::write(&record_path, &rendered)?;
     let mut edited = lock_bytes.clone();
     edited.extend_from_slice(b"\n");
@@ -177,6 +179,87 @@ fn scratch_records(nix: &Evaluator) -> Result<()> {
         "no record",
     )?;
     println!("nix eval: record reader accepts the writer's output and refuses stale, truncated, non-canonical and missing records");
+    Ok(())
+}
+
+/// A pnpm entry recorded with `--workspace` (the text hash_record's test
+/// `a_pnpm_entry_keeps_its_node_major` pins the writer to) gives its hash to a call with
+/// the same pnpmWorkspaces, and refuses any other selection with the command that records it.
+fn pnpm_workspaces(
+    nix: &Evaluator,
+    record_path: &Path,
+    root: &Path,
+    lock_bytes: &[u8],
+    sri: &str,
+) -> Result<()> {
+    let filtered = format!(
+        "# Written by update-yarn-hash and update-pnpm-hash; read by the Nix code. Do not edit by hand.\n\n[\"{LOCKFILE}\"]\nlock-sha256 = \"{}\"\nfetcher = \"fetchPnpmDeps\"\nfetcher-version = 4\npnpm = \"11\"\nnode = 24\nworkspaces = [\"a\", \"@s/b...\"]\nhash = \"{sri}\"\n",
+        crate::sha256::hex(lock_bytes)
+    );
+    fs::write(record_path, &filtered)?;
+    let args = [("recordFile", record_path), ("root", root)];
+    let out = nix.eval_ok("yarn-deps.nix", &args)?;
+    ensure!(
+        out == format!("{{\"{LOCKFILE}\":\"{sri}\"}}"),
+        "the Nix reader gave {out} for a pnpm entry with workspaces, expected {sri}"
+    );
+    let call = |workspaces: &'static str| {
+        [
+            ("recordFile", record_path),
+            ("root", root),
+            ("lockfile", Path::new(LOCKFILE)),
+            ("fetcherVersion", Path::new("4")),
+            ("pnpm", Path::new("11.22.0")),
+            ("workspaces", Path::new(workspaces)),
+        ]
+    };
+    let out = nix.eval_ok("pnpm-hash-for.nix", &call("a,@s/b..."))?;
+    ensure!(
+        out == format!("\"{sri}\""),
+        "pnpmHashFor gave {out} for the recorded selection, expected {sri}"
+    );
+    for (workspaces, case) in [
+        ("", "a plain install asked of a filtered entry"),
+        ("a", "another selection"),
+        ("@s/b...,a", "the same selectors in another order"),
+    ] {
+        nix.eval_err(
+            "pnpm-hash-for.nix",
+            &call(workspaces),
+            "was recorded for pnpmWorkspaces = [ \"a\" \"@s/b...\" ]",
+            case,
+        )?;
+    }
+    nix.eval_err(
+        "pnpm-hash-for.nix",
+        &call("a"),
+        "--workspace 'a'`",
+        "the fix names the call's selection",
+    )?;
+    nix.eval_err(
+        "pnpm-hash-for.nix",
+        &call(""),
+        "--pnpm 11 --no-workspace`",
+        "the fix clears the recorded selection",
+    )?;
+    fs::write(
+        record_path,
+        filtered.replace("workspaces = [\"a\", \"@s/b...\"]\n", ""),
+    )?;
+    nix.eval_err(
+        "pnpm-hash-for.nix",
+        &call("a"),
+        "was recorded for pnpmWorkspaces = [ ], the flake's fetchPnpmDeps call passes [ \"a\" ]",
+        "a filtered call asked of a plain entry",
+    )?;
+    fs::write(record_path, filtered.replace("[\"a\", \"@s/b...\"]", "[]"))?;
+    nix.eval_err(
+        "yarn-deps.nix",
+        &args,
+        "workspaces is not a non-empty list of strings",
+        "an empty workspaces list",
+    )?;
+    println!("nix eval: a pnpm entry's workspaces must be the call's pnpmWorkspaces");
     Ok(())
 }
 

@@ -24,6 +24,8 @@ pub struct PnpmTarget<'a> {
     pub pnpm: &'a str,
     /// The recorded `node`, when there is one.
     pub node: Option<u32>,
+    /// The recorded `workspaces` (pnpmWorkspaces), empty for a plain install.
+    pub workspaces: &'a [String],
     pub root: &'a Path,
 }
 
@@ -127,6 +129,7 @@ pub fn fix_record(
                 fetcher_version,
                 ref pnpm,
                 node,
+                ref workspaces,
             }) = fetcher
             else {
                 return Err(FixError::NoPnpmTarget {
@@ -146,6 +149,7 @@ pub fn fix_record(
                 fetcher_version,
                 pnpm,
                 node,
+                workspaces,
                 root: project.path(),
             };
             let hash = recompute_pnpm(lockfile, &bytes, &target).map_err(failed)?;

@@ -392,6 +392,7 @@ fn update_with_target(lockfile: &str, fetcher: Option<&Fetcher>) -> String {
         fetcher_version,
         pnpm,
         node,
+        workspaces,
     }) = fetcher
     {
         command.push_str(&format!(
@@ -400,8 +401,21 @@ fn update_with_target(lockfile: &str, fetcher: Option<&Fetcher>) -> String {
         if let Some(node) = node {
             command.push_str(&format!(" --node {node}"));
         }
+        for w in workspaces {
+            command.push_str(&format!(" --workspace {}", shell_word(w)));
+        }
     }
     command
+}
+
+/// `word` as a POSIX shell reads it back: bare when safe, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_./@+-:=,%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// What to run for a stale record entry (`update` recomputes it from the working tree),

@@ -16,3 +16,4 @@ pub mod project_config;
 pub mod runtime_archive;
 pub mod store;
 pub mod target_hint;
+pub mod workspace_filter;

@@ -84,9 +84,25 @@ pub fn plan(
     lines: &LineIndex,
     registries: &Registries,
 ) -> Result<Vec<PlannedPackage>, PlanError> {
+    plan_selected(lock_path, lock, lines, registries, None)
+}
+
+/// [`plan`] for an install of only the `importers` given (`--filter`, see
+/// [`workspace_filter`](crate::pnpm::workspace_filter)); `None` is every importer.
+pub fn plan_selected(
+    lock_path: &Path,
+    lock: &Lockfile,
+    lines: &LineIndex,
+    registries: &Registries,
+    importers: Option<&BTreeSet<String>>,
+) -> Result<Vec<PlannedPackage>, PlanError> {
     let project_dir = lock_path.parent().unwrap_or(Path::new("."));
     let mut planned: BTreeMap<String, PlannedPackage> = BTreeMap::new();
-    for dep_path in reachable(lock) {
+    let start: BTreeSet<String> = match importers {
+        Some(ids) => ids.clone(),
+        None => lock.importers.keys().cloned().collect(),
+    };
+    for dep_path in reachable(lock, start) {
         let key = remove_suffix(&dep_path).to_owned();
         let line = lines.line_of("packages", &key);
         let err = |message: String| PlanError {
@@ -128,21 +144,43 @@ pub fn plan(
     Ok(planned.into_values().collect())
 }
 
-/// Snapshot keys reachable from the importers (all of them: no `--filter`).
-fn reachable(lock: &Lockfile) -> BTreeSet<String> {
+/// Snapshot keys reachable from the importers `start`, as `lockfile/filtering`
+/// `filterLockfileByImportersAndEngine` walks them: dependencies, dev and optional ones of
+/// each importer, then each snapshot's dependencies and optional ones; a `link:X`
+/// reference whose `X`, as written, is an importer id adds that importer (`parseDepRefs`:
+/// the root's links to its projects are followed, a project's `link:../b` is not).
+fn reachable(lock: &Lockfile, start: BTreeSet<String>) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
+    let mut importers = start;
     let mut queue: VecDeque<String> = VecDeque::new();
-    for importer in lock.importers.values() {
-        for (name, dep) in importer
-            .dependencies
-            .iter()
-            .chain(&importer.dev_dependencies)
-            .chain(&importer.optional_dependencies)
-        {
-            queue.extend(ref_to_dep_path(&dep.version, name));
+    let mut pending: Vec<String> = importers.iter().cloned().collect();
+    let mut follow =
+        |reference: &str, name: &str, queue: &mut VecDeque<String>, pending: &mut Vec<String>| {
+            if let Some(id) = reference.strip_prefix("link:") {
+                if lock.importers.contains_key(id) && importers.insert(id.to_owned()) {
+                    pending.push(id.to_owned());
+                }
+            } else {
+                queue.extend(ref_to_dep_path(reference, name));
+            }
+        };
+    loop {
+        while let Some(id) = pending.pop() {
+            let Some(importer) = lock.importers.get(&id) else {
+                continue;
+            };
+            for (name, dep) in importer
+                .dependencies
+                .iter()
+                .chain(&importer.dev_dependencies)
+                .chain(&importer.optional_dependencies)
+            {
+                follow(&dep.version, name, &mut queue, &mut pending);
+            }
         }
-    }
-    while let Some(dep_path) = queue.pop_front() {
+        let Some(dep_path) = queue.pop_front() else {
+            break;
+        };
         if !seen.insert(dep_path.clone()) {
             continue;
         }
@@ -152,7 +190,7 @@ fn reachable(lock: &Lockfile) -> BTreeSet<String> {
                 .iter()
                 .chain(&snapshot.optional_dependencies)
             {
-                queue.extend(ref_to_dep_path(&reference.0, name));
+                follow(&reference.0, name, &mut queue, &mut pending);
             }
         }
     }

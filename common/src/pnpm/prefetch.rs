@@ -37,13 +37,14 @@ use crate::pnpm::git_hosted;
 use crate::pnpm::lockfile::{self, LineIndex, LockfileError};
 use crate::pnpm::plan::{self, PlanError, PlannedPackage, Source};
 use crate::pnpm::profile::{Profile, ProfileError};
-use crate::pnpm::project_config::{ConfigError, ProjectConfig};
+use crate::pnpm::project_config::{self, ConfigError, ProjectConfig};
 use crate::pnpm::runtime_archive;
 use crate::pnpm::store::patch_file;
 use crate::pnpm::store::side_effects::PackagePatch;
 use crate::pnpm::store::{
     PackageTarball, Store, StoreError, StoreLayout, StoreSink, TarballSource,
 };
+use crate::pnpm::workspace_filter::{self, FilterError};
 
 /// `$SOURCE_DATE_EPOCH` in a Nix build: the archive's `--mtime`.
 const SOURCE_DATE_EPOCH: u64 = 315_532_800;
@@ -76,6 +77,9 @@ pub enum PrefetchError {
     Frozen(#[from] FrozenError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A `--workspace` selector not emulated, or matching no project.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// A patched package and a profile without the Node major its row names.
     #[error("{}: {error}", lockfile.display())]
     Node {
@@ -135,6 +139,7 @@ impl PrefetchError {
                 | Self::Config(_)
                 | Self::Frozen(_)
                 | Self::Plan(_)
+                | Self::Filter(_)
                 | Self::Node { .. }
                 | Self::LocalTarball { .. }
                 | Self::Package {
@@ -189,7 +194,12 @@ impl Prefetcher {
         profile: &Profile,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
+        let planned = check_and_plan(
+            path,
+            lock_bytes,
+            profile.frozen_rules(),
+            &profile.workspaces,
+        )?;
         require_node(path, profile, &planned)?;
         let memo = NarMemo::new(self.cache.root());
         let key = memo_key(lock_bytes, profile, &planned);
@@ -235,7 +245,12 @@ impl Prefetcher {
         dir: &Path,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes, profile.frozen_rules())?;
+        let planned = check_and_plan(
+            path,
+            lock_bytes,
+            profile.frozen_rules(),
+            &profile.workspaces,
+        )?;
         require_node(path, profile, &planned)?;
         let (store, downloaded) = self.build_store(path, &planned, profile.layout, progress)?;
         let io_err = |source| PrefetchError::Io {
@@ -272,7 +287,7 @@ impl Prefetcher {
         lock_bytes: &[u8],
         progress: Arc<dyn FetchProgress>,
     ) -> Result<(Store, DownloadStats), PrefetchError> {
-        let planned = check_and_plan(path, lock_bytes, PnpmRules::V10)?;
+        let planned = check_and_plan(path, lock_bytes, PnpmRules::V10, &[])?;
         self.build_store(path, &planned, StoreLayout::V10, progress)
     }
 
@@ -580,12 +595,14 @@ fn url_of(p: &PlannedPackage) -> &str {
 }
 
 /// Parses the lockfile, refuses what pnpm (10 or 11, `rules`) refuses under
-/// `--frozen-lockfile`, and plans the packages; reads `file:` tarballs (to verify them),
-/// nothing else.
+/// `--frozen-lockfile`, and plans the packages an install filtered by `workspaces`
+/// (pnpmWorkspaces; empty: every project) fetches; reads `file:` tarballs (to verify
+/// them) and, with `workspaces`, the projects' package.json names, nothing else.
 pub fn check_and_plan(
     path: &Path,
     lock_bytes: &[u8],
     rules: PnpmRules,
+    workspaces: &[String],
 ) -> Result<Planned, PrefetchError> {
     let text = std::str::from_utf8(lock_bytes).map_err(|e| PrefetchError::NotUtf8 {
         path: path.to_owned(),
@@ -613,7 +630,44 @@ pub fn check_and_plan(
         .into());
     }
     frozen_check::check_as(rules, path, &lock, &lines, &config)?;
-    let packages = plan::plan(path, &lock, &lines, &config.registries)?;
+    let importers = if workspaces.is_empty() {
+        None
+    } else {
+        // The whole project checks as it does unfiltered: pnpm's frozen check covers
+        // every project (`tryFrozenInstall` over `ctx.projects`), selected or not.
+        let mut workspace_peer = false;
+        let names = lock
+            .importers
+            .keys()
+            .map(|id| {
+                let manifest = project_config::read_json(&dir.join(id).join("package.json"))?;
+                let field = |f: &str| manifest.as_ref().and_then(|m| m.get(f)).cloned();
+                workspace_peer |= field("peerDependencies")
+                    .and_then(|p| p.as_object().cloned())
+                    .is_some_and(|p| {
+                        p.values()
+                            .any(|v| v.as_str().is_some_and(|v| v.starts_with("workspace:")))
+                    });
+                let name = field("name").and_then(|n| n.as_str().map(str::to_owned));
+                Ok((id.clone(), name))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        // pnpm's graph has an edge for a `workspace:` peer dependency, which the lockfile
+        // records (as `link:`) only when autoInstallPeers installs it.
+        if let Some(walk) = workspaces.iter().find(|w| w.ends_with("...")) {
+            if workspace_peer && !config.auto_install_peers {
+                return Err(FilterError::Unsupported {
+                    selector: walk.clone(),
+                    form: "walks workspace dependencies while autoInstallPeers is off and a project has a `workspace:` peer dependency (an edge of pnpm's graph the lockfile does not show)",
+                    core: Some(walk.trim_end_matches("...").to_owned()),
+                }
+                .into());
+            }
+        }
+        Some(workspace_filter::select(path, &lock, &names, workspaces)?)
+    };
+    let packages =
+        plan::plan_selected(path, &lock, &lines, &config.registries, importers.as_ref())?;
     let local_digests = packages
         .iter()
         .map(|p| local_digest(path, p))
@@ -734,6 +788,11 @@ fn memo_key(lock_bytes: &[u8], profile: &Profile, planned: &Planned) -> String {
     if let Some(node) = profile.node {
         field(format!("node{node}").as_bytes());
     }
+    // Absent for a plain install, so its remembered hashes stay valid.
+    for selector in &profile.workspaces {
+        field(b"workspace");
+        field(selector.as_bytes());
+    }
     field(lock_bytes);
     for (p, local) in planned.packages.iter().zip(&planned.local_digests) {
         field(p.pkg_id.as_bytes());
@@ -835,4 +894,39 @@ fn empty_sibling_dir(dir: &Path) -> io::Result<tempfile::TempDir> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
     Ok(tmp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remembered hash is never reused for another pnpmWorkspaces selection, even one
+    /// that plans the same packages.
+    #[test]
+    fn the_memo_key_names_the_workspace_selection() {
+        let planned = Planned {
+            packages: Vec::new(),
+            local_digests: Vec::new(),
+            patches: BTreeMap::new(),
+        };
+        let plain = Profile::resolve(3, "10", None).unwrap();
+        let key = |p: &Profile| memo_key(b"lock", p, &planned);
+        let one = plain.clone().with_workspaces(vec!["a".to_owned()]).unwrap();
+        let other = plain
+            .clone()
+            .with_workspaces(vec!["./a".to_owned()])
+            .unwrap();
+        let two = plain
+            .clone()
+            .with_workspaces(vec!["a".to_owned(), "b".to_owned()])
+            .unwrap();
+        let keys = [key(&plain), key(&one), key(&other), key(&two)];
+        for (i, k) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(k), "{keys:?}");
+        }
+        assert_eq!(
+            key(&plain),
+            key(&plain.clone().with_workspaces(Vec::new()).unwrap())
+        );
+    }
 }

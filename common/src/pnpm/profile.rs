@@ -42,6 +42,9 @@ pub struct Profile {
     /// `--node` as given: the Node major pnpm runs under, stored in the record. Only
     /// the rows of patched packages hold it (see [`Profile::require_node`]).
     pub node: Option<u32>,
+    /// fetchPnpmDeps' `pnpmWorkspaces` (`--workspace`), as given: the `--filter=`
+    /// selectors of the install; empty for a plain install. Stored in the record.
+    pub workspaces: Vec<String>,
 }
 
 struct Supported {
@@ -235,7 +238,21 @@ impl Profile {
             layout,
             sqlite: s.sqlite,
             node,
+            workspaces: Vec::new(),
         })
+    }
+
+    /// This target with the install filtered by `workspaces` (pnpmWorkspaces), each
+    /// checked to be a selector form update-pnpm-hash emulates.
+    pub fn with_workspaces(
+        mut self,
+        workspaces: Vec<String>,
+    ) -> Result<Self, super::workspace_filter::FilterError> {
+        for w in &workspaces {
+            super::workspace_filter::parse(w)?;
+        }
+        self.workspaces = workspaces;
+        Ok(self)
     }
 
     /// Why a lockfile with `patchedDependencies` (the first patched package given) has no

@@ -29,6 +29,8 @@ pub struct FoundCall {
     pub yarn_lock: Option<String>,
     /// `src = ./path;` when it is a path literal (fetchPnpmDeps reads the lockfile there).
     pub src: Option<String>,
+    /// fetchPnpmDeps' `pnpmWorkspaces = [ "…" ];` (string literals only), when given.
+    pub workspaces: Option<Vec<String>>,
 }
 
 /// The fixed-output fetcher whose call is looked for.
@@ -82,6 +84,12 @@ pub enum CallError {
         line: usize,
         col: usize,
     },
+    #[error("line {line}:{col}: `pnpmWorkspaces = {text};` is not a list of string literals, which is all update-pnpm-hash reads there; write the selectors out (`pnpmWorkspaces = [ \"ghost\" ];`)")]
+    NotLiteralList {
+        text: String,
+        line: usize,
+        col: usize,
+    },
     #[error("line {line}: `{attr} = {text};` is an expression, not a literal; in-place mode rewrites only string literals (or lib.fakeHash). If it reads .nix/yarn-deps.toml, use the record mode")]
     NotLiteral {
         attr: String,
@@ -98,7 +106,7 @@ impl CallError {
             Self::Syntax { line, col, message } => {
                 format!("{file}:{line}:{col}: {message}; fix the syntax first")
             }
-            Self::NotLiteral { line, col, .. } => {
+            Self::NotLiteral { line, col, .. } | Self::NotLiteralList { line, col, .. } => {
                 let text = self.to_string();
                 let rest = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
                 format!("{file}:{line}:{col}: {rest}")
@@ -133,11 +141,14 @@ pub fn find_call(src: &str, fetcher: FetcherCall) -> Result<FoundCall, CallError
             continue;
         }
         if let Some(ast::Expr::AttrSet(args)) = apply.argument() {
-            if fetcher == FetcherCall::FetchPnpmDeps {
+            let workspaces = if fetcher == FetcherCall::FetchPnpmDeps {
                 refuse_install_changes(src, &args)?;
-            }
+                pnpm_workspaces(src, &args)?
+            } else {
+                None
+            };
             if let Some(call) = hash_argument(src, &args)? {
-                calls.push(call);
+                calls.push(FoundCall { workspaces, ..call });
             }
         }
     }
@@ -177,11 +188,8 @@ fn last_tokens(callee: &SyntaxNode) -> Vec<String> {
 /// (pkgs/build-support/node/fetch-pnpm-deps/default.nix: `pnpmWorkspaces` become
 /// `--filter=` flags, `pnpmInstallFlags` are passed to `pnpm install`, `prePnpmInstall`
 /// runs before it; patches and a source root change the project it runs in).
-const INSTALL_CHANGING: [(&str, &str); 7] = [
-    (
-        "pnpmWorkspaces",
-        "makes pnpm install only the listed workspaces (`--filter`)",
-    ),
+/// `pnpmWorkspaces` is read instead ([`pnpm_workspaces`]).
+const INSTALL_CHANGING: [(&str, &str); 6] = [
     ("pnpmInstallFlags", "passes flags to `pnpm install`"),
     ("prePnpmInstall", "runs a script before `pnpm install`"),
     ("patches", "patches the source pnpm installs from"),
@@ -223,6 +231,48 @@ fn refuse_install_changes(src: &str, args: &ast::AttrSet) -> Result<(), CallErro
     Ok(())
 }
 
+/// `pnpmWorkspaces = [ "a" "b" ];`: the list of string literals, `None` when absent (or
+/// `null`); anything else is refused, since its value is known only to Nix.
+fn pnpm_workspaces(src: &str, args: &ast::AttrSet) -> Result<Option<Vec<String>>, CallError> {
+    for binding in args.attrpath_values() {
+        let (Some(path), Some(value)) = (binding.attrpath(), binding.value()) else {
+            continue;
+        };
+        if path.syntax().text() != "pnpmWorkspaces" {
+            continue;
+        }
+        let start = usize::from(value.syntax().text_range().start());
+        let (line, col) = line_col(src, start);
+        let refuse = || CallError::NotLiteralList {
+            text: value.syntax().text().to_string(),
+            line,
+            col,
+        };
+        if value.syntax().text() == "null" {
+            return Ok(None);
+        }
+        let ast::Expr::List(list) = &value else {
+            return Err(refuse());
+        };
+        let mut out = Vec::new();
+        for item in list.items() {
+            let ast::Expr::Str(s) = item else {
+                return Err(refuse());
+            };
+            let mut text = String::new();
+            for part in s.normalized_parts() {
+                match part {
+                    ast::InterpolPart::Literal(l) => text.push_str(&l),
+                    ast::InterpolPart::Interpolation(_) => return Err(refuse()),
+                }
+            }
+            out.push(text);
+        }
+        return Ok(Some(out));
+    }
+    Ok(None)
+}
+
 fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FoundCall>, CallError> {
     let mut hash = None;
     let mut yarn_lock = None;
@@ -257,6 +307,7 @@ fn hash_argument(src: &str, args: &ast::AttrSet) -> Result<Option<FoundCall>, Ca
                 col,
                 yarn_lock: None,
                 src: None,
+                workspaces: None,
             });
         }
     }
@@ -350,17 +401,47 @@ mod tests {
     fn finds_fetch_pnpm_deps_in_both_spellings_and_only_it() {
         let src = "{ pnpm_10, fetchPnpmDeps }:\nfetchPnpmDeps {\n  src = ./.;\n  fetcherVersion = 3;\n  hash = \"\";\n}\n";
         assert!(find_call(src, FetcherCall::FetchPnpmDeps).is_ok());
-        let filtered = src.replace("  hash", "  pnpmWorkspaces = [ \"a\" ];\n  hash");
-        let err = find_call(&filtered, FetcherCall::FetchPnpmDeps).unwrap_err();
+        let filtered = src.replace(
+            "  hash",
+            "  pnpmWorkspaces = [ \"a\" \"@s/b...\" ];\n  hash",
+        );
+        let call = find_call(&filtered, FetcherCall::FetchPnpmDeps).unwrap();
+        assert_eq!(
+            call.workspaces,
+            Some(vec!["a".to_owned(), "@s/b...".to_owned()])
+        );
+        for value in ["[ x ]", "[ \"${x}\" ]", "ws", "[ \"a\" ] ++ [ ]"] {
+            let expr = src.replace("  hash", &format!("  pnpmWorkspaces = {value};\n  hash"));
+            let err = find_call(&expr, FetcherCall::FetchPnpmDeps).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    CallError::NotLiteralList {
+                        line: 5,
+                        col: 20,
+                        ..
+                    }
+                ),
+                "{value}: {err}"
+            );
+        }
+        let flags = src.replace("  hash", "  pnpmInstallFlags = [ \"--prod\" ];\n  hash");
+        let err = find_call(&flags, FetcherCall::FetchPnpmDeps).unwrap_err();
         assert!(
-            matches!(&err, CallError::ChangesInstall { attr, line: 5, col: 3, .. } if attr == "pnpmWorkspaces"),
+            matches!(&err, CallError::ChangesInstall { attr, line: 5, col: 3, .. } if attr == "pnpmInstallFlags"),
             "{err}"
         );
-        assert!(err.to_string().contains("--filter"), "{err}");
         let empty = src.replace("  hash", "  pnpmWorkspaces = [ ];\n  hash");
-        assert!(find_call(&empty, FetcherCall::FetchPnpmDeps).is_ok());
+        let call = find_call(&empty, FetcherCall::FetchPnpmDeps).unwrap();
+        assert_eq!(call.workspaces, Some(Vec::new()));
+        assert_eq!(
+            find_call(src, FetcherCall::FetchPnpmDeps)
+                .unwrap()
+                .workspaces,
+            None
+        );
         // fetchYarnDeps has no such arguments: nothing is refused there.
-        let yarn = filtered.replace("fetchPnpmDeps {", "fetchYarnDeps {");
+        let yarn = flags.replace("fetchPnpmDeps {", "fetchYarnDeps {");
         assert!(find_call(&yarn, FetcherCall::FetchYarnDeps).is_ok());
         let call = find_call(src, FetcherCall::FetchPnpmDeps).unwrap();
         assert_eq!((call.line, call.src.as_deref()), (5, Some("./.")));

@@ -48,6 +48,9 @@ pub enum Fetcher {
         /// `--node` when given: the Node major pnpm runs under, which patched packages'
         /// fetcherVersion 4 output depends on (`node = 22`; absent when not given).
         node: Option<u32>,
+        /// fetchPnpmDeps' `pnpmWorkspaces` (`--workspace`), as given: the install's
+        /// `--filter=` selectors (`workspaces = ["ghost"]`; absent when empty).
+        workspaces: Vec<String>,
     },
 }
 
@@ -110,6 +113,8 @@ struct RawEntry {
     pnpm: Option<String>,
     #[serde(default)]
     node: Option<u32>,
+    #[serde(default)]
+    workspaces: Option<Vec<String>>,
     hash: String,
 }
 
@@ -210,6 +215,7 @@ impl HashRecord {
                 fetcher_version,
                 pnpm,
                 node,
+                workspaces,
             } = &entry.fetcher
             {
                 let _ = write!(
@@ -219,6 +225,11 @@ impl HashRecord {
                 );
                 if let Some(node) = node {
                     let _ = writeln!(out, "node = {node}");
+                }
+                if !workspaces.is_empty() {
+                    let list: Vec<String> =
+                        workspaces.iter().map(|w| toml_basic_string(w)).collect();
+                    let _ = writeln!(out, "workspaces = [{}]", list.join(", "));
                 }
             }
             let _ = writeln!(out, "hash = \"{}\"", entry.hash.to_sri());
@@ -250,9 +261,13 @@ const FETCH_PNPM_DEPS: &str = "fetchPnpmDeps";
 fn fetcher_of(raw: &RawEntry) -> Result<Fetcher, String> {
     match raw.fetcher.as_deref() {
         None | Some(FETCH_YARN_DEPS) => {
-            if raw.fetcher_version.is_some() || raw.pnpm.is_some() || raw.node.is_some() {
+            if raw.fetcher_version.is_some()
+                || raw.pnpm.is_some()
+                || raw.node.is_some()
+                || raw.workspaces.is_some()
+            {
                 return Err(
-                    "fetcher-version, pnpm and node belong to fetcher = \"fetchPnpmDeps\" entries"
+                    "fetcher-version, pnpm, node and workspaces belong to fetcher = \"fetchPnpmDeps\" entries"
                         .to_owned(),
                 );
             }
@@ -263,6 +278,7 @@ fn fetcher_of(raw: &RawEntry) -> Result<Fetcher, String> {
                 fetcher_version,
                 pnpm: pnpm.clone(),
                 node: raw.node,
+                workspaces: raw.workspaces.clone().unwrap_or_default(),
             }),
             _ => Err("a fetchPnpmDeps entry needs fetcher-version and pnpm".to_owned()),
         },
@@ -348,6 +364,7 @@ mod tests {
                     fetcher_version: 3,
                     pnpm: "10".to_owned(),
                     node: None,
+                    workspaces: Vec::new(),
                 },
             },
         );
@@ -382,12 +399,13 @@ mod tests {
                     fetcher_version: 4,
                     pnpm: "11".to_owned(),
                     node: Some(24),
+                    workspaces: vec!["a".to_owned(), "@s/b...".to_owned()],
                 },
             },
         );
         let text = r.render();
         assert!(
-            text.contains("fetcher-version = 4\npnpm = \"11\"\nnode = 24\nhash = "),
+            text.contains("fetcher-version = 4\npnpm = \"11\"\nnode = 24\nworkspaces = [\"a\", \"@s/b...\"]\nhash = "),
             "{text}"
         );
         assert_eq!(
@@ -403,7 +421,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("node belong to fetcher = \"fetchPnpmDeps\""),
+            err.contains("node and workspaces belong to fetcher = \"fetchPnpmDeps\""),
             "{err}"
         );
     }

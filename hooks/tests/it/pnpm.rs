@@ -29,6 +29,7 @@ fn record(pnpm: Option<&str>) -> String {
                     fetcher_version: 3,
                     pnpm: "10".to_owned(),
                     node: None,
+                    workspaces: Vec::new(),
                 },
             },
         );
@@ -115,6 +116,7 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
                 fetcher_version: 3,
                 pnpm: "10".to_owned(),
                 node: None,
+                workspaces: Vec::new(),
             },
         },
     );
@@ -160,6 +162,7 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
             fetcher_version: 3,
             pnpm: "10".to_owned(),
             node: None,
+            workspaces: Vec::new(),
         }
     );
     assert_eq!(
@@ -303,6 +306,7 @@ fn a_stale_fetcher_version_4_entry_is_refused_warned_and_fixed() {
                 fetcher_version: 4,
                 pnpm: "11".to_owned(),
                 node: Some(24),
+                workspaces: Vec::new(),
             },
         },
     );
@@ -349,7 +353,72 @@ fn a_stale_fetcher_version_4_entry_is_refused_warned_and_fixed() {
             fetcher_version: 4,
             pnpm: "11".to_owned(),
             node: Some(24),
+            workspaces: Vec::new(),
         }
     );
     repo.commit("fixed").success();
+}
+
+/// pnpm10-project filtered to `@tryghost/mail` (`--workspace mail`, which pnpm matches to
+/// the one `@*/mail` project): the fetchPnpmDeps replay with real pnpm 10.34.5 and
+/// `--workspace mail` gave this (33 packages; the plain install's is the reference hash).
+const MAIL_ONLY_HASH: &str = "sha256-TMrEXy8hc6Xyw7S56XJsPqP+whoRdskf6NWTbLU7rp0=";
+
+/// A stale entry recorded with `--workspace`: the advice names the selection, and --fix
+/// recomputes the filtered install, keeping the selection.
+#[test]
+fn fix_recomputes_a_filtered_entry_for_its_selection() {
+    if !have_git() {
+        return;
+    }
+    let repo = Repo::new();
+    copy_tree(&fixtures().join("pnpm10-project"), &repo.root);
+    repo.add_shim();
+    repo.nix_hooks(["install"]).success();
+    let lock = repo.read("pnpm-lock.yaml");
+    let old_lock = lock.replace("lockfileVersion", "# older\nlockfileVersion");
+    let target = Fetcher::FetchPnpmDeps {
+        fetcher_version: 3,
+        pnpm: "10".to_owned(),
+        node: None,
+        workspaces: vec!["mail".to_owned()],
+    };
+    let mut stale = HashRecord::default();
+    stale.entries.insert(
+        "pnpm-lock.yaml".to_owned(),
+        RecordEntry {
+            lock_sha256: lock_sha256(old_lock.as_bytes()),
+            hash: Sha256Hash::of(b"not the hash"),
+            fetcher: target.clone(),
+        },
+    );
+    repo.write(RECORD, &stale.render());
+    repo.git(["add", "."]);
+    repo.commit("stale")
+        .failure()
+        .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10 --workspace mail`");
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .args(["pre-commit", "--fix"])
+        .env("UPDATE_YARN_HASH_CACHE", &cache)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_DIR");
+    let run = run(cmd);
+    if run.code == Some(3) && run.stderr.contains("download") {
+        test_support::skip(&format!(
+            "the npm registry is not reachable: {}",
+            run.stderr
+        ));
+        return;
+    }
+    let run = run
+        .success()
+        .stderr_has(&format!("fixed: pnpm-lock.yaml -> {MAIL_ONLY_HASH}"));
+    let fixed = HashRecord::parse(repo.staged(RECORD).as_bytes(), Path::new(RECORD)).unwrap();
+    let entry = &fixed.entries["pnpm-lock.yaml"];
+    assert_eq!(entry.hash.to_sri(), MAIL_ONLY_HASH, "{}", run.stderr);
+    assert_eq!(entry.fetcher, target);
 }

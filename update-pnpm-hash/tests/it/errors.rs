@@ -126,12 +126,12 @@ fn ghost_6_65_is_refused_under_pnpm_10() {
     assert!(!repo.path().join(".nix").exists());
 }
 
-/// `pnpmWorkspaces` becomes `--filter=` in nixpkgs: the plain install's hash would be
-/// wrong for that call, so none is written.
+/// `pnpmInstallFlags` go to `pnpm install` in nixpkgs: the plain install's hash would be
+/// wrong for that call, so none is written (`pnpmWorkspaces` is emulated: workspaces.rs).
 #[test]
-fn a_fetch_pnpm_deps_call_that_filters_workspaces_is_refused() {
+fn a_fetch_pnpm_deps_call_with_install_flags_is_refused() {
     let p = Project::new();
-    let nix = "{ fetchPnpmDeps, pnpm_10 }:\nfetchPnpmDeps {\n  src = ./.;\n  pnpm = pnpm_10;\n  fetcherVersion = 3;\n  pnpmWorkspaces = [ \"a\" ];\n  hash = \"\";\n}\n";
+    let nix = "{ fetchPnpmDeps, pnpm_10 }:\nfetchPnpmDeps {\n  src = ./.;\n  pnpm = pnpm_10;\n  fetcherVersion = 3;\n  pnpmInstallFlags = [ \"--prod\" ];\n  hash = \"\";\n}\n";
     std::fs::write(p.dir().join("deps.nix"), nix).unwrap();
     p.uph(&[
         "--nix-file",
@@ -143,7 +143,7 @@ fn a_fetch_pnpm_deps_call_that_filters_workspaces_is_refused() {
     ])
     .expect_code(2)
     .expect_stderr_contains(
-        "line 6:3: `pnpmWorkspaces` makes pnpm install only the listed workspaces (`--filter`)",
+        "line 6:3: `pnpmInstallFlags` passes flags to `pnpm install`, which update-pnpm-hash does not emulate",
     );
     assert_eq!(
         std::fs::read_to_string(p.dir().join("deps.nix")).unwrap(),

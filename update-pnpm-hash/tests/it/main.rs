@@ -20,3 +20,4 @@ mod reference;
 mod reference_fv4;
 mod runtime;
 mod util;
+mod workspaces;

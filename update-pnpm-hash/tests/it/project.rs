@@ -19,7 +19,7 @@ pub struct Package {
 
 impl Package {
     /// A registry tarball: `package/` with package.json, index.js and an executable bin.
-    fn build(name: &'static str, version: &'static str, extra: &str) -> Self {
+    pub(crate) fn build(name: &'static str, version: &'static str, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pkg = dir.path().join("package");
         std::fs::create_dir_all(pkg.join("bin")).unwrap();

@@ -24,7 +24,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// Whether everything the fv4 replay runs is installed (skips, or fails under CI=true).
-fn have_fv4_tools(pnpm_version: &str) -> bool {
+pub(crate) fn have_fv4_tools(pnpm_version: &str) -> bool {
     use test_support::reference_tools::{NODE_22, SQLITE};
     if NODE_22.for_test().is_none() || SQLITE.for_test().is_none() {
         return false;
