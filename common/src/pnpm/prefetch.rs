@@ -213,8 +213,10 @@ impl Prefetcher {
             });
         }
         let (store, downloaded) = self.build_store(path, &planned, profile.layout, progress)?;
-        let mut archive =
-            tempfile::tempfile_in(self.cache.root()).map_err(|source| PrefetchError::Io {
+        // Beside the cache, which a project without packages never created.
+        let mut archive = fs::create_dir_all(self.cache.root())
+            .and_then(|()| tempfile::tempfile_in(self.cache.root()))
+            .map_err(|source| PrefetchError::Io {
                 path: self.cache.root().to_owned(),
                 source,
             })?;

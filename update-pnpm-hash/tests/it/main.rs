@@ -8,6 +8,7 @@
 mod server;
 
 mod cache_trust;
+mod empty_project;
 mod errors;
 mod fetcher_v4;
 mod git_packages;
