@@ -544,12 +544,23 @@ fn registry_packages_give_pnpm_10s_store() {
     std::fs::create_dir_all(&tarballs).unwrap();
     let mut packages = Vec::new();
     for (pkg_id, integrity) in locked {
-        // `npm pack` downloads the very tarball the registry serves pnpm.
-        let out = Command::new("npm")
-            .args(["pack", "--json", "--silent", &pkg_id])
-            .current_dir(&tarballs)
-            .output()
-            .unwrap();
+        // `npm pack` downloads the very tarball the registry serves pnpm. Tried three
+        // times: a registry hiccup (or another npm on the machine) is not a store bug.
+        let pack = || {
+            Command::new("npm")
+                .args(["pack", "--json", "--silent", &pkg_id])
+                .current_dir(&tarballs)
+                .output()
+                .unwrap()
+        };
+        let mut out = pack();
+        for _ in 0..2 {
+            if out.status.success() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            out = pack();
+        }
         assert!(out.status.success(), "npm pack {pkg_id}: {out:?}");
         let packed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(packed[0]["integrity"], integrity.as_str(), "{pkg_id}");
