@@ -48,7 +48,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use minimatch::{Pattern, IGNORE_RULE, MUST_HAVES};
+use minimatch::{Pattern, Subject, IGNORE_RULE, MUST_HAVES};
 use tree::{EntryKind, Tree};
 
 /// Why the file list is not computed: npm-packlist would apply rules not emulated here.
@@ -356,11 +356,10 @@ impl<'p> Walker<'p> {
             Some(parent) => parent.filter_entry(&format!("{}/{entry}", self.basename), partial),
             None => true,
         };
-        let slash = format!("/{entry}");
-        let candidates = Candidates {
-            slash: &slash,
-            plain: entry,
-        };
+        if self.rules.iter().flatten().all(Vec::is_empty) {
+            return included;
+        }
+        let candidates = Candidates::new(entry, partial);
         for rules in self.rules.iter().flatten() {
             for rule in rules {
                 if rule.negate != included && candidates.hit(rule, partial) {
@@ -372,22 +371,37 @@ impl<'p> Walker<'p> {
     }
 }
 
-/// The strings ignore-walk's `filterEntry` matches a rule against.
-struct Candidates<'a> {
-    slash: &'a str,
-    plain: &'a str,
+/// The strings ignore-walk's `filterEntry` matches a rule against, split once:
+/// `/<entry>`, `<entry>` and, for directories, `/<entry>/`, `<entry>/`.
+struct Candidates {
+    slash: Subject,
+    plain: Subject,
+    dir: Option<(Subject, Subject)>,
 }
 
-impl Candidates<'_> {
+impl Candidates {
+    fn new(entry: &str, partial: bool) -> Self {
+        Self {
+            slash: Subject::new(&format!("/{entry}")),
+            plain: Subject::new(entry),
+            dir: partial.then(|| {
+                (
+                    Subject::new(&format!("/{entry}/")),
+                    Subject::new(&format!("{entry}/")),
+                )
+            }),
+        }
+    }
+
     fn hit(&self, p: &Pattern, partial: bool) -> bool {
-        p.hits(self.slash, false, true)
-            || p.hits(self.plain, false, true)
-            || (partial
-                && (p.hits(&format!("{}/", self.slash), false, true)
-                    || p.hits(&format!("{}/", self.plain), false, true)))
-            || (partial
-                && p.negate
-                && (p.hits(self.slash, true, true) || p.hits(self.plain, true, true)))
+        let hit = |s: &Subject, partial: bool| p.hits_subject(s, partial, true);
+        hit(&self.slash, false)
+            || hit(&self.plain, false)
+            || self
+                .dir
+                .as_ref()
+                .is_some_and(|(slash, plain)| hit(slash, false) || hit(plain, false))
+            || (partial && p.negate && (hit(&self.slash, true) || hit(&self.plain, true)))
     }
 }
 

@@ -144,28 +144,26 @@ impl Pattern {
 
     /// `Minimatch#match(f, partial)` with `flipNegate`: whether the pattern (negation
     /// aside) hits `f`; with `match_base` a one-segment pattern is matched on the basename.
+    #[cfg(test)]
     pub fn hits(&self, f: &str, partial: bool, match_base: bool) -> bool {
+        self.hits_subject(&Subject::new(f), partial, match_base)
+    }
+
+    /// [`Self::hits`] on a path split once for all the rules that try it.
+    pub fn hits_subject(&self, f: &Subject, partial: bool, match_base: bool) -> bool {
         let parts = match &self.kind {
             Kind::Comment => return false,
-            Kind::Empty => return f.is_empty(),
-            _ if f == "/" && partial => return true,
+            Kind::Empty => return f.raw_is_empty,
+            _ if f.raw_is_slash && partial => return true,
             Kind::Never => return false,
-            Kind::MustHaves => {
-                return must_have_glob(basename_of(&split_slashes(f)));
-            }
+            Kind::MustHaves => return must_have_glob(&f.basename),
             Kind::Parts(parts) => parts,
         };
-        let file: Vec<Vec<u16>> = split_slashes(f)
-            .iter()
-            .map(|s| s.encode_utf16().collect())
-            .collect();
-        let file = if match_base && parts.len() == 1 {
-            let name = basename_of(&split_slashes(f)).encode_utf16().collect();
-            vec![name]
+        if match_base && parts.len() == 1 {
+            match_one(std::slice::from_ref(&f.basename_units), parts, partial)
         } else {
-            file
-        };
-        match_one(&file, parts, partial)
+            match_one(&f.segments, parts, partial)
+        }
     }
 
     /// The parts, for glob (`None` for a pattern that matches nothing by its kind).
@@ -173,6 +171,29 @@ impl Pattern {
         match &self.kind {
             Kind::Parts(p) => Some(p),
             _ => None,
+        }
+    }
+}
+
+/// A path as `match` splits it: segments (UTF-16) and `filename`.
+pub(super) struct Subject {
+    raw_is_empty: bool,
+    raw_is_slash: bool,
+    segments: Vec<Vec<u16>>,
+    basename: String,
+    basename_units: Vec<u16>,
+}
+
+impl Subject {
+    pub fn new(f: &str) -> Self {
+        let split = split_slashes(f);
+        let basename = basename_of(&split).to_owned();
+        Self {
+            raw_is_empty: f.is_empty(),
+            raw_is_slash: f == "/",
+            segments: split.iter().map(|s| s.encode_utf16().collect()).collect(),
+            basename_units: basename.encode_utf16().collect(),
+            basename,
         }
     }
 }
