@@ -72,7 +72,7 @@ pub fn fetch(
         GitCacheError::NotCached { .. } => GitFetchError::NotCached(e.to_string()),
         GitCacheError::Fetch(m) => Fetch(m),
     })?;
-    let files = commit_files(&clone, commit, path).map_err(|e| match e {
+    let (files, symlinks) = commit_files(&clone, commit, path).map_err(|e| match e {
         Fetch(m) => Fetch(format!("{shown}: {m}")),
         Refused(m) => Refused(format!("{shown}: {m}")),
         e @ GitFetchError::NotCached(_) => e,
@@ -85,20 +85,26 @@ pub fn fetch(
         .transpose()
         .map_err(|e| Refused(format!("{shown}: package.json at {commit} is not valid JSON ({e}); pnpm fails on it too")))?
         .ok_or_else(|| Refused(format!("{shown}: no package.json at {commit}{}; pnpm would make one up from the lockfile, which update-pnpm-hash does not emulate", path.map(|p| format!(" in {p}")).unwrap_or_default())))?;
-    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    let kept = packlist(&paths, Some(&manifest)).map_err(|e| {
+    let contents: Vec<(&str, &[u8])> = files
+        .iter()
+        .zip(&blobs)
+        .map(|(f, b)| (f.path.as_str(), b.as_slice()))
+        .collect();
+    let symlinks: Vec<&str> = symlinks.iter().map(String::as_str).collect();
+    let kept = packlist(&contents, &symlinks, Some(&manifest)).map_err(|e| {
         Refused(format!("{shown}: pnpm lists the package's files with npm-packlist, and {e}; update-pnpm-hash does not emulate that yet"))
     })?;
     tarball(&files, &blobs, &kept).map_err(|e| Fetch(format!("{shown}: {e}")))
 }
 
 /// The regular files of `commit`'s tree (under `path`, relative to it), sorted as GNU tar
-/// sorts names.
+/// sorts names, and the paths of its symlinks (npm-packlist reads ignore files and
+/// globs through them).
 fn commit_files(
     repo: &Repository,
     commit: &str,
     path: Option<&str>,
-) -> Result<Vec<TreeFile>, GitFetchError> {
+) -> Result<(Vec<TreeFile>, Vec<String>), GitFetchError> {
     use GitFetchError::{Fetch, Refused};
     let oid = Oid::from_str(commit).map_err(|e| Refused(e.message().to_owned()))?;
     let commit_obj = repo.find_commit(oid).map_err(|_| {
@@ -119,6 +125,7 @@ fn commit_files(
         _ => String::new(),
     };
     let mut files = Vec::new();
+    let mut symlinks = Vec::new();
     let mut attributes = None;
     let mut bad_name = None;
     let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
@@ -142,6 +149,10 @@ fn commit_files(
                     blob: entry.id(),
                 });
             }
+        } else if entry.kind() == Some(ObjectType::Blob) && mode & 0o170000 == 0o120000 {
+            if let Some(rel) = full.strip_prefix(&prefix) {
+                symlinks.push(rel.to_owned());
+            }
         }
         TreeWalkResult::Ok
     });
@@ -155,7 +166,7 @@ fn commit_files(
         )));
     }
     files.sort_by(|a, b| compare_paths(a.path.as_bytes(), b.path.as_bytes()));
-    Ok(files)
+    Ok((files, symlinks))
 }
 
 /// Every file's blob, in order.

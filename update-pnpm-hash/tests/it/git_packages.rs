@@ -358,3 +358,163 @@ fn git_repository_and_directory_packages_equal_the_replay() {
         assert_eq!(run.stdout().trim(), replayed, "{run}");
     }
 }
+
+/// A git repository of `files` (path, contents, executable), every file committed, those
+/// its own `.gitignore` files ignore too (`git add -f`); returns it and its commit.
+fn committed_repo(files: &[(&str, &str, bool)]) -> (tempfile::TempDir, String) {
+    let repo = tempfile::tempdir().unwrap();
+    write_tree(repo.path(), files);
+    util::git(repo.path(), &["init", "-q"]);
+    util::git(repo.path(), &["add", "-A", "-f"]);
+    util::git(repo.path(), &["commit", "-qm", "init"]);
+    let head = Command::new("git")
+        .current_dir(repo.path())
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
+    (repo, head)
+}
+
+/// A project depending on `deps` (name, git specifier), its lockfile written by real pnpm.
+fn project_with(server: &Server, deps: &[(&str, String)]) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let deps: Vec<String> = deps
+        .iter()
+        .map(|(n, s)| format!("\"{n}\":\"{s}\""))
+        .collect();
+    std::fs::write(
+        dir.join("package.json"),
+        format!(
+            "{{\"name\":\"t\",\"version\":\"1.0.0\",\"dependencies\":{{{}}}}}\n",
+            deps.join(",")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(".npmrc"), format!("registry={}\n", server.base)).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut lock = Command::new(pnpm());
+    lock.current_dir(dir)
+        .args([
+            "install",
+            "--lockfile-only",
+            "--ignore-scripts",
+            "--store-dir",
+        ])
+        .arg(home.path().join("store"))
+        .env("HOME", home.path())
+        .env_remove("CI");
+    util::run(lock).expect_code(0);
+    util::git(dir, &["init", "-q"]);
+    project
+}
+
+/// npm-packlist's ignore files and `files` lists, as real pnpm applies them to git
+/// packages: the repository's root package has a root `.gitignore` (globs, an anchored
+/// directory, a trailing-slash directory, a negation, comments), nested `.npmignore`s
+/// overriding `.gitignore`s, a `.gitignore` of `*` with a `!` rule, and must-haves
+/// (README, LICENSE, main, a bin in an ignored directory); the package in `pk/files`
+/// lists `files` (a directory with its own ignore files, a negated `**` glob, a glob, a
+/// trailing-slash directory) beside a `.gitignore` the list makes irrelevant.
+#[test]
+fn git_packages_with_ignore_files_and_files_lists_equal_the_replay() {
+    if !have_replay_tools() {
+        return;
+    }
+    let (repo, head) = committed_repo(&[
+        (
+            "package.json",
+            "{\"name\":\"gi\",\"version\":\"1.0.0\",\"main\":\"lib/index.js\",\"bin\":{\"gi\":\"./bin/cli.js\"}}\n",
+            false,
+        ),
+        (
+            ".gitignore",
+            "# build output\n\n*.log\n!keep.log\n/dist\nbuild/\ncoverage\nbin\n  *.tmp  \r\n",
+            false,
+        ),
+        ("README.md", "# gi\n", false),
+        ("LICENSE", "MIT\n", false),
+        ("keep.log", "kept\n", false),
+        ("a.log", "dropped\n", false),
+        ("x.tmp", "dropped\n", false),
+        ("dist/x.js", "dropped\n", false),
+        ("build/out.js", "dropped\n", false),
+        ("coverage/c.txt", "dropped\n", false),
+        ("lib/index.js", "module.exports = 1;\n", false),
+        ("lib/dist/y.js", "kept: /dist is anchored\n", false),
+        ("lib/build", "kept: build/ names directories\n", false),
+        ("lib/x.orig", "dropped\n", false),
+        ("bin/cli.js", "#!/bin/sh\necho gi\n", true),
+        ("bin/other.sh", "#!/bin/sh\n", true),
+        ("src/.npmignore", "*.test.js\n", false),
+        ("src/.gitignore", "*.js\n", false),
+        ("src/a.js", "kept: .npmignore wins\n", false),
+        ("src/a.test.js", "dropped\n", false),
+        ("docs/.gitignore", "*\n!*.md\n", false),
+        ("docs/guide.md", "kept\n", false),
+        ("docs/notes.txt", "dropped\n", false),
+        ("yarn.lock", "# dropped\n", false),
+        (
+            "pk/files/package.json",
+            "{\"name\":\"gf\",\"version\":\"2.0.0\",\"main\":\"index.js\",\"bin\":\"cli.js\",\"files\":[\"lib\",\"!lib/**/*.test.js\",\"types/*.d.ts\",\"data/\"]}\n",
+            false,
+        ),
+        ("pk/files/.gitignore", "index.js\nlib\n", false),
+        ("pk/files/README", "gf\n", false),
+        ("pk/files/LICENSE.txt", "MIT\n", false),
+        ("pk/files/CHANGELOG.md", "dropped\n", false),
+        ("pk/files/index.js", "kept: main\n", false),
+        ("pk/files/cli.js", "#!/bin/sh\n", true),
+        ("pk/files/other.js", "dropped\n", false),
+        ("pk/files/lib/a.js", "kept\n", false),
+        ("pk/files/lib/a.test.js", "dropped\n", false),
+        ("pk/files/lib/a.js.map", "dropped by lib/.npmignore\n", false),
+        ("pk/files/lib/.npmignore", "*.map\n", false),
+        ("pk/files/lib/.gitignore", "*.js\n", false),
+        ("pk/files/lib/sub/b.js", "kept\n", false),
+        ("pk/files/lib/sub/b.test.js", "dropped\n", false),
+        ("pk/files/types/a.d.ts", "kept\n", false),
+        ("pk/files/types/b.ts", "dropped\n", false),
+        ("pk/files/data/x.json", "{}\n", false),
+    ]);
+    let server = Server::start();
+    let url = format!("git+file://{}#{head}", repo.path().display());
+    let project = project_with(
+        &server,
+        &[("gi", url.clone()), ("gf", format!("{url}&path:pk/files"))],
+    );
+    let lock = std::fs::read_to_string(project.path().join("pnpm-lock.yaml")).unwrap();
+    assert_eq!(lock.matches("type: git").count(), 2, "{lock}");
+    assert_native_equals_replay(project.path(), &server.base);
+}
+
+/// An ignore rule npm-packlist would brace-expand is refused, naming the lockfile entry,
+/// the ignore file and its line; nothing is written.
+#[test]
+fn git_packages_with_unemulated_ignore_rules_are_refused() {
+    if !util::have_path(&pnpm(), "pnpm 10.34.5: cargo xtask reference-tools") {
+        return;
+    }
+    let (repo, head) = committed_repo(&[
+        (
+            "package.json",
+            "{\"name\":\"gb\",\"version\":\"1.0.0\"}\n",
+            false,
+        ),
+        ("lib/.gitignore", "# fine\n*.log\n{a,b}.js\n", false),
+        ("lib/a.js", "1\n", false),
+    ]);
+    let server = Server::start();
+    let url = format!("git+file://{}#{head}", repo.path().display());
+    let project = project_with(&server, &[("gb", url)]);
+    let cache = tempfile::tempdir().unwrap();
+    let out = cache.path().join("out");
+    native(project.path(), cache.path(), &out)
+        .expect_code(2)
+        .expect_stderr_contains("pnpm-lock.yaml:")
+        .expect_stderr_contains(
+            "lib/.gitignore has, line 3, the pattern \"{a,b}.js\", which uses braces",
+        );
+    assert!(!out.exists());
+}
