@@ -91,19 +91,7 @@ fn one_package_project() -> tempfile::TempDir {
         "{\n  \"name\": \"e\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\"x\": \"file:x.tgz\"}\n}\n",
     )
     .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let mut lock = Command::new(crate::reference::pnpm());
-    lock.current_dir(dir.path())
-        .args([
-            "install",
-            "--lockfile-only",
-            "--ignore-scripts",
-            "--store-dir",
-        ])
-        .arg(home.path().join("store"))
-        .env("HOME", home.path())
-        .env_remove("CI");
-    util::run(lock).expect_code(0);
+    util::write_lockfile_with_pnpm(dir.path());
     util::git(dir.path(), &["init", "-q"]);
     dir
 }

@@ -308,19 +308,7 @@ fn git_and_directory_project(server: &Server) -> (tempfile::TempDir, tempfile::T
     )
     .unwrap();
     std::fs::write(dir.join(".npmrc"), format!("registry={}\n", server.base)).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let mut lock = Command::new(pnpm());
-    lock.current_dir(dir)
-        .args([
-            "install",
-            "--lockfile-only",
-            "--ignore-scripts",
-            "--store-dir",
-        ])
-        .arg(home.path().join("store"))
-        .env("HOME", home.path())
-        .env_remove("CI");
-    util::run(lock).expect_code(0);
+    util::write_lockfile_with_pnpm(dir);
     util::git(dir, &["init", "-q"]);
     (project, git_repo)
 }
@@ -393,19 +381,7 @@ fn project_with(server: &Server, deps: &[(&str, String)]) -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(dir.join(".npmrc"), format!("registry={}\n", server.base)).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let mut lock = Command::new(pnpm());
-    lock.current_dir(dir)
-        .args([
-            "install",
-            "--lockfile-only",
-            "--ignore-scripts",
-            "--store-dir",
-        ])
-        .arg(home.path().join("store"))
-        .env("HOME", home.path())
-        .env_remove("CI");
-    util::run(lock).expect_code(0);
+    util::write_lockfile_with_pnpm(dir);
     util::git(dir, &["init", "-q"]);
     project
 }

@@ -13,7 +13,6 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::git_packages::{assert_native_equals_replay, have_replay_tools, write_tree};
-use crate::reference::pnpm;
 use crate::server::{Route, Server};
 use crate::util;
 
@@ -86,19 +85,7 @@ fn runtime_node_equals_the_replay() {
         ),
     )
     .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let mut lock = Command::new(pnpm());
-    lock.current_dir(dir)
-        .args([
-            "install",
-            "--lockfile-only",
-            "--ignore-scripts",
-            "--store-dir",
-        ])
-        .arg(home.path().join("store"))
-        .env("HOME", home.path())
-        .env_remove("CI");
-    util::run(lock).expect_code(0);
+    util::write_lockfile_with_pnpm(dir);
     let text = std::fs::read_to_string(dir.join("pnpm-lock.yaml")).unwrap();
     assert!(text.contains("type: variations"), "{text}");
     util::git(dir, &["init", "-q"]);

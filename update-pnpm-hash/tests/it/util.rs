@@ -44,3 +44,21 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `pnpm install --lockfile-only --ignore-scripts` with real pnpm 10.34.5 in `dir`, in a
+/// throwaway HOME and store: the lockfile pnpm writes for the project there.
+pub fn write_lockfile_with_pnpm(dir: &Path) {
+    let home = tempfile::tempdir().unwrap();
+    let mut lock = Command::new(crate::reference::pnpm());
+    lock.current_dir(dir)
+        .args([
+            "install",
+            "--lockfile-only",
+            "--ignore-scripts",
+            "--store-dir",
+        ])
+        .arg(home.path().join("store"))
+        .env("HOME", home.path())
+        .env_remove("CI");
+    run(lock).expect_code(0);
+}
