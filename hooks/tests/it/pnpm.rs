@@ -94,6 +94,33 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `nix-hooks pre-commit --fix` in `repo` with the tarball cache update-pnpm-hash's tests
+/// share (so the tarballs are downloaded once) and `tmp` as TMPDIR; `None` (a skip) when
+/// the npm registry cannot be reached.
+fn fix_from_registry(repo: &Repo, tmp: Option<&Path>) -> Option<Run> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.current_dir(&repo.root)
+        .args(["pre-commit", "--fix"])
+        .env("UPDATE_YARN_HASH_CACHE", &cache)
+        .env("HOME", &repo.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_DIR");
+    if let Some(tmp) = tmp {
+        cmd.env("TMPDIR", tmp);
+    }
+    let run = run(cmd);
+    if run.code == Some(3) && run.stderr.contains("download") {
+        test_support::skip(&format!(
+            "the npm registry is not reachable: {}",
+            run.stderr
+        ));
+        return None;
+    }
+    Some(run)
+}
+
 #[test]
 fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
     if !have_git() {
@@ -128,25 +155,9 @@ fn fix_recomputes_a_stale_pnpm_entry_from_the_staged_project() {
 
     let tmp = repo.home.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
-    // Shared with update-pnpm-hash's tests, so the tarballs are downloaded once.
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.current_dir(&repo.root)
-        .args(["pre-commit", "--fix"])
-        .env("UPDATE_YARN_HASH_CACHE", &cache)
-        .env("TMPDIR", &tmp)
-        .env("HOME", &repo.home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_DIR");
-    let run = run(cmd);
-    if run.code == Some(3) && run.stderr.contains("download") {
-        test_support::skip(&format!(
-            "the npm registry is not reachable: {}",
-            run.stderr
-        ));
+    let Some(run) = fix_from_registry(&repo, Some(&tmp)) else {
         return;
-    }
+    };
     let run = run
         .success()
         .stderr_has("nix-hooks: recomputing the fetchPnpmDeps hash of pnpm-lock.yaml")
@@ -324,23 +335,9 @@ fn a_stale_fetcher_version_4_entry_is_refused_warned_and_fixed() {
         "{}",
         envrc.stderr
     );
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.current_dir(&repo.root)
-        .args(["pre-commit", "--fix"])
-        .env("UPDATE_YARN_HASH_CACHE", &cache)
-        .env("HOME", &repo.home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_DIR");
-    let run = run(cmd);
-    if run.code == Some(3) && run.stderr.contains("download") {
-        test_support::skip(&format!(
-            "the npm registry is not reachable: {}",
-            run.stderr
-        ));
+    let Some(run) = fix_from_registry(&repo, None) else {
         return;
-    }
+    };
     let run = run
         .success()
         .stderr_has(&format!("fixed: pnpm-lock.yaml -> {PATCHED_NODE_24_HASH}"));
@@ -397,23 +394,9 @@ fn fix_recomputes_a_filtered_entry_for_its_selection() {
     repo.commit("stale")
         .failure()
         .stderr_has("fix: run `update-pnpm-hash --lockfile pnpm-lock.yaml --fetcher-version 3 --pnpm 10 --workspace mail`");
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("update-pnpm-hash-cache");
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.current_dir(&repo.root)
-        .args(["pre-commit", "--fix"])
-        .env("UPDATE_YARN_HASH_CACHE", &cache)
-        .env("HOME", &repo.home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_DIR");
-    let run = run(cmd);
-    if run.code == Some(3) && run.stderr.contains("download") {
-        test_support::skip(&format!(
-            "the npm registry is not reachable: {}",
-            run.stderr
-        ));
+    let Some(run) = fix_from_registry(&repo, None) else {
         return;
-    }
+    };
     let run = run
         .success()
         .stderr_has(&format!("fixed: pnpm-lock.yaml -> {MAIL_ONLY_HASH}"));
