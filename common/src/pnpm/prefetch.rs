@@ -194,13 +194,7 @@ impl Prefetcher {
         profile: &Profile,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(
-            path,
-            lock_bytes,
-            profile.frozen_rules(),
-            &profile.workspaces,
-        )?;
-        require_node(path, profile, &planned)?;
+        let planned = plan_for(path, lock_bytes, profile)?;
         let memo = NarMemo::new(self.cache.root());
         let key = memo_key(lock_bytes, profile, &planned);
         if let (Some((hash, nar_size)), false) = (memo.get(&key), self.opts.recompute) {
@@ -247,13 +241,7 @@ impl Prefetcher {
         dir: &Path,
         progress: Arc<dyn FetchProgress>,
     ) -> Result<Prefetched, PrefetchError> {
-        let planned = check_and_plan(
-            path,
-            lock_bytes,
-            profile.frozen_rules(),
-            &profile.workspaces,
-        )?;
-        require_node(path, profile, &planned)?;
+        let planned = plan_for(path, lock_bytes, profile)?;
         let (store, downloaded) = self.build_store(path, &planned, profile.layout, progress)?;
         let io_err = |source| PrefetchError::Io {
             path: dir.to_owned(),
@@ -760,6 +748,19 @@ fn local_digest(lock: &Path, p: &PlannedPackage) -> Result<Option<[u8; 64]>, Pre
         }
     }
     Ok(Some(digest))
+}
+
+/// [`check_and_plan`] for `profile` (its pnpm's rules, its workspace selection), and a
+/// patched project refused before anything is fetched when the profile lacks `--node`.
+fn plan_for(path: &Path, lock_bytes: &[u8], profile: &Profile) -> Result<Planned, PrefetchError> {
+    let planned = check_and_plan(
+        path,
+        lock_bytes,
+        profile.frozen_rules(),
+        &profile.workspaces,
+    )?;
+    require_node(path, profile, &planned)?;
+    Ok(planned)
 }
 
 /// Refuses, before anything is fetched, a patched project whose profile lacks `--node`.
