@@ -10,8 +10,8 @@ use crate::cli::Cli;
 use crate::pnpm::Pnpm;
 
 // pnpm's store is digested on several threads at once; glibc's per-thread arenas kept
-// what each had freed, and a cold Ghost run peaked at 510-630 MB RSS (350-380 MB with
-// mimalloc, same speed; measured side by side, BENCHMARKS.md).
+// what each had freed, and a cold Ghost run peaked at 510-630 MB RSS (350-410 MB with
+// mimalloc, same speed; measured side by side).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
