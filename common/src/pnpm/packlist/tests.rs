@@ -1,3 +1,6 @@
+//! packlist's unit tests: each rule of npm-packlist 5.1.3 and ignore-walk 5.0.1 on small
+//! trees, the expectations checked against the real npm-packlist@5.1.3 from npm.
+
 use super::*;
 use serde_json::json;
 
