@@ -19,7 +19,7 @@ use std::process::Command;
 use base64::Engine as _;
 use sha2::{Digest, Sha512};
 
-use crate::reference::{explain_mismatch, pnpm, tests_dir, tools_dir};
+use crate::reference::{assert_report_equals_replay, pnpm, tests_dir, tools_dir};
 use crate::server::{Route, Server};
 use crate::util::{self, Run};
 
@@ -83,20 +83,7 @@ pub(crate) fn assert_native_equals_replay(project: &Path, registry: &str) -> Str
     let out = keep.path().join("native");
     let ours = native(project, cache.path(), &out);
     ours.expect_code(0);
-    let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
-    let native = report["lockfiles"][0]["current"]["hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let expected = replayed.stdout().trim().to_owned();
-    if native != expected {
-        let described = keep.path().join("replay-described");
-        let mut describe = Command::new(tests_dir().join("reference/describe-out.sh"));
-        describe.arg(keep.path().join("replay/out")).arg(&described);
-        util::run(describe).expect_code(0);
-        explain_mismatch(&native, &expected, &out, &described);
-    }
-    expected
+    assert_report_equals_replay(&ours, &replayed, keep.path(), &out)
 }
 
 /// Writes `files` (path, contents, executable) under `dir`.

@@ -57,6 +57,32 @@ pub(crate) fn materialized(
     Some((report, hash))
 }
 
+/// The hash of `ours` (a `--json --materialize` run writing `out`) equals the one `replay`
+/// printed (a replay kept in `keep/replay`); on a mismatch the replay's output is
+/// described and every differing layer named. Returns the hash.
+#[track_caller]
+pub(crate) fn assert_report_equals_replay(
+    ours: &Run,
+    replay: &Run,
+    keep: &Path,
+    out: &Path,
+) -> String {
+    let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
+    let native = report["lockfiles"][0]["current"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expected = replay.stdout().trim().to_owned();
+    if native != expected {
+        let described = keep.join("replay-described");
+        let mut describe = Command::new(tests_dir().join("reference/describe-out.sh"));
+        describe.arg(keep.join("replay/out")).arg(&described);
+        util::run(describe).expect_code(0);
+        explain_mismatch(&native, &expected, out, &described);
+    }
+    expected
+}
+
 /// Describes `out` with describe-out.sh and panics naming the first layer that differs
 /// from the reference description in `reference`.
 #[track_caller]
@@ -179,17 +205,5 @@ fn loopback_project_hash_equals_a_fresh_replay() {
         "--json",
     ]);
     ours.expect_code(0);
-    let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
-    let native = report["lockfiles"][0]["current"]["hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let expected = replay.stdout().trim().to_owned();
-    if native != expected {
-        let described = keep.path().join("replay-described");
-        let mut describe = Command::new(tests_dir().join("reference/describe-out.sh"));
-        describe.arg(keep.path().join("replay/out")).arg(&described);
-        util::run(describe).expect_code(0);
-        explain_mismatch(&native, &expected, &out, &described);
-    }
+    assert_report_equals_replay(&ours, &replay, keep.path(), &out);
 }

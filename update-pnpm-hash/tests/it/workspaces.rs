@@ -13,7 +13,7 @@ use std::process::Command;
 
 use crate::git_packages::have_replay_tools;
 use crate::project::Package;
-use crate::reference::{explain_mismatch, pnpm, tests_dir, tools_dir};
+use crate::reference::{assert_report_equals_replay, pnpm, tests_dir, tools_dir};
 use crate::server::{Route, Server};
 use crate::util::{self, Run};
 
@@ -141,21 +141,10 @@ impl Workspace {
         }
         let ours = self.uph(&args);
         ours.expect_code(0);
+        let hash = assert_report_equals_replay(&ours, &replay, keep.path(), &out);
         let report: serde_json::Value = serde_json::from_str(&ours.stdout()).unwrap();
-        let native = report["lockfiles"][0]["current"]["hash"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let expected = replay.stdout().trim().to_owned();
-        if native != expected {
-            let described = keep.path().join("replay-described");
-            let mut describe = Command::new(tests_dir().join("reference/describe-out.sh"));
-            describe.arg(keep.path().join("replay/out")).arg(&described);
-            util::run(describe).expect_code(0);
-            explain_mismatch(&native, &expected, &out, &described);
-        }
         assert_eq!(report["lockfiles"][0]["packages"], packages, "{ours}");
-        native
+        hash
     }
 }
 
