@@ -54,7 +54,7 @@ let
     else elem (baseNameOf rel) pnpmManifestNames);
 
   # The Cargo workspace: every member must be present for cargo to load the workspace.
-  toolCrates = [ "common" "hash-cli" "update-yarn-hash" "update-pnpm-hash" "precache-package" "hooks" "xtask" "test-support" ];
+  toolCrates = [ "common" "sha512-lanes" "hash-cli" "update-yarn-hash" "update-pnpm-hash" "precache-package" "hooks" "xtask" "test-support" ];
   toolsKeep = rel: type:
     # The hooks' tests install the tracked shim, so it belongs to the tools' source; the
     # suites validate --json output against docs/json.schema.json.

@@ -1,0 +1,68 @@
+//! The digests of [`sha512_many`] against `sha2`'s, one message at a time, on every padding
+//! case and on the lane patterns the scheduler has: fewer messages than lanes, lanes
+//! refilled mid-batch, and a long message left alone at the end.
+
+use sha512_lanes::{one_by_one, sha512_many};
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn assert_agrees(messages: &[Vec<u8>]) {
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let got = sha512_many(&refs);
+    let want = one_by_one(&refs);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "message {i} ({} bytes)", refs[i].len());
+    }
+    assert_eq!(got.len(), want.len());
+}
+
+#[test]
+fn every_length_around_the_padding_boundaries() {
+    // 0..=600 covers empty input, a tail of 111/112 bytes (one or two padding blocks) and
+    // whole blocks, for up to four blocks.
+    let messages: Vec<Vec<u8>> = (0..=600).map(|n| pseudo_random(n, n as u64)).collect();
+    assert_agrees(&messages);
+}
+
+#[test]
+fn the_known_answer_for_abc() {
+    // FIPS 180-4's example "abc", among seven others so the kernel (not the tail) hashes it.
+    let mut messages: Vec<Vec<u8>> = (0..7).map(|n| pseudo_random(1000 + n, 7)).collect();
+    messages.insert(3, b"abc".to_vec());
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let abc = sha512_many(&refs)[3];
+    let hex: String = abc.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+         2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+    );
+}
+
+#[test]
+fn batches_of_every_size_up_to_three_rounds_of_lanes() {
+    for count in 0..=24 {
+        let messages: Vec<Vec<u8>> = (0..count)
+            .map(|i| pseudo_random(37 * i * i % 5000, (count * 100 + i) as u64))
+            .collect();
+        assert_agrees(&messages);
+    }
+}
+
+#[test]
+fn a_long_message_among_short_ones_and_identical_messages() {
+    let mut messages: Vec<Vec<u8>> = (0..40).map(|i| pseudo_random(i * 300, i as u64)).collect();
+    messages.push(pseudo_random(3_000_001, 99));
+    messages.extend(std::iter::repeat_n(pseudo_random(4096, 5), 9));
+    assert_agrees(&messages);
+}
