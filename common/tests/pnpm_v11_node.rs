@@ -197,7 +197,7 @@ impl Gen {
             ][self.next() as usize % 8]),
             1 => n(-((self.next() % 70000) as f64)),
             2 => s(&self.string()),
-            3 => JsValue::Bool(self.next() % 2 == 0),
+            3 => JsValue::Bool(self.next().is_multiple_of(2)),
             4 => [
                 JsValue::Null,
                 JsValue::Undefined,

@@ -414,7 +414,11 @@ fn pnpm_store(files: usize, mean_len: u64) -> Tree {
     ];
     for i in 0..files {
         let shard = rng.hex(2);
-        let exec = if rng.next() % 10 == 0 { "-exec" } else { "" };
+        let exec = if rng.next().is_multiple_of(10) {
+            "-exec"
+        } else {
+            ""
+        };
         let len = rng.next() % (2 * mean_len);
         t.file(
             format!("v10/files/{shard}/{}{exec}", rng.hex(126)),

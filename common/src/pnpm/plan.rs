@@ -209,7 +209,7 @@ pub fn ref_to_dep_path(reference: &str, name: &str) -> Option<String> {
     let Some(at) = reference.find('@') else {
         return Some(format!("{name}@{reference}"));
     };
-    let before = |c: char| reference.find(c).map_or(true, |i| at < i);
+    let before = |c: char| reference.find(c).is_none_or(|i| at < i);
     if before(':') && before('(') {
         Some(reference.to_owned())
     } else {
@@ -335,7 +335,7 @@ fn runtime_variant(key: &str, info: &PackageInfo) -> Result<(Source, Option<Inte
         v.targets.iter().any(|t| {
             t.os.as_deref() == Some(os)
                 && t.cpu.as_deref() == Some(cpu)
-                && t.libc.as_deref().map_or(true, |l| l == libc)
+                && t.libc.as_deref().is_none_or(|l| l == libc)
         })
     });
     let Some(variant) = chosen else {

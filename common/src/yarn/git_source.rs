@@ -169,7 +169,7 @@ impl GitFetcher {
     pub fn rewrite_url(&self, url: &str) -> String {
         let mut best: Option<&Rewrite> = None;
         for rule in &self.rewrites {
-            let longer = best.map_or(true, |b| rule.prefix.len() > b.prefix.len());
+            let longer = best.is_none_or(|b| rule.prefix.len() > b.prefix.len());
             if url.starts_with(&rule.prefix) && longer {
                 best = Some(rule);
             }
