@@ -54,6 +54,8 @@ pub const FETCHER_VERSION_FILE: &str = ".fetcher-version";
 /// memory at once). Groups are read back from the spill file in order, so small ones cost
 /// nothing; 128 MB groups put Ghost's peak RSS over 500 MB.
 const MEMORY_BUDGET: usize = 32 << 20;
+/// The cached tarballs `--recompute` reads and hashes together, per thread.
+const VERIFY_BATCH_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, Clone)]
 pub struct PrefetchOptions {
@@ -428,17 +430,7 @@ impl Prefetcher {
             hits.push(hit);
         }
         if trust == Trust::Digest {
-            let checked = crate::parallel_map::parallel_map(&hits, threads(), |i, hit| {
-                let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
-                    return Ok(true);
-                };
-                integrity
-                    .verify_file(&h.path)
-                    .map_err(|source| PrefetchError::Io {
-                        path: h.path.clone(),
-                        source,
-                    })
-            })?;
+            let checked = self.verify(planned, &hits)?;
             for (hit, good) in hits.iter_mut().zip(checked) {
                 if !good {
                     if let Some(h) = hit.take() {
@@ -448,6 +440,41 @@ impl Prefetcher {
             }
         }
         Ok(hits)
+    }
+
+    /// Whether each hit hashes to its package's integrity (true where there is no hit):
+    /// on every core, in batches of about [`VERIFY_BATCH_BYTES`] hashed together.
+    fn verify(&self, planned: &Planned, hits: &[Option<Hit>]) -> Result<Vec<bool>, PrefetchError> {
+        let mut batches: Vec<Vec<(usize, &Integrity, &Path)>> = vec![Vec::new()];
+        let mut bytes = 0;
+        for (i, hit) in hits.iter().enumerate() {
+            let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
+                continue;
+            };
+            if bytes >= VERIFY_BATCH_BYTES {
+                batches.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += h.len;
+            batches
+                .last_mut()
+                .expect("one at least")
+                .push((i, integrity, &h.path));
+        }
+        let checked = crate::parallel_map::parallel_map(&batches, threads(), |_, batch| {
+            let items: Vec<(&Integrity, &Path)> = batch.iter().map(|&(_, i, p)| (i, p)).collect();
+            Integrity::verify_files(&items).map_err(|(at, source)| PrefetchError::Io {
+                path: items[at].1.to_owned(),
+                source,
+            })
+        })?;
+        let mut good = vec![true; hits.len()];
+        for (batch, results) in batches.iter().zip(checked) {
+            for (&(i, _, _), ok) in batch.iter().zip(results) {
+                good[i] = ok;
+            }
+        }
+        Ok(good)
     }
 
     /// The tarball of a package that is not a plain registry or `file:` tarball, made

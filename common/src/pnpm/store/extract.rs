@@ -100,6 +100,11 @@ pub fn tar_bytes(tarball: &[u8]) -> Result<Vec<u8>, ExtractError> {
 /// one per tarball faulted in and zeroed every page of a 1.2 GB store.
 pub fn tar_bytes_into(tarball: &[u8], out: &mut Vec<u8>) -> Result<(), ExtractError> {
     out.clear();
+    tar_bytes_append(tarball, out)
+}
+
+/// [`tar_bytes`] appended to `out`: several packages' tars in one buffer.
+pub fn tar_bytes_append(tarball: &[u8], out: &mut Vec<u8>) -> Result<(), ExtractError> {
     if !tarball.starts_with(&[0x1f, 0x8b, 0x08]) {
         out.extend_from_slice(tarball);
         return Ok(());

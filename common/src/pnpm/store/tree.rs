@@ -39,7 +39,7 @@ use thiserror::Error;
 
 use super::cafs::{content_path, index_path, is_executable};
 use super::dep_path::{dep_path_to_filename, MAX_LENGTH};
-use super::extract::{parse_tarball, tar_bytes_into, ExtractError};
+use super::extract::{parse_tarball, tar_bytes_append, ExtractError, TarballFile};
 use super::index_file::{index_file_bytes, parse_manifest, IndexedFile};
 use super::index_row::{
     row_data, row_key, IndexRowError, PLACEHOLDER_MODE, PLACEHOLDER_PACKAGE_JSON,
@@ -258,8 +258,8 @@ impl Store {
         // Keys already spilled: many packages share files (licences, empty files, whole
         // vendored copies), and each distinct one is compressed and stored once.
         let spilled = Mutex::new(HashSet::new());
-        let digested = digest_arrivals(count, packages, threads, |p| {
-            digest_package(layout, (&spill, &spilled), p, patches.get(&p.pkg_id))
+        let digested = digest_arrivals(count, packages, threads, |batch| {
+            digest_batch(layout, (&spill, &spilled), batch, patches)
         })?;
         let mut rows = IndexDump::default();
         let mut generated = Vec::new();
@@ -455,12 +455,14 @@ impl Store {
 }
 
 /// `digest` on `threads` threads over the packages as they arrive, results by index; the
-/// first failure stops the rest.
+/// first failure stops the rest. Each worker takes the next package and, without waiting,
+/// whichever others have arrived too, up to [`BATCH_TARBALL_BYTES`] of tarballs: `digest`
+/// gets them together.
 fn digest_arrivals(
     count: usize,
     packages: Receiver<(usize, PackageTarball)>,
     threads: usize,
-    digest: impl Fn(&PackageTarball) -> Result<Digested, StoreError> + Sync,
+    digest: impl Fn(&[&PackageTarball]) -> Result<Vec<Digested>, StoreError> + Sync,
 ) -> Result<Vec<Digested>, StoreError> {
     let packages = Mutex::new(packages);
     let slots: Mutex<Vec<Option<Digested>>> = Mutex::new((0..count).map(|_| None).collect());
@@ -469,15 +471,19 @@ fn digest_arrivals(
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| loop {
-                // The guard is dropped at the `;`: one worker waits in recv, none digests
-                // under the lock.
-                let next = packages.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((i, p)) = next else { break };
-                if failed() {
+                // One worker waits in recv under the lock; none digests under it.
+                let batch = next_batch(&packages.lock().unwrap_or_else(|e| e.into_inner()));
+                if batch.is_empty() || failed() {
                     break;
                 }
-                match digest(&p) {
-                    Ok(d) => slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(d),
+                let refs: Vec<&PackageTarball> = batch.iter().map(|(_, p)| p).collect();
+                match digest(&refs) {
+                    Ok(digested) => {
+                        let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+                        for ((i, _), d) in batch.iter().zip(digested) {
+                            slots[*i] = Some(d);
+                        }
+                    }
                     Err(e) => {
                         failure
                             .lock()
@@ -502,24 +508,69 @@ fn digest_arrivals(
     Ok(slots.into_iter().flatten().collect())
 }
 
+/// The tarball bytes one worker takes at once (a package larger than this comes alone).
+/// Hashing a package's files eight at a time helps little when its bytes are one large
+/// binary (esbuild's, swc's, rollup's: 48 of Ghost's 50,059 files are over 1 MB, 34 of them
+/// 10-29 MB, and they hold 73% of its 1.05 GB);
+/// with several such packages together they share the lanes. The bound keeps pass 1's
+/// memory (the batch, unpacked) well under pass 2's.
+const BATCH_TARBALL_BYTES: u64 = 8 << 20;
+const BATCH_PACKAGES: usize = 64;
+
+/// The next package, waiting for it, and those that arrived with it.
+fn next_batch(packages: &Receiver<(usize, PackageTarball)>) -> Vec<(usize, PackageTarball)> {
+    let Ok(first) = packages.recv() else {
+        return Vec::new();
+    };
+    let mut bytes = first.1.source.len();
+    let mut batch = vec![first];
+    while batch.len() < BATCH_PACKAGES && bytes < BATCH_TARBALL_BYTES {
+        let Ok(next) = packages.try_recv() else { break };
+        bytes += next.1.source.len();
+        batch.push(next);
+    }
+    batch
+}
+
 thread_local! {
-    // Pass 1's two large buffers (the tarball, the tar inside it), kept per thread between
-    // packages: fresh ones meant a page fault and a zeroed page for every 4 KiB read.
+    // Pass 1's two large buffers (a tarball, the tars of a batch's tarballs), kept per
+    // thread between batches: fresh ones meant a page fault and a zeroed page for every
+    // 4 KiB read.
     static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Buffers larger than this are freed after use, not kept: peak RSS stays bounded.
-const KEEP_BUFFER: usize = 64 << 20;
+const KEEP_BUFFER: usize = 32 << 20;
 
-/// Pass 1 for one package.
-fn digest_package(
+/// Pass 1 for a batch of packages: each unpacked, all their files hashed together, then
+/// each digested.
+fn digest_batch(
     layout: StoreLayout,
     spill: (&Spill, &Mutex<HashSet<CafsKey>>),
-    p: &PackageTarball,
-    patch: Option<&PackagePatch>,
-) -> Result<Digested, StoreError> {
-    let (mut raw, mut tar) = BUFFERS.with(|b| b.take());
-    let digested = digest_into(layout, spill, p, patch, &mut raw, &mut tar);
+    batch: &[&PackageTarball],
+    patches: &BTreeMap<String, PackagePatch>,
+) -> Result<Vec<Digested>, StoreError> {
+    let (mut raw, mut tars) = BUFFERS.with(|b| b.take());
+    tars.clear();
+    let digested = (|| {
+        let mut unpacked = Vec::with_capacity(batch.len());
+        for p in batch {
+            unpacked.push(unpack(layout, p, &mut raw, &mut tars)?);
+        }
+        let tars = &tars[..];
+        let contents: Vec<&[u8]> = unpacked
+            .iter()
+            .flat_map(|u| u.entries.iter().map(|e| e.data(&tars[u.tar.clone()])))
+            .collect();
+        let mut digests = sha512_lanes::sha512_many(&contents).into_iter();
+        let mut out = Vec::with_capacity(batch.len());
+        for (p, u) in batch.iter().zip(unpacked) {
+            let sha512s: Vec<[u8; 64]> = digests.by_ref().take(u.entries.len()).collect();
+            let patch = patches.get(&p.pkg_id);
+            out.push(digest_unpacked(layout, spill, p, patch, u, tars, &sha512s)?);
+        }
+        Ok(out)
+    })();
     let keep = |b: Vec<u8>| {
         if b.capacity() > KEEP_BUFFER {
             Vec::new()
@@ -527,19 +578,26 @@ fn digest_package(
             b
         }
     };
-    BUFFERS.with(|b| b.replace((keep(raw), keep(tar))));
+    BUFFERS.with(|b| b.replace((keep(raw), keep(tars))));
     digested
 }
 
-/// [`digest_package`] with the tarball read into `raw` and unpacked into `tar`.
-fn digest_into(
+/// A tarball read, placed and unpacked: its files are `entries` of the tar at `tar` in
+/// the batch's buffer.
+struct Unpacked {
+    placement: Placement,
+    tarball_integrity: Option<(String, String)>,
+    tar: std::ops::Range<usize>,
+    entries: Vec<TarballFile>,
+}
+
+/// Reads `p`'s tarball into `raw` (when it is a file) and unpacks it at the end of `tars`.
+fn unpack(
     layout: StoreLayout,
-    (spill, spilled): (&Spill, &Mutex<HashSet<CafsKey>>),
     p: &PackageTarball,
-    patch: Option<&PackagePatch>,
     raw: &mut Vec<u8>,
-    tar: &mut Vec<u8>,
-) -> Result<Digested, StoreError> {
+    tars: &mut Vec<u8>,
+) -> Result<Unpacked, StoreError> {
     let bytes: &[u8] = match &p.source {
         TarballSource::Bytes(bytes) => bytes,
         TarballSource::File(path) => {
@@ -560,18 +618,42 @@ fn digest_into(
         source,
     };
     let (placement, tarball_integrity) = placement(layout, p, bytes)?;
-    tar_bytes_into(bytes, tar).map_err(extract_err)?;
-    let tar: &[u8] = tar;
-    let entries = parse_tarball(tar).map_err(extract_err)?;
+    let start = tars.len();
+    tar_bytes_append(bytes, tars).map_err(extract_err)?;
+    let entries = parse_tarball(&tars[start..]).map_err(extract_err)?;
+    Ok(Unpacked {
+        placement,
+        tarball_integrity,
+        tar: start..tars.len(),
+        entries,
+    })
+}
+
+/// Pass 1's record of one unpacked package, `sha512s` being its files' digests.
+fn digest_unpacked(
+    layout: StoreLayout,
+    (spill, spilled): (&Spill, &Mutex<HashSet<CafsKey>>),
+    p: &PackageTarball,
+    patch: Option<&PackagePatch>,
+    unpacked: Unpacked,
+    tars: &[u8],
+    sha512s: &[[u8; 64]],
+) -> Result<Digested, StoreError> {
+    let Unpacked {
+        placement,
+        tarball_integrity,
+        tar,
+        entries,
+    } = unpacked;
+    let tar = &tars[tar];
     let mut manifest = None;
     let mut indexed = Vec::with_capacity(entries.len() + 1);
     let mut files = Vec::with_capacity(entries.len() + 1);
-    for entry in &entries {
+    for (entry, &sha512) in entries.iter().zip(sha512s) {
         let data = entry.data(tar);
         if entry.path == "package.json" {
             manifest = Some(data);
         }
-        let sha512: [u8; 64] = Sha512::digest(data).into();
         let key = CafsKey {
             sha512,
             executable: is_executable(entry.mode),
