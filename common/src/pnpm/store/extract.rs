@@ -109,11 +109,7 @@ pub fn tar_bytes_append(tarball: &[u8], out: &mut Vec<u8>) -> Result<(), Extract
         out.extend_from_slice(tarball);
         return Ok(());
     }
-    // gzip's last 4 bytes are the (last) member's size mod 2^32: a hint only.
-    if let Some(isize) = tarball.len().checked_sub(4).map(|at| &tarball[at..]) {
-        let hint = u32::from_le_bytes(isize.try_into().expect("4 bytes")) as usize;
-        out.reserve(hint.min(1 << 30));
-    }
+    out.reserve(tar_size_hint(tarball));
     let mut rest = tarball;
     loop {
         let mut decoder = flate2::bufread::GzDecoder::new(rest);
@@ -124,6 +120,20 @@ pub fn tar_bytes_append(tarball: &[u8], out: &mut Vec<u8>) -> Result<(), Extract
         if matches!(rest.first(), None | Some(0)) {
             return Ok(());
         }
+    }
+}
+
+/// About how many bytes [`tar_bytes`] gives, to reserve: gzip's last 4 bytes are the
+/// (last) member's size mod 2^32, a hint only (at most 1 GiB is believed).
+pub fn tar_size_hint(tarball: &[u8]) -> usize {
+    if !tarball.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return tarball.len();
+    }
+    match tarball.len().checked_sub(4).map(|at| &tarball[at..]) {
+        Some(isize) => {
+            (u32::from_le_bytes(isize.try_into().expect("4 bytes")) as usize).min(1 << 30)
+        }
+        None => 0,
     }
 }
 

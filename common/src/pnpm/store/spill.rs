@@ -19,6 +19,24 @@ thread_local! {
     // One context per thread of each pass: creating one per file was 1.5% of a run.
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    // And one buffer for the compressed bytes: a fresh one per file is a fresh mapping,
+    // faulted in and zeroed, for each large file.
+    static PACKED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A compressed-bytes buffer larger than this is freed after use, not kept.
+const KEEP_PACKED: usize = 8 << 20;
+
+/// `f` with this thread's compressed-bytes buffer, emptied and able to hold `capacity`.
+fn with_packed<R>(capacity: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut packed = PACKED.with(|p| p.take());
+    packed.clear();
+    packed.reserve(capacity);
+    let r = f(&mut packed);
+    if packed.capacity() <= KEEP_PACKED {
+        PACKED.with(|p| p.replace(packed));
+    }
+    r
 }
 
 /// Where one file's compressed bytes are in the spill file.
@@ -44,36 +62,42 @@ impl Spill {
 
     /// Compresses `data` and appends it; compression runs outside the lock.
     pub fn put(&self, data: &[u8]) -> io::Result<Stored> {
-        let packed = COMPRESSOR.with(|c| -> io::Result<Vec<u8>> {
-            let mut c = c.borrow_mut();
-            if c.is_none() {
-                *c = Some(zstd::bulk::Compressor::new(LEVEL)?);
-            }
-            c.as_mut().expect("set above").compress(data)
-        })?;
-        let len = packed.len() as u64;
-        let offset = {
-            let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
-            let offset = *end;
-            *end += len;
-            offset
-        };
-        self.file.write_all_at(&packed, offset)?;
-        Ok(Stored { offset, len })
+        with_packed(zstd::zstd_safe::compress_bound(data.len()), |packed| {
+            COMPRESSOR.with(|c| -> io::Result<usize> {
+                let mut c = c.borrow_mut();
+                if c.is_none() {
+                    *c = Some(zstd::bulk::Compressor::new(LEVEL)?);
+                }
+                c.as_mut()
+                    .expect("set above")
+                    .compress_to_buffer(data, packed)
+            })?;
+            let len = packed.len() as u64;
+            let offset = {
+                let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
+                let offset = *end;
+                *end += len;
+                offset
+            };
+            self.file.write_all_at(packed, offset)?;
+            Ok(Stored { offset, len })
+        })
     }
 
     /// The `size` bytes stored at `stored`.
     pub fn get(&self, stored: Stored, size: u64) -> io::Result<Vec<u8>> {
-        let mut packed = vec![0; stored.len as usize];
-        self.file.read_exact_at(&mut packed, stored.offset)?;
-        let data = DECOMPRESSOR.with(|d| -> io::Result<Vec<u8>> {
-            let mut d = d.borrow_mut();
-            if d.is_none() {
-                *d = Some(zstd::bulk::Decompressor::new()?);
-            }
-            d.as_mut()
-                .expect("set above")
-                .decompress(&packed, size as usize)
+        let data = with_packed(stored.len as usize, |packed| {
+            packed.resize(stored.len as usize, 0);
+            self.file.read_exact_at(packed, stored.offset)?;
+            DECOMPRESSOR.with(|d| -> io::Result<Vec<u8>> {
+                let mut d = d.borrow_mut();
+                if d.is_none() {
+                    *d = Some(zstd::bulk::Decompressor::new()?);
+                }
+                d.as_mut()
+                    .expect("set above")
+                    .decompress(packed, size as usize)
+            })
         })?;
         if data.len() as u64 != size {
             return Err(io::Error::new(

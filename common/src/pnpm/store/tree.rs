@@ -28,6 +28,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -39,7 +40,7 @@ use thiserror::Error;
 
 use super::cafs::{content_path, index_path, is_executable};
 use super::dep_path::{dep_path_to_filename, MAX_LENGTH};
-use super::extract::{parse_tarball, tar_bytes_append, ExtractError, TarballFile};
+use super::extract::{parse_tarball, tar_bytes_append, tar_size_hint, ExtractError, TarballFile};
 use super::index_file::{index_file_bytes, parse_manifest, IndexedFile};
 use super::index_row::{
     row_data, row_key, IndexRowError, PLACEHOLDER_MODE, PLACEHOLDER_PACKAGE_JSON,
@@ -544,18 +545,35 @@ const KEEP_BUFFER: usize = 32 << 20;
 
 /// Pass 1 for a batch of packages: each unpacked, all their files hashed together, then
 /// each digested.
-fn digest_batch(
+fn digest_batch<'a>(
     layout: StoreLayout,
     spill: (&Spill, &Mutex<HashSet<CafsKey>>),
-    batch: &[&PackageTarball],
+    batch: &[&'a PackageTarball],
     patches: &BTreeMap<String, PackagePatch>,
 ) -> Result<Vec<Digested>, StoreError> {
     let (mut raw, mut tars) = BUFFERS.with(|b| b.take());
+    raw.clear();
     tars.clear();
     let digested = (|| {
-        let mut unpacked = Vec::with_capacity(batch.len());
+        let mut read = Vec::with_capacity(batch.len());
         for p in batch {
-            unpacked.push(unpack(layout, p, &mut raw, &mut tars)?);
+            read.push(read_tarball(p, &mut raw)?);
+        }
+        let raw = &raw[..];
+        let tarball =
+            |(p, at): (&&'a PackageTarball, &Option<Range<usize>>)| tarball_bytes(p, at, raw);
+        // All of the batch's tars in one buffer of the right size: growing it by doubling
+        // held the old and the new copy at once.
+        tars.reserve_exact(
+            batch
+                .iter()
+                .zip(&read)
+                .map(|b| tar_size_hint(tarball(b)))
+                .sum(),
+        );
+        let mut unpacked = Vec::with_capacity(batch.len());
+        for b in batch.iter().zip(&read) {
+            unpacked.push(unpack(layout, b.0, tarball(b), &mut tars)?);
         }
         let tars = &tars[..];
         let contents: Vec<&[u8]> = unpacked
@@ -587,31 +605,41 @@ fn digest_batch(
 struct Unpacked {
     placement: Placement,
     tarball_integrity: Option<(String, String)>,
-    tar: std::ops::Range<usize>,
+    tar: Range<usize>,
     entries: Vec<TarballFile>,
 }
 
-/// Reads `p`'s tarball into `raw` (when it is a file) and unpacks it at the end of `tars`.
+/// `p`'s tarball: its bytes, or those [`read_tarball`] put `at` in `raw`.
+fn tarball_bytes<'a>(p: &'a PackageTarball, at: &Option<Range<usize>>, raw: &'a [u8]) -> &'a [u8] {
+    match (&p.source, at) {
+        (TarballSource::Bytes(bytes), _) => bytes,
+        (TarballSource::File(_), at) => &raw[at.clone().unwrap_or_default()],
+    }
+}
+
+/// Appends `p`'s tarball to `raw` when it is a file, and says where it is there.
+fn read_tarball(p: &PackageTarball, raw: &mut Vec<u8>) -> Result<Option<Range<usize>>, StoreError> {
+    let TarballSource::File(path) = &p.source else {
+        return Ok(None);
+    };
+    let start = raw.len();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(raw))
+        .map_err(|source| StoreError::Read {
+            pkg_id: p.pkg_id.clone(),
+            source_name: p.source.describe(),
+            source,
+        })?;
+    Ok(Some(start..raw.len()))
+}
+
+/// Places `p` and unpacks its tarball, `bytes`, at the end of `tars`.
 fn unpack(
     layout: StoreLayout,
     p: &PackageTarball,
-    raw: &mut Vec<u8>,
+    bytes: &[u8],
     tars: &mut Vec<u8>,
 ) -> Result<Unpacked, StoreError> {
-    let bytes: &[u8] = match &p.source {
-        TarballSource::Bytes(bytes) => bytes,
-        TarballSource::File(path) => {
-            raw.clear();
-            std::fs::File::open(path)
-                .and_then(|mut f| f.read_to_end(raw))
-                .map_err(|source| StoreError::Read {
-                    pkg_id: p.pkg_id.clone(),
-                    source_name: p.source.describe(),
-                    source,
-                })?;
-            raw
-        }
-    };
     let extract_err = |source| StoreError::Extract {
         pkg_id: p.pkg_id.clone(),
         source_name: p.source.describe(),
