@@ -10,6 +10,7 @@ pub mod lockfile;
 pub mod object_hash;
 pub mod packlist;
 pub mod plan;
+pub mod posix_path;
 pub mod prefetch;
 pub mod profile;
 pub mod project_config;

@@ -48,6 +48,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::pnpm::posix_path::join_root;
+
 use minimatch::{Pattern, Subject, IGNORE_RULE, MUST_HAVES};
 use tree::{EntryKind, Tree};
 
@@ -528,7 +530,7 @@ fn normalized_bins(pkg: &Map<String, Value>) -> Result<Vec<String>, NotEmulated>
     let mut bases = HashSet::new();
     let mut targets = Vec::new();
     for (key, value) in pairs {
-        let base = root_join(posix_basename(&key.replace(['\\', ':'], "/")));
+        let base = join_root(posix_basename(&key.replace(['\\', ':'], "/")));
         let Value::String(target) = value else {
             continue;
         };
@@ -538,7 +540,7 @@ fn normalized_bins(pkg: &Map<String, Value>) -> Result<Vec<String>, NotEmulated>
         if target.contains('\\') {
             return Err(refuse("has a backslash"));
         }
-        let target = root_join(target);
+        let target = join_root(target);
         if target.is_empty() {
             continue;
         }
@@ -554,26 +556,6 @@ fn normalized_bins(pkg: &Map<String, Value>) -> Result<Vec<String>, NotEmulated>
 fn posix_basename(p: &str) -> &str {
     let p = p.trim_end_matches('/');
     p.rsplit('/').next().unwrap_or(p)
-}
-
-/// Node's `path.posix.join("/", p).slice(1)`: `.` and `..` resolved (never above the
-/// root), repeated slashes collapsed, a trailing slash kept.
-fn root_join(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    let mut joined = out.join("/");
-    if !joined.is_empty() && p.ends_with('/') {
-        joined.push('/');
-    }
-    joined
 }
 
 /// `getPackageFiles` with a `files` array: the root's entries (what each entry finds, a

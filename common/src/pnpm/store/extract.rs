@@ -25,6 +25,8 @@ use std::io::Read;
 
 use thiserror::Error;
 
+use crate::pnpm::posix_path::join_root;
+
 const BLOCK: usize = 512;
 const MODE_OFFSET: usize = 100;
 const SIZE_OFFSET: usize = 124;
@@ -249,7 +251,7 @@ impl Parser<'_> {
             }
         };
         if name.contains("./") || name.contains(".\\") {
-            posix_join_root(&name.replace('\\', "/"))
+            join_root(&name.replace('\\', "/"))
         } else {
             name
         }
@@ -471,42 +473,9 @@ fn drop_last_utf16(text: &str) -> &str {
     }
 }
 
-/// `path.posix.join('/', name).slice(1)`: `.` and empty segments dropped, `..` pops (never
-/// above the root), a trailing slash kept.
-fn posix_join_root(name: &str) -> String {
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in name.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    if segments.is_empty() {
-        return String::new();
-    }
-    let mut joined = segments.join("/");
-    if name.ends_with('/') {
-        joined.push('/');
-    }
-    joined
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn join_root_matches_node() {
-        // node -e 'for (const s of [...]) console.log(require("path").posix.join("/", s).slice(1))'
-        assert_eq!(posix_join_root("a/./b"), "a/b");
-        assert_eq!(posix_join_root("../../x"), "x");
-        assert_eq!(posix_join_root("a/b/../c/"), "a/c/");
-        assert_eq!(posix_join_root("./"), "");
-        assert_eq!(posix_join_root("a//./b"), "a/b");
-    }
 
     #[test]
     fn parse_int_is_javascripts() {

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use super::index_file::IndexedFile;
 use super::js_value::JsValue;
+use crate::pnpm::posix_path::join_root;
 
 /// The platform part of the key, before the Node major: nixpkgs builds the FOD on
 /// x86_64-linux (pnpm's `process.platform;process.arch`); another system gives another
@@ -92,21 +93,11 @@ pub fn bin_targets(manifest: Option<&JsValue>) -> Vec<String> {
             .collect(),
         _ => vec![],
     };
-    targets.into_iter().map(normalize).collect()
-}
-
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
+    // pnpm's bin paths, without join_root's trailing slash.
+    targets
+        .into_iter()
+        .map(|t| join_root(t).trim_end_matches('/').to_owned())
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
