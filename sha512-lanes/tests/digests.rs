@@ -66,3 +66,21 @@ fn a_long_message_among_short_ones_and_identical_messages() {
     messages.extend(std::iter::repeat_n(pseudo_random(4096, 5), 9));
     assert_agrees(&messages);
 }
+
+#[test]
+fn the_eight_lane_kernel_is_what_these_tests_check_on_an_avx512_cpu() {
+    // Without this, a detection slip would fall back to `sha2` and every test above would
+    // compare `sha2` with itself.
+    let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    if has("avx512f") && has("avx512bw") {
+        assert!(
+            sha512_lanes::uses_lanes(),
+            "the CPU has AVX-512F and BW but the kernel is not used"
+        );
+    } else {
+        eprintln!(
+            "note: this CPU lacks AVX-512F/BW; the tests above checked the sha2 fallback only"
+        );
+    }
+}
