@@ -17,7 +17,7 @@
 //! row too, and a tarball without `package.json` gets pnpm's placeholder one.
 //!
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
-//! once, gunzips, parses and digests it, and puts each file's bytes, compressed, into a
+//! once, gunzips, parses and digests it, and appends each distinct file's bytes to a
 //! [`Spill`] (an unnamed temporary file), keeping per distinct file only its digest, size
 //! and where its bytes are. [`Store::write`] then emits the entries in order; file
 //! contents are read back in groups of at most `memory_budget` bytes (two groups in memory
@@ -447,9 +447,7 @@ impl Store {
         threads: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         parallel_map(group, threads, |_, (_, origin)| match **origin {
-            Origin::Spilled { stored, size } => {
-                self.spill.get(stored, size).map_err(StoreError::Spill)
-            }
+            Origin::Spilled { stored, .. } => self.spill.get(stored).map_err(StoreError::Spill),
             Origin::Generated { index, .. } => Ok(self.generated[index].clone()),
         })
     }
