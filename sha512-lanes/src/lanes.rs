@@ -7,7 +7,7 @@
 //! left, `sha2` finishes them one by one: eight-wide work for one lane is slower than
 //! scalar.
 
-use crate::padding::{digest_bytes, Job, BLOCK, IV};
+use crate::padding::{digest_bytes, Blocks, Job, ReadAt, ReadJob, BLOCK, IV};
 use core::arch::x86_64::*;
 use sha2::digest::generic_array::GenericArray;
 
@@ -54,32 +54,70 @@ pub fn hash_many(messages: &[&[u8]]) -> Vec<[u8; 64]> {
         available(),
         "the AVX-512 kernel runs only where it was detected"
     );
+    let order = longest_first(messages.iter().map(|m| m.len() as u64));
+    let jobs = order.into_iter().map(|i| Job::new(i, messages[i]));
     // SAFETY: AVX-512F and AVX-512BW, all the kernel is compiled for, are present.
-    unsafe { hash_many_avx512(messages) }
+    unsafe { run(messages.len(), jobs) }
+}
+
+/// [`crate::sha512_many_read`] on the eight-lane kernel; the caller checked [`available`].
+pub fn hash_many_read(lens: &[u64], read: &ReadAt<'_>) -> std::io::Result<Vec<[u8; 64]>> {
+    assert!(
+        available(),
+        "the AVX-512 kernel runs only where it was detected"
+    );
+    let errors = std::cell::RefCell::new(None);
+    let jobs = longest_first(lens.iter().copied())
+        .into_iter()
+        .map(|i| ReadJob::new(i, lens[i], read));
+    // SAFETY: as in `hash_many`.
+    let digests = unsafe {
+        run_with(lens.len(), jobs, |job| {
+            if let Some(e) = job.error.take() {
+                errors.borrow_mut().get_or_insert(e);
+            }
+        })
+    };
+    match errors.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(digests),
+    }
+}
+
+/// Message indices, longest first, so the lanes run dry together.
+fn longest_first(lens: impl Iterator<Item = u64>) -> Vec<usize> {
+    let lens: Vec<u64> = lens.collect();
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
+    order
 }
 
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn hash_many_avx512<'a>(messages: &[&'a [u8]]) -> Vec<[u8; 64]> {
-    let mut out = vec![[0u8; 64]; messages.len()];
-    let mut order: Vec<usize> = (0..messages.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(messages[i].len()));
-    let mut queue = order
-        .into_iter()
-        .map(|i| Job::new(i, messages[i]))
-        .peekable();
+unsafe fn run<J: Blocks>(count: usize, queue: impl Iterator<Item = J>) -> Vec<[u8; 64]> {
+    // SAFETY: the caller's guarantee, passed on.
+    unsafe { run_with(count, queue, |_| {}) }
+}
+
+/// The digests of `count` messages, each queued once; `done` sees each job as it ends.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn run_with<J: Blocks>(
+    count: usize,
+    queue: impl Iterator<Item = J>,
+    mut done: impl FnMut(&mut J),
+) -> Vec<[u8; 64]> {
+    let mut out = vec![[0u8; 64]; count];
+    let mut queue = queue.peekable();
     let mut state: State = [[0; LANES]; 8];
-    let mut lanes: [Option<Job<'a>>; LANES] = Default::default();
-    let take_next = |lane: usize,
-                     job: Option<Job<'a>>,
-                     lanes: &mut [Option<Job<'a>>; LANES],
-                     state: &mut State| {
-        if job.is_some() {
-            for (word, iv) in state.iter_mut().zip(IV) {
-                word[lane] = iv;
+    let mut lanes: [Option<J>; LANES] = std::array::from_fn(|_| None);
+    let take_next =
+        |lane: usize, job: Option<J>, lanes: &mut [Option<J>; LANES], state: &mut State| {
+            if job.is_some() {
+                for (word, iv) in state.iter_mut().zip(IV) {
+                    word[lane] = iv;
+                }
             }
-        }
-        lanes[lane] = job;
-    };
+            lanes[lane] = job;
+        };
     for lane in 0..LANES {
         take_next(lane, queue.next(), &mut lanes, &mut state);
     }
@@ -97,9 +135,10 @@ unsafe fn hash_many_avx512<'a>(messages: &[&'a [u8]]) -> Vec<[u8; 64]> {
         // SAFETY: each pointer is to a whole 128-byte block that outlives the call.
         unsafe { compress8(&mut state, &blocks) };
         for lane in 0..LANES {
-            if lanes[lane].as_mut().is_some_and(Job::advance) {
-                let job = lanes[lane].take().expect("checked just above");
-                out[job.index] = digest_bytes(&std::array::from_fn(|w| state[w][lane]));
+            if lanes[lane].as_mut().is_some_and(Blocks::advance) {
+                let mut job = lanes[lane].take().expect("checked just above");
+                out[job.index()] = digest_bytes(&std::array::from_fn(|w| state[w][lane]));
+                done(&mut job);
                 take_next(lane, queue.next(), &mut lanes, &mut state);
             }
         }
@@ -113,7 +152,8 @@ unsafe fn hash_many_avx512<'a>(messages: &[&'a [u8]]) -> Vec<[u8; 64]> {
                     break;
                 }
             }
-            out[job.index] = digest_bytes(&words);
+            out[job.index()] = digest_bytes(&words);
+            done(&mut job);
         }
     }
     out

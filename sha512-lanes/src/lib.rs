@@ -18,7 +18,11 @@
 mod lanes;
 mod padding;
 
+use std::io;
+
 use sha2::{Digest, Sha512};
+
+pub use padding::{ReadAt, CHUNK};
 
 /// The SHA-512 digest of each message, in order.
 pub fn sha512_many(messages: &[&[u8]]) -> Vec<[u8; 64]> {
@@ -27,6 +31,31 @@ pub fn sha512_many(messages: &[&[u8]]) -> Vec<[u8; 64]> {
         return lanes::hash_many(messages);
     }
     one_by_one(messages)
+}
+
+/// The SHA-512 digest of each of `lens.len()` messages too large to hold together:
+/// message `i` is `lens[i]` bytes long, and `read(i, offset, buf)` fills `buf` with its
+/// bytes from `offset` on. At most eight chunks of [`CHUNK`] bytes are held at once. The
+/// first failed read is the error.
+pub fn sha512_many_read(lens: &[u64], read: &ReadAt<'_>) -> io::Result<Vec<[u8; 64]>> {
+    #[cfg(target_arch = "x86_64")]
+    if lanes::available() {
+        return lanes::hash_many_read(lens, read);
+    }
+    let mut buf = Vec::new();
+    let mut digests = Vec::with_capacity(lens.len());
+    for (i, &len) in lens.iter().enumerate() {
+        let mut hasher = Sha512::new();
+        let mut offset = 0;
+        while offset < len {
+            buf.resize((len - offset).min(CHUNK as u64) as usize, 0);
+            read(i, offset, &mut buf)?;
+            hasher.update(&buf);
+            offset += buf.len() as u64;
+        }
+        digests.push(hasher.finalize().into());
+    }
+    Ok(digests)
 }
 
 /// What [`sha512_many`] gives, computed by `sha2` one message at a time.

@@ -2,7 +2,9 @@
 //! case and on the lane patterns the scheduler has: fewer messages than lanes, lanes
 //! refilled mid-batch, and a long message left alone at the end.
 
-use sha512_lanes::{one_by_one, sha512_many};
+use std::io;
+
+use sha512_lanes::{one_by_one, sha512_many, sha512_many_read, CHUNK};
 
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
@@ -65,6 +67,52 @@ fn a_long_message_among_short_ones_and_identical_messages() {
     messages.push(pseudo_random(3_000_001, 99));
     messages.extend(std::iter::repeat_n(pseudo_random(4096, 5), 9));
     assert_agrees(&messages);
+}
+
+/// `sha512_many_read` over `messages`, read through `read_at` from memory.
+fn read_digests(messages: &[Vec<u8>]) -> io::Result<Vec<[u8; 64]>> {
+    let lens: Vec<u64> = messages.iter().map(|m| m.len() as u64).collect();
+    sha512_many_read(&lens, &|i, offset, buf: &mut [u8]| {
+        let at = offset as usize;
+        buf.copy_from_slice(&messages[i][at..at + buf.len()]);
+        Ok(())
+    })
+}
+
+#[test]
+fn messages_read_in_chunks_give_the_same_digests() {
+    // Lengths around the chunk boundary (a chunk holds whole blocks only; the tail is read
+    // apart) and around the padding boundary, more messages than lanes, and empty ones.
+    let mut lens = vec![0, 1, 111, 112, 128, 5000, CHUNK - 1, CHUNK, CHUNK + 1];
+    lens.extend([CHUNK + 112, 2 * CHUNK + 127, 3 * CHUNK + 5, 17, 0, 640_000]);
+    let messages: Vec<Vec<u8>> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| pseudo_random(n, 1000 + i as u64))
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let got = read_digests(&messages).unwrap();
+    assert_eq!(got, one_by_one(&refs));
+}
+
+#[test]
+fn a_failed_read_is_an_error_not_a_digest() {
+    let messages: Vec<Vec<u8>> = (0..10)
+        .map(|i| pseudo_random(i * 300_000, i as u64))
+        .collect();
+    let lens: Vec<u64> = messages.iter().map(|m| m.len() as u64).collect();
+    for failing_at in [0, 2 * CHUNK as u64] {
+        let got = sha512_many_read(&lens, &|i, offset, buf: &mut [u8]| {
+            if i == 9 && offset >= failing_at {
+                return Err(io::Error::other("the disk is gone"));
+            }
+            let at = offset as usize;
+            buf.copy_from_slice(&messages[i][at..at + buf.len()]);
+            Ok(())
+        });
+        let err = got.expect_err("a read failed");
+        assert_eq!(err.to_string(), "the disk is gone");
+    }
 }
 
 #[test]
