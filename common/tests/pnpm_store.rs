@@ -258,7 +258,50 @@ fn synthetic_packages() -> Vec<(&'static str, Vec<u8>)> {
         ("syn-rules", gzip(&a)),
         ("syn-build", multi),
         ("syn-hooks", c), // not gzipped: pnpm parses the bytes as they are
+        ("syn-large", large_files_package()),
     ]
+}
+
+/// Files from 1 MB on are hashed after pass 1, eight at a time from the spill: more of
+/// them than lanes, on both sides of the threshold and of the reader's 1 MB chunk, one
+/// also as an exec file and one twice under two names.
+fn large_files_package() -> Vec<u8> {
+    let mut tar = TarBuilder::default();
+    tar.file(
+        "package/package.json",
+        "0000644",
+        &manifest("syn-large", ""),
+    );
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let mib = 1 << 20;
+    let sizes = [
+        mib - 1,
+        mib,
+        mib + 1,
+        mib + 112,
+        3 * mib / 2,
+        2 * mib,
+        2 * mib + 127,
+    ];
+    let sizes = sizes.into_iter().chain([3 * mib, 1, 5 * mib + 3]);
+    let mut last = Vec::new();
+    for (i, size) in sizes.enumerate() {
+        last = noise(size);
+        tar.file(&format!("package/blob-{i}.bin"), "0000644", &last);
+    }
+    tar.file("package/blob-again.bin", "0000644", &last)
+        .file("package/bin/blob", "0000755", &last);
+    gzip(&tar.finish())
 }
 
 // ---------------------------------------------------------------- the reference replay
@@ -457,9 +500,9 @@ fn synthetic_tarballs_give_pnpm_10s_store() {
     }
 
     let store = Store::build(packages, 2).unwrap();
-    // 3 index files; 25 + 2 + 2 distinct (content, exec) pairs: syn-build's shared.txt is
-    // syn-rules' (stored once), the same bytes as an exec file are a file of their own.
-    assert_eq!((store.index_count(), store.file_count()), (3, 29));
+    // 4 index files; 25 + 2 + 2 + 12 distinct (content, exec) pairs: syn-build's shared.txt
+    // is syn-rules' (stored once), the same bytes as an exec file are a file of their own.
+    assert_eq!((store.index_count(), store.file_count()), (4, 41));
     let mut ours = Collect::default();
     // A tiny budget forces many groups, so regrouping is exercised too.
     store.write(&mut ours, 64, 2).unwrap();

@@ -22,6 +22,13 @@ pub struct Stored {
     len: u64,
 }
 
+impl Stored {
+    /// How many bytes are stored.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+}
+
 /// An append-only file of contents, shared by the threads of pass 1.
 pub struct Spill {
     file: File,
@@ -47,6 +54,17 @@ impl Spill {
         };
         self.file.write_all_at(data, offset)?;
         Ok(Stored { offset, len })
+    }
+
+    /// `buf.len()` of the bytes stored at `stored`, from `offset` on.
+    pub fn read_at(&self, stored: Stored, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if offset + buf.len() as u64 > stored.len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} bytes from {offset} of {} stored", buf.len(), stored.len),
+            ));
+        }
+        self.file.read_exact_at(buf, stored.offset + offset)
     }
 
     /// The bytes stored at `stored`.

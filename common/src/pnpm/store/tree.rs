@@ -19,7 +19,9 @@
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
 //! once, gunzips, parses and digests it, and appends each distinct file's bytes to a
 //! [`Spill`] (an unnamed temporary file), keeping per distinct file only its digest, size
-//! and where its bytes are. [`Store::write`] then emits the entries in order; file
+//! and where its bytes are; files of 1 MB and more are hashed from the spill once all
+//! tarballs are read, eight at a time ([`hash_late`]), and their packages' index entries
+//! are finished then. [`Store::write`] then emits the entries in order; file
 //! contents are read back in groups of at most `memory_budget` bytes (two groups in memory
 //! at once: one written while the next is gathered). Files sort by digest, so a group
 //! holds files of nearly every package: reading them from the tarballs again meant
@@ -194,6 +196,36 @@ struct Digested {
     generated: Vec<(CafsKey, Vec<u8>)>,
 }
 
+/// What pass 1 leaves of one package: done, or waiting for its large files' digests.
+enum Pass1 {
+    Done(Digested),
+    Waiting(Known, Vec<LateFile>),
+}
+
+/// A package unpacked and its files spilled; what [`finish`] turns into a [`Digested`].
+struct Known {
+    pkg_id: String,
+    placement: Placement,
+    tarball_integrity: Option<(String, String)>,
+    /// The bytes of its `package.json`.
+    manifest: Option<Vec<u8>>,
+    indexed: Vec<IndexedFile>,
+    files: Vec<(CafsKey, Origin)>,
+}
+
+/// A file hashed after pass 1: `indexed[at]` of its package, spilled at `stored`.
+struct LateFile {
+    at: usize,
+    stored: Stored,
+    executable: bool,
+}
+
+/// Files from this size on are hashed after pass 1, eight at a time from the spill
+/// ([`hash_late`]), unless their package is patched. They are single binaries (esbuild's,
+/// swc's, rollup's: 46 of Ghost's 50,059 files hold 763 MB of its 1.05 GB), at most a few
+/// per batch in pass 1, where most of their bytes went through one busy lane or `sha2`.
+const LATE_HASH_BYTES: usize = 1 << 20;
+
 /// Where an index file goes: `index/XX/<name>`, or `<dir>/<name>` directly under `v10/`;
 /// or, for pnpm 11, the `index.db` row's key.
 enum Placement {
@@ -259,9 +291,10 @@ impl Store {
         // Keys already spilled: many packages share files (licences, empty files, whole
         // vendored copies), and each distinct one is compressed and stored once.
         let spilled = Mutex::new(HashSet::new());
-        let digested = digest_arrivals(count, packages, threads, |batch| {
+        let pass1 = digest_arrivals(count, packages, threads, |batch| {
             digest_batch(layout, (&spill, &spilled), batch, patches)
         })?;
+        let digested = finish_waiting(layout, &spill, pass1, threads)?;
         let mut rows = IndexDump::default();
         let mut generated = Vec::new();
         let mut files = BTreeMap::new();
@@ -461,10 +494,10 @@ fn digest_arrivals(
     count: usize,
     packages: Receiver<(usize, PackageTarball)>,
     threads: usize,
-    digest: impl Fn(&[&PackageTarball]) -> Result<Vec<Digested>, StoreError> + Sync,
-) -> Result<Vec<Digested>, StoreError> {
+    digest: impl Fn(&[&PackageTarball]) -> Result<Vec<Pass1>, StoreError> + Sync,
+) -> Result<Vec<Pass1>, StoreError> {
     let packages = Mutex::new(packages);
-    let slots: Mutex<Vec<Option<Digested>>> = Mutex::new((0..count).map(|_| None).collect());
+    let slots: Mutex<Vec<Option<Pass1>>> = Mutex::new((0..count).map(|_| None).collect());
     let failure: Mutex<Option<StoreError>> = Mutex::new(None);
     let failed = || failure.lock().unwrap_or_else(|e| e.into_inner()).is_some();
     std::thread::scope(|scope| {
@@ -507,12 +540,77 @@ fn digest_arrivals(
     Ok(slots.into_iter().flatten().collect())
 }
 
-/// The tarball bytes one worker takes at once (a package larger than this comes alone).
-/// Hashing a package's files eight at a time helps little when its bytes are one large
-/// binary (esbuild's, swc's, rollup's: 48 of Ghost's 50,059 files are over 1 MB, 34 of them
-/// 10-29 MB, and they hold 73% of its 1.05 GB);
-/// with several such packages together they share the lanes. The bound keeps pass 1's
-/// memory (the batch, unpacked) well under pass 2's.
+/// Every package of pass 1 with its index: those waiting get their large files' digests
+/// ([`hash_late`]) and then their index.
+fn finish_waiting(
+    layout: StoreLayout,
+    spill: &Spill,
+    pass1: Vec<Pass1>,
+    threads: usize,
+) -> Result<Vec<Digested>, StoreError> {
+    let late: Vec<Stored> = pass1
+        .iter()
+        .filter_map(|p| match p {
+            Pass1::Waiting(_, late) => Some(late.iter().map(|l| l.stored)),
+            Pass1::Done(_) => None,
+        })
+        .flatten()
+        .collect();
+    let mut digests = hash_late(spill, &late, threads)
+        .map_err(StoreError::Spill)?
+        .into_iter();
+    pass1
+        .into_iter()
+        .map(|p| match p {
+            Pass1::Done(d) => Ok(d),
+            Pass1::Waiting(mut known, late) => {
+                for (l, sha512) in late.iter().zip(digests.by_ref()) {
+                    let file = &mut known.indexed[l.at];
+                    file.sha512 = sha512;
+                    let key = CafsKey {
+                        sha512,
+                        executable: l.executable,
+                    };
+                    let origin = Origin::Spilled {
+                        stored: l.stored,
+                        size: file.size,
+                    };
+                    known.files.push((key, origin));
+                }
+                finish(layout, known, None)
+            }
+        })
+        .collect()
+}
+
+/// The SHA-512 of each spilled file, eight at a time on each of `threads` threads, a
+/// chunk of each in memory at once.
+fn hash_late(spill: &Spill, files: &[Stored], threads: usize) -> io::Result<Vec<[u8; 64]>> {
+    let threads = threads.clamp(1, files.len().div_ceil(8).max(1));
+    // Thread t takes every t-th file of the largest first, so each gets as many bytes.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(files[i].size()));
+    let shares: Vec<Vec<usize>> = (0..threads)
+        .map(|t| order.iter().copied().skip(t).step_by(threads).collect())
+        .collect();
+    let hashed = parallel_map(&shares, threads, |_, share| {
+        let lens: Vec<u64> = share.iter().map(|&i| files[i].size()).collect();
+        sha512_lanes::sha512_many_read(&lens, &|i, offset, buf| {
+            spill.read_at(files[share[i]], offset, buf)
+        })
+    })?;
+    let mut digests = vec![[0; 64]; files.len()];
+    for (share, hashed) in shares.iter().zip(hashed) {
+        for (&i, digest) in share.iter().zip(hashed) {
+            digests[i] = digest;
+        }
+    }
+    Ok(digests)
+}
+
+/// The tarball bytes one worker takes at once (a package larger than this comes alone):
+/// small files of many packages share the lanes (large ones wait for [`hash_late`]). The
+/// bound keeps pass 1's memory (the batch, unpacked) well under pass 2's.
 const BATCH_TARBALL_BYTES: u64 = 8 << 20;
 const BATCH_PACKAGES: usize = 64;
 
@@ -548,7 +646,7 @@ fn digest_batch<'a>(
     spill: (&Spill, &Mutex<HashSet<CafsKey>>),
     batch: &[&'a PackageTarball],
     patches: &BTreeMap<String, PackagePatch>,
-) -> Result<Vec<Digested>, StoreError> {
+) -> Result<Vec<Pass1>, StoreError> {
     let (mut raw, mut tars) = BUFFERS.with(|b| b.take());
     raw.clear();
     tars.clear();
@@ -574,14 +672,31 @@ fn digest_batch<'a>(
             unpacked.push(unpack(layout, b.0, tarball(b), &mut tars)?);
         }
         let tars = &tars[..];
-        let contents: Vec<&[u8]> = unpacked
+        let late = |p: &PackageTarball, e: &TarballFile| {
+            e.size >= LATE_HASH_BYTES && !patches.contains_key(&p.pkg_id)
+        };
+        let contents: Vec<&[u8]> = batch
             .iter()
-            .flat_map(|u| u.entries.iter().map(|e| e.data(&tars[u.tar.clone()])))
+            .zip(&unpacked)
+            .flat_map(|(p, u)| {
+                let tar = &tars[u.tar.clone()];
+                u.entries
+                    .iter()
+                    .filter(|e| !late(p, e))
+                    .map(|e| e.data(tar))
+            })
             .collect();
         let mut digests = sha512_lanes::sha512_many(&contents).into_iter();
         let mut out = Vec::with_capacity(batch.len());
         for (p, u) in batch.iter().zip(unpacked) {
-            let sha512s: Vec<[u8; 64]> = digests.by_ref().take(u.entries.len()).collect();
+            let sha512s: Vec<Option<[u8; 64]>> = u
+                .entries
+                .iter()
+                .map(|e| match late(p, e) {
+                    true => None,
+                    false => digests.next(),
+                })
+                .collect();
             let patch = patches.get(&p.pkg_id);
             out.push(digest_unpacked(layout, spill, p, patch, u, tars, &sha512s)?);
         }
@@ -655,7 +770,8 @@ fn unpack(
     })
 }
 
-/// Pass 1's record of one unpacked package, `sha512s` being its files' digests.
+/// Pass 1's record of one unpacked package, `sha512s` being its files' digests; a file
+/// without one is hashed after pass 1 (its package then waits, [`Pass1::Waiting`]).
 fn digest_unpacked(
     layout: StoreLayout,
     (spill, spilled): (&Spill, &Mutex<HashSet<CafsKey>>),
@@ -663,8 +779,8 @@ fn digest_unpacked(
     patch: Option<&PackagePatch>,
     unpacked: Unpacked,
     tars: &[u8],
-    sha512s: &[[u8; 64]],
-) -> Result<Digested, StoreError> {
+    sha512s: &[Option<[u8; 64]>],
+) -> Result<Pass1, StoreError> {
     let Unpacked {
         placement,
         tarball_integrity,
@@ -675,26 +791,39 @@ fn digest_unpacked(
     let mut manifest = None;
     let mut indexed = Vec::with_capacity(entries.len() + 1);
     let mut files = Vec::with_capacity(entries.len() + 1);
-    for (entry, &sha512) in entries.iter().zip(sha512s) {
+    let mut late = Vec::new();
+    for (entry, sha512) in entries.iter().zip(sha512s) {
         let data = entry.data(tar);
         if entry.path == "package.json" {
             manifest = Some(data);
         }
-        let key = CafsKey {
-            sha512,
-            executable: is_executable(entry.mode),
+        let executable = is_executable(entry.mode);
+        let sha512 = match *sha512 {
+            Some(sha512) => {
+                let key = CafsKey { sha512, executable };
+                if spilled
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key)
+                {
+                    let origin = Origin::Spilled {
+                        stored: spill.put(data).map_err(StoreError::Spill)?,
+                        size: entry.size as u64,
+                    };
+                    files.push((key, origin));
+                }
+                sha512
+            }
+            None => {
+                let stored = spill.put(data).map_err(StoreError::Spill)?;
+                late.push(LateFile {
+                    at: indexed.len(),
+                    stored,
+                    executable,
+                });
+                [0; 64]
+            }
         };
-        if spilled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key)
-        {
-            let origin = Origin::Spilled {
-                stored: spill.put(data).map_err(StoreError::Spill)?,
-                size: entry.size as u64,
-            };
-            files.push((key, origin));
-        }
         indexed.push(IndexedFile {
             path: entry.path.clone(),
             sha512,
@@ -702,8 +831,50 @@ fn digest_unpacked(
             size: entry.size as u64,
         });
     }
-    let manifest_err = |source| StoreError::Manifest {
+    let known = Known {
         pkg_id: p.pkg_id.clone(),
+        placement,
+        tarball_integrity,
+        manifest: manifest.map(<[u8]>::to_vec),
+        indexed,
+        files,
+    };
+    if !late.is_empty() {
+        debug_assert!(
+            patch.is_none(),
+            "a patched package's files are hashed in pass 1"
+        );
+        return Ok(Pass1::Waiting(known, late));
+    }
+    let contents = |i: usize| match entries.get(i) {
+        Some(e) => e.data(tar).to_vec(),
+        None => PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec(),
+    };
+    let patch = patch.map(|patch| (patch, &contents as &FileBytes));
+    finish(layout, known, patch).map(Pass1::Done)
+}
+
+/// Indexed file `i`'s bytes.
+type FileBytes<'a> = dyn Fn(usize) -> Vec<u8> + 'a;
+
+/// A package once all its files' digests are known: its index file or row. `patch`: its
+/// patch, with each indexed file's bytes.
+fn finish(
+    layout: StoreLayout,
+    known: Known,
+    patch: Option<(&PackagePatch, &FileBytes)>,
+) -> Result<Digested, StoreError> {
+    let Known {
+        pkg_id,
+        placement,
+        tarball_integrity,
+        manifest,
+        mut indexed,
+        files,
+    } = known;
+    let manifest = manifest.as_deref();
+    let manifest_err = |source| StoreError::Manifest {
+        pkg_id: pkg_id.clone(),
         source,
     };
     let mut generated = Vec::new();
@@ -739,14 +910,10 @@ fn digest_unpacked(
             }
             let side_effects = match patch {
                 None => None,
-                Some(patch) => {
-                    let contents = |i: usize| match entries.get(i) {
-                        Some(e) => e.data(tar).to_vec(),
-                        None => PLACEHOLDER_PACKAGE_JSON.as_bytes().to_vec(),
-                    };
+                Some((patch, contents)) => {
                     let (record, added) = patched_dir(patch, manifest.as_ref(), &indexed, contents)
                         .map_err(|source| StoreError::Patch {
-                            pkg_id: p.pkg_id.clone(),
+                            pkg_id: pkg_id.clone(),
                             source,
                         })?;
                     for d in added {
@@ -757,7 +924,7 @@ fn digest_unpacked(
                         generated.push((key, d.content));
                     }
                     let node = rules.node_major.ok_or_else(|| StoreError::NodeUnknown {
-                        pkg_id: p.pkg_id.clone(),
+                        pkg_id: pkg_id.clone(),
                     })?;
                     let key =
                         side_effects::cache_key(rules.side_effects_format2, node, &patch.hash);
@@ -766,7 +933,7 @@ fn digest_unpacked(
             };
             row_data(&rules, manifest.as_ref(), &indexed, side_effects).map_err(|source| {
                 StoreError::IndexRow {
-                    pkg_id: p.pkg_id.clone(),
+                    pkg_id: pkg_id.clone(),
                     source,
                 }
             })?
