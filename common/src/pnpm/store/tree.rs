@@ -20,7 +20,7 @@
 //! once, gunzips, parses and digests it, and appends each distinct file's bytes to a
 //! [`Spill`] (an unnamed temporary file), keeping per distinct file only its digest, size
 //! and where its bytes are; files of 1 MB and more are hashed from the spill once all
-//! tarballs are read, eight at a time ([`hash_late`]), and their packages' index entries
+//! tarballs are read, eight at a time ([`Spill::sha512_each`]), and their packages' index entries
 //! are finished then. [`Store::write`] then emits the entries in order; file
 //! contents are read back in groups of at most `memory_budget` bytes (two groups in memory
 //! at once: one written while the next is gathered). Files sort by digest, so a group
@@ -221,7 +221,7 @@ struct LateFile {
 }
 
 /// Files from this size on are hashed after pass 1, eight at a time from the spill
-/// ([`hash_late`]), unless their package is patched. They are single binaries (esbuild's,
+/// ([`Spill::sha512_each`]), unless their package is patched. They are single binaries (esbuild's,
 /// swc's, rollup's: 46 of Ghost's 50,059 files hold 763 MB of its 1.05 GB), at most a few
 /// per batch in pass 1, where most of their bytes went through one busy lane or `sha2`.
 const LATE_HASH_BYTES: usize = 1 << 20;
@@ -289,7 +289,8 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let spill = Spill::new().map_err(StoreError::Spill)?;
         // Keys already spilled: many packages share files (licences, empty files, whole
-        // vendored copies), and each distinct one is compressed and stored once.
+        // vendored copies), and each distinct one is stored once. A large file is stored
+        // before its key is known, so a large file in two packages is stored twice.
         let spilled = Mutex::new(HashSet::new());
         let pass1 = digest_arrivals(count, packages, threads, |batch| {
             digest_batch(layout, (&spill, &spilled), batch, patches)
@@ -541,7 +542,7 @@ fn digest_arrivals(
 }
 
 /// Every package of pass 1 with its index: those waiting get their large files' digests
-/// ([`hash_late`]) and then their index.
+/// ([`Spill::sha512_each`]) and then their index.
 fn finish_waiting(
     layout: StoreLayout,
     spill: &Spill,
@@ -556,7 +557,8 @@ fn finish_waiting(
         })
         .flatten()
         .collect();
-    let mut digests = hash_late(spill, &late, threads)
+    let mut digests = spill
+        .sha512_each(&late, threads)
         .map_err(StoreError::Spill)?
         .into_iter();
     pass1
@@ -583,33 +585,8 @@ fn finish_waiting(
         .collect()
 }
 
-/// The SHA-512 of each spilled file, eight at a time on each of `threads` threads, a
-/// chunk of each in memory at once.
-fn hash_late(spill: &Spill, files: &[Stored], threads: usize) -> io::Result<Vec<[u8; 64]>> {
-    let threads = threads.clamp(1, files.len().div_ceil(8).max(1));
-    // Thread t takes every t-th file of the largest first, so each gets as many bytes.
-    let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(files[i].size()));
-    let shares: Vec<Vec<usize>> = (0..threads)
-        .map(|t| order.iter().copied().skip(t).step_by(threads).collect())
-        .collect();
-    let hashed = parallel_map(&shares, threads, |_, share| {
-        let lens: Vec<u64> = share.iter().map(|&i| files[i].size()).collect();
-        sha512_lanes::sha512_many_read(&lens, &|i, offset, buf| {
-            spill.read_at(files[share[i]], offset, buf)
-        })
-    })?;
-    let mut digests = vec![[0; 64]; files.len()];
-    for (share, hashed) in shares.iter().zip(hashed) {
-        for (&i, digest) in share.iter().zip(hashed) {
-            digests[i] = digest;
-        }
-    }
-    Ok(digests)
-}
-
 /// The tarball bytes one worker takes at once (a package larger than this comes alone):
-/// small files of many packages share the lanes (large ones wait for [`hash_late`]). The
+/// small files of many packages share the lanes (large ones wait for [`Spill::sha512_each`]). The
 /// bound keeps pass 1's memory (the batch, unpacked) well under pass 2's.
 const BATCH_TARBALL_BYTES: u64 = 8 << 20;
 const BATCH_PACKAGES: usize = 64;
