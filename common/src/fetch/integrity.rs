@@ -122,29 +122,41 @@ impl Integrity {
         }
     }
 
-    /// [`Integrity::verify_file`] for each `(integrity, path)`, in order. The SHA-512 ones
-    /// (nearly all npm tarballs) are read whole and hashed together, eight at a time where
-    /// the CPU allows; callers keep a batch to a few MB. A file that cannot be read fails
-    /// the batch with its index.
+    /// [`Integrity::verify_file`] for each `(integrity, path, len)`, in order, `len` being
+    /// the file's size. The SHA-512 ones (nearly all npm tarballs) are hashed together,
+    /// eight at a time where the CPU allows, a chunk of each in memory at once. A file that
+    /// cannot be read fails the call with its index.
     pub fn verify_files(
-        items: &[(&Integrity, &std::path::Path)],
+        items: &[(&Integrity, &std::path::Path, u64)],
     ) -> Result<Vec<bool>, (usize, std::io::Error)> {
-        let mut read = Vec::new();
+        use std::os::unix::fs::FileExt;
         let mut slots = Vec::with_capacity(items.len());
-        for (at, (integrity, path)) in items.iter().enumerate() {
+        let mut sha512 = Vec::new();
+        for (at, (integrity, path, _)) in items.iter().enumerate() {
             if integrity.algorithm == Algorithm::Sha512 {
-                slots.push(Err(read.len()));
-                read.push(std::fs::read(path).map_err(|e| (at, e))?);
+                slots.push(Err(sha512.len()));
+                sha512.push(at);
             } else {
                 slots.push(Ok(integrity.verify_file(path).map_err(|e| (at, e))?));
             }
         }
-        let bytes: Vec<&[u8]> = read.iter().map(Vec::as_slice).collect();
-        let digests = sha512_lanes::sha512_many(&bytes);
+        let lens: Vec<u64> = sha512.iter().map(|&at| items[at].2).collect();
+        let digests = sha512_lanes::sha512_many_read(&lens, &|i, offset, buf| {
+            let at = sha512[i];
+            std::fs::File::open(items[at].1)
+                .and_then(|f| f.read_exact_at(buf, offset))
+                .map_err(|source| std::io::Error::new(source.kind(), ReadFailed { at, source }))
+        })
+        .map_err(
+            |e| match e.into_inner().map(|e| e.downcast::<ReadFailed>()) {
+                Some(Ok(failed)) => (failed.at, failed.source),
+                _ => unreachable!("every error comes from the reader above"),
+            },
+        )?;
         Ok(items
             .iter()
             .zip(slots)
-            .map(|((integrity, _), slot)| match slot {
+            .map(|((integrity, _, _), slot)| match slot {
                 Ok(good) => good,
                 Err(i) => integrity.matches(Algorithm::Sha512, &digests[i]),
             })
@@ -155,6 +167,14 @@ impl Integrity {
     pub fn cache_key(&self) -> String {
         format!("{}-{}", self.algorithm.name(), hex(&self.digest))
     }
+}
+
+/// A read that failed in [`Integrity::verify_files`], with the index of its item.
+#[derive(Debug, Error)]
+#[error("{source}")]
+struct ReadFailed {
+    at: usize,
+    source: std::io::Error,
 }
 
 impl fmt::Display for Integrity {
@@ -217,6 +237,35 @@ mod tests {
         let mut h = Hasher::new(Algorithm::parse(algo).unwrap());
         h.update(data);
         format!("{algo}-{}", BASE64.encode(h.finish()))
+    }
+
+    #[test]
+    fn verify_files_tells_good_from_tampered_and_names_the_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [0usize, 1, 5000, (3 << 20) + 7, 130, 2 << 20];
+        let mut files = Vec::new();
+        for (i, size) in sizes.into_iter().enumerate() {
+            let data: Vec<u8> = (0..size).map(|j| (j * 7 + i) as u8).collect();
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, &data).unwrap();
+            let algo = if i == 4 { "sha1" } else { "sha512" };
+            files.push((
+                Integrity::parse_sri(&sri(algo, &data)).unwrap(),
+                path,
+                size as u64,
+            ));
+        }
+        // The 3 MB file tampered with in its second chunk, its size unchanged.
+        let mut tampered = std::fs::read(&files[3].1).unwrap();
+        tampered[(1 << 20) + 5] ^= 1;
+        std::fs::write(&files[3].1, tampered).unwrap();
+        let items: Vec<_> = files.iter().map(|(i, p, n)| (i, p.as_path(), *n)).collect();
+        let good = Integrity::verify_files(&items).unwrap();
+        assert_eq!(good, [true, true, true, false, true, true]);
+
+        std::fs::remove_file(&files[5].1).unwrap();
+        let (at, err) = Integrity::verify_files(&items).unwrap_err();
+        assert_eq!((at, err.kind()), (5, std::io::ErrorKind::NotFound));
     }
 
     #[test]

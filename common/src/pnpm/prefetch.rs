@@ -54,8 +54,6 @@ pub const FETCHER_VERSION_FILE: &str = ".fetcher-version";
 /// memory at once). Groups are read back from the spill file in order, so small ones cost
 /// nothing; 128 MB groups put Ghost's peak RSS over 500 MB.
 const MEMORY_BUDGET: usize = 32 << 20;
-/// The cached tarballs `--recompute` reads and hashes together, per thread.
-const VERIFY_BATCH_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, Clone)]
 pub struct PrefetchOptions {
@@ -443,34 +441,33 @@ impl Prefetcher {
     }
 
     /// Whether each hit hashes to its package's integrity (true where there is no hit):
-    /// on every core, in batches of about [`VERIFY_BATCH_BYTES`] hashed together.
+    /// on every core, each taking every n-th of the hits from the largest on, so each
+    /// hashes about as many bytes.
     fn verify(&self, planned: &Planned, hits: &[Option<Hit>]) -> Result<Vec<bool>, PrefetchError> {
-        let mut batches: Vec<Vec<(usize, &Integrity, &Path)>> = vec![Vec::new()];
-        let mut bytes = 0;
-        for (i, hit) in hits.iter().enumerate() {
-            let (Some(h), Some(integrity)) = (hit, &planned.packages[i].integrity) else {
-                continue;
-            };
-            if bytes >= VERIFY_BATCH_BYTES {
-                batches.push(Vec::new());
-                bytes = 0;
-            }
-            bytes += h.len;
-            batches
-                .last_mut()
-                .expect("one at least")
-                .push((i, integrity, &h.path));
-        }
-        let checked = crate::parallel_map::parallel_map(&batches, threads(), |_, batch| {
-            let items: Vec<(&Integrity, &Path)> = batch.iter().map(|&(_, i, p)| (i, p)).collect();
-            Integrity::verify_files(&items).map_err(|(at, source)| PrefetchError::Io {
-                path: items[at].1.to_owned(),
+        let mut items: Vec<(usize, &Integrity, &Path, u64)> = hits
+            .iter()
+            .enumerate()
+            .filter_map(|(i, hit)| {
+                let (h, integrity) = (hit.as_ref()?, planned.packages[i].integrity.as_ref()?);
+                Some((i, integrity, h.path.as_path(), h.len))
+            })
+            .collect();
+        items.sort_by_key(|&(.., len)| std::cmp::Reverse(len));
+        let threads = threads().max(1);
+        let shares: Vec<Vec<(usize, &Integrity, &Path, u64)>> = (0..threads)
+            .map(|t| items.iter().copied().skip(t).step_by(threads).collect())
+            .collect();
+        let checked = crate::parallel_map::parallel_map(&shares, threads, |_, share| {
+            let files: Vec<(&Integrity, &Path, u64)> =
+                share.iter().map(|&(_, i, p, len)| (i, p, len)).collect();
+            Integrity::verify_files(&files).map_err(|(at, source)| PrefetchError::Io {
+                path: files[at].1.to_owned(),
                 source,
             })
         })?;
         let mut good = vec![true; hits.len()];
-        for (batch, results) in batches.iter().zip(checked) {
-            for (&(i, _, _), ok) in batch.iter().zip(results) {
+        for (share, results) in shares.iter().zip(checked) {
+            for (&(i, ..), ok) in share.iter().zip(results) {
                 good[i] = ok;
             }
         }
