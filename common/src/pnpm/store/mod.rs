@@ -8,7 +8,9 @@
 //! - [`layout`]: pnpm 10's `v10/` or pnpm 11's `v11/`; for pnpm 11 [`index_row`] (the
 //!   `index.db` row, packed by [`msgpackr`] from a [`js_value`], with [`semver_clean`]) and
 //!   [`sqlite_dump`] (`index.db.sql`, the `.dump` text nixpkgs keeps instead of the db);
-//! - [`tree`]: the whole store as a sorted stream of tar entries, in two passes.
+//! - [`tree`]: the whole store as a sorted stream of tar entries, in two passes, the
+//!   file contents between them in a [`spill`], large files hashed from there
+//!   ([`late_hash`]).
 
 pub mod cafs;
 pub mod dep_path;
@@ -17,6 +19,7 @@ pub mod index_file;
 pub mod index_row;
 pub mod jq_json;
 pub mod js_value;
+pub mod late_hash;
 pub mod layout;
 pub mod msgpackr;
 pub mod patch_file;

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use crate::parallel_map::parallel_map;
 
 /// Where one file's bytes are in the spill file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stored {
     offset: u64,
     len: u64,

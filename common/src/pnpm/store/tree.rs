@@ -20,7 +20,7 @@
 //! once, gunzips, parses and digests it, and appends each distinct file's bytes to a
 //! [`Spill`] (an unnamed temporary file), keeping per distinct file only its digest, size
 //! and where its bytes are; files of 1 MB and more are hashed from the spill once all
-//! tarballs are read, eight at a time ([`Spill::sha512_each`]), and their packages' index entries
+//! tarballs are read, eight at a time ([`LateHashes`]), and their packages' index entries
 //! are finished then. [`Store::write`] then emits the entries in order; file
 //! contents are read back in groups of at most `memory_budget` bytes (two groups in memory
 //! at once: one written while the next is gathered). Files sort by digest, so a group
@@ -48,6 +48,7 @@ use super::index_row::{
     row_data, row_key, IndexRowError, PLACEHOLDER_MODE, PLACEHOLDER_PACKAGE_JSON,
 };
 use super::js_value::JsValue;
+use super::late_hash::LateHashes;
 use super::layout::StoreLayout;
 use super::side_effects::{self, DirFile, PackagePatch};
 use super::spill::{Spill, Stored};
@@ -213,17 +214,17 @@ struct Known {
     files: Vec<(CafsKey, Origin)>,
 }
 
-/// A file hashed after pass 1: `indexed[at]` of its package, spilled at `stored`.
+/// A file hashed from the spill ([`LateHashes`]): `indexed[at]` of its package, spilled at `stored`.
 struct LateFile {
     at: usize,
     stored: Stored,
     executable: bool,
 }
 
-/// Files from this size on are hashed after pass 1, eight at a time from the spill
-/// ([`Spill::sha512_each`]), unless their package is patched. They are single binaries (esbuild's,
-/// swc's, rollup's: 46 of Ghost's 50,059 files hold 763 MB of its 1.05 GB), at most a few
-/// per batch in pass 1, where most of their bytes went through one busy lane or `sha2`.
+/// Files from this size on are hashed from the spill, eight at a time ([`LateHashes`]),
+/// unless their package is patched. They are single binaries (esbuild's, swc's, rollup's:
+/// 46 of Ghost's 50,059 files hold 763 MB of its 1.05 GB), at most a few per batch in pass
+/// 1, where most of their bytes went through one busy lane or `sha2`.
 const LATE_HASH_BYTES: usize = 1 << 20;
 
 /// Where an index file goes: `index/XX/<name>`, or `<dir>/<name>` directly under `v10/`;
@@ -292,10 +293,15 @@ impl Store {
         // vendored copies), and each distinct one is stored once. A large file is stored
         // before its key is known, so a large file in two packages is stored twice.
         let spilled = Mutex::new(HashSet::new());
-        let pass1 = digest_arrivals(count, packages, threads, |batch| {
-            digest_batch(layout, (&spill, &spilled), batch, patches)
-        })?;
-        let digested = finish_waiting(layout, &spill, pass1, threads)?;
+        let late = LateHashes::default();
+        let pass1 = digest_arrivals(
+            count,
+            packages,
+            threads,
+            |batch| digest_batch(layout, (&spill, &spilled, &late), batch, patches),
+            || late.hash_eight(&spill).map_err(StoreError::Spill),
+        )?;
+        let digested = finish_waiting(layout, &spill, late, pass1, threads)?;
         let mut rows = IndexDump::default();
         let mut generated = Vec::new();
         let mut files = BTreeMap::new();
@@ -487,8 +493,8 @@ impl Store {
     }
 }
 
-/// `digest` on `threads` threads over the packages as they arrive, results by index; the
-/// first failure stops the rest. Each worker takes the next package and, without waiting,
+/// `digest` on `threads` threads over the packages as they arrive, results by index, and
+/// `between` before each batch; the first failure stops the rest. Each worker takes the next package and, without waiting,
 /// whichever others have arrived too, up to [`BATCH_TARBALL_BYTES`] of tarballs: `digest`
 /// gets them together.
 fn digest_arrivals(
@@ -496,6 +502,7 @@ fn digest_arrivals(
     packages: Receiver<(usize, PackageTarball)>,
     threads: usize,
     digest: impl Fn(&[&PackageTarball]) -> Result<Vec<Pass1>, StoreError> + Sync,
+    between: impl Fn() -> Result<(), StoreError> + Sync,
 ) -> Result<Vec<Pass1>, StoreError> {
     let packages = Mutex::new(packages);
     let slots: Mutex<Vec<Option<Pass1>>> = Mutex::new((0..count).map(|_| None).collect());
@@ -504,6 +511,13 @@ fn digest_arrivals(
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| loop {
+                if let Err(e) = between() {
+                    failure
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(e);
+                    break;
+                }
                 // One worker waits in recv under the lock; none digests under it.
                 let batch = next_batch(&packages.lock().unwrap_or_else(|e| e.into_inner()));
                 if batch.is_empty() || failed() {
@@ -542,31 +556,22 @@ fn digest_arrivals(
 }
 
 /// Every package of pass 1 with its index: those waiting get their large files' digests
-/// ([`Spill::sha512_each`]) and then their index.
+/// ([`LateHashes`]) and then their index.
 fn finish_waiting(
     layout: StoreLayout,
     spill: &Spill,
+    late: LateHashes,
     pass1: Vec<Pass1>,
     threads: usize,
 ) -> Result<Vec<Digested>, StoreError> {
-    let late: Vec<Stored> = pass1
-        .iter()
-        .filter_map(|p| match p {
-            Pass1::Waiting(_, late) => Some(late.iter().map(|l| l.stored)),
-            Pass1::Done(_) => None,
-        })
-        .flatten()
-        .collect();
-    let mut digests = spill
-        .sha512_each(&late, threads)
-        .map_err(StoreError::Spill)?
-        .into_iter();
+    let digests = late.finish(spill, threads).map_err(StoreError::Spill)?;
     pass1
         .into_iter()
         .map(|p| match p {
             Pass1::Done(d) => Ok(d),
             Pass1::Waiting(mut known, late) => {
-                for (l, sha512) in late.iter().zip(digests.by_ref()) {
+                for l in &late {
+                    let sha512 = digests[&l.stored];
                     let file = &mut known.indexed[l.at];
                     file.sha512 = sha512;
                     let key = CafsKey {
@@ -586,7 +591,7 @@ fn finish_waiting(
 }
 
 /// The tarball bytes one worker takes at once (a package larger than this comes alone):
-/// small files of many packages share the lanes (large ones wait for [`Spill::sha512_each`]). The
+/// small files of many packages share the lanes (large ones wait for [`LateHashes`]). The
 /// bound keeps pass 1's memory (the batch, unpacked) well under pass 2's.
 const BATCH_TARBALL_BYTES: u64 = 8 << 20;
 const BATCH_PACKAGES: usize = 64;
@@ -620,7 +625,7 @@ const KEEP_BUFFER: usize = 32 << 20;
 /// each digested.
 fn digest_batch<'a>(
     layout: StoreLayout,
-    spill: (&Spill, &Mutex<HashSet<CafsKey>>),
+    spill: (&Spill, &Mutex<HashSet<CafsKey>>, &LateHashes),
     batch: &[&'a PackageTarball],
     patches: &BTreeMap<String, PackagePatch>,
 ) -> Result<Vec<Pass1>, StoreError> {
@@ -748,10 +753,10 @@ fn unpack(
 }
 
 /// Pass 1's record of one unpacked package, `sha512s` being its files' digests; a file
-/// without one is hashed after pass 1 (its package then waits, [`Pass1::Waiting`]).
+/// without one is hashed from the spill (its package then waits, [`Pass1::Waiting`]).
 fn digest_unpacked(
     layout: StoreLayout,
-    (spill, spilled): (&Spill, &Mutex<HashSet<CafsKey>>),
+    (spill, spilled, late_hashes): (&Spill, &Mutex<HashSet<CafsKey>>, &LateHashes),
     p: &PackageTarball,
     patch: Option<&PackagePatch>,
     unpacked: Unpacked,
@@ -793,6 +798,7 @@ fn digest_unpacked(
             }
             None => {
                 let stored = spill.put(data).map_err(StoreError::Spill)?;
+                late_hashes.push(stored);
                 late.push(LateFile {
                     at: indexed.len(),
                     stored,
