@@ -42,6 +42,11 @@ pub fn sha512_many_read(lens: &[u64], read: &ReadAt<'_>) -> io::Result<Vec<[u8; 
     if lanes::available() {
         return lanes::hash_many_read(lens, read);
     }
+    read_one_by_one(lens, read)
+}
+
+/// What [`sha512_many_read`] gives, computed by `sha2` one message at a time.
+pub fn read_one_by_one(lens: &[u64], read: &ReadAt<'_>) -> io::Result<Vec<[u8; 64]>> {
     let mut buf = Vec::new();
     let mut digests = Vec::with_capacity(lens.len());
     for (i, &len) in lens.iter().enumerate() {
