@@ -272,16 +272,16 @@ fn large_files_package() -> Vec<u8> {
         "0000644",
         &manifest("syn-large", ""),
     );
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    // Pseudo-random bytes: the top byte of Knuth's MMIX linear congruential generator.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut noise = |len: usize| -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 56) as u8
+        };
+        std::iter::repeat_with(&mut next).take(len).collect()
     };
     let mib = 1 << 20;
     let sizes = [
