@@ -10,8 +10,8 @@
 //! interleaved pairs of runs took 13.1-17.5 s of CPU instead of 16.9-22.7 s. The cost is
 //! disk space under `$TMPDIR`: as many bytes as the store's files.
 //!
-//! Files of 1 MB and more are hashed from here after pass 1 ([`Spill::sha512_each`]), where
-//! eight of them can share the SHA-512 lanes.
+//! Files of 1 MB and more are hashed from here ([`super::late_hash`], by
+//! [`Spill::sha512_each`]), where eight of them can share the SHA-512 lanes.
 
 use std::fs::File;
 use std::io;
