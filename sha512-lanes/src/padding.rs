@@ -108,22 +108,35 @@ pub struct ReadJob<'r> {
 impl<'r> ReadJob<'r> {
     pub fn new(index: usize, len: u64, read: &'r ReadAt<'r>) -> Self {
         let whole = len / BLOCK as u64;
+        let at = (whole * BLOCK as u64) as usize;
+        let mut chunk = Vec::new();
         let mut rest = [0u8; BLOCK];
-        let rest = &mut rest[..(len % BLOCK as u64) as usize];
-        let error = read(index, whole * BLOCK as u64, rest).err();
-        let (tail, tail_blocks) = padded_tail(rest, len);
+        let rest_len = len as usize - at.min(len as usize);
+        // A message that fits in one chunk is read in one call, its tail with it.
+        let error = if len <= CHUNK as u64 {
+            chunk.resize(len as usize, 0);
+            let error = read(index, 0, &mut chunk).err();
+            rest[..rest_len].copy_from_slice(&chunk[at..]);
+            chunk.truncate(at);
+            error
+        } else {
+            read(index, at as u64, &mut rest[..rest_len]).err()
+        };
+        let (tail, tail_blocks) = padded_tail(&rest[..rest_len], len);
         let mut job = ReadJob {
             index,
             read,
             whole,
             total: whole + tail_blocks as u64,
             done: 0,
-            chunk: Vec::new(),
+            chunk,
             first: 0,
             tail,
             error,
         };
-        job.load(0);
+        if len > CHUNK as u64 {
+            job.load(0);
+        }
         job
     }
 

@@ -100,6 +100,21 @@ fn messages_read_in_chunks_give_the_same_digests() {
 }
 
 #[test]
+fn a_message_within_one_chunk_is_read_in_one_call() {
+    // Most npm tarballs are under a chunk: one read (one open, for a file) each.
+    let lens = [0u64, 1, 127, 128, 5000, CHUNK as u64, CHUNK as u64 + 1];
+    let calls = std::cell::Cell::new(0);
+    sha512_many_read(&lens, &|_, _, _| {
+        calls.set(calls.get() + 1);
+        Ok(())
+    })
+    .unwrap();
+    // Six messages in one read each; the last one in two: its one-byte tail, then its
+    // whole blocks, one chunk.
+    assert_eq!(calls.get(), 6 + 2);
+}
+
+#[test]
 fn a_failed_read_is_an_error_not_a_digest() {
     let messages: Vec<Vec<u8>> = (0..10)
         .map(|i| pseudo_random(i * 300_000, i as u64))
