@@ -21,7 +21,6 @@
 //! 2 GiB and more (its block arithmetic is 32-bit), we refuse instead of guessing.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use thiserror::Error;
 
@@ -114,13 +113,36 @@ pub fn tar_bytes_append(tarball: &[u8], out: &mut Vec<u8>) -> Result<(), Extract
     out.reserve(tar_size_hint(tarball));
     let mut rest = tarball;
     loop {
-        let mut decoder = flate2::bufread::GzDecoder::new(rest);
-        decoder
-            .read_to_end(out)
-            .map_err(|e| ExtractError::Gzip(e.to_string()))?;
-        rest = decoder.into_inner();
+        rest = gunzip_member(rest, out)?;
         if matches!(rest.first(), None | Some(0)) {
             return Ok(());
+        }
+    }
+}
+
+/// One gzip member of `input` appended to `out`, by zlib's own gzip wrapper (header,
+/// header CRC, trailer CRC and length checked as Node's zlib checks them), straight into
+/// `out`'s spare room: `Read::read_to_end` zeroed every byte of it first. Returns the input
+/// after the member.
+fn gunzip_member<'a>(input: &'a [u8], out: &mut Vec<u8>) -> Result<&'a [u8], ExtractError> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut inflater = Decompress::new_gzip(15);
+    loop {
+        let consumed = inflater.total_in() as usize;
+        if out.len() == out.capacity() {
+            out.reserve(out.capacity().clamp(64 << 10, 64 << 20));
+        }
+        let status = inflater
+            .decompress_vec(&input[consumed..], out, FlushDecompress::None)
+            .map_err(|e| ExtractError::Gzip(e.to_string()))?;
+        let used = inflater.total_in() as usize;
+        match status {
+            Status::StreamEnd => return Ok(&input[used..]),
+            // No progress with room to write: the input ended inside the member.
+            _ if used == input.len() && out.len() < out.capacity() => {
+                return Err(ExtractError::Gzip("unexpected end of file".to_owned()))
+            }
+            _ => {}
         }
     }
 }
@@ -505,6 +527,36 @@ mod tests {
         let whole = gz(b"hello ");
         assert!(tar_bytes(&whole[..whole.len() - 3]).is_err());
         assert_eq!(tar_bytes(b"not gzip").unwrap(), b"not gzip");
+    }
+
+    /// A header CRC (FHCRC) is checked, as zlib, and so Node, checks it.
+    #[test]
+    fn gunzip_checks_the_header_crc() {
+        use std::io::Write;
+        let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), Default::default());
+        deflate.write_all(b"hello").unwrap();
+        let body = deflate.finish().unwrap();
+        let member = |header_crc_delta: u16| {
+            let mut m = vec![0x1f, 0x8b, 0x08, 0x02, 0, 0, 0, 0, 0, 0xff];
+            let mut crc = flate2::Crc::new();
+            crc.update(&m);
+            m.extend((crc.sum() as u16 ^ header_crc_delta).to_le_bytes());
+            m.extend(&body);
+            let mut crc = flate2::Crc::new();
+            crc.update(b"hello");
+            m.extend(crc.sum().to_le_bytes());
+            m.extend(5u32.to_le_bytes());
+            m
+        };
+        assert_eq!(tar_bytes(&member(0)).unwrap(), b"hello");
+        assert!(tar_bytes(&member(1)).is_err());
+        let mut bad_data = member(0);
+        let n = bad_data.len();
+        bad_data[n - 8] ^= 1;
+        assert!(
+            tar_bytes(&bad_data).is_err(),
+            "the trailer's CRC is checked"
+        );
     }
 
     #[test]
