@@ -215,11 +215,16 @@ impl Prefetcher {
                 source,
             })?;
         write_store_archive(path, &store, &mut archive)?;
-        let (hash, nar_size) =
-            out_nar_hash(profile, &mut archive).map_err(|source| PrefetchError::Io {
-                path: self.cache.root().to_owned(),
-                source,
-            })?;
+        // Freeing the store (its spill file's gigabyte of page cache, the maps) takes a
+        // tenth of a second that can pass beside the hash, which is one core's work.
+        let hashed = std::thread::scope(|scope| {
+            scope.spawn(move || drop(store));
+            out_nar_hash(profile, &mut archive)
+        });
+        let (hash, nar_size) = hashed.map_err(|source| PrefetchError::Io {
+            path: self.cache.root().to_owned(),
+            source,
+        })?;
         // Only an optimisation: a read-only cache must not fail the run.
         let _ = memo.put(&key, &hash, nar_size);
         Ok(Prefetched {
