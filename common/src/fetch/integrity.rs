@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::nix::nix_hash::hex_encode as hex;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use sha1::Sha1;
@@ -186,10 +187,6 @@ impl fmt::Display for Integrity {
             BASE64.encode(&self.digest)
         )
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    crate::nix::nix_hash::hex_encode(bytes)
 }
 
 /// Streaming hasher for one algorithm.

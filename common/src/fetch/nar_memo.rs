@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::atomic_write::write_atomic;
-use crate::nix::nix_hash::Sha256Hash;
+use crate::nix::nix_hash::{hex_decode as unhex, hex_encode as hex, Sha256Hash};
 
 /// Bump when anything that shapes the output's bytes changes (naming, tar packing).
 const FORMAT: &str = "nar-memo-v2";
@@ -100,20 +100,6 @@ fn valid_mac(secret: &[u8], key: &str, hash: &str, size: &str, mac_hex: &str) ->
     };
     // verify_slice compares in constant time.
     mac(secret, key, hash, size).verify_slice(&tag).is_ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::nix::nix_hash::hex_encode as hex;
 use crate::pnpm::lockfile::{Importer, LineIndex, Lockfile};
 use crate::pnpm::object_hash;
 use crate::pnpm::project_config::{self, ConfigError, ProjectConfig};
@@ -300,10 +301,6 @@ fn patch_hash_v11(entry: &serde_yaml::Value) -> Option<String> {
             .and_then(|h| h.as_str())
             .map(str::to_owned),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every workspace project has an importer whose specifiers match its package.json.

@@ -74,10 +74,7 @@ pub fn repository(
 /// `<cache>/git/<sha256 hex of the URL as the lockfile writes it>`: a URL holding a
 /// token names no directory.
 fn clone_dir(cache_root: &Path, repo: &str) -> PathBuf {
-    let key: String = Sha256::digest(repo.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = crate::nix::nix_hash::hex_encode(&Sha256::digest(repo.as_bytes()));
     cache_root.join("git").join(key)
 }
 

@@ -7,6 +7,7 @@
 //! pkgId has each of `\ / : * ? " < > |` replaced by `+` (no length limit).
 
 use crate::fetch::integrity::Integrity;
+use crate::nix::nix_hash::hex_encode as hex;
 
 /// pnpm's `modeIsExecutable`: any of the three execute bits.
 pub fn is_executable(mode: u32) -> bool {
@@ -35,16 +36,6 @@ pub fn index_path(tarball: &Integrity, pkg_id: &str) -> String {
 /// The characters Windows forbids in file names become `+`, as pnpm does on every OS.
 pub fn sanitize_pkg_id(pkg_id: &str) -> String {
     pkg_id.replace(['\\', '/', ':', '*', '?', '"', '<', '>', '|'], "+")
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub fn dep_path_to_filename(dep_path: &str, max_length: usize) -> String {
     let utf16_len = name.encode_utf16().count();
     if utf16_len > max_length || (name != name.to_lowercase() && !name.starts_with("file+")) {
         let keep: String = char_prefix_utf16(&name, max_length.saturating_sub(33));
-        let hash = super::cafs::hex(&Sha256::digest(name.as_bytes()));
+        let hash = crate::nix::nix_hash::hex_encode(&Sha256::digest(name.as_bytes()));
         return format!("{keep}_{}", &hash[..32]);
     }
     name

@@ -19,6 +19,7 @@ use super::index_file::IndexedFile;
 use super::js_value::JsValue;
 use super::msgpackr;
 use super::semver_clean::clean_loose;
+use crate::nix::nix_hash::hex_encode as hex;
 
 /// What differs between the pnpm 11 minors verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,16 +189,6 @@ fn requires_build(rules: &V11Rules, bundled: Option<&JsValue>, files: &[IndexedF
             (f.path == "binding.gyp" && !gyp_opted_out)
                 || f.path.starts_with(".hooks/")
                 || f.path.starts_with(".hooks\\")
-        })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
         })
 }
 

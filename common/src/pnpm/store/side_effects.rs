@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use super::index_file::IndexedFile;
 use super::js_value::JsValue;
+use crate::nix::nix_hash::hex_encode as hex;
 use crate::pnpm::posix_path::join_root;
 
 /// The platform part of the key, before the Node major: nixpkgs builds the FOD on
@@ -98,8 +99,4 @@ pub fn bin_targets(manifest: Option<&JsValue>) -> Vec<String> {
         .into_iter()
         .map(|t| join_root(t).trim_end_matches('/').to_owned())
         .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
