@@ -92,8 +92,41 @@ impl Spill {
 
     /// The bytes stored at `stored`.
     pub fn get(&self, stored: Stored) -> io::Result<Vec<u8>> {
-        let mut data = vec![0; stored.len as usize];
-        self.file.read_exact_at(&mut data, stored.offset)?;
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(stored.len).map_err(io::Error::other)?;
+        let mut data = Vec::with_capacity(len);
+        // Read into the spare room as it is: zeroing it first was one more pass over every
+        // byte of the store (and the first touch of each fresh page).
+        while data.len() < len {
+            let (got, spare) = (data.len(), data.spare_capacity_mut());
+            let at = libc::off_t::try_from(stored.offset + got as u64).map_err(io::Error::other)?;
+            // SAFETY: `spare` is writable memory of `spare.len()` bytes that pread fills
+            // and nothing reads before `set_len` below admits exactly what it wrote.
+            let n = unsafe {
+                libc::pread(
+                    self.file.as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    at,
+                )
+            };
+            match n {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "spill file too short",
+                    ))
+                }
+                n if n < 0 => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+                // SAFETY: pread wrote these `n` bytes of the spare room.
+                n => unsafe { data.set_len(got + n as usize) },
+            }
+        }
         Ok(data)
     }
 }
