@@ -4,8 +4,8 @@
 //!
 //! The replay (`update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh`) starts from an empty
 //! pnpm store, as the fixed-output derivation does, so each run downloads the whole project
-//! from the npm registry; it is interleaved with our cold runs so both see the same
-//! network.
+//! from the npm registry. It runs in rounds with our cold runs and warm recomputes, so
+//! the ratios compare runs made under the same network and host load.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,8 +17,11 @@ use xshell::Shell;
 
 use super::{measure, median, ms, secs, Measured};
 
-/// Cold runs and replays, interleaved: each replay downloads ~85 MB and takes tens of seconds.
-const COLD_ROUNDS: usize = 2;
+/// Rounds of a cold run, a replay and warm recomputes: each replay downloads the whole
+/// project and takes tens of seconds.
+const ROUNDS: usize = 3;
+const WARM_PER_ROUND: usize = 2;
+/// Memo hits, all after the rounds.
 const WARM_RUNS: usize = 5;
 const CHECK_RUNS: usize = 20;
 
@@ -202,13 +205,20 @@ fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures
         c
     };
 
-    let (mut colds, mut replays) = (Vec::new(), Vec::new());
-    for round in 0..COLD_ROUNDS {
+    // Fills the shared cache (and the memo the memo runs hit) and writes the record.
+    measure(uph(cache.path(), &["--json"]))?;
+    // The host's speed drifts by tens of percent over minutes: each round runs the
+    // replay, a cold run and warm recomputes back to back, so the ratios compare runs made
+    // under the same conditions.
+    let (mut colds, mut replays, mut recompute) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
         let fresh = tempfile::tempdir()?;
-        eprintln!("bench pnpm: cold run {}/{COLD_ROUNDS}", round + 1);
+        eprintln!("bench pnpm: round {round}/{ROUNDS}: cold run, reference replay, {WARM_PER_ROUND} warm recomputes");
         colds.push(measure(uph(fresh.path(), &["--json"]))?);
-        eprintln!("bench pnpm: reference replay {}/{COLD_ROUNDS}", round + 1);
         replays.push(replay(target, &fixture, tools)?);
+        recompute.extend(repeat(WARM_PER_ROUND, || {
+            uph(cache.path(), &["--json", "--recompute", "--offline"])
+        })?);
     }
     let cold_json = report(&colds[0])?;
     let hash = cold_json["current"]["hash"]
@@ -221,11 +231,6 @@ fn run(target: &Target, tools: &[(&'static str, PathBuf)]) -> Result<PnpmFigures
     let replay_timing = replays.iter().find_map(|(_, _, t)| t.clone());
     let replay_runs: Vec<Measured> = replays.into_iter().map(|(m, _, _)| m).collect();
 
-    // Fills the shared cache (and the memo the memo runs hit); the cold runs wrote the record.
-    measure(uph(cache.path(), &["--json"]))?;
-    let recompute = repeat(WARM_RUNS, || {
-        uph(cache.path(), &["--json", "--recompute", "--offline"])
-    })?;
     let memo = repeat(WARM_RUNS, || uph(cache.path(), &["--json", "--offline"]))?;
     let memo_hit = memo
         .iter()
@@ -356,8 +361,9 @@ Measured by `cargo xtask bench pnpm` (or `cargo xtask bench`) on {date}, on {mac
 binary, on a copy of each project in a temp git repository. The reference is the replay \
 `update-pnpm-hash/tests/reference/fetch-pnpm-deps.sh` (nixpkgs' install and fixup phases with real \
 pnpm, GNU tar 1.35, zstd 1.5.7, jq 1.8.2, then `nix hash path`), which starts from an empty pnpm \
-store as the fixed-output derivation does, so it downloads everything each run; it and our cold \
-runs are interleaved, {COLD_ROUNDS} rounds. Ratios are the replay's median wall time over ours; \
+store as the fixed-output derivation does, so it downloads everything each run. It runs in \
+{ROUNDS} rounds, each a cold run of ours, a replay and {WARM_PER_ROUND} warm recomputes back to back, so \
+that each ratio compares runs made under the same network and host load. Ratios are the replay's median wall time over ours; \
 targets are judged on medians, and each row also gives its fastest run. \
 This machine is shared with other work, so each table gives the load average around it, and CPU \
 time (user + system, median) beside the wall time.\n"
