@@ -28,7 +28,13 @@ struct Measured {
 }
 
 /// Runs `cmd` to completion, taking its wall time and peak RSS (from `wait4`).
+///
+/// The disks are synced first, untimed: a run that wrote a gigabyte (the replay's pnpm
+/// store, a cold cache) leaves its writeback to the kernel, which then took CPU and disk
+/// from whatever ran next.
 fn measure(mut cmd: Command) -> Result<Measured> {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let shown = format!("{cmd:?}");
     cmd.stdout(std::process::Stdio::piped());
     let start = Instant::now();

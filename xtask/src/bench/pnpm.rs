@@ -363,7 +363,8 @@ binary, on a copy of each project in a temp git repository. The reference is the
 pnpm, GNU tar 1.35, zstd 1.5.7, jq 1.8.2, then `nix hash path`), which starts from an empty pnpm \
 store as the fixed-output derivation does, so it downloads everything each run. It runs in \
 {ROUNDS} rounds, each a cold run of ours, a replay and {WARM_PER_ROUND} warm recomputes back to back, so \
-that each ratio compares runs made under the same network and host load. Ratios are the replay's median wall time over ours; \
+that each ratio compares runs made under the same network and host load; every measured run starts \
+after a `sync`, so none pays for the writeback of the one before. Ratios are the replay's median wall time over ours; \
 targets are judged on medians, and each row also gives its fastest run. \
 This machine is shared with other work, so each table gives the load average around it, and CPU \
 time (user + system, median) beside the wall time.\n"
