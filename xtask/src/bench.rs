@@ -30,8 +30,8 @@ struct Measured {
 /// Runs `cmd` to completion, taking its wall time and peak RSS (from `wait4`).
 ///
 /// The disks are synced first, untimed: a run that wrote a gigabyte (the replay's pnpm
-/// store, a cold cache) leaves its writeback to the kernel, which then took CPU and disk
-/// from whatever ran next.
+/// store, a cold cache) leaves its writeback to the kernel, and the next run must not
+/// compete with it.
 fn measure(mut cmd: Command) -> Result<Measured> {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() };

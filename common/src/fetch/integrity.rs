@@ -2,12 +2,13 @@
 
 use std::fmt;
 
-use crate::nix::nix_hash::hex_encode as hex;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use thiserror::Error;
+
+use crate::nix::nix_hash::hex_encode as hex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Algorithm {

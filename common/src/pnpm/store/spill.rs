@@ -96,7 +96,7 @@ impl Spill {
         let len = usize::try_from(stored.len).map_err(io::Error::other)?;
         let mut data = Vec::with_capacity(len);
         // Read into the spare room as it is: zeroing it first was one more pass over every
-        // byte of the store (and the first touch of each fresh page).
+        // byte of the store.
         while data.len() < len {
             let (got, spare) = (data.len(), data.spare_capacity_mut());
             let at = libc::off_t::try_from(stored.offset + got as u64).map_err(io::Error::other)?;
