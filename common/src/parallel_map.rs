@@ -62,6 +62,23 @@ pub fn heaviest_first(weights: &[u64]) -> Vec<usize> {
     order
 }
 
+/// The indices of `weights` dealt into `shares` lists, heaviest first, round-robin: each
+/// share gets about as much weight, for work that a thread does in one go (eight files
+/// hashed together) rather than item by item.
+pub fn dealt_heaviest_first(weights: &[u64], shares: usize) -> Vec<Vec<usize>> {
+    let order = heaviest_first(weights);
+    (0..shares.max(1))
+        .map(|s| {
+            order
+                .iter()
+                .copied()
+                .skip(s)
+                .step_by(shares.max(1))
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +96,14 @@ mod tests {
             out.unwrap(),
             items.iter().map(|x| x * 2).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn dealing_gives_each_share_the_next_heaviest_in_turn() {
+        let dealt = dealt_heaviest_first(&[5, 9, 1, 7, 3], 2);
+        assert_eq!(dealt, [vec![1, 0, 2], vec![3, 4]]);
+        assert_eq!(dealt_heaviest_first(&[4, 2], 0), [vec![0, 1]]);
+        assert_eq!(dealt_heaviest_first(&[], 3), vec![Vec::<usize>::new(); 3]);
     }
 
     #[test]

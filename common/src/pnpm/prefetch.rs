@@ -449,7 +449,7 @@ impl Prefetcher {
     /// on every core, each taking every n-th of the hits from the largest on, so each
     /// hashes about as many bytes.
     fn verify(&self, planned: &Planned, hits: &[Option<Hit>]) -> Result<Vec<bool>, PrefetchError> {
-        let mut items: Vec<(usize, &Integrity, &Path, u64)> = hits
+        let items: Vec<(usize, &Integrity, &Path, u64)> = hits
             .iter()
             .enumerate()
             .filter_map(|(i, hit)| {
@@ -457,11 +457,13 @@ impl Prefetcher {
                 Some((i, integrity, h.path.as_path(), h.len))
             })
             .collect();
-        items.sort_by_key(|&(.., len)| std::cmp::Reverse(len));
+        let lens: Vec<u64> = items.iter().map(|&(.., len)| len).collect();
         let threads = threads().max(1);
-        let shares: Vec<Vec<(usize, &Integrity, &Path, u64)>> = (0..threads)
-            .map(|t| items.iter().copied().skip(t).step_by(threads).collect())
-            .collect();
+        let shares: Vec<Vec<(usize, &Integrity, &Path, u64)>> =
+            crate::parallel_map::dealt_heaviest_first(&lens, threads)
+                .into_iter()
+                .map(|share| share.into_iter().map(|k| items[k]).collect())
+                .collect();
         let checked = crate::parallel_map::parallel_map(&shares, threads, |_, share| {
             let files: Vec<(&Integrity, &Path, u64)> =
                 share.iter().map(|&(_, i, p, len)| (i, p, len)).collect();

@@ -18,7 +18,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
-use crate::parallel_map::parallel_map;
+use crate::parallel_map::{dealt_heaviest_first, parallel_map};
 
 /// Where one file's bytes are in the spill file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,12 +69,8 @@ impl Spill {
     /// (`sha512_lanes::sha512_many_read`), a chunk of each in memory at once.
     pub fn sha512_each(&self, files: &[Stored], threads: usize) -> io::Result<Vec<[u8; 64]>> {
         let threads = threads.clamp(1, files.len().div_ceil(8).max(1));
-        // Largest first, dealt round-robin: each thread gets about as many bytes.
-        let mut order: Vec<usize> = (0..files.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(files[i].len));
-        let shares: Vec<Vec<usize>> = (0..threads)
-            .map(|t| order.iter().copied().skip(t).step_by(threads).collect())
-            .collect();
+        let lens: Vec<u64> = files.iter().map(|f| f.len).collect();
+        let shares = dealt_heaviest_first(&lens, threads);
         let hashed = parallel_map(&shares, threads, |_, share| {
             let lens: Vec<u64> = share.iter().map(|&i| files[i].len).collect();
             sha512_lanes::sha512_many_read(&lens, &|i, offset, buf| {

@@ -19,9 +19,9 @@
 //! Two passes keep memory bounded on a 1.2 GB store. [`Store::build`] reads each tarball
 //! once, gunzips, parses and digests it, and appends each distinct file's bytes to a
 //! [`Spill`] (an unnamed temporary file), keeping per distinct file only its digest, size
-//! and where its bytes are; files of 1 MB and more are hashed from the spill once all
-//! tarballs are read, eight at a time ([`LateHashes`]), and their packages' index entries
-//! are finished then. [`Store::write`] then emits the entries in order; file
+//! and where its bytes are; files of 1 MB and more are hashed from the spill eight at a
+//! time ([`LateHashes`]: between batches as soon as eight wait, the rest once all tarballs
+//! are read), and their packages' index entries are finished then. [`Store::write`] then emits the entries in order; file
 //! contents are read back in groups of at most `memory_budget` bytes (two groups in memory
 //! at once: one written while the next is gathered). Files sort by digest, so a group
 //! holds files of nearly every package: reading them from the tarballs again meant
@@ -494,9 +494,9 @@ impl Store {
 }
 
 /// `digest` on `threads` threads over the packages as they arrive, results by index, and
-/// `between` before each batch; the first failure stops the rest. Each worker takes the next package and, without waiting,
-/// whichever others have arrived too, up to [`BATCH_TARBALL_BYTES`] of tarballs: `digest`
-/// gets them together.
+/// `between` before each batch; the first failure stops the rest. Each worker takes the
+/// next package and, without waiting, whichever others have arrived too, up to
+/// [`BATCH_TARBALL_BYTES`] of tarballs: `digest` gets them together.
 fn digest_arrivals(
     count: usize,
     packages: Receiver<(usize, PackageTarball)>,
