@@ -110,8 +110,14 @@ fn a_message_within_one_chunk_is_read_in_one_call() {
     })
     .unwrap();
     // Six messages in one read each; the last one in two: its one-byte tail, then its
-    // whole blocks, one chunk.
-    assert_eq!(calls.get(), 6 + 2);
+    // whole blocks, one chunk. The `sha2` fallback (a CPU without AVX-512) reads nothing
+    // for the empty message and the last one front to back, also in two.
+    let want = if sha512_lanes::uses_lanes() {
+        6 + 2
+    } else {
+        5 + 2
+    };
+    assert_eq!(calls.get(), want);
 }
 
 #[test]
